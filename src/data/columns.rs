@@ -1,0 +1,390 @@
+//! Builders that turn CSV cells or Parquet arrays into the store's Arrow columns:
+//! ints and ids as Int64, money as Int64 units of 1/10000, dates as Date32, timestamps as
+//! Timestamp(µs, UTC-naive), strings dictionary-encoded with one dictionary per column,
+//! lists of ids as List<Int64>.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, DictionaryArray, Int32Builder,
+    Int64Array, Int64Builder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::datatypes::{
+    DataType, Date64Type, Decimal128Type, Field, Float32Type, Float64Type, Int32Type, Int64Type,
+    TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
+};
+use rustc_hash::FxHashMap;
+
+use super::value::{
+    DECIMAL_SCALE, MICROS_PER_DAY, decimal_from_f64, parse_bool, parse_date, parse_decimal,
+    parse_id_list, parse_int, parse_timestamp,
+};
+use crate::model::FieldType;
+
+/// The Arrow type the store keeps a column of this field type in.
+pub fn store_data_type(ty: FieldType) -> DataType {
+    match ty {
+        FieldType::Id | FieldType::Int | FieldType::Decimal => DataType::Int64,
+        FieldType::Bool => DataType::Boolean,
+        FieldType::Date => DataType::Date32,
+        FieldType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        FieldType::String => {
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+        }
+        FieldType::IdList => DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
+    }
+}
+
+/// Strings interned into one dictionary per column, so that equal values share one key
+/// (the indexes of the engine group rows by key).
+#[derive(Default)]
+pub struct StringInterner {
+    ids: FxHashMap<Box<str>, i32>,
+    values: StringBuilder,
+    keys: Int32Builder,
+}
+
+impl StringInterner {
+    fn intern(&mut self, text: &str) -> i32 {
+        if let Some(&id) = self.ids.get(text) {
+            return id;
+        }
+        let id = self.ids.len() as i32;
+        self.ids.insert(text.into(), id);
+        self.values.append_value(text);
+        id
+    }
+
+    fn push(&mut self, text: &str) {
+        let id = self.intern(text);
+        self.keys.append_value(id);
+    }
+
+    fn finish(mut self) -> ArrayRef {
+        let keys = self.keys.finish();
+        let values = Arc::new(self.values.finish());
+        Arc::new(
+            DictionaryArray::<Int32Type>::try_new(keys, values)
+                .expect("interned keys are in range"),
+        )
+    }
+}
+
+/// Collects one column of one table.
+pub enum ColumnBuilder {
+    Int(Int64Builder),
+    Decimal(Int64Builder),
+    Bool(BooleanBuilder),
+    Date(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Str(StringInterner),
+    IdList(ListBuilder<Int64Builder>),
+}
+
+impl ColumnBuilder {
+    pub fn new(ty: FieldType) -> Self {
+        match ty {
+            FieldType::Id | FieldType::Int => ColumnBuilder::Int(Int64Builder::new()),
+            FieldType::Decimal => ColumnBuilder::Decimal(Int64Builder::new()),
+            FieldType::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
+            FieldType::Date => ColumnBuilder::Date(Date32Builder::new()),
+            FieldType::Timestamp => ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::new()),
+            FieldType::String => ColumnBuilder::Str(StringInterner::default()),
+            FieldType::IdList => ColumnBuilder::IdList(ListBuilder::new(Int64Builder::new())),
+        }
+    }
+
+    pub fn push_null(&mut self) {
+        match self {
+            ColumnBuilder::Int(b) | ColumnBuilder::Decimal(b) => b.append_null(),
+            ColumnBuilder::Bool(b) => b.append_null(),
+            ColumnBuilder::Date(b) => b.append_null(),
+            ColumnBuilder::Timestamp(b) => b.append_null(),
+            ColumnBuilder::Str(s) => s.keys.append_null(),
+            ColumnBuilder::IdList(b) => b.append_null(),
+        }
+    }
+
+    /// Parses one non-null text cell. On error nothing is appended.
+    pub fn push_text(&mut self, text: &str) -> Result<(), String> {
+        match self {
+            ColumnBuilder::Int(b) => b.append_value(parse_int(text)?),
+            ColumnBuilder::Decimal(b) => b.append_value(parse_decimal(text)?),
+            ColumnBuilder::Bool(b) => b.append_value(parse_bool(text)?),
+            ColumnBuilder::Date(b) => b.append_value(parse_date(text)?),
+            ColumnBuilder::Timestamp(b) => b.append_value(parse_timestamp(text)?),
+            ColumnBuilder::Str(s) => s.push(text),
+            ColumnBuilder::IdList(b) => {
+                let ids = parse_id_list(text)?;
+                b.values().append_slice(&ids);
+                b.append(true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a whole Arrow array (a Parquet batch column). A value that cannot be
+    /// converted is appended as null and reported with its index in `array`; a column of a
+    /// type that cannot hold this field at all is an `Err`.
+    pub fn append_array(
+        &mut self,
+        array: &ArrayRef,
+        on_bad: &mut dyn FnMut(usize, String),
+    ) -> Result<(), String> {
+        if matches!(
+            array.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ) && !matches!(self, ColumnBuilder::Str(_))
+        {
+            return self.append_text_array(array, on_bad);
+        }
+        let unsupported = || {
+            format!(
+                "a Parquet column of type {} cannot hold this field",
+                array.data_type()
+            )
+        };
+        match self {
+            ColumnBuilder::Int(b) => {
+                if !array.data_type().is_integer() {
+                    return Err(unsupported());
+                }
+                b.append_array(&cast_to_int64(array)?);
+            }
+            ColumnBuilder::Decimal(b) => {
+                append_decimal(b, array, on_bad).map_err(|_| unsupported())?
+            }
+            ColumnBuilder::Bool(b) => match array.as_boolean_opt() {
+                Some(values) => b.append_array(values),
+                None => return Err(unsupported()),
+            },
+            ColumnBuilder::Date(b) => match array.data_type() {
+                DataType::Date32 => {
+                    b.append_array(array.as_primitive::<datafusion::arrow::datatypes::Date32Type>())
+                }
+                DataType::Date64 => b.extend(
+                    array
+                        .as_primitive::<Date64Type>()
+                        .iter()
+                        .map(|v| v.map(|ms| (ms * 1000).div_euclid(MICROS_PER_DAY) as i32)),
+                ),
+                _ => return Err(unsupported()),
+            },
+            ColumnBuilder::Timestamp(b) => {
+                let micros = timestamp_micros(array).ok_or_else(unsupported)?;
+                b.append_array(&micros);
+            }
+            ColumnBuilder::Str(s) => append_strings(s, array).map_err(|_| unsupported())?,
+            ColumnBuilder::IdList(b) => {
+                let list = match array.data_type() {
+                    DataType::List(_) => array.as_list::<i32>().clone(),
+                    DataType::LargeList(_) => {
+                        let large = array.as_list::<i64>();
+                        let target =
+                            DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)));
+                        cast_with_options(large, &target, &strict())
+                            .map_err(|_| unsupported())?
+                            .as_list::<i32>()
+                            .clone()
+                    }
+                    _ => return Err(unsupported()),
+                };
+                for row in 0..list.len() {
+                    if list.is_null(row) {
+                        b.append_null();
+                        continue;
+                    }
+                    let ids = cast_to_int64(&list.value(row)).map_err(|_| unsupported())?;
+                    for id in ids.iter() {
+                        match id {
+                            Some(id) => b.values().append_value(id),
+                            None => {
+                                on_bad(row, "a list of ids holds a null".into());
+                            }
+                        }
+                    }
+                    b.append(true);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn append_text_array(
+        &mut self,
+        array: &ArrayRef,
+        on_bad: &mut dyn FnMut(usize, String),
+    ) -> Result<(), String> {
+        let text =
+            cast_with_options(array, &DataType::Utf8, &strict()).map_err(|e| e.to_string())?;
+        for (row, value) in text.as_string::<i32>().iter().enumerate() {
+            match value {
+                None => self.push_null(),
+                Some(value) => {
+                    if let Err(reason) = self.push_text(value) {
+                        self.push_null();
+                        on_bad(row, reason);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Int(mut b) | ColumnBuilder::Decimal(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Date(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Timestamp(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Str(s) => s.finish(),
+            ColumnBuilder::IdList(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+fn strict() -> CastOptions<'static> {
+    CastOptions {
+        safe: false,
+        ..Default::default()
+    }
+}
+
+fn cast_to_int64(array: &ArrayRef) -> Result<Int64Array, String> {
+    let cast = cast_with_options(array, &DataType::Int64, &strict()).map_err(|e| e.to_string())?;
+    Ok(cast.as_primitive::<Int64Type>().clone())
+}
+
+fn append_decimal(
+    builder: &mut Int64Builder,
+    array: &ArrayRef,
+    on_bad: &mut dyn FnMut(usize, String),
+) -> Result<(), ()> {
+    match array.data_type() {
+        DataType::Decimal128(_, scale) => {
+            let scale = i32::from(*scale);
+            for (row, value) in array.as_primitive::<Decimal128Type>().iter().enumerate() {
+                match value.map(|v| decimal128_to_units(v, scale)) {
+                    None => builder.append_null(),
+                    Some(Ok(units)) => builder.append_value(units),
+                    Some(Err(reason)) => {
+                        builder.append_null();
+                        on_bad(row, reason);
+                    }
+                }
+            }
+        }
+        DataType::Float64 | DataType::Float32 => {
+            let floats = if let Some(f) = array.as_primitive_opt::<Float64Type>() {
+                f.clone()
+            } else {
+                let f32s = array.as_primitive::<Float32Type>();
+                f32s.unary(|v| f64::from(v))
+            };
+            for (row, value) in floats.iter().enumerate() {
+                match value.map(decimal_from_f64) {
+                    None => builder.append_null(),
+                    Some(Ok(units)) => builder.append_value(units),
+                    Some(Err(reason)) => {
+                        builder.append_null();
+                        on_bad(row, reason);
+                    }
+                }
+            }
+        }
+        t if t.is_integer() => {
+            let ints = cast_to_int64(array).map_err(|_| ())?;
+            for (row, value) in ints.iter().enumerate() {
+                match value.map(|v| v.checked_mul(DECIMAL_SCALE)) {
+                    None => builder.append_null(),
+                    Some(Some(units)) => builder.append_value(units),
+                    Some(None) => {
+                        builder.append_null();
+                        on_bad(
+                            row,
+                            format!("{} is too large for a decimal", ints.value(row)),
+                        );
+                    }
+                }
+            }
+        }
+        _ => return Err(()),
+    }
+    Ok(())
+}
+
+/// A decimal(p, s) value to units of 1/10000: exact, or an error naming the lost digits.
+fn decimal128_to_units(value: i128, scale: i32) -> Result<i64, String> {
+    let units = if scale <= 4 {
+        value.checked_mul(10i128.pow((4 - scale) as u32))
+    } else {
+        let divisor = 10i128.pow((scale - 4) as u32);
+        if value % divisor != 0 {
+            return Err(format!(
+                "decimal {value}e-{scale} has more than 4 fraction digits (decimals are exact to 1/10000)"
+            ));
+        }
+        Some(value / divisor)
+    };
+    units
+        .and_then(|u| i64::try_from(u).ok())
+        .ok_or_else(|| format!("decimal {value}e-{scale} is out of range"))
+}
+
+/// Timestamps of any unit (and time zone: the stored value is always the UTC instant),
+/// and dates as their midnight.
+fn timestamp_micros(
+    array: &ArrayRef,
+) -> Option<datafusion::arrow::array::TimestampMicrosecondArray> {
+    let out = match array.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => array
+            .as_primitive::<TimestampSecondType>()
+            .unary(|v| v * 1_000_000),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => array
+            .as_primitive::<TimestampMillisecondType>()
+            .unary(|v| v * 1_000),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => array
+            .as_primitive::<TimestampMicrosecondType>()
+            .unary(|v| v),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => array
+            .as_primitive::<TimestampNanosecondType>()
+            .unary(|v| v.div_euclid(1_000)),
+        DataType::Date32 => array
+            .as_primitive::<datafusion::arrow::datatypes::Date32Type>()
+            .unary(|d| i64::from(d) * MICROS_PER_DAY),
+        _ => return None,
+    };
+    Some(out)
+}
+
+fn append_strings(interner: &mut StringInterner, array: &ArrayRef) -> Result<(), String> {
+    if let Some(dict) = array.as_any_dictionary_opt() {
+        let values = cast_with_options(dict.values(), &DataType::Utf8, &strict())
+            .map_err(|e| e.to_string())?;
+        let values = values.as_string::<i32>();
+        // Intern each dictionary value once, then map the keys.
+        let remap: Vec<Option<i32>> = values
+            .iter()
+            .map(|v| v.map(|v| interner.intern(v)))
+            .collect();
+        let nulls = array.logical_nulls();
+        for (row, key) in dict.normalized_keys().into_iter().enumerate() {
+            let valid = nulls.as_ref().is_none_or(|n| n.is_valid(row));
+            match remap.get(key).copied().flatten() {
+                Some(id) if valid => interner.keys.append_value(id),
+                _ => interner.keys.append_null(),
+            }
+        }
+        return Ok(());
+    }
+    let text = cast_with_options(array, &DataType::Utf8, &strict()).map_err(|e| e.to_string())?;
+    for value in text.as_string::<i32>().iter() {
+        match value {
+            Some(v) => interner.push(v),
+            None => interner.keys.append_null(),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,680 @@
+//! Loads a dataset directory into a `Dataset`: reads every table (two at a time), checks the
+//! key rules in parent-before-child order, and lays each child table out grouped by owner.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int64Array};
+use datafusion::arrow::compute::filter;
+use datafusion::arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::error::{DataError, LoadError, Rule, SkippedRows};
+use super::read::{Format, RawTable, file_name, find_table_file, read_table};
+use super::value::parse_instant;
+use crate::model::TableName;
+use crate::store::{
+    Column, Dataset, Groups, IdIndex, NONE, Relation, Table, group_rows, is_identity,
+};
+
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Skip rows that break a rule (and report them) instead of failing on the first.
+    pub lenient: bool,
+    /// Draw a progress bar on a terminal.
+    pub progress: bool,
+}
+
+/// What loading did: rows per table, rows skipped per rule (lenient), warnings, cost.
+#[derive(Clone, Debug, Default)]
+pub struct LoadReport {
+    pub rows: Vec<(TableName, usize)>,
+    pub skipped: Vec<(TableName, Rule, SkippedRows)>,
+    pub warnings: Vec<String>,
+    pub elapsed: Duration,
+    pub memory_bytes: usize,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl LoadReport {
+    pub fn skipped_rows(&self) -> u64 {
+        self.skipped.iter().map(|(_, _, s)| s.count).sum()
+    }
+
+    /// The one-line summary logged after a load.
+    pub fn summary(&self) -> String {
+        let rows: Vec<String> = self.rows.iter().map(|(t, n)| format!("{t}={n}")).collect();
+        let mut line = format!(
+            "loaded {} in {:.2}s, data {:.1} MiB",
+            rows.join(" "),
+            self.elapsed.as_secs_f64(),
+            self.memory_bytes as f64 / (1 << 20) as f64,
+        );
+        if let Some(peak) = self.peak_rss_bytes {
+            line += &format!(", peak RSS {:.1} MiB", peak as f64 / (1 << 20) as f64);
+        }
+        if !self.skipped.is_empty() {
+            line += &format!(", skipped {} bad rows", self.skipped_rows());
+        }
+        if !self.warnings.is_empty() {
+            line += &format!(", {} warnings", self.warnings.len());
+        }
+        line
+    }
+}
+
+/// `dataset.json`, written by the generator next to the tables.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct DatasetMeta {
+    /// The instant generated dates are relative to (RFC 3339).
+    pub reference_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customers: Option<u64>,
+    #[serde(default)]
+    pub rows: BTreeMap<String, u64>,
+}
+
+pub const META_FILE: &str = "dataset.json";
+
+pub fn read_meta(dir: &Path) -> Result<Option<DatasetMeta>, LoadError> {
+    let path = dir.join(META_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| LoadError::file(&path, e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| LoadError::file(&path, format!("not a valid dataset description: {e}")))
+}
+
+/// Loads the dataset in `dir`.
+pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Dataset, LoadReport), LoadError> {
+    let started = Instant::now();
+    if !dir.is_dir() {
+        return Err(LoadError::file(dir, "is not a directory"));
+    }
+    let reference_time =
+        match read_meta(dir)?.and_then(|m| m.reference_time) {
+            Some(text) => Some(parse_instant(&text).map_err(|e| {
+                LoadError::file(dir.join(META_FILE), format!("reference_time: {e}"))
+            })?),
+            None => None,
+        };
+    let files: Vec<(TableName, Option<(PathBuf, Format)>)> = TableName::ALL
+        .iter()
+        .map(|&t| (t, find_table_file(dir, t)))
+        .collect();
+    if files[0].1.is_none() {
+        return Err(LoadError::NoCustomers {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let total_bytes: u64 = files
+        .iter()
+        .filter_map(|(_, f)| f.as_ref())
+        .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    let progress = if options.progress {
+        ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    progress.set_style(
+        ProgressStyle::with_template("loading {bar:40} {bytes}/{total_bytes} {elapsed}")
+            .expect("valid template"),
+    );
+    let raw = read_all(dir, &files, options.lenient, &progress)?;
+    progress.finish_and_clear();
+
+    let mut report = LoadReport::default();
+    let dataset = assemble(raw, reference_time, &mut report)?;
+    report.rows = dataset.row_counts();
+    report.elapsed = started.elapsed();
+    report.memory_bytes = dataset.memory_bytes();
+    report.peak_rss_bytes = crate::util::peak_rss_bytes();
+    Ok((dataset, report))
+}
+
+/// Reads the tables on two threads, largest files first.
+fn read_all(
+    dir: &Path,
+    files: &[(TableName, Option<(PathBuf, Format)>)],
+    lenient: bool,
+    progress: &ProgressBar,
+) -> Result<BTreeMap<TableName, RawTable>, LoadError> {
+    let mut queue: Vec<(TableName, PathBuf, Format, u64)> = files
+        .iter()
+        .filter_map(|(t, f)| {
+            f.as_ref().map(|(p, fmt)| {
+                (
+                    *t,
+                    p.clone(),
+                    *fmt,
+                    std::fs::metadata(p).map_or(0, |m| m.len()),
+                )
+            })
+        })
+        .collect();
+    queue.sort_by_key(|(_, _, _, size)| std::cmp::Reverse(*size));
+    let queue = Mutex::new(queue.into_iter());
+    let results = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 4);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().expect("queue lock").next();
+                    let Some((table, path, format, _)) = next else {
+                        break;
+                    };
+                    let result = read_table(table, &path, format, lenient, progress);
+                    let failed = result.is_err();
+                    results.lock().expect("results lock").push((table, result));
+                    if failed {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let mut tables = BTreeMap::new();
+    let mut results = results.into_inner().expect("results lock");
+    // Report the first failing table in load order, so errors do not depend on timing.
+    results.sort_by_key(|(t, _)| *t);
+    for (table, result) in results {
+        tables.insert(table, result?);
+    }
+    for (table, _) in files {
+        tables
+            .entry(*table)
+            .or_insert_with(|| RawTable::empty(*table, dir));
+    }
+    Ok(tables)
+}
+
+fn take_raw(raw: &mut BTreeMap<TableName, RawTable>, name: TableName) -> RawTable {
+    raw.remove(&name).expect("every table is read or empty")
+}
+
+fn ids_of<'a>(raw: &'a RawTable, column: &str) -> &'a Int64Array {
+    raw.column(column)
+        .and_then(|c| c.array.as_primitive_opt::<Int64Type>())
+        .expect("id columns are Int64")
+}
+
+/// Reports every row whose `column` repeats an earlier row's id.
+fn check_unique(raw: &mut RawTable, column: &str) -> Result<(), DataError> {
+    let ids = ids_of(raw, column).clone();
+    let skip = raw.problems.bad_rows.clone();
+    let mut duplicates = Vec::new();
+    let _ = IdIndex::build_skipping::<()>(&ids, &skip, &mut |first, again| {
+        duplicates.push((first, again));
+        Ok(())
+    });
+    for (first, again) in duplicates {
+        let reason = format!(
+            "{column} {} appears again (first at {})",
+            ids.value(again),
+            raw.location(first)
+        );
+        raw.report(again, column, Rule::DuplicateId, reason)?;
+    }
+    Ok(())
+}
+
+/// Resolves `column` against a parent's index: the parent row of each row (`NONE` where the
+/// value is null), reporting values with no parent.
+fn resolve(
+    raw: &mut RawTable,
+    column: &str,
+    parent: &IdIndex,
+    parent_file: &str,
+) -> Result<Vec<u32>, DataError> {
+    let ids = ids_of(raw, column).clone();
+    let mut rows = vec![NONE; raw.rows];
+    for (row, id) in ids.iter().enumerate() {
+        let Some(id) = id else { continue };
+        match parent.get(id) {
+            Some(parent_row) => rows[row] = parent_row,
+            None if raw.problems.bad_rows.contains(row as u32) => {}
+            None => raw.report(
+                row,
+                column,
+                Rule::MissingParent,
+                format!("{column} {id} is not in {parent_file}"),
+            )?,
+        }
+    }
+    Ok(rows)
+}
+
+/// Carts and product views: exactly one of customer_id / visitor_id.
+fn check_customer_or_visitor(raw: &mut RawTable) -> Result<(), DataError> {
+    let customers = ids_of(raw, "customer_id").clone();
+    let visitors = ids_of(raw, "visitor_id").clone();
+    for row in 0..raw.rows {
+        let (c, v) = (customers.is_valid(row), visitors.is_valid(row));
+        if c == v {
+            let reason = if c {
+                "both customer_id and visitor_id are set"
+            } else {
+                "neither customer_id nor visitor_id is set"
+            };
+            raw.report(
+                row,
+                "customer_id",
+                Rule::CustomerOrVisitor,
+                format!("{reason}: exactly one must be"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A table without its bad rows, and the keep-mask used (None when nothing was dropped).
+fn drop_bad_rows(raw: RawTable, report: &mut LoadReport) -> (Table, Option<BooleanArray>) {
+    for (rule, skipped) in raw.problems.skipped {
+        report.skipped.push((raw.name, rule, skipped));
+    }
+    let bad = raw.problems.bad_rows;
+    if bad.is_empty() {
+        return (
+            Table {
+                name: raw.name,
+                columns: raw.columns,
+                rows: raw.rows,
+            },
+            None,
+        );
+    }
+    let keep: BooleanArray = (0..raw.rows)
+        .map(|r| Some(!bad.contains(r as u32)))
+        .collect();
+    let columns = raw
+        .columns
+        .into_iter()
+        .map(|c| Column {
+            array: filter(c.array.as_ref(), &keep).expect("same length"),
+            ..c
+        })
+        .collect();
+    let rows = raw.rows - bad.len() as usize;
+    (
+        Table {
+            name: raw.name,
+            columns,
+            rows,
+        },
+        Some(keep),
+    )
+}
+
+fn keep_links(links: Vec<u32>, keep: &Option<BooleanArray>) -> Vec<u32> {
+    match keep {
+        None => links,
+        Some(keep) => links
+            .into_iter()
+            .zip(keep.values().iter())
+            .filter(|(_, k)| *k)
+            .map(|(l, _)| l)
+            .collect(),
+    }
+}
+
+/// A table sorted by its id column; its index maps id to row.
+fn finish_keyed(raw: RawTable, key: &str, report: &mut LoadReport) -> (Table, IdIndex) {
+    let (table, _) = drop_bad_rows(raw, report);
+    let ids = table.int64(key).expect("key column");
+    let mut order: Vec<u32> = (0..table.rows as u32).collect();
+    order.sort_by_key(|&r| ids.value(r as usize));
+    let table = if is_identity(&order) {
+        table
+    } else {
+        table.reordered(&order)
+    };
+    let index =
+        IdIndex::build(table.int64(key).expect("key column")).expect("duplicates were removed");
+    (table, index)
+}
+
+/// A child table grouped by `owner` (one per raw row; `NONE` rows last).
+fn finish_grouped(
+    raw: RawTable,
+    owner: Vec<u32>,
+    owners: usize,
+    product: Option<Vec<u32>>,
+    report: &mut LoadReport,
+) -> Relation {
+    let (table, keep) = drop_bad_rows(raw, report);
+    let owner = keep_links(owner, &keep);
+    let product = product.map(|p| keep_links(p, &keep));
+    let (order, offsets) = group_rows(&owner, owners);
+    if is_identity(&order) {
+        return Relation {
+            table,
+            groups: Groups { owner, offsets },
+            visitor_groups: None,
+            product_row: product,
+        };
+    }
+    let reorder = |links: &[u32]| {
+        order
+            .iter()
+            .map(|&r| links[r as usize])
+            .collect::<Vec<u32>>()
+    };
+    Relation {
+        table: table.reordered(&order),
+        groups: Groups {
+            owner: reorder(&owner),
+            offsets,
+        },
+        visitor_groups: None,
+        product_row: product.map(|p| reorder(&p)),
+    }
+}
+
+/// Splits a relation grouped over customers then visitors (owner `customers + v` is
+/// visitor `v`) into its customer and visitor groupings.
+fn split_subjects(mut relation: Relation, customers: usize) -> Relation {
+    let joint = std::mem::take(&mut relation.groups);
+    let customer_owner = joint
+        .owner
+        .iter()
+        .map(|&o| {
+            if o != NONE && (o as usize) < customers {
+                o
+            } else {
+                NONE
+            }
+        })
+        .collect();
+    let visitor_owner = joint
+        .owner
+        .iter()
+        .map(|&o| {
+            if o != NONE && (o as usize) >= customers {
+                o - customers as u32
+            } else {
+                NONE
+            }
+        })
+        .collect();
+    relation.groups = Groups {
+        owner: customer_owner,
+        offsets: joint.offsets[..=customers].to_vec(),
+    };
+    relation.visitor_groups = Some(Groups {
+        owner: visitor_owner,
+        offsets: joint.offsets[customers..].to_vec(),
+    });
+    relation
+}
+
+/// The subject of each row of a carts or product views table: dense customer, or
+/// `customers + dense visitor`.
+fn subject_owners(
+    raw: &RawTable,
+    customer_row: &[u32],
+    visitor_index: &IdIndex,
+    customers: usize,
+) -> Vec<u32> {
+    let visitors = ids_of(raw, "visitor_id");
+    (0..raw.rows)
+        .map(|row| match (customer_row[row], visitors.is_valid(row)) {
+            (NONE, true) => visitor_index
+                .get(visitors.value(row))
+                .map_or(NONE, |v| customers as u32 + v),
+            (c, _) => c,
+        })
+        .collect()
+}
+
+/// Visitors are the distinct `visitor_id`s of the good rows of carts and product views.
+fn collect_visitors(tables: [&RawTable; 2]) -> (Vec<i64>, IdIndex) {
+    let mut ids: Vec<i64> = Vec::new();
+    for raw in tables {
+        let visitors = ids_of(raw, "visitor_id");
+        ids.extend(
+            visitors
+                .iter()
+                .enumerate()
+                .filter(|(row, _)| !raw.problems.bad_rows.contains(*row as u32))
+                .filter_map(|(_, v)| v),
+        );
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let index = IdIndex::build(&Int64Array::from(ids.clone())).expect("deduplicated");
+    (ids, index)
+}
+
+/// Where a subject has several active carts on one website, the most recently updated
+/// stays active and the others are marked inactive (with a warning).
+fn one_active_cart(carts: &mut Relation, report: &mut LoadReport) {
+    let table = &mut carts.table;
+    let rows = table.rows;
+    let get = |name: &str| table.column(name).expect("cart column").array.clone();
+    let active_in = get("is_active");
+    let active_in = active_in.as_boolean();
+    let website = get("website_id");
+    let website = website.as_primitive::<Int64Type>();
+    let updated = get("updated_at");
+    let updated = updated.as_primitive::<TimestampMicrosecondType>();
+    let cart_ids = get("cart_id");
+    let cart_ids = cart_ids.as_primitive::<Int64Type>();
+    // Null is_active means active (the data model's default).
+    let mut active: Vec<bool> = (0..rows)
+        .map(|r| active_in.is_null(r) || active_in.value(r))
+        .collect();
+    let mut newest: FxHashMap<(u32, bool, i64), usize> = FxHashMap::default();
+    let visitor_owner = carts.visitor_groups.as_ref().map(|g| &g.owner);
+    let mut demoted = Vec::new();
+    for row in 0..rows {
+        if !active[row] {
+            continue;
+        }
+        let customer = carts.groups.owner[row];
+        let subject = if customer != NONE {
+            (customer, false)
+        } else {
+            (visitor_owner.map_or(NONE, |o| o[row]), true)
+        };
+        let key = (subject.0, subject.1, website.value(row));
+        let recency = |r: usize| {
+            (
+                updated.is_valid(r).then(|| updated.value(r)),
+                cart_ids.value(r),
+            )
+        };
+        match newest.get(&key) {
+            None => {
+                newest.insert(key, row);
+            }
+            Some(&kept) => {
+                let (loser, winner) = if recency(row) > recency(kept) {
+                    (kept, row)
+                } else {
+                    (row, kept)
+                };
+                active[loser] = false;
+                newest.insert(key, winner);
+                demoted.push((cart_ids.value(loser), cart_ids.value(winner)));
+            }
+        }
+    }
+    if !demoted.is_empty() {
+        let examples: Vec<String> = demoted
+            .iter()
+            .take(5)
+            .map(|(l, w)| format!("{l} (kept {w})"))
+            .collect();
+        let warning = format!(
+            "carts: {} carts were active beside a more recently updated active cart of the same subject and website; they count as inactive: {}{}",
+            demoted.len(),
+            examples.join(", "),
+            if demoted.len() > 5 { ", ..." } else { "" }
+        );
+        tracing::warn!("{warning}");
+        report.warnings.push(warning);
+    }
+    let column = table
+        .columns
+        .iter_mut()
+        .find(|c| c.name == "is_active")
+        .expect("cart column");
+    column.array = std::sync::Arc::new(BooleanArray::from(active));
+}
+
+fn assemble(
+    mut raw: BTreeMap<TableName, RawTable>,
+    reference_time: Option<i64>,
+    report: &mut LoadReport,
+) -> Result<Dataset, LoadError> {
+    use TableName::*;
+    let mut customers = take_raw(&mut raw, Customers);
+    check_unique(&mut customers, "customer_id")?;
+    let customers_file = file_name(&customers.path);
+    let (customers, customer_index) = finish_keyed(customers, "customer_id", report);
+    let n_customers = customers.rows;
+
+    let mut products = take_raw(&mut raw, Products);
+    check_unique(&mut products, "product_id")?;
+    let products_file = file_name(&products.path);
+    let (products, product_index) = finish_keyed(products, "product_id", report);
+
+    let mut addresses = take_raw(&mut raw, Addresses);
+    check_unique(&mut addresses, "address_id")?;
+    let owner = resolve(
+        &mut addresses,
+        "customer_id",
+        &customer_index,
+        &customers_file,
+    )?;
+    let addresses = finish_grouped(addresses, owner, n_customers, None, report);
+
+    let mut orders = take_raw(&mut raw, Orders);
+    check_unique(&mut orders, "order_id")?;
+    let orders_file = file_name(&orders.path);
+    let owner = resolve(&mut orders, "customer_id", &customer_index, &customers_file)?;
+    let orders = finish_grouped(orders, owner, n_customers, None, report);
+    let order_index =
+        IdIndex::build(orders.table.int64("order_id").expect("order_id")).expect("unique");
+
+    let mut order_items = take_raw(&mut raw, OrderItems);
+    let owner = resolve(&mut order_items, "order_id", &order_index, &orders_file)?;
+    let product = resolve(
+        &mut order_items,
+        "product_id",
+        &product_index,
+        &products_file,
+    )?;
+    let order_items = finish_grouped(order_items, owner, orders.rows(), Some(product), report);
+
+    let mut order_addresses = take_raw(&mut raw, OrderAddresses);
+    check_address_type(&mut order_addresses)?;
+    let owner = resolve(&mut order_addresses, "order_id", &order_index, &orders_file)?;
+    let order_addresses = finish_grouped(order_addresses, owner, orders.rows(), None, report);
+
+    let mut carts = take_raw(&mut raw, Carts);
+    check_customer_or_visitor(&mut carts)?;
+    check_unique(&mut carts, "cart_id")?;
+    let carts_file = file_name(&carts.path);
+    let cart_customer = resolve(&mut carts, "customer_id", &customer_index, &customers_file)?;
+
+    let mut views = take_raw(&mut raw, ProductViews);
+    check_customer_or_visitor(&mut views)?;
+    let view_customer = resolve(&mut views, "customer_id", &customer_index, &customers_file)?;
+    let view_product = resolve(&mut views, "product_id", &product_index, &products_file)?;
+
+    let (visitor_ids, visitor_index) = collect_visitors([&carts, &views]);
+    let subjects = n_customers + visitor_ids.len();
+    let owner = subject_owners(&carts, &cart_customer, &visitor_index, n_customers);
+    let mut carts = split_subjects(
+        finish_grouped(carts, owner, subjects, None, report),
+        n_customers,
+    );
+    one_active_cart(&mut carts, report);
+    let cart_index =
+        IdIndex::build(carts.table.int64("cart_id").expect("cart_id")).expect("unique");
+    let owner = subject_owners(&views, &view_customer, &visitor_index, n_customers);
+    let product_views = split_subjects(
+        finish_grouped(views, owner, subjects, Some(view_product), report),
+        n_customers,
+    );
+
+    let mut cart_items = take_raw(&mut raw, CartItems);
+    let owner = resolve(&mut cart_items, "cart_id", &cart_index, &carts_file)?;
+    let product = resolve(
+        &mut cart_items,
+        "product_id",
+        &product_index,
+        &products_file,
+    )?;
+    let cart_items = finish_grouped(cart_items, owner, carts.rows(), Some(product), report);
+
+    let mut wishlist = take_raw(&mut raw, WishlistItems);
+    let owner = resolve(
+        &mut wishlist,
+        "customer_id",
+        &customer_index,
+        &customers_file,
+    )?;
+    let product = resolve(&mut wishlist, "product_id", &product_index, &products_file)?;
+    let wishlist_items = finish_grouped(wishlist, owner, n_customers, Some(product), report);
+
+    Ok(Dataset {
+        reference_time,
+        customers,
+        customer_index,
+        visitor_ids,
+        visitor_index,
+        products,
+        product_index,
+        addresses,
+        orders,
+        order_index,
+        order_items,
+        order_addresses,
+        carts,
+        cart_index,
+        cart_items,
+        wishlist_items,
+        product_views,
+    })
+}
+
+/// `order_addresses.address_type` is `billing` or `shipping`.
+fn check_address_type(raw: &mut RawTable) -> Result<(), DataError> {
+    let column = raw
+        .column("address_type")
+        .expect("required column")
+        .array
+        .clone();
+    let dict = column.as_dictionary::<datafusion::arrow::datatypes::Int32Type>();
+    let values = dict.values().as_string::<i32>();
+    let allowed: Vec<bool> = values
+        .iter()
+        .map(|v| matches!(v, Some("billing" | "shipping")))
+        .collect();
+    for (row, key) in dict.keys().iter().enumerate() {
+        if let Some(key) = key
+            && !allowed[key as usize]
+        {
+            let reason = format!(
+                "{:?} is not an address type (billing or shipping)",
+                values.value(key as usize)
+            );
+            raw.report(row, "address_type", Rule::Unparsable, reason)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! # segmint
+//!
+//! A customer segmentation engine: Magento-style customer segments evaluated over Arrow
+//! columns and roaring bitmaps, in milliseconds for millions of customers.
+//!
+//! The pieces, in the order data flows through them:
+//!
+//! - [`model`]: the data model of `shared/spec/data-model.md` — tables, columns, types. One
+//!   list that the loader, the generator and the segment validator share.
+//! - [`data`]: datasets on disk. [`data::load_dataset`] reads a directory of CSV or Parquet
+//!   tables, applies every bad-data rule (strict by default, lenient on request), and
+//!   returns a [`store::Dataset`]; [`data::generate`] writes synthetic datasets with the
+//!   shapes of a real store.
+//! - [`store`]: the loaded data. Subjects (customers, visitors) get dense ids; every child
+//!   table is kept grouped by its owner, so one customer's orders, one order's items or one
+//!   visitor's views are a contiguous range of rows. Columns are Arrow arrays, so DataFusion
+//!   can query them without copying.
+//!
+//! The engine is a library; the `segmint` binary is a thin command line over it.
+
+pub mod data;
+pub mod model;
+pub mod store;
+pub mod util;

@@ -1,0 +1,357 @@
+//! The loaded dataset: Arrow columns per table plus the links the engine walks.
+//!
+//! Subjects get dense ids: customer `c` is row `c` of `customers` (rows sorted by
+//! `customer_id`), visitor `v` is `visitor_ids[v]` (sorted). Every child table is stored
+//! grouped by its owner, so the rows of one customer's orders, one order's items or one
+//! visitor's views are one contiguous range (`Groups`): evaluating a relation for a set of
+//! subjects touches only their ranges, and projecting rows back to subjects is a lookup.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use datafusion::arrow::array::UInt32Array;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{Field, Int64Type, Schema};
+use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
+
+use crate::model::{FieldType, TableName};
+
+/// Marks "no owner" (a guest order) and "not in this id space" in link arrays.
+pub const NONE: u32 = u32::MAX;
+
+/// One column of a table.
+#[derive(Clone, Debug)]
+pub struct Column {
+    pub name: String,
+    pub ty: FieldType,
+    /// Not a column of the data model: a custom attribute (Magento "Use in Customer Segment").
+    pub custom: bool,
+    pub array: ArrayRef,
+}
+
+/// One table's columns, all of the same length.
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub name: TableName,
+    pub columns: Vec<Column>,
+    pub rows: usize,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The values of an id or int column (always present for the data model's columns).
+    pub fn int64(&self, name: &str) -> Option<&Int64Array> {
+        self.column(name)
+            .and_then(|c| c.array.as_primitive_opt::<Int64Type>())
+    }
+
+    /// The columns as one Arrow batch (decimals as Int64 units of 1/10000).
+    pub fn record_batch(&self) -> RecordBatch {
+        let fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|c| Field::new(&c.name, c.array.data_type().clone(), true))
+            .collect();
+        let arrays = self.columns.iter().map(|c| c.array.clone()).collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .expect("columns of a table have one length")
+    }
+
+    /// The same table with rows in `order` (an index per new row into the old rows).
+    pub fn reordered(&self, order: &[u32]) -> Table {
+        let indices = UInt32Array::from(order.to_vec());
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| Column {
+                array: take(c.array.as_ref(), &indices, None).expect("indices are in range"),
+                ..c.clone()
+            })
+            .collect();
+        Table {
+            name: self.name,
+            columns,
+            rows: order.len(),
+        }
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.columns
+            .iter()
+            .map(|c| c.array.get_array_memory_size())
+            .sum()
+    }
+}
+
+/// Rows of a table grouped by owner: the rows of owner `o` are `offsets[o]..offsets[o+1]`,
+/// and `owner[row]` is the owner of a row (`NONE` for rows that belong to no owner of this
+/// kind, which come after all owned rows).
+#[derive(Clone, Debug, Default)]
+pub struct Groups {
+    pub owner: Vec<u32>,
+    pub offsets: Vec<u32>,
+}
+
+impl Groups {
+    pub fn rows_of(&self, owner: usize) -> Range<usize> {
+        self.offsets[owner] as usize..self.offsets[owner + 1] as usize
+    }
+
+    pub fn owners(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Rows that belong to some owner of this kind.
+    pub fn owned_rows(&self) -> Range<usize> {
+        let first = self.offsets.first().copied().unwrap_or(0) as usize;
+        let last = self.offsets.last().copied().unwrap_or(0) as usize;
+        first..last
+    }
+
+    fn memory_bytes(&self) -> usize {
+        (self.owner.capacity() + self.offsets.capacity()) * 4
+    }
+}
+
+/// Row lookup by id: a direct table when ids are dense enough, else a hash map.
+#[derive(Clone, Debug)]
+pub enum IdIndex {
+    Dense { min: i64, rows: Vec<u32> },
+    Hashed(FxHashMap<i64, u32>),
+}
+
+impl Default for IdIndex {
+    fn default() -> Self {
+        IdIndex::Dense {
+            min: 0,
+            rows: Vec::new(),
+        }
+    }
+}
+
+impl IdIndex {
+    /// Builds the index of `ids` (one per row; nulls are skipped). On a duplicate, returns
+    /// the rows of its first and second occurrence.
+    pub fn build(ids: &Int64Array) -> Result<IdIndex, (usize, usize)> {
+        IdIndex::build_skipping(ids, &RoaringBitmap::new(), &mut |first, again| {
+            Err((first, again))
+        })
+    }
+
+    /// Builds the index of `ids`, leaving out the rows in `skip`. A repeated id keeps its
+    /// first row; `on_duplicate(first, again)` decides whether that is an error.
+    pub fn build_skipping<E>(
+        ids: &Int64Array,
+        skip: &RoaringBitmap,
+        on_duplicate: &mut dyn FnMut(usize, usize) -> Result<(), E>,
+    ) -> Result<IdIndex, E> {
+        let rows_to_index = || {
+            ids.iter()
+                .enumerate()
+                .filter(|(row, _)| !skip.contains(*row as u32))
+                .filter_map(|(row, id)| Some((row, id?)))
+        };
+        let (min, max) = rows_to_index().fold((i64::MAX, i64::MIN), |(lo, hi), (_, v)| {
+            (lo.min(v), hi.max(v))
+        });
+        let span = (max as i128) - (min as i128) + 1;
+        if span > 0 && span <= (ids.len() as i128) * 4 + 1024 {
+            let mut rows = vec![NONE; span as usize];
+            for (row, id) in rows_to_index() {
+                let slot = &mut rows[(id - min) as usize];
+                if *slot == NONE {
+                    *slot = row as u32;
+                } else {
+                    on_duplicate(*slot as usize, row)?;
+                }
+            }
+            return Ok(IdIndex::Dense { min, rows });
+        }
+        let mut map: FxHashMap<i64, u32> =
+            FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());
+        for (row, id) in rows_to_index() {
+            match map.entry(id) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(row as u32);
+                }
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    on_duplicate(*first.get() as usize, row)?
+                }
+            }
+        }
+        Ok(IdIndex::Hashed(map))
+    }
+
+    pub fn get(&self, id: i64) -> Option<u32> {
+        match self {
+            IdIndex::Dense { min, rows } => {
+                let slot = id.checked_sub(*min)?;
+                let row = *rows.get(usize::try_from(slot).ok()?)?;
+                (row != NONE).then_some(row)
+            }
+            IdIndex::Hashed(map) => map.get(&id).copied(),
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            IdIndex::Dense { rows, .. } => rows.capacity() * 4,
+            IdIndex::Hashed(map) => map.capacity() * 16,
+        }
+    }
+}
+
+/// A child table, grouped by the owner named in `groups`.
+#[derive(Clone, Debug)]
+pub struct Relation {
+    pub table: Table,
+    /// Grouping by the owning customer (dense id), or by the parent row (orders for items
+    /// and order addresses, carts for cart items).
+    pub groups: Groups,
+    /// For tables of customers and visitors (carts, product views): rows owned by a
+    /// visitor, grouped by dense visitor id. They come after the customers' rows.
+    pub visitor_groups: Option<Groups>,
+    /// The product row of each row, for tables with a `product_id`.
+    pub product_row: Option<Vec<u32>>,
+}
+
+impl Relation {
+    pub fn rows(&self) -> usize {
+        self.table.rows
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.table.memory_bytes()
+            + self.groups.memory_bytes()
+            + self.visitor_groups.as_ref().map_or(0, Groups::memory_bytes)
+            + self.product_row.as_ref().map_or(0, |p| p.capacity() * 4)
+    }
+}
+
+/// Everything loaded from one dataset directory.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// The dataset's reference instant (µs) from `dataset.json`, when it has one.
+    pub reference_time: Option<i64>,
+    /// Row `c` is dense customer `c`; rows are sorted by `customer_id`.
+    pub customers: Table,
+    pub customer_index: IdIndex,
+    /// Dense visitor `v` is `visitor_ids[v]`; ascending.
+    pub visitor_ids: Vec<i64>,
+    pub visitor_index: IdIndex,
+    /// Sorted by `product_id`.
+    pub products: Table,
+    pub product_index: IdIndex,
+    /// Grouped by customer.
+    pub addresses: Relation,
+    /// Grouped by customer; guest orders (no customer) last.
+    pub orders: Relation,
+    pub order_index: IdIndex,
+    /// Grouped by order row.
+    pub order_items: Relation,
+    /// Grouped by order row.
+    pub order_addresses: Relation,
+    /// Grouped by customer, then by visitor. Only one active cart per subject and website.
+    pub carts: Relation,
+    pub cart_index: IdIndex,
+    /// Grouped by cart row.
+    pub cart_items: Relation,
+    /// Grouped by customer.
+    pub wishlist_items: Relation,
+    /// Grouped by customer, then by visitor.
+    pub product_views: Relation,
+}
+
+impl Dataset {
+    pub fn customer_count(&self) -> usize {
+        self.customers.rows
+    }
+
+    pub fn visitor_count(&self) -> usize {
+        self.visitor_ids.len()
+    }
+
+    pub fn customer_ids(&self) -> &Int64Array {
+        self.customers
+            .int64("customer_id")
+            .expect("customers always have customer_id")
+    }
+
+    /// The child relations with their table names, in load order.
+    pub fn relations(&self) -> [(TableName, &Relation); 8] {
+        [
+            (TableName::Addresses, &self.addresses),
+            (TableName::Orders, &self.orders),
+            (TableName::OrderItems, &self.order_items),
+            (TableName::OrderAddresses, &self.order_addresses),
+            (TableName::Carts, &self.carts),
+            (TableName::CartItems, &self.cart_items),
+            (TableName::WishlistItems, &self.wishlist_items),
+            (TableName::ProductViews, &self.product_views),
+        ]
+    }
+
+    /// Rows per table, in load order.
+    pub fn row_counts(&self) -> Vec<(TableName, usize)> {
+        let mut counts = vec![
+            (TableName::Customers, self.customers.rows),
+            (TableName::Products, self.products.rows),
+        ];
+        counts.extend(self.relations().iter().map(|(name, r)| (*name, r.rows())));
+        counts
+    }
+
+    /// Bytes held by columns, links and indexes.
+    pub fn memory_bytes(&self) -> usize {
+        self.customers.memory_bytes()
+            + self.products.memory_bytes()
+            + self.visitor_ids.capacity() * 8
+            + [
+                &self.customer_index,
+                &self.visitor_index,
+                &self.product_index,
+                &self.order_index,
+                &self.cart_index,
+            ]
+            .iter()
+            .map(|i| i.memory_bytes())
+            .sum::<usize>()
+            + self
+                .relations()
+                .iter()
+                .map(|(_, r)| r.memory_bytes())
+                .sum::<usize>()
+    }
+}
+
+/// Orders rows by owner, stably: rows of owner 0 first, ..., rows with `NONE` last.
+/// Returns the new order (old row per new row) and the offsets per owner.
+pub fn group_rows(owner_of_row: &[u32], owners: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut offsets = vec![0u32; owners + 2];
+    for &o in owner_of_row {
+        let slot = if o == NONE { owners } else { o as usize };
+        offsets[slot + 1] += 1;
+    }
+    for i in 1..offsets.len() {
+        offsets[i] += offsets[i - 1];
+    }
+    let mut next = offsets.clone();
+    let mut order = vec![0u32; owner_of_row.len()];
+    for (row, &o) in owner_of_row.iter().enumerate() {
+        let slot = if o == NONE { owners } else { o as usize };
+        order[next[slot] as usize] = row as u32;
+        next[slot] += 1;
+    }
+    offsets.truncate(owners + 1);
+    (order, offsets)
+}
+
+/// True when `order` is 0, 1, 2, ...: reordering can be skipped.
+pub fn is_identity(order: &[u32]) -> bool {
+    order.iter().enumerate().all(|(i, &r)| r as usize == i)
+}

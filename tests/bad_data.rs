@@ -1,0 +1,511 @@
+//! One test per bad-data rule of data-model.md: the error names the file, the line (CSV) or
+//! row (Parquet), the column and the reason; lenient mode skips and reports instead.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::parquet::arrow::ArrowWriter;
+use segmint::data::{LoadError, LoadOptions, Location, Rule, load_dataset};
+
+use crate::common::{CUSTOMERS, csv_dataset, load, load_error, load_lenient, path_of};
+
+fn write_parquet(path: &std::path::Path, columns: Vec<(&str, ArrayRef)>) {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn a_missing_required_column_names_the_file_and_column() {
+    let dir = csv_dataset(&[("customers.csv", "customer_id,email\n1,a@example.com\n")]);
+    let e = load_error(dir.path());
+    assert_eq!(
+        (e.file.as_str(), e.location, e.column.as_str(), e.rule),
+        (
+            "customers.csv",
+            Location::File,
+            "website_id",
+            Rule::MissingColumn
+        )
+    );
+    assert!(e.to_string().contains("required column is missing"), "{e}");
+}
+
+#[test]
+fn a_null_required_value_names_the_line() {
+    let dir = csv_dataset(&[
+        ("customers.csv", CUSTOMERS),
+        (
+            "orders.csv",
+            "order_id,customer_id,website_id,created_at,status\n10,1,1,2026-01-01T00:00:00Z,complete\n11,2,1,,complete\n",
+        ),
+    ]);
+    let e = load_error(dir.path());
+    assert_eq!(
+        (e.file.as_str(), e.location, e.column.as_str(), e.rule),
+        (
+            "orders.csv",
+            Location::Line(3),
+            "created_at",
+            Rule::NullRequired
+        )
+    );
+    assert_eq!(
+        e.to_string(),
+        "orders.csv: line 3, column created_at: required value is empty"
+    );
+}
+
+#[test]
+fn unparsable_values_name_line_column_and_reason() {
+    let cases = [
+        (
+            "customers.csv",
+            "customer_id,website_id,dob\n1,1,1990-13-01\n",
+            "dob",
+            "is not a date",
+        ),
+        (
+            "customers.csv",
+            "customer_id,website_id,store_credit\n1,1,12.34567\n",
+            "store_credit",
+            "more than 4 fraction digits",
+        ),
+        (
+            "customers.csv",
+            "customer_id,website_id,newsletter_subscribed\n1,1,yes\n",
+            "newsletter_subscribed",
+            "is not a bool",
+        ),
+        (
+            "customers.csv",
+            "customer_id,website_id,created_at\n1,1,01/02/2026\n",
+            "created_at",
+            "is not a timestamp",
+        ),
+        (
+            "customers.csv",
+            "customer_id,website_id\n1x,1\n",
+            "customer_id",
+            "is not an integer",
+        ),
+        (
+            "customers.csv",
+            "customer_id,website_id\n1,1,extra\n",
+            "(row)",
+            "the row has 3 fields, the header has 2",
+        ),
+    ];
+    for (file, text, column, reason) in cases {
+        let dir = csv_dataset(&[(file, text)]);
+        let e = load_error(dir.path());
+        assert_eq!(
+            (e.file.as_str(), e.location, e.column.as_str(), e.rule),
+            (file, Location::Line(2), column, Rule::Unparsable),
+            "{text}"
+        );
+        assert!(e.reason.contains(reason), "{e} should say {reason:?}");
+    }
+}
+
+#[test]
+fn an_unknown_address_type_is_rejected() {
+    let dir = csv_dataset(&[
+        ("customers.csv", CUSTOMERS),
+        (
+            "orders.csv",
+            "order_id,customer_id,website_id,created_at,status\n10,1,1,2026-01-01T00:00:00Z,complete\n",
+        ),
+        (
+            "order_addresses.csv",
+            "order_id,address_type,country_id\n10,billing,DE\n10,home,DE\n",
+        ),
+    ]);
+    let e = load_error(dir.path());
+    assert_eq!(
+        (e.file.as_str(), e.location, e.column.as_str(), e.rule),
+        (
+            "order_addresses.csv",
+            Location::Line(3),
+            "address_type",
+            Rule::Unparsable
+        )
+    );
+}
+
+#[test]
+fn a_duplicate_primary_id_names_both_lines() {
+    let dir = csv_dataset(&[("customers.csv", "customer_id,website_id\n1,1\n2,1\n1,2\n")]);
+    let e = load_error(dir.path());
+    assert_eq!(
+        (e.file.as_str(), e.location, e.column.as_str(), e.rule),
+        (
+            "customers.csv",
+            Location::Line(4),
+            "customer_id",
+            Rule::DuplicateId
+        )
+    );
+    assert!(e.reason.contains("first at line 2"), "{e}");
+}
+
+#[test]
+fn a_child_row_without_its_parent_is_rejected() {
+    let orders = "order_id,customer_id,website_id,created_at,status\n10,1,1,2026-01-01T00:00:00Z,complete\n11,,1,2026-01-01T00:00:00Z,complete\n";
+    let cases: Vec<(Vec<(&str, &str)>, &str, u64, &str, &str)> = vec![
+        (
+            vec![(
+                "orders.csv",
+                "order_id,customer_id,website_id,created_at,status\n10,99,1,2026-01-01T00:00:00Z,complete\n",
+            )],
+            "orders.csv",
+            2,
+            "customer_id",
+            "customer_id 99 is not in customers.csv",
+        ),
+        (
+            vec![
+                ("orders.csv", orders),
+                ("products.csv", "product_id\n7\n"),
+                ("order_items.csv", "order_id,product_id\n10,7\n12,7\n"),
+            ],
+            "order_items.csv",
+            3,
+            "order_id",
+            "order_id 12 is not in orders.csv",
+        ),
+        (
+            vec![
+                ("orders.csv", orders),
+                ("products.csv", "product_id\n7\n"),
+                ("order_items.csv", "order_id,product_id\n10,8\n"),
+            ],
+            "order_items.csv",
+            2,
+            "product_id",
+            "product_id 8 is not in products.csv",
+        ),
+        (
+            vec![("addresses.csv", "address_id,customer_id\n1,1\n2,3\n")],
+            "addresses.csv",
+            3,
+            "customer_id",
+            "customer_id 3",
+        ),
+        (
+            vec![(
+                "carts.csv",
+                "cart_id,customer_id,visitor_id,website_id\n1,5,,1\n",
+            )],
+            "carts.csv",
+            2,
+            "customer_id",
+            "customer_id 5",
+        ),
+        (
+            vec![
+                (
+                    "carts.csv",
+                    "cart_id,customer_id,visitor_id,website_id\n1,,5,1\n",
+                ),
+                ("cart_items.csv", "cart_id,product_id\n2,7\n"),
+                ("products.csv", "product_id\n7\n"),
+            ],
+            "cart_items.csv",
+            2,
+            "cart_id",
+            "cart_id 2",
+        ),
+        (
+            vec![("wishlist_items.csv", "customer_id,product_id\n1,7\n")],
+            "wishlist_items.csv",
+            2,
+            "product_id",
+            "product_id 7 is not in products.csv",
+        ),
+        (
+            vec![(
+                "product_views.csv",
+                "customer_id,visitor_id,product_id,website_id,viewed_at\n,4,7,1,2026-01-01 10:00:00\n",
+            )],
+            "product_views.csv",
+            2,
+            "product_id",
+            "product_id 7",
+        ),
+    ];
+    for (mut files, file, line, column, reason) in cases {
+        files.push(("customers.csv", CUSTOMERS));
+        let dir = csv_dataset(&files);
+        let e = load_error(dir.path());
+        assert_eq!(
+            (e.file.as_str(), e.location, e.column.as_str(), e.rule),
+            (file, Location::Line(line), column, Rule::MissingParent),
+            "{e}"
+        );
+        assert!(e.reason.contains(reason), "{e} should say {reason:?}");
+    }
+}
+
+#[test]
+fn carts_and_views_need_exactly_one_of_customer_and_visitor() {
+    let cases = [
+        (
+            "carts.csv",
+            "cart_id,customer_id,visitor_id,website_id\n1,1,,1\n2,1,5,1\n",
+            3,
+            "both",
+        ),
+        (
+            "product_views.csv",
+            "customer_id,visitor_id,product_id,website_id,viewed_at\n,,7,1,2026-01-01T00:00:00Z\n",
+            2,
+            "neither",
+        ),
+    ];
+    for (file, text, line, reason) in cases {
+        let dir = csv_dataset(&[
+            ("customers.csv", CUSTOMERS),
+            ("products.csv", "product_id\n7\n"),
+            (file, text),
+        ]);
+        let e = load_error(dir.path());
+        assert_eq!(
+            (e.file.as_str(), e.location, e.rule),
+            (file, Location::Line(line), Rule::CustomerOrVisitor),
+            "{e}"
+        );
+        assert!(e.reason.contains(reason), "{e}");
+    }
+}
+
+#[test]
+fn parquet_errors_name_the_row() {
+    let dir = csv_dataset(&[("customers.csv", CUSTOMERS)]);
+    write_parquet(
+        &path_of(&dir, "orders.parquet"),
+        vec![
+            (
+                "order_id",
+                Arc::new(Int64Array::from(vec![10, 11, 12])) as ArrayRef,
+            ),
+            (
+                "customer_id",
+                Arc::new(Int64Array::from(vec![Some(1), Some(2), None])),
+            ),
+            ("website_id", Arc::new(Int64Array::from(vec![1, 1, 1]))),
+            (
+                "created_at",
+                Arc::new(TimestampMicrosecondArray::from(vec![
+                    Some(0),
+                    None,
+                    Some(0),
+                ])),
+            ),
+            (
+                "status",
+                Arc::new(StringArray::from(vec!["complete", "complete", "pending"])),
+            ),
+        ],
+    );
+    let e = load_error(dir.path());
+    assert_eq!(
+        (e.file.as_str(), e.location, e.column.as_str(), e.rule),
+        (
+            "orders.parquet",
+            Location::Row(2),
+            "created_at",
+            Rule::NullRequired
+        )
+    );
+    assert_eq!(
+        e.to_string(),
+        "orders.parquet: row 2, column created_at: required value is null"
+    );
+}
+
+#[test]
+fn parquet_text_is_parsed_and_wrong_types_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write_parquet(
+        &path_of(&dir, "customers.parquet"),
+        vec![
+            (
+                "customer_id",
+                Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+            ),
+            ("website_id", Arc::new(StringArray::from(vec!["1", "one"]))),
+        ],
+    );
+    let e = load_error(dir.path());
+    assert_eq!(
+        (e.location, e.column.as_str(), e.rule),
+        (Location::Row(2), "website_id", Rule::Unparsable)
+    );
+    write_parquet(
+        &path_of(&dir, "customers.parquet"),
+        vec![
+            (
+                "customer_id",
+                Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+            ),
+            ("website_id", Arc::new(Int64Array::from(vec![1, 1]))),
+            ("dob", Arc::new(Int64Array::from(vec![1, 1]))),
+        ],
+    );
+    let e = load_error(dir.path());
+    assert_eq!(
+        (e.location, e.column.as_str(), e.rule),
+        (Location::File, "dob", Rule::Unparsable)
+    );
+    assert!(e.reason.contains("Int64"), "{e}");
+}
+
+#[test]
+fn a_dataset_without_customers_is_rejected() {
+    let dir = csv_dataset(&[("orders.csv", "order_id\n")]);
+    let error = load_dataset(dir.path(), &LoadOptions::default())
+        .err()
+        .expect("rejected");
+    assert!(matches!(error, LoadError::NoCustomers { .. }), "{error}");
+    assert!(error.to_string().contains("no customers table"));
+}
+
+#[test]
+fn lenient_loading_skips_bad_rows_and_their_children_and_reports_them() {
+    let dir = csv_dataset(&[
+        (
+            "customers.csv",
+            "customer_id,website_id\n1,1\n2,x\n3,1\n3,2\n",
+        ),
+        (
+            "orders.csv",
+            "order_id,customer_id,website_id,created_at,status\n10,1,1,2026-01-01T00:00:00Z,complete\n11,2,1,2026-01-01T00:00:00Z,complete\n12,9,1,2026-01-01T00:00:00Z,complete\n",
+        ),
+    ]);
+    let (dataset, report) = load_lenient(dir.path());
+    assert_eq!(dataset.customer_ids().values().to_vec(), vec![1, 3]);
+    assert_eq!(
+        dataset
+            .orders
+            .table
+            .int64("order_id")
+            .unwrap()
+            .values()
+            .to_vec(),
+        vec![10]
+    );
+    let skipped: Vec<(String, Rule, u64)> = report
+        .skipped
+        .iter()
+        .map(|(t, r, s)| (t.to_string(), *r, s.count))
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            ("customers".to_string(), Rule::Unparsable, 1),
+            ("customers".to_string(), Rule::DuplicateId, 1),
+            ("orders".to_string(), Rule::MissingParent, 2),
+        ]
+    );
+    let example = &report.skipped[0].2.examples[0];
+    assert_eq!(
+        (example.location, example.column.as_str()),
+        (Location::Line(3), "website_id")
+    );
+    assert_eq!(report.skipped_rows(), 4);
+}
+
+#[test]
+fn parquet_wins_over_csv() {
+    let dir = csv_dataset(&[("customers.csv", "customer_id,website_id\n1,1\n")]);
+    write_parquet(
+        &path_of(&dir, "customers.parquet"),
+        vec![
+            (
+                "customer_id",
+                Arc::new(Int64Array::from(vec![5, 6])) as ArrayRef,
+            ),
+            ("website_id", Arc::new(Int64Array::from(vec![1, 2]))),
+        ],
+    );
+    assert_eq!(
+        load(dir.path()).customer_ids().values().to_vec(),
+        vec![5, 6]
+    );
+}
+
+#[test]
+fn of_several_active_carts_the_most_recently_updated_counts() {
+    let dir = csv_dataset(&[
+        ("customers.csv", CUSTOMERS),
+        (
+            "carts.csv",
+            "cart_id,customer_id,visitor_id,website_id,is_active,updated_at\n\
+             1,1,,1,true,2026-01-02T00:00:00Z\n\
+             2,1,,1,,2026-01-03T00:00:00Z\n\
+             3,1,,2,true,2026-01-01T00:00:00Z\n\
+             4,,7,1,true,2026-01-01T00:00:00Z\n\
+             5,,7,1,false,2026-01-05T00:00:00Z\n",
+        ),
+    ]);
+    let (dataset, report) = load_lenient(dir.path());
+    let carts = &dataset.carts.table;
+    let ids = carts.int64("cart_id").unwrap();
+    let active = datafusion::arrow::array::AsArray::as_boolean(
+        carts.column("is_active").unwrap().array.as_ref(),
+    );
+    let active_ids: Vec<i64> = (0..carts.rows)
+        .filter(|&r| active.value(r))
+        .map(|r| ids.value(r))
+        .collect();
+    assert_eq!(active_ids, vec![2, 3, 4]);
+    assert_eq!(report.warnings.len(), 1);
+    assert!(
+        report.warnings[0].contains("1 (kept 2)"),
+        "{}",
+        report.warnings[0]
+    );
+    assert_eq!(report.skipped_rows(), 0);
+}
+
+#[test]
+fn custom_csv_columns_get_inferred_types() {
+    use segmint::model::FieldType;
+    let dir = csv_dataset(&[(
+        "customers.csv",
+        "customer_id,website_id,tier,points,ratio,vip,anniversary,seen_at,code\n\
+         1,1,gold,10,1.5,true,2020-01-01,2026-01-01T00:00:00Z,007\n\
+         2,1,,-3,2,false,,2026-01-01 00:00:00,x1\n",
+    )]);
+    let dataset = load(dir.path());
+    let types: Vec<(&str, FieldType, bool)> = dataset.customers.columns[12..]
+        .iter()
+        .map(|c| (c.name.as_str(), c.ty, c.custom))
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            ("tier", FieldType::String, true),
+            ("points", FieldType::Int, true),
+            ("ratio", FieldType::Decimal, true),
+            ("vip", FieldType::Bool, true),
+            ("anniversary", FieldType::Date, true),
+            ("seen_at", FieldType::Timestamp, true),
+            ("code", FieldType::String, true),
+        ]
+    );
+}

@@ -1,0 +1,226 @@
+//! Generate -> load round trips, checked against DataFusion SQL over the same files (an
+//! independent reader), and the grouped layout the engine relies on.
+
+use std::path::Path;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use segmint::data::generate::OutputFormat;
+use segmint::data::value::format_decimal;
+use segmint::model::TableName;
+use segmint::store::{Dataset, NONE, Relation};
+
+use crate::common::{generated, load};
+
+async fn sql_context(dir: &Path) -> SessionContext {
+    let ctx = SessionContext::new();
+    for table in TableName::ALL {
+        let path = dir.join(format!("{}.parquet", table.file_stem()));
+        ctx.register_parquet(
+            table.file_stem(),
+            path.to_str().unwrap(),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .unwrap();
+    }
+    ctx
+}
+
+/// The single value of a one-row, one-column query, as text.
+async fn sql_value(ctx: &SessionContext, sql: &str) -> String {
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    let column = cast(batches[0].column(0), &DataType::Utf8).unwrap();
+    column.as_string::<i32>().value(0).to_string()
+}
+
+fn sum_units(relation: &Relation, column: &str) -> i64 {
+    relation.table.int64(column).unwrap().iter().flatten().sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_data_loads_with_every_row_and_every_parent() {
+    let dir = generated(3_000, 11, OutputFormat::Parquet);
+    let dataset = load(dir.path());
+    let ctx = sql_context(dir.path()).await;
+
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("dataset.json")).unwrap())
+            .unwrap();
+    for (table, rows) in dataset.row_counts() {
+        assert_eq!(
+            meta["rows"][table.file_stem()].as_u64(),
+            Some(rows as u64),
+            "{table} rows in dataset.json"
+        );
+        let counted = sql_value(&ctx, &format!("SELECT count(*) FROM {}", table.file_stem())).await;
+        assert_eq!(counted, rows.to_string(), "{table} rows");
+    }
+    assert_eq!(meta["reference_time"], "2026-11-01T00:00:00Z");
+
+    let orphans = [
+        "SELECT count(*) FROM addresses WHERE customer_id NOT IN (SELECT customer_id FROM customers)",
+        "SELECT count(*) FROM orders WHERE customer_id IS NOT NULL AND customer_id NOT IN (SELECT customer_id FROM customers)",
+        "SELECT count(*) FROM order_items WHERE order_id NOT IN (SELECT order_id FROM orders)",
+        "SELECT count(*) FROM order_items WHERE product_id NOT IN (SELECT product_id FROM products)",
+        "SELECT count(*) FROM order_addresses WHERE order_id NOT IN (SELECT order_id FROM orders)",
+        "SELECT count(*) FROM carts WHERE customer_id IS NOT NULL AND customer_id NOT IN (SELECT customer_id FROM customers)",
+        "SELECT count(*) FROM cart_items WHERE cart_id NOT IN (SELECT cart_id FROM carts)",
+        "SELECT count(*) FROM wishlist_items WHERE product_id NOT IN (SELECT product_id FROM products)",
+        "SELECT count(*) FROM product_views WHERE product_id NOT IN (SELECT product_id FROM products)",
+        "SELECT count(*) FROM carts WHERE (customer_id IS NULL) = (visitor_id IS NULL)",
+        "SELECT count(*) FROM product_views WHERE (customer_id IS NULL) = (visitor_id IS NULL)",
+        "SELECT count(*) FROM (SELECT customer_id, visitor_id, website_id FROM carts WHERE is_active \
+         GROUP BY customer_id, visitor_id, website_id HAVING count(*) > 1)",
+    ];
+    for sql in orphans {
+        assert_eq!(sql_value(&ctx, sql).await, "0", "{sql}");
+    }
+
+    // Decimals are exact: sums of the loaded units equal DataFusion's decimal sums.
+    for (relation, table, column) in [
+        (&dataset.orders, "orders", "grand_total"),
+        (&dataset.orders, "orders", "discount_amount"),
+        (&dataset.order_items, "order_items", "row_total"),
+        (&dataset.carts, "carts", "gift_card_used"),
+    ] {
+        let expected = sql_value(&ctx, &format!("SELECT sum({column}) FROM {table}")).await;
+        assert_eq!(
+            format_decimal(sum_units(relation, column)),
+            expected,
+            "{table}.{column}"
+        );
+    }
+    let visitors = sql_value(
+        &ctx,
+        "SELECT count(DISTINCT visitor_id) FROM (SELECT visitor_id FROM carts UNION ALL SELECT visitor_id FROM product_views)",
+    )
+    .await;
+    assert_eq!(dataset.visitor_count().to_string(), visitors);
+    assert_layout(&dataset);
+}
+
+/// Each owner's rows are its own, contiguous, and link to the right parent and product.
+fn assert_layout(dataset: &Dataset) {
+    let customer_ids = dataset.customer_ids();
+    assert!(
+        customer_ids.values().windows(2).all(|w| w[0] < w[1]),
+        "customers sorted by id"
+    );
+    let ids = |relation: &Relation, column: &str| relation.table.int64(column).unwrap().clone();
+
+    for relation in [
+        &dataset.addresses,
+        &dataset.orders,
+        &dataset.wishlist_items,
+        &dataset.carts,
+        &dataset.product_views,
+    ] {
+        let owners = ids(relation, "customer_id");
+        assert_eq!(relation.groups.owners(), dataset.customer_count());
+        for c in 0..dataset.customer_count() {
+            for row in relation.groups.rows_of(c) {
+                assert_eq!(owners.value(row), customer_ids.value(c));
+                assert_eq!(relation.groups.owner[row] as usize, c);
+            }
+        }
+        for row in relation.groups.owned_rows().end..relation.rows() {
+            assert_eq!(relation.groups.owner[row], NONE);
+        }
+    }
+    let guests = dataset.orders.groups.owned_rows().end..dataset.orders.rows();
+    assert!(!guests.is_empty(), "the generator makes guest orders");
+    assert!(
+        guests
+            .clone()
+            .all(|row| ids(&dataset.orders, "customer_id").is_null(row))
+    );
+
+    for relation in [&dataset.carts, &dataset.product_views] {
+        let visitors = relation.visitor_groups.as_ref().expect("visitor grouping");
+        let visitor_ids = ids(relation, "visitor_id");
+        assert_eq!(visitors.owners(), dataset.visitor_count());
+        for v in 0..dataset.visitor_count() {
+            for row in visitors.rows_of(v) {
+                assert_eq!(visitor_ids.value(row), dataset.visitor_ids[v]);
+            }
+        }
+    }
+
+    let order_ids = ids(&dataset.orders, "order_id");
+    let cart_ids = ids(&dataset.carts, "cart_id");
+    let product_ids = dataset.products.int64("product_id").unwrap();
+    for (relation, key, parent_ids) in [
+        (&dataset.order_items, "order_id", &order_ids),
+        (&dataset.order_addresses, "order_id", &order_ids),
+        (&dataset.cart_items, "cart_id", &cart_ids),
+    ] {
+        let own = ids(relation, key);
+        for row in 0..relation.rows() {
+            assert_eq!(
+                own.value(row),
+                parent_ids.value(relation.groups.owner[row] as usize)
+            );
+        }
+        assert!(relation.groups.offsets.windows(2).all(|w| w[0] <= w[1]));
+    }
+    for relation in [
+        &dataset.order_items,
+        &dataset.cart_items,
+        &dataset.wishlist_items,
+        &dataset.product_views,
+    ] {
+        let products = ids(relation, "product_id");
+        let rows = relation.product_row.as_ref().expect("product links");
+        for row in 0..relation.rows() {
+            assert_eq!(products.value(row), product_ids.value(rows[row] as usize));
+        }
+    }
+}
+
+/// Dictionary-encoded strings compared by value (their dictionaries may differ in order).
+fn plain(array: &ArrayRef) -> ArrayRef {
+    match array.data_type() {
+        DataType::Dictionary(_, _) => cast(array, &DataType::Utf8).unwrap(),
+        _ => array.clone(),
+    }
+}
+
+#[test]
+fn csv_and_parquet_of_the_same_data_load_to_identical_columns() {
+    let parquet = load(generated(1_500, 7, OutputFormat::Parquet).path());
+    let csv = load(generated(1_500, 7, OutputFormat::Csv).path());
+    let tables = |d: &Dataset| {
+        let mut tables = vec![d.customers.clone(), d.products.clone()];
+        tables.extend(d.relations().iter().map(|(_, r)| r.table.clone()));
+        tables
+    };
+    for (p, c) in tables(&parquet).iter().zip(tables(&csv)) {
+        assert_eq!(p.rows, c.rows, "{} rows", p.name);
+        assert!(p.rows > 0, "{} has rows", p.name);
+        let shape = |t: &segmint::store::Table| {
+            t.columns
+                .iter()
+                .map(|c| (c.name.clone(), c.ty, c.custom))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shape(p), shape(&c), "{} columns", p.name);
+        for (pc, cc) in p.columns.iter().zip(&c.columns) {
+            assert_eq!(
+                plain(&pc.array).as_ref(),
+                plain(&cc.array).as_ref(),
+                "{}.{}",
+                p.name,
+                pc.name
+            );
+        }
+    }
+    assert_eq!(parquet.visitor_ids, csv.visitor_ids);
+    let grand_total = csv.orders.table.int64("grand_total").unwrap();
+    assert!(
+        grand_total.values().iter().any(|units| units % 10_000 != 0),
+        "cents survive CSV"
+    );
+}

@@ -1,0 +1,8 @@
+//! The one integration-test binary (every extra test binary would link DataFusion again).
+
+mod common;
+
+mod bad_data;
+mod generator;
+mod loading;
+mod values;
