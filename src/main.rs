@@ -140,7 +140,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("  {example}");
                 }
             }
-            println!("customers\t{}", dataset.customer_count());
             println!("visitors\t{}", dataset.visitor_count());
             for (table, rows) in report.rows {
                 println!("{table}\t{rows}");

@@ -37,7 +37,7 @@ async fn sql_value(ctx: &SessionContext, sql: &str) -> String {
 }
 
 fn sum_units(relation: &Relation, column: &str) -> i64 {
-    relation.table.int64(column).unwrap().iter().flatten().sum()
+    relation.table.ints(column).unwrap().iter().flatten().sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,84 +100,117 @@ async fn generated_data_loads_with_every_row_and_every_parent() {
     .await;
     assert_eq!(dataset.visitor_count().to_string(), visitors);
     assert_layout(&dataset);
+    assert_links_match_the_files(&ctx, &dataset).await;
 }
 
-/// Each owner's rows are its own, contiguous, and link to the right parent and product.
+/// Link columns (stored as row links, not values) come back as the file had them: a
+/// checksum over each row's pair of ids, computed by SQL from the file and from the store.
+async fn assert_links_match_the_files(ctx: &SessionContext, dataset: &Dataset) {
+    let pairs = [
+        (TableName::Addresses, "address_id", "customer_id"),
+        (TableName::Orders, "order_id", "customer_id"),
+        (TableName::OrderItems, "order_id", "product_id"),
+        (TableName::OrderAddresses, "order_id", "order_id"),
+        (TableName::Carts, "cart_id", "customer_id"),
+        (TableName::Carts, "cart_id", "visitor_id"),
+        (TableName::CartItems, "cart_id", "product_id"),
+        (TableName::WishlistItems, "customer_id", "product_id"),
+        (TableName::ProductViews, "customer_id", "product_id"),
+        (TableName::ProductViews, "visitor_id", "product_id"),
+    ];
+    for (table, a, b) in pairs {
+        let sql = format!(
+            "SELECT sum(coalesce({a}, 0) * 1000003 + coalesce({b}, 0)), count({a}) AS a, count({b}) AS b FROM {}",
+            table.file_stem()
+        );
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        let expected: Vec<String> = (0..3)
+            .map(|k| {
+                let column = cast(batches[0].column(k), &DataType::Utf8).unwrap();
+                column.as_string::<i32>().value(0).to_string()
+            })
+            .collect();
+        let full = dataset.full_table(dataset.relation(table).unwrap());
+        let (x, y) = (full.int64(a).unwrap(), full.int64(b).unwrap());
+        let checksum: i64 = (0..full.rows)
+            .map(|r| x.get_or_zero(r) * 1_000_003 + y.get_or_zero(r))
+            .sum();
+        let actual = vec![
+            checksum.to_string(),
+            (x.len() - x.null_count()).to_string(),
+            (y.len() - y.null_count()).to_string(),
+        ];
+        assert_eq!(actual, expected, "{table}: {a}, {b}");
+    }
+}
+
+trait ZeroForNull {
+    fn get_or_zero(&self, row: usize) -> i64;
+}
+
+impl ZeroForNull for datafusion::arrow::array::Int64Array {
+    fn get_or_zero(&self, row: usize) -> i64 {
+        if self.is_valid(row) {
+            self.value(row)
+        } else {
+            0
+        }
+    }
+}
+
+/// Each owner's rows are contiguous, guests come last, visitors after customers, and every
+/// row's owner and product links point at rows with the ids the file gave.
 fn assert_layout(dataset: &Dataset) {
     let customer_ids = dataset.customer_ids();
     assert!(
         customer_ids.values().windows(2).all(|w| w[0] < w[1]),
         "customers sorted by id"
     );
-    let ids = |relation: &Relation, column: &str| relation.table.int64(column).unwrap().clone();
-
-    for relation in [
-        &dataset.addresses,
-        &dataset.orders,
-        &dataset.wishlist_items,
-        &dataset.carts,
-        &dataset.product_views,
-    ] {
-        let owners = ids(relation, "customer_id");
-        assert_eq!(relation.groups.owners(), dataset.customer_count());
-        for c in 0..dataset.customer_count() {
-            for row in relation.groups.rows_of(c) {
-                assert_eq!(owners.value(row), customer_ids.value(c));
-                assert_eq!(relation.groups.owner[row] as usize, c);
-            }
-        }
-        for row in relation.groups.owned_rows().end..relation.rows() {
-            assert_eq!(relation.groups.owner[row], NONE);
-        }
-    }
-    let guests = dataset.orders.groups.owned_rows().end..dataset.orders.rows();
-    assert!(!guests.is_empty(), "the generator makes guest orders");
     assert!(
-        guests
-            .clone()
-            .all(|row| ids(&dataset.orders, "customer_id").is_null(row))
+        dataset.visitor_ids.windows(2).all(|w| w[0] < w[1]),
+        "visitors sorted by id"
     );
-
-    for relation in [&dataset.carts, &dataset.product_views] {
-        let visitors = relation.visitor_groups.as_ref().expect("visitor grouping");
-        let visitor_ids = ids(relation, "visitor_id");
-        assert_eq!(visitors.owners(), dataset.visitor_count());
-        for v in 0..dataset.visitor_count() {
-            for row in visitors.rows_of(v) {
-                assert_eq!(visitor_ids.value(row), dataset.visitor_ids[v]);
+    for (table, relation) in dataset.relations() {
+        let groups = [Some(&relation.groups), relation.visitor_groups.as_ref()];
+        for groups in groups.into_iter().flatten() {
+            assert!(
+                groups.offsets.windows(2).all(|w| w[0] <= w[1]),
+                "{table} offsets ascend"
+            );
+            for owner in 0..groups.owners() {
+                assert!(
+                    groups
+                        .rows_of(owner)
+                        .all(|row| groups.owner[row] as usize == owner),
+                    "{table}"
+                );
             }
-        }
-    }
-
-    let order_ids = ids(&dataset.orders, "order_id");
-    let cart_ids = ids(&dataset.carts, "cart_id");
-    let product_ids = dataset.products.int64("product_id").unwrap();
-    for (relation, key, parent_ids) in [
-        (&dataset.order_items, "order_id", &order_ids),
-        (&dataset.order_addresses, "order_id", &order_ids),
-        (&dataset.cart_items, "cart_id", &cart_ids),
-    ] {
-        let own = ids(relation, key);
-        for row in 0..relation.rows() {
-            assert_eq!(
-                own.value(row),
-                parent_ids.value(relation.groups.owner[row] as usize)
+            let owned = groups.owned_rows();
+            assert!(
+                (0..relation.rows())
+                    .filter(|r| !owned.contains(r))
+                    .all(|r| groups.owner[r] == NONE),
+                "{table}"
             );
         }
-        assert!(relation.groups.offsets.windows(2).all(|w| w[0] <= w[1]));
-    }
-    for relation in [
-        &dataset.order_items,
-        &dataset.cart_items,
-        &dataset.wishlist_items,
-        &dataset.product_views,
-    ] {
-        let products = ids(relation, "product_id");
-        let rows = relation.product_row.as_ref().expect("product links");
-        for row in 0..relation.rows() {
-            assert_eq!(products.value(row), product_ids.value(rows[row] as usize));
+        if let Some(visitors) = &relation.visitor_groups {
+            assert_eq!(
+                relation.groups.owned_rows().end,
+                visitors.owned_rows().start,
+                "{table}: visitors after customers"
+            );
+            assert_eq!(
+                visitors.owned_rows().end,
+                relation.rows(),
+                "{table}: every row has a subject"
+            );
         }
     }
+    assert_eq!(dataset.orders.groups.owners(), dataset.customer_count());
+    assert_eq!(dataset.order_items.groups.owners(), dataset.orders.rows());
+    assert_eq!(dataset.cart_items.groups.owners(), dataset.carts.rows());
+    let guests = dataset.orders.groups.owned_rows().end..dataset.orders.rows();
+    assert!(!guests.is_empty(), "the generator makes guest orders");
 }
 
 /// Dictionary-encoded strings compared by value (their dictionaries may differ in order).
@@ -194,7 +227,7 @@ fn csv_and_parquet_of_the_same_data_load_to_identical_columns() {
     let csv = load(generated(1_500, 7, OutputFormat::Csv).path());
     let tables = |d: &Dataset| {
         let mut tables = vec![d.customers.clone(), d.products.clone()];
-        tables.extend(d.relations().iter().map(|(_, r)| r.table.clone()));
+        tables.extend(d.relations().iter().map(|(_, r)| d.full_table(r)));
         tables
     };
     for (p, c) in tables(&parquet).iter().zip(tables(&csv)) {
@@ -218,9 +251,12 @@ fn csv_and_parquet_of_the_same_data_load_to_identical_columns() {
         }
     }
     assert_eq!(parquet.visitor_ids, csv.visitor_ids);
-    let grand_total = csv.orders.table.int64("grand_total").unwrap();
+    let grand_total = csv.orders.table.ints("grand_total").unwrap();
     assert!(
-        grand_total.values().iter().any(|units| units % 10_000 != 0),
+        grand_total
+            .iter()
+            .flatten()
+            .any(|units| units % 10_000 != 0),
         "cents survive CSV"
     );
 }

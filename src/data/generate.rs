@@ -1100,7 +1100,7 @@ impl TableWriter {
         Ok(match format {
             OutputFormat::Parquet => {
                 let mut props = WriterProperties::builder()
-                    .set_compression(Compression::SNAPPY)
+                    .set_compression(Compression::LZ4_RAW)
                     .set_dictionary_enabled(false);
                 for field in schema.fields() {
                     if matches!(field.data_type(), DataType::Dictionary(..)) {

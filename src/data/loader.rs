@@ -18,7 +18,8 @@ use super::read::{Format, RawTable, file_name, find_table_file, read_table};
 use super::value::parse_instant;
 use crate::model::TableName;
 use crate::store::{
-    Column, Dataset, Groups, IdIndex, NONE, Relation, Table, group_rows, is_identity,
+    Column, Dataset, Groups, IdIndex, Ints, LinkColumn, LinkTarget, NONE, Relation, Table,
+    group_rows, is_identity,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -133,12 +134,40 @@ pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Dataset, LoadR
     progress.finish_and_clear();
 
     let mut report = LoadReport::default();
+    let assembling = Instant::now();
     let dataset = assemble(raw, reference_time, &mut report)?;
+    tracing::debug!(
+        "checked keys and grouped rows in {:.2}s",
+        assembling.elapsed().as_secs_f64()
+    );
     report.rows = dataset.row_counts();
+    log_memory(&dataset);
     report.elapsed = started.elapsed();
     report.memory_bytes = dataset.memory_bytes();
     report.peak_rss_bytes = crate::util::peak_rss_bytes();
     Ok((dataset, report))
+}
+
+/// Where the memory goes, per table and column (`RUST_LOG=debug`), for capacity planning.
+fn log_memory(dataset: &Dataset) {
+    tracing::debug!(
+        "customers: {} MiB, products: {} MiB",
+        dataset.customers.memory_bytes() >> 20,
+        dataset.products.memory_bytes() >> 20
+    );
+    for (table, relation) in dataset.relations() {
+        let columns: Vec<String> = relation
+            .table
+            .columns
+            .iter()
+            .map(|c| format!("{}={}", c.name, c.array.get_array_memory_size() >> 20))
+            .collect();
+        tracing::debug!(
+            "{table}: {} MiB ({})",
+            relation.memory_bytes() >> 20,
+            columns.join(" ")
+        );
+    }
 }
 
 /// Reads the tables on two threads, largest files first.
@@ -175,7 +204,9 @@ fn read_all(
                     let Some((table, path, format, _)) = next else {
                         break;
                     };
+                    let started = Instant::now();
                     let result = read_table(table, &path, format, lenient, progress);
+                    tracing::debug!("read {table} in {:.2}s", started.elapsed().as_secs_f64());
                     let failed = result.is_err();
                     results.lock().expect("results lock").push((table, result));
                     if failed {
@@ -338,32 +369,47 @@ fn finish_keyed(raw: RawTable, key: &str, report: &mut LoadReport) -> (Table, Id
     let table = if is_identity(&order) {
         table
     } else {
-        table.reordered(&order)
+        table.reorder(&order)
     };
     let index =
         IdIndex::build(table.int64(key).expect("key column")).expect("duplicates were removed");
     (table, index)
 }
 
-/// A child table grouped by `owner` (one per raw row; `NONE` rows last).
+/// A child table grouped by `owner` (one per raw row; `NONE` rows last). The `links`
+/// columns are dropped from the values: the owner and product links hold their ids.
 fn finish_grouped(
     raw: RawTable,
     owner: Vec<u32>,
     owners: usize,
     product: Option<Vec<u32>>,
+    links: &[(&str, LinkTarget)],
     report: &mut LoadReport,
 ) -> Relation {
-    let (table, keep) = drop_bad_rows(raw, report);
+    let (mut table, keep) = drop_bad_rows(raw, report);
+    let mut link_columns = Vec::new();
+    for (name, target) in links {
+        if let Some(position) = table.columns.iter().position(|c| c.name == *name) {
+            table.columns.remove(position);
+            link_columns.push(LinkColumn {
+                name: name.to_string(),
+                position,
+                target: *target,
+            });
+        }
+    }
     let owner = keep_links(owner, &keep);
     let product = product.map(|p| keep_links(p, &keep));
     let (order, offsets) = group_rows(&owner, owners);
+    let relation = |table, owner, product_row| Relation {
+        table,
+        groups: Groups { owner, offsets },
+        visitor_groups: None,
+        product_row,
+        links: link_columns,
+    };
     if is_identity(&order) {
-        return Relation {
-            table,
-            groups: Groups { owner, offsets },
-            visitor_groups: None,
-            product_row: product,
-        };
+        return relation(table, owner, product);
     }
     let reorder = |links: &[u32]| {
         order
@@ -371,15 +417,8 @@ fn finish_grouped(
             .map(|&r| links[r as usize])
             .collect::<Vec<u32>>()
     };
-    Relation {
-        table: table.reordered(&order),
-        groups: Groups {
-            owner: reorder(&owner),
-            offsets,
-        },
-        visitor_groups: None,
-        product_row: product.map(|p| reorder(&p)),
-    }
+    let (owner, product) = (reorder(&owner), product.map(|p| reorder(&p)));
+    relation(table.reorder(&order), owner, product)
 }
 
 /// Splits a relation grouped over customers then visitors (owner `customers + v` is
@@ -463,17 +502,18 @@ fn one_active_cart(carts: &mut Relation, report: &mut LoadReport) {
     let table = &mut carts.table;
     let rows = table.rows;
     let get = |name: &str| table.column(name).expect("cart column").array.clone();
+    // Absent columns: every cart is active, none has an update time.
     let active_in = get("is_active");
-    let active_in = active_in.as_boolean();
+    let active_in = active_in.as_boolean_opt();
     let website = get("website_id");
-    let website = website.as_primitive::<Int64Type>();
+    let website = Ints::of(website.as_ref()).expect("website_id is an int column");
     let updated = get("updated_at");
-    let updated = updated.as_primitive::<TimestampMicrosecondType>();
+    let updated = updated.as_primitive_opt::<TimestampMicrosecondType>();
     let cart_ids = get("cart_id");
     let cart_ids = cart_ids.as_primitive::<Int64Type>();
     // Null is_active means active (the data model's default).
     let mut active: Vec<bool> = (0..rows)
-        .map(|r| active_in.is_null(r) || active_in.value(r))
+        .map(|r| active_in.is_none_or(|a| a.is_null(r) || a.value(r)))
         .collect();
     let mut newest: FxHashMap<(u32, bool, i64), usize> = FxHashMap::default();
     let visitor_owner = carts.visitor_groups.as_ref().map(|g| &g.owner);
@@ -491,7 +531,7 @@ fn one_active_cart(carts: &mut Relation, report: &mut LoadReport) {
         let key = (subject.0, subject.1, website.value(row));
         let recency = |r: usize| {
             (
-                updated.is_valid(r).then(|| updated.value(r)),
+                updated.filter(|u| u.is_valid(r)).map(|u| u.value(r)),
                 cart_ids.value(r),
             )
         };
@@ -559,13 +599,27 @@ fn assemble(
         &customer_index,
         &customers_file,
     )?;
-    let addresses = finish_grouped(addresses, owner, n_customers, None, report);
+    let addresses = finish_grouped(
+        addresses,
+        owner,
+        n_customers,
+        None,
+        &[("customer_id", LinkTarget::Customer)],
+        report,
+    );
 
     let mut orders = take_raw(&mut raw, Orders);
     check_unique(&mut orders, "order_id")?;
     let orders_file = file_name(&orders.path);
     let owner = resolve(&mut orders, "customer_id", &customer_index, &customers_file)?;
-    let orders = finish_grouped(orders, owner, n_customers, None, report);
+    let orders = finish_grouped(
+        orders,
+        owner,
+        n_customers,
+        None,
+        &[("customer_id", LinkTarget::Customer)],
+        report,
+    );
     let order_index =
         IdIndex::build(orders.table.int64("order_id").expect("order_id")).expect("unique");
 
@@ -577,12 +631,29 @@ fn assemble(
         &product_index,
         &products_file,
     )?;
-    let order_items = finish_grouped(order_items, owner, orders.rows(), Some(product), report);
+    let order_items = finish_grouped(
+        order_items,
+        owner,
+        orders.rows(),
+        Some(product),
+        &[
+            ("order_id", LinkTarget::Parent),
+            ("product_id", LinkTarget::Product),
+        ],
+        report,
+    );
 
     let mut order_addresses = take_raw(&mut raw, OrderAddresses);
     check_address_type(&mut order_addresses)?;
     let owner = resolve(&mut order_addresses, "order_id", &order_index, &orders_file)?;
-    let order_addresses = finish_grouped(order_addresses, owner, orders.rows(), None, report);
+    let order_addresses = finish_grouped(
+        order_addresses,
+        owner,
+        orders.rows(),
+        None,
+        &[("order_id", LinkTarget::Parent)],
+        report,
+    );
 
     let mut carts = take_raw(&mut raw, Carts);
     check_customer_or_visitor(&mut carts)?;
@@ -599,7 +670,17 @@ fn assemble(
     let subjects = n_customers + visitor_ids.len();
     let owner = subject_owners(&carts, &cart_customer, &visitor_index, n_customers);
     let mut carts = split_subjects(
-        finish_grouped(carts, owner, subjects, None, report),
+        finish_grouped(
+            carts,
+            owner,
+            subjects,
+            None,
+            &[
+                ("customer_id", LinkTarget::Customer),
+                ("visitor_id", LinkTarget::Visitor),
+            ],
+            report,
+        ),
         n_customers,
     );
     one_active_cart(&mut carts, report);
@@ -607,7 +688,18 @@ fn assemble(
         IdIndex::build(carts.table.int64("cart_id").expect("cart_id")).expect("unique");
     let owner = subject_owners(&views, &view_customer, &visitor_index, n_customers);
     let product_views = split_subjects(
-        finish_grouped(views, owner, subjects, Some(view_product), report),
+        finish_grouped(
+            views,
+            owner,
+            subjects,
+            Some(view_product),
+            &[
+                ("customer_id", LinkTarget::Customer),
+                ("visitor_id", LinkTarget::Visitor),
+                ("product_id", LinkTarget::Product),
+            ],
+            report,
+        ),
         n_customers,
     );
 
@@ -619,7 +711,17 @@ fn assemble(
         &product_index,
         &products_file,
     )?;
-    let cart_items = finish_grouped(cart_items, owner, carts.rows(), Some(product), report);
+    let cart_items = finish_grouped(
+        cart_items,
+        owner,
+        carts.rows(),
+        Some(product),
+        &[
+            ("cart_id", LinkTarget::Parent),
+            ("product_id", LinkTarget::Product),
+        ],
+        report,
+    );
 
     let mut wishlist = take_raw(&mut raw, WishlistItems);
     let owner = resolve(
@@ -629,7 +731,17 @@ fn assemble(
         &customers_file,
     )?;
     let product = resolve(&mut wishlist, "product_id", &product_index, &products_file)?;
-    let wishlist_items = finish_grouped(wishlist, owner, n_customers, Some(product), report);
+    let wishlist_items = finish_grouped(
+        wishlist,
+        owner,
+        n_customers,
+        Some(product),
+        &[
+            ("customer_id", LinkTarget::Customer),
+            ("product_id", LinkTarget::Product),
+        ],
+        report,
+    );
 
     Ok(Dataset {
         reference_time,

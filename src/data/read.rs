@@ -7,7 +7,9 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::array::{Array, ArrayRef, new_null_array};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, NullArray, new_null_array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use indicatif::ProgressBar;
@@ -234,7 +236,13 @@ fn finish_columns(plans: Vec<Plan>, builders: Vec<ColumnBuilder>, rows: usize) -
             array: if plan.source.is_some() {
                 builder.finish()
             } else {
-                new_null_array(&store_data_type(plan.ty), rows)
+                // An absent column is all null and costs no memory; absent ids stay Int64 for
+                // the key checks (they are links, not stored, once checked).
+                if plan.ty == FieldType::Id {
+                    new_null_array(&store_data_type(plan.ty), rows)
+                } else {
+                    Arc::new(NullArray::new(rows))
+                }
             },
             name: plan.name,
             ty: plan.ty,
@@ -351,7 +359,10 @@ fn read_csv(
     let plans = plan_columns(spec, &header, &problems, &mut |i| {
         Ok(inferred[custom.iter().position(|&c| c == i).expect("custom column")])
     })?;
-    let mut builders: Vec<ColumnBuilder> = plans.iter().map(|p| ColumnBuilder::new(p.ty)).collect();
+    let mut builders: Vec<ColumnBuilder> = plans
+        .iter()
+        .map(|p| ColumnBuilder::with_capacity(p.ty, 0))
+        .collect();
     let mut lines = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut last_byte = 0;
@@ -461,7 +472,7 @@ fn read_parquet(
         .iter()
         .map(|g| g.compressed_size() as u64)
         .sum();
-    let total_rows = builder.metadata().file_metadata().num_rows().max(1) as u64;
+    let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
     let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let plans = plan_columns(spec, &header, &problems, &mut |i| {
         let field = schema.field(i);
@@ -476,7 +487,13 @@ fn read_parquet(
             )
         })
     })?;
-    let mut builders: Vec<ColumnBuilder> = plans.iter().map(|p| ColumnBuilder::new(p.ty)).collect();
+    let rows_in_file = usize::try_from(total_rows).unwrap_or(0);
+    let mut builders: Vec<ColumnBuilder> = plans
+        .iter()
+        .map(|p| {
+            ColumnBuilder::with_capacity(p.ty, if p.source.is_some() { rows_in_file } else { 0 })
+        })
+        .collect();
     let reader = builder.build().map_err(|e| LoadError::file(path, e))?;
     let mut rows = 0usize;
     for batch in reader {
@@ -517,7 +534,7 @@ fn read_parquet(
             }
         }
         rows += batch.num_rows();
-        progress.inc(total_bytes * batch.num_rows() as u64 / total_rows);
+        progress.inc(total_bytes * batch.num_rows() as u64 / total_rows.max(1));
     }
     Ok(RawTable {
         name,

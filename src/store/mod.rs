@@ -10,9 +10,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::UInt32Array;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch};
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{Field, Int64Type, Schema};
+use datafusion::arrow::datatypes::{Field, Int32Type, Int64Type, Schema};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
@@ -50,6 +50,11 @@ impl Table {
             .and_then(|c| c.array.as_primitive_opt::<Int64Type>())
     }
 
+    /// The values of an int or decimal column, whichever width it is stored in.
+    pub fn ints(&self, name: &str) -> Option<Ints<'_>> {
+        self.column(name).and_then(|c| Ints::of(c.array.as_ref()))
+    }
+
     /// The columns as one Arrow batch (decimals as Int64 units of 1/10000).
     pub fn record_batch(&self) -> RecordBatch {
         let fields: Vec<Field> = self
@@ -62,20 +67,30 @@ impl Table {
             .expect("columns of a table have one length")
     }
 
-    /// The same table with rows in `order` (an index per new row into the old rows).
-    pub fn reordered(&self, order: &[u32]) -> Table {
+    /// The table with rows in `order` (an index per new row into the old rows). Columns are
+    /// replaced one at a time, two at once, so memory grows by two columns, not a table.
+    pub fn reorder(self, order: &[u32]) -> Table {
         let indices = UInt32Array::from(order.to_vec());
-        let columns = self
-            .columns
-            .iter()
-            .map(|c| Column {
-                array: take(c.array.as_ref(), &indices, None).expect("indices are in range"),
-                ..c.clone()
-            })
-            .collect();
+        let reorder_column = |c: Column| Column {
+            array: take(c.array.as_ref(), &indices, None).expect("indices are in range"),
+            ..c
+        };
+        let mut columns: Vec<Option<Column>> = self.columns.into_iter().map(Some).collect();
+        let half = columns.len() / 2;
+        let (front, back) = columns.split_at_mut(half);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for slot in front.iter_mut() {
+                    *slot = slot.take().map(reorder_column);
+                }
+            });
+            for slot in back.iter_mut() {
+                *slot = slot.take().map(reorder_column);
+            }
+        });
         Table {
             name: self.name,
-            columns,
+            columns: columns.into_iter().flatten().collect(),
             rows: order.len(),
         }
     }
@@ -85,6 +100,56 @@ impl Table {
             .iter()
             .map(|c| c.array.get_array_memory_size())
             .sum()
+    }
+}
+
+/// An int or decimal column: Int32 when every value fits (half the memory), else Int64.
+#[derive(Clone, Copy, Debug)]
+pub enum Ints<'a> {
+    I32(&'a Int32Array),
+    I64(&'a Int64Array),
+}
+
+impl<'a> Ints<'a> {
+    pub fn of(array: &'a dyn Array) -> Option<Ints<'a>> {
+        if let Some(values) = array.as_primitive_opt::<Int32Type>() {
+            return Some(Ints::I32(values));
+        }
+        array.as_primitive_opt::<Int64Type>().map(Ints::I64)
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Ints::I32(a) => a.len(),
+            Ints::I64(a) => a.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn is_valid(&self, row: usize) -> bool {
+        match self {
+            Ints::I32(a) => a.is_valid(row),
+            Ints::I64(a) => a.is_valid(row),
+        }
+    }
+
+    /// The value of a row (0 for a null row: check `is_valid`).
+    pub fn value(&self, row: usize) -> i64 {
+        match self {
+            Ints::I32(a) => i64::from(a.value(row)),
+            Ints::I64(a) => a.value(row),
+        }
+    }
+
+    pub fn get(&self, row: usize) -> Option<i64> {
+        self.is_valid(row).then(|| self.value(row))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Option<i64>> + '_ {
+        (0..self.len()).map(|row| self.get(row))
     }
 }
 
@@ -206,6 +271,29 @@ impl IdIndex {
     }
 }
 
+/// What a link column's ids are rebuilt from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkTarget {
+    /// `customer_id`: the customer owning the row (`groups`).
+    Customer,
+    /// `visitor_id`: the visitor owning the row (`visitor_groups`).
+    Visitor,
+    /// `order_id` / `cart_id`: the parent row owning the row (`groups`).
+    Parent,
+    /// `product_id`: the row's product (`product_row`).
+    Product,
+}
+
+/// A column of the file that is not stored as values: its ids are those of the row's owner
+/// or product, so the links hold it already (and the ids are rebuilt on demand).
+#[derive(Clone, Debug)]
+pub struct LinkColumn {
+    pub name: String,
+    /// Its place among the table's columns as read.
+    pub position: usize,
+    pub target: LinkTarget,
+}
+
 /// A child table, grouped by the owner named in `groups`.
 #[derive(Clone, Debug)]
 pub struct Relation {
@@ -218,6 +306,8 @@ pub struct Relation {
     pub visitor_groups: Option<Groups>,
     /// The product row of each row, for tables with a `product_id`.
     pub product_row: Option<Vec<u32>>,
+    /// Id columns kept only as links (`customer_id`, `order_id`, `product_id` ...).
+    pub links: Vec<LinkColumn>,
 }
 
 impl Relation {
@@ -294,6 +384,67 @@ impl Dataset {
             (TableName::WishlistItems, &self.wishlist_items),
             (TableName::ProductViews, &self.product_views),
         ]
+    }
+
+    pub fn relation(&self, table: TableName) -> Option<&Relation> {
+        self.relations()
+            .into_iter()
+            .find(|(t, _)| *t == table)
+            .map(|(_, r)| r)
+    }
+
+    /// The ids of a link column of a relation, rebuilt from its links (null where the row
+    /// has no such owner: a guest order's customer, a visitor cart's customer).
+    pub fn link_ids(&self, relation: &Relation, link: &LinkColumn) -> Int64Array {
+        let parent_ids = |table: &Table, key: &str| table.int64(key).expect("key column").clone();
+        let (rows, ids): (&[u32], Int64Array) = match link.target {
+            LinkTarget::Customer => (&relation.groups.owner, self.customer_ids().clone()),
+            LinkTarget::Visitor => (
+                relation
+                    .visitor_groups
+                    .as_ref()
+                    .map_or(&[][..], |g| &g.owner),
+                Int64Array::from(self.visitor_ids.clone()),
+            ),
+            LinkTarget::Parent if relation.table.name == TableName::CartItems => (
+                &relation.groups.owner,
+                parent_ids(&self.carts.table, "cart_id"),
+            ),
+            LinkTarget::Parent => (
+                &relation.groups.owner,
+                parent_ids(&self.orders.table, "order_id"),
+            ),
+            LinkTarget::Product => (
+                relation.product_row.as_deref().unwrap_or(&[]),
+                parent_ids(&self.products, "product_id"),
+            ),
+        };
+        (0..relation.rows())
+            .map(|row| {
+                rows.get(row)
+                    .filter(|&&r| r != NONE)
+                    .map(|&r| ids.value(r as usize))
+            })
+            .collect()
+    }
+
+    /// A relation's table with its link columns rebuilt in their places: the table as read.
+    pub fn full_table(&self, relation: &Relation) -> Table {
+        let mut columns = relation.table.columns.clone();
+        for link in &relation.links {
+            let column = Column {
+                name: link.name.clone(),
+                ty: FieldType::Id,
+                custom: false,
+                array: Arc::new(self.link_ids(relation, link)),
+            };
+            columns.insert(link.position.min(columns.len()), column);
+        }
+        Table {
+            name: relation.table.name,
+            columns,
+            rows: relation.rows(),
+        }
     }
 
     /// Rows per table, in load order.
