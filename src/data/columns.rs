@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, DictionaryArray, Int32Builder,
-    Int64Array, Int64Builder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, DictionaryArray, Int32Array,
+    Int32Builder, Int64Array, Int64Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{
@@ -78,8 +79,8 @@ impl StringInterner {
 /// Collects one column of one table.
 pub enum ColumnBuilder {
     Id(Int64Builder),
-    Int(Int64Builder),
-    Decimal(Int64Builder),
+    Int(IntBuilder),
+    Decimal(IntBuilder),
     Bool(BooleanBuilder),
     Date(Date32Builder),
     Timestamp(TimestampMicrosecondBuilder),
@@ -92,8 +93,8 @@ impl ColumnBuilder {
     pub fn with_capacity(ty: FieldType, rows: usize) -> Self {
         match ty {
             FieldType::Id => ColumnBuilder::Id(Int64Builder::with_capacity(rows)),
-            FieldType::Int => ColumnBuilder::Int(Int64Builder::with_capacity(rows)),
-            FieldType::Decimal => ColumnBuilder::Decimal(Int64Builder::with_capacity(rows)),
+            FieldType::Int => ColumnBuilder::Int(IntBuilder::with_capacity(rows)),
+            FieldType::Decimal => ColumnBuilder::Decimal(IntBuilder::with_capacity(rows)),
             FieldType::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
             FieldType::Date => ColumnBuilder::Date(Date32Builder::with_capacity(rows)),
             FieldType::Timestamp => {
@@ -111,9 +112,8 @@ impl ColumnBuilder {
 
     pub fn push_null(&mut self) {
         match self {
-            ColumnBuilder::Id(b) | ColumnBuilder::Int(b) | ColumnBuilder::Decimal(b) => {
-                b.append_null()
-            }
+            ColumnBuilder::Id(b) => b.append_null(),
+            ColumnBuilder::Int(b) | ColumnBuilder::Decimal(b) => b.append_null(),
             ColumnBuilder::Bool(b) => b.append_null(),
             ColumnBuilder::Date(b) => b.append_null(),
             ColumnBuilder::Timestamp(b) => b.append_null(),
@@ -125,7 +125,8 @@ impl ColumnBuilder {
     /// Parses one non-null text cell. On error nothing is appended.
     pub fn push_text(&mut self, text: &str) -> Result<(), String> {
         match self {
-            ColumnBuilder::Id(b) | ColumnBuilder::Int(b) => b.append_value(parse_int(text)?),
+            ColumnBuilder::Id(b) => b.append_value(parse_int(text)?),
+            ColumnBuilder::Int(b) => b.append_value(parse_int(text)?),
             ColumnBuilder::Decimal(b) => b.append_value(parse_decimal(text)?),
             ColumnBuilder::Bool(b) => b.append_value(parse_bool(text)?),
             ColumnBuilder::Date(b) => b.append_value(parse_date(text)?),
@@ -162,7 +163,13 @@ impl ColumnBuilder {
             )
         };
         match self {
-            ColumnBuilder::Id(b) | ColumnBuilder::Int(b) => {
+            ColumnBuilder::Id(b) => {
+                if !array.data_type().is_integer() {
+                    return Err(unsupported());
+                }
+                b.append_array(&cast_to_int64(array)?);
+            }
+            ColumnBuilder::Int(b) => {
                 if !array.data_type().is_integer() {
                     return Err(unsupported());
                 }
@@ -251,7 +258,7 @@ impl ColumnBuilder {
     pub fn finish(self) -> ArrayRef {
         match self {
             ColumnBuilder::Id(mut b) => Arc::new(b.finish()),
-            ColumnBuilder::Int(mut b) | ColumnBuilder::Decimal(mut b) => narrow(b.finish()),
+            ColumnBuilder::Int(b) | ColumnBuilder::Decimal(b) => b.finish(),
             ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
             ColumnBuilder::Date(mut b) => Arc::new(b.finish()),
             ColumnBuilder::Timestamp(mut b) => Arc::new(b.finish()),
@@ -261,16 +268,63 @@ impl ColumnBuilder {
     }
 }
 
-/// Ints and money stored as Int32 when every value fits: half the memory for most columns.
-fn narrow(values: Int64Array) -> ArrayRef {
-    if values.values().iter().all(|&v| i32::try_from(v).is_ok()) {
-        let narrow: Vec<i32> = values.values().iter().map(|&v| v as i32).collect();
-        return Arc::new(datafusion::arrow::array::Int32Array::new(
-            narrow.into(),
-            values.nulls().cloned(),
-        ));
+/// Ints and money: stored as Int32 while every value fits (half the memory for most
+/// columns), widened to Int64 at the first value that does not.
+pub enum IntBuilder {
+    Narrow(Int32Builder, usize),
+    Wide(Int64Builder),
+}
+
+impl IntBuilder {
+    fn with_capacity(rows: usize) -> Self {
+        IntBuilder::Narrow(Int32Builder::with_capacity(rows), rows)
     }
-    Arc::new(values)
+
+    fn widen(&mut self) -> &mut Int64Builder {
+        if let IntBuilder::Narrow(narrow, capacity) = self {
+            let values = narrow.finish();
+            let mut wide = Int64Builder::with_capacity((*capacity).max(values.len()));
+            wide.extend(values.iter().map(|v| v.map(i64::from)));
+            *self = IntBuilder::Wide(wide);
+        }
+        match self {
+            IntBuilder::Wide(wide) => wide,
+            IntBuilder::Narrow(..) => unreachable!("widened above"),
+        }
+    }
+
+    fn append_value(&mut self, value: i64) {
+        match (self, i32::try_from(value)) {
+            (IntBuilder::Narrow(b, _), Ok(v)) => b.append_value(v),
+            (IntBuilder::Wide(b), _) => b.append_value(value),
+            (this, Err(_)) => this.widen().append_value(value),
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            IntBuilder::Narrow(b, _) => b.append_null(),
+            IntBuilder::Wide(b) => b.append_null(),
+        }
+    }
+
+    fn append_array(&mut self, values: &Int64Array) {
+        if let IntBuilder::Narrow(b, _) = self
+            && values.values().iter().all(|&v| i32::try_from(v).is_ok())
+        {
+            let narrow: Vec<i32> = values.values().iter().map(|&v| v as i32).collect();
+            b.append_array(&Int32Array::new(narrow.into(), values.nulls().cloned()));
+            return;
+        }
+        self.widen().append_array(values);
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            IntBuilder::Narrow(mut b, _) => Arc::new(b.finish()),
+            IntBuilder::Wide(mut b) => Arc::new(b.finish()),
+        }
+    }
 }
 
 fn strict() -> CastOptions<'static> {
@@ -286,7 +340,7 @@ fn cast_to_int64(array: &ArrayRef) -> Result<Int64Array, String> {
 }
 
 fn append_decimal(
-    builder: &mut Int64Builder,
+    builder: &mut IntBuilder,
     array: &ArrayRef,
     on_bad: &mut dyn FnMut(usize, String),
 ) -> Result<(), ()> {

@@ -130,16 +130,17 @@ pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Dataset, LoadR
         ProgressStyle::with_template("loading {bar:40} {bytes}/{total_bytes} {elapsed}")
             .expect("valid template"),
     );
-    let raw = read_all(dir, &files, options.lenient, &progress)?;
-    progress.finish_and_clear();
-
+    let mut read_phase = |tables: &[TableName]| {
+        let subset: Vec<_> = files
+            .iter()
+            .filter(|(t, _)| tables.contains(t))
+            .cloned()
+            .collect();
+        read_all(dir, &subset, options.lenient, &progress)
+    };
     let mut report = LoadReport::default();
-    let assembling = Instant::now();
-    let dataset = assemble(raw, reference_time, &mut report)?;
-    tracing::debug!(
-        "checked keys and grouped rows in {:.2}s",
-        assembling.elapsed().as_secs_f64()
-    );
+    let dataset = assemble(&mut read_phase, reference_time, &mut report)?;
+    progress.finish_and_clear();
     report.rows = dataset.row_counts();
     log_memory(&dataset);
     report.elapsed = started.elapsed();
@@ -574,12 +575,16 @@ fn one_active_cart(carts: &mut Relation, report: &mut LoadReport) {
     column.array = std::sync::Arc::new(BooleanArray::from(active));
 }
 
+/// Reads and checks the tables in three phases, parents before children, so that each
+/// phase's link columns are resolved to row links (and their ids dropped) before the next
+/// phase is read: memory peaks at little more than the loaded data.
 fn assemble(
-    mut raw: BTreeMap<TableName, RawTable>,
+    read_phase: &mut dyn FnMut(&[TableName]) -> Result<BTreeMap<TableName, RawTable>, LoadError>,
     reference_time: Option<i64>,
     report: &mut LoadReport,
 ) -> Result<Dataset, LoadError> {
     use TableName::*;
+    let mut raw = read_phase(&[Customers, Products])?;
     let mut customers = take_raw(&mut raw, Customers);
     check_unique(&mut customers, "customer_id")?;
     let customers_file = file_name(&customers.path);
@@ -591,6 +596,7 @@ fn assemble(
     let products_file = file_name(&products.path);
     let (products, product_index) = finish_keyed(products, "product_id", report);
 
+    let mut raw = read_phase(&[Addresses, Orders, Carts, ProductViews, WishlistItems])?;
     let mut addresses = take_raw(&mut raw, Addresses);
     check_unique(&mut addresses, "address_id")?;
     let owner = resolve(
@@ -622,38 +628,6 @@ fn assemble(
     );
     let order_index =
         IdIndex::build(orders.table.int64("order_id").expect("order_id")).expect("unique");
-
-    let mut order_items = take_raw(&mut raw, OrderItems);
-    let owner = resolve(&mut order_items, "order_id", &order_index, &orders_file)?;
-    let product = resolve(
-        &mut order_items,
-        "product_id",
-        &product_index,
-        &products_file,
-    )?;
-    let order_items = finish_grouped(
-        order_items,
-        owner,
-        orders.rows(),
-        Some(product),
-        &[
-            ("order_id", LinkTarget::Parent),
-            ("product_id", LinkTarget::Product),
-        ],
-        report,
-    );
-
-    let mut order_addresses = take_raw(&mut raw, OrderAddresses);
-    check_address_type(&mut order_addresses)?;
-    let owner = resolve(&mut order_addresses, "order_id", &order_index, &orders_file)?;
-    let order_addresses = finish_grouped(
-        order_addresses,
-        owner,
-        orders.rows(),
-        None,
-        &[("order_id", LinkTarget::Parent)],
-        report,
-    );
 
     let mut carts = take_raw(&mut raw, Carts);
     check_customer_or_visitor(&mut carts)?;
@@ -703,26 +677,6 @@ fn assemble(
         n_customers,
     );
 
-    let mut cart_items = take_raw(&mut raw, CartItems);
-    let owner = resolve(&mut cart_items, "cart_id", &cart_index, &carts_file)?;
-    let product = resolve(
-        &mut cart_items,
-        "product_id",
-        &product_index,
-        &products_file,
-    )?;
-    let cart_items = finish_grouped(
-        cart_items,
-        owner,
-        carts.rows(),
-        Some(product),
-        &[
-            ("cart_id", LinkTarget::Parent),
-            ("product_id", LinkTarget::Product),
-        ],
-        report,
-    );
-
     let mut wishlist = take_raw(&mut raw, WishlistItems);
     let owner = resolve(
         &mut wishlist,
@@ -738,6 +692,59 @@ fn assemble(
         Some(product),
         &[
             ("customer_id", LinkTarget::Customer),
+            ("product_id", LinkTarget::Product),
+        ],
+        report,
+    );
+
+    let mut raw = read_phase(&[OrderItems, OrderAddresses, CartItems])?;
+    let mut order_items = take_raw(&mut raw, OrderItems);
+    let owner = resolve(&mut order_items, "order_id", &order_index, &orders_file)?;
+    let product = resolve(
+        &mut order_items,
+        "product_id",
+        &product_index,
+        &products_file,
+    )?;
+    let order_items = finish_grouped(
+        order_items,
+        owner,
+        orders.rows(),
+        Some(product),
+        &[
+            ("order_id", LinkTarget::Parent),
+            ("product_id", LinkTarget::Product),
+        ],
+        report,
+    );
+
+    let mut order_addresses = take_raw(&mut raw, OrderAddresses);
+    check_address_type(&mut order_addresses)?;
+    let owner = resolve(&mut order_addresses, "order_id", &order_index, &orders_file)?;
+    let order_addresses = finish_grouped(
+        order_addresses,
+        owner,
+        orders.rows(),
+        None,
+        &[("order_id", LinkTarget::Parent)],
+        report,
+    );
+
+    let mut cart_items = take_raw(&mut raw, CartItems);
+    let owner = resolve(&mut cart_items, "cart_id", &cart_index, &carts_file)?;
+    let product = resolve(
+        &mut cart_items,
+        "product_id",
+        &product_index,
+        &products_file,
+    )?;
+    let cart_items = finish_grouped(
+        cart_items,
+        owner,
+        carts.rows(),
+        Some(product),
+        &[
+            ("cart_id", LinkTarget::Parent),
             ("product_id", LinkTarget::Product),
         ],
         report,
