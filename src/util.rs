@@ -7,3 +7,20 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
+
+/// A progress bar on standard error when `enabled` (indicatif draws nothing when standard
+/// error is not a terminal), hidden otherwise.
+pub fn progress_bar(enabled: bool, total: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = if enabled {
+        indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr(),
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}

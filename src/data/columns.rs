@@ -359,7 +359,7 @@ fn append_decimal(
                 }
                 Some(_) => {
                     for (row, value) in decimals.iter().enumerate() {
-                        match value.map(|v| i64::try_from(v)) {
+                        match value.map(i64::try_from) {
                             None => builder.append_null(),
                             Some(Ok(units)) => builder.append_value(units),
                             Some(Err(_)) => {
@@ -389,7 +389,7 @@ fn append_decimal(
                 f.clone()
             } else {
                 let f32s = array.as_primitive::<Float32Type>();
-                f32s.unary(|v| f64::from(v))
+                f32s.unary(f64::from)
             };
             for (row, value) in floats.iter().enumerate() {
                 match value.map(decimal_from_f64) {

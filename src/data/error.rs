@@ -86,14 +86,6 @@ impl LoadError {
             message: message.to_string(),
         }
     }
-
-    /// The data problem behind this error, if it is one.
-    pub fn data(&self) -> Option<&DataError> {
-        match self {
-            LoadError::Data(e) => Some(e),
-            _ => None,
-        }
-    }
 }
 
 impl From<DataError> for LoadError {

@@ -22,7 +22,6 @@ use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rand_distr::weighted::WeightedAliasIndex;
 use rand_distr::{Distribution, Geometric};
@@ -155,7 +154,14 @@ const STREETS: &[&str] = &[
     "Ulica Długa",
 ];
 /// Country, phone prefix, weight (a long tail), and its regions and cities.
-const COUNTRIES: &[(&str, &str, u32, &[&str], &[&str])] = &[
+type Country = (
+    &'static str,
+    &'static str,
+    u32,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+const COUNTRIES: &[Country] = &[
     (
         "US",
         "+1",
@@ -1221,14 +1227,10 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
     let n = options.customers;
     let visitors = n / 2;
     let chunks = n.div_ceil(CHUNK_CUSTOMERS);
-    let progress = if options.progress {
-        ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    progress.set_style(
-        ProgressStyle::with_template("generating {bar:40} {pos}/{len} customers {elapsed}")
-            .expect("template"),
+    let progress = crate::util::progress_bar(
+        options.progress,
+        n,
+        "generating {bar:40} {pos}/{len} customers {elapsed}",
     );
 
     let mut products = TableWriter::create(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int64Array};
 use datafusion::arrow::compute::filter;
 use datafusion::arrow::datatypes::{Int64Type, TimestampMicrosecondType};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -121,14 +121,10 @@ pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Dataset, LoadR
         .filter_map(|(_, f)| f.as_ref())
         .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
-    let progress = if options.progress {
-        ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    progress.set_style(
-        ProgressStyle::with_template("loading {bar:40} {bytes}/{total_bytes} {elapsed}")
-            .expect("valid template"),
+    let progress = crate::util::progress_bar(
+        options.progress,
+        total_bytes,
+        "loading {bar:40} {bytes}/{total_bytes} {elapsed}",
     );
     let mut read_phase = |tables: &[TableName]| {
         let subset: Vec<_> = files
@@ -171,13 +167,16 @@ fn log_memory(dataset: &Dataset) {
     }
 }
 
+/// Tables as read, before their keys are checked.
+type RawTables = BTreeMap<TableName, RawTable>;
+
 /// Reads the tables on two threads, largest files first.
 fn read_all(
     dir: &Path,
     files: &[(TableName, Option<(PathBuf, Format)>)],
     lenient: bool,
     progress: &ProgressBar,
-) -> Result<BTreeMap<TableName, RawTable>, LoadError> {
+) -> Result<RawTables, LoadError> {
     let mut queue: Vec<(TableName, PathBuf, Format, u64)> = files
         .iter()
         .filter_map(|(t, f)| {
@@ -577,9 +576,9 @@ fn one_active_cart(carts: &mut Relation, report: &mut LoadReport) {
 
 /// Reads and checks the tables in three phases, parents before children, so that each
 /// phase's link columns are resolved to row links (and their ids dropped) before the next
-/// phase is read: memory peaks at little more than the loaded data.
+/// phase is read.
 fn assemble(
-    read_phase: &mut dyn FnMut(&[TableName]) -> Result<BTreeMap<TableName, RawTable>, LoadError>,
+    read_phase: &mut dyn FnMut(&[TableName]) -> Result<RawTables, LoadError>,
     reference_time: Option<i64>,
     report: &mut LoadReport,
 ) -> Result<Dataset, LoadError> {

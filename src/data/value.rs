@@ -2,7 +2,7 @@
 //! the matching formatters. Money is `i64` units of 1/10000, dates are days since the epoch,
 //! timestamps are microseconds since the epoch, all UTC.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 
 /// 1 unit of money = 1/10000.
 pub const DECIMAL_SCALE: i64 = 10_000;
@@ -203,14 +203,4 @@ pub fn parse_instant(text: &str) -> Result<i64, String> {
     Err(format!(
         "{text:?} is not a timestamp (e.g. 2026-11-24T10:00:00Z) or a date (YYYY-MM-DD)"
     ))
-}
-
-pub fn micros_from_naive(t: NaiveDateTime) -> i64 {
-    t.and_utc().timestamp_micros()
-}
-
-/// Year, month, day of a date in days since the epoch.
-pub fn ymd(days: i32) -> (i32, u32, u32) {
-    let d = date_from_days(days);
-    (d.year(), d.month(), d.day())
 }

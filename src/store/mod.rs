@@ -10,9 +10,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::UInt32Array;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array};
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{Field, Int32Type, Int64Type, Schema};
+use datafusion::arrow::datatypes::{Int32Type, Int64Type};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
@@ -53,18 +53,6 @@ impl Table {
     /// The values of an int or decimal column, whichever width it is stored in.
     pub fn ints(&self, name: &str) -> Option<Ints<'_>> {
         self.column(name).and_then(|c| Ints::of(c.array.as_ref()))
-    }
-
-    /// The columns as one Arrow batch (decimals as Int64 units of 1/10000).
-    pub fn record_batch(&self) -> RecordBatch {
-        let fields: Vec<Field> = self
-            .columns
-            .iter()
-            .map(|c| Field::new(&c.name, c.array.data_type().clone(), true))
-            .collect();
-        let arrays = self.columns.iter().map(|c| c.array.clone()).collect();
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-            .expect("columns of a table have one length")
     }
 
     /// The table with rows in `order` (an index per new row into the old rows). Columns are
