@@ -260,3 +260,83 @@ fn csv_and_parquet_of_the_same_data_load_to_identical_columns() {
         "cents survive CSV"
     );
 }
+
+#[test]
+fn rows_in_any_order_are_grouped_by_owner_and_keep_their_links() {
+    let t = "2026-01-01T00:00:00Z";
+    let orders = format!(
+        "order_id,customer_id,website_id,created_at,status,grand_total\n\
+         10,2,1,{t},complete,1.5\n11,,1,{t},complete,2\n12,1,1,{t},pending,3\n13,2,1,{t},complete,4\n"
+    );
+    let views = format!(
+        "customer_id,visitor_id,product_id,website_id,viewed_at\n,5,7,1,{t}\n2,,8,1,{t}\n,3,8,1,{t}\n1,,7,1,{t}\n"
+    );
+    let dir = crate::common::csv_dataset(&[
+        ("customers.csv", "customer_id,website_id\n2,1\n1,1\n"),
+        ("products.csv", "product_id\n8\n7\n"),
+        ("orders.csv", &orders),
+        (
+            "order_items.csv",
+            "order_id,product_id,row_total\n13,7,4\n11,8,2\n10,7,1.5\n12,8,3\n13,8,0\n",
+        ),
+        ("product_views.csv", &views),
+    ]);
+    let d = load(dir.path());
+    assert_eq!(d.customer_ids().values().to_vec(), vec![1, 2]);
+
+    let ids_of = |relation: &Relation, rows: std::ops::Range<usize>, column: &str| -> Vec<i64> {
+        let full = d.full_table(relation);
+        let values = full.int64(column).unwrap();
+        rows.map(|r| values.value(r)).collect()
+    };
+    let orders = &d.orders;
+    assert_eq!(
+        ids_of(orders, orders.groups.rows_of(0), "order_id"),
+        vec![12]
+    );
+    assert_eq!(
+        ids_of(orders, orders.groups.rows_of(1), "order_id"),
+        vec![10, 13]
+    );
+    let guests = orders.groups.owned_rows().end..orders.rows();
+    assert_eq!(ids_of(orders, guests, "order_id"), vec![11]);
+    let grand_total = orders.table.ints("grand_total").unwrap();
+    assert_eq!(
+        (0..4).map(|r| grand_total.value(r)).collect::<Vec<_>>(),
+        vec![30_000, 15_000, 40_000, 20_000]
+    );
+
+    // The items of order 13 (order row 2) in file order, with their own values.
+    let items = &d.order_items;
+    assert_eq!(
+        ids_of(items, items.groups.rows_of(2), "product_id"),
+        vec![7, 8]
+    );
+    let totals = items.table.ints("row_total").unwrap();
+    assert_eq!(
+        items
+            .groups
+            .rows_of(2)
+            .map(|r| totals.value(r))
+            .collect::<Vec<_>>(),
+        vec![40_000, 0]
+    );
+    assert_eq!(
+        ids_of(items, 0..items.rows(), "order_id"),
+        vec![12, 10, 13, 13, 11]
+    );
+
+    // Views: customers 1 and 2 first, then visitors 3 and 5.
+    let views = &d.product_views;
+    assert_eq!(d.visitor_ids, vec![3, 5]);
+    assert_eq!(
+        ids_of(views, 0..views.rows(), "product_id"),
+        vec![7, 8, 8, 7]
+    );
+    let visitors = views.visitor_groups.as_ref().unwrap();
+    assert_eq!(ids_of(views, visitors.rows_of(1), "visitor_id"), vec![5]);
+    assert_eq!(
+        d.products.int64("product_id").unwrap().values().to_vec(),
+        vec![7, 8]
+    );
+}

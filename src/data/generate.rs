@@ -903,12 +903,38 @@ impl Generator<'_> {
     }
 }
 
-/// Customers `[first, last]` and visitors `[first_visitor, last_visitor]` of one chunk.
+/// What one chunk makes. Customer chunks come first, then visitors, then guest orders, so
+/// every file is already grouped the way the loader lays tables out (by customer, then by
+/// visitor; guest orders last).
+#[derive(Clone, Copy, Debug)]
+enum ChunkWork {
+    Customers(u64, u64),
+    Visitors(u64, u64),
+    GuestOrders(u64),
+}
+
+fn chunk_plan(customers: u64) -> Vec<ChunkWork> {
+    let ranges = |count: u64| {
+        (0..count.div_ceil(CHUNK_CUSTOMERS)).map(move |k| {
+            (
+                k * CHUNK_CUSTOMERS + 1,
+                ((k + 1) * CHUNK_CUSTOMERS).min(count),
+            )
+        })
+    };
+    let mut plan: Vec<ChunkWork> = ranges(customers)
+        .map(|(a, b)| ChunkWork::Customers(a, b))
+        .collect();
+    // Visitors are about half as many as customers; guest orders about 5% of all orders.
+    plan.extend(ranges(customers / 2).map(|(a, b)| ChunkWork::Visitors(a, b)));
+    plan.extend(ranges(customers / 2).map(|(a, b)| ChunkWork::GuestOrders(b + 1 - a)));
+    plan
+}
+
 fn generate_chunk(
     chunk: u64,
     seed: u64,
-    customers: (u64, u64),
-    visitors: (u64, u64),
+    work: ChunkWork,
     catalog: &Catalog,
     vocab: &Vocab,
 ) -> ChunkRows {
@@ -924,15 +950,10 @@ fn generate_chunk(
         views: geometric(20.0),
         visitor_views: geometric(4.0),
     };
-    for id in customers.0..=customers.1 {
-        g.customer(id as i64);
-    }
-    for id in visitors.0..=visitors.1 {
-        g.visitor(id as i64);
-    }
-    let guests = (customers.1 + 1 - customers.0) / 2;
-    for _ in 0..guests {
-        g.guest_order();
+    match work {
+        ChunkWork::Customers(first, last) => (first..=last).for_each(|id| g.customer(id as i64)),
+        ChunkWork::Visitors(first, last) => (first..=last).for_each(|id| g.visitor(id as i64)),
+        ChunkWork::GuestOrders(count) => (0..count).for_each(|_| g.guest_order()),
     }
     g.rows
 }
@@ -1225,12 +1246,12 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
     let vocab = Vocab::new();
     let catalog = Catalog::new(options.customers, options.seed, &vocab);
     let n = options.customers;
-    let visitors = n / 2;
-    let chunks = n.div_ceil(CHUNK_CUSTOMERS);
+    let plan = chunk_plan(n);
+    let chunks = plan.len() as u64;
     let progress = crate::util::progress_bar(
         options.progress,
-        n,
-        "generating {bar:40} {pos}/{len} customers {elapsed}",
+        chunks,
+        "generating {bar:40} {pos}/{len} chunks {elapsed}",
     );
 
     let mut products = TableWriter::create(
@@ -1252,25 +1273,11 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
         for worker in 0..workers {
             let (sender, receiver) = sync_channel::<ChunkRows>(1);
             receivers.push(receiver);
-            let (catalog, vocab) = (&catalog, &vocab);
+            let (catalog, vocab, plan) = (&catalog, &vocab, &plan);
             scope.spawn(move || {
                 for chunk in (worker..chunks).step_by(workers as usize) {
-                    let first = chunk * CHUNK_CUSTOMERS + 1;
-                    let last = ((chunk + 1) * CHUNK_CUSTOMERS).min(n);
-                    let first_visitor = chunk * CHUNK_CUSTOMERS / 2 + 1;
-                    let last_visitor = if chunk + 1 == chunks {
-                        visitors
-                    } else {
-                        (chunk + 1) * CHUNK_CUSTOMERS / 2
-                    };
-                    let rows = generate_chunk(
-                        chunk,
-                        options.seed,
-                        (first, last),
-                        (first_visitor, last_visitor),
-                        catalog,
-                        vocab,
-                    );
+                    let rows =
+                        generate_chunk(chunk, options.seed, plan[chunk as usize], catalog, vocab);
                     if sender.send(rows).is_err() {
                         break;
                     }
@@ -1287,7 +1294,6 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
                 order: bases.order + rows.o_id.len() as i64,
                 cart: bases.cart + rows.c_id.len() as i64,
             };
-            let customers_in_chunk = rows.customer_id.len() as u64;
             for (table, batch) in chunk_batches(rows, bases, &vocab) {
                 if sinks.iter().all(|(t, _)| *t != table) {
                     let path = options.out.join(format!("{}.{ext}", table.file_stem()));
@@ -1299,7 +1305,7 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
                 }
             }
             bases = next;
-            progress.inc(customers_in_chunk);
+            progress.inc(1);
         }
         Ok(())
     })?;

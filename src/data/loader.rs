@@ -14,12 +14,12 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::{DataError, LoadError, Rule, SkippedRows};
-use super::read::{Format, RawTable, file_name, find_table_file, read_table};
+use super::read::{Format, Parent, RawTable, file_name, find_table_file, read_table};
 use super::value::parse_instant;
 use crate::model::TableName;
 use crate::store::{
     Column, Dataset, Groups, IdIndex, Ints, LinkColumn, LinkTarget, NONE, Relation, Table,
-    group_rows, is_identity,
+    group_rows,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -126,13 +126,13 @@ pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Dataset, LoadR
         total_bytes,
         "loading {bar:40} {bytes}/{total_bytes} {elapsed}",
     );
-    let mut read_phase = |tables: &[TableName]| {
+    let mut read_phase = |tables: &[TableName], parents: &[(TableName, Parent)]| {
         let subset: Vec<_> = files
             .iter()
             .filter(|(t, _)| tables.contains(t))
             .cloned()
             .collect();
-        read_all(dir, &subset, options.lenient, &progress)
+        read_all(dir, &subset, options.lenient, parents, &progress)
     };
     let mut report = LoadReport::default();
     let dataset = assemble(&mut read_phase, reference_time, &mut report)?;
@@ -175,6 +175,7 @@ fn read_all(
     dir: &Path,
     files: &[(TableName, Option<(PathBuf, Format)>)],
     lenient: bool,
+    parents: &[(TableName, Parent)],
     progress: &ProgressBar,
 ) -> Result<RawTables, LoadError> {
     let mut queue: Vec<(TableName, PathBuf, Format, u64)> = files
@@ -205,7 +206,12 @@ fn read_all(
                         break;
                     };
                     let started = Instant::now();
-                    let result = read_table(table, &path, format, lenient, progress);
+                    let own: Vec<Parent> = parents
+                        .iter()
+                        .filter(|(t, _)| *t == table)
+                        .map(|(_, p)| *p)
+                        .collect();
+                    let result = read_table(table, &path, format, lenient, &own, progress);
                     tracing::debug!("read {table} in {:.2}s", started.elapsed().as_secs_f64());
                     let failed = result.is_err();
                     results.lock().expect("results lock").push((table, result));
@@ -261,38 +267,26 @@ fn check_unique(raw: &mut RawTable, column: &str) -> Result<(), DataError> {
     Ok(())
 }
 
-/// Resolves `column` against a parent's index: the parent row of each row (`NONE` where the
-/// value is null), reporting values with no parent.
-fn resolve(
-    raw: &mut RawTable,
-    column: &str,
-    parent: &IdIndex,
-    parent_file: &str,
-) -> Result<Vec<u32>, DataError> {
-    let ids = ids_of(raw, column).clone();
-    let mut rows = vec![NONE; raw.rows];
-    for (row, id) in ids.iter().enumerate() {
-        let Some(id) = id else { continue };
-        match parent.get(id) {
-            Some(parent_row) => rows[row] = parent_row,
-            None if raw.problems.bad_rows.contains(row as u32) => {}
-            None => raw.report(
-                row,
-                column,
-                Rule::MissingParent,
-                format!("{column} {id} is not in {parent_file}"),
-            )?,
-        }
-    }
-    Ok(rows)
+/// The parent rows of an id column resolved while reading (all `NONE` for an absent table).
+fn take_link(raw: &mut RawTable, column: &str) -> Vec<u32> {
+    raw.links
+        .remove(column)
+        .unwrap_or_else(|| vec![NONE; raw.rows])
 }
 
 /// Carts and product views: exactly one of customer_id / visitor_id.
 fn check_customer_or_visitor(raw: &mut RawTable) -> Result<(), DataError> {
-    let customers = ids_of(raw, "customer_id").clone();
+    // The customer column was resolved to links while reading (unless it is absent).
+    let has_customer: Vec<bool> = match raw.links.get("customer_id") {
+        Some(rows) => rows.iter().map(|&r| r != NONE).collect(),
+        None => {
+            let ids = ids_of(raw, "customer_id");
+            (0..raw.rows).map(|r| ids.is_valid(r)).collect()
+        }
+    };
     let visitors = ids_of(raw, "visitor_id").clone();
     for row in 0..raw.rows {
-        let (c, v) = (customers.is_valid(row), visitors.is_valid(row));
+        let (c, v) = (has_customer[row], visitors.is_valid(row));
         if c == v {
             let reason = if c {
                 "both customer_id and visitor_id are set"
@@ -364,12 +358,12 @@ fn keep_links(links: Vec<u32>, keep: &Option<BooleanArray>) -> Vec<u32> {
 fn finish_keyed(raw: RawTable, key: &str, report: &mut LoadReport) -> (Table, IdIndex) {
     let (table, _) = drop_bad_rows(raw, report);
     let ids = table.int64(key).expect("key column");
-    let mut order: Vec<u32> = (0..table.rows as u32).collect();
-    order.sort_by_key(|&r| ids.value(r as usize));
-    let table = if is_identity(&order) {
+    let table = if ids.values().windows(2).all(|w| w[0] < w[1]) {
         table
     } else {
-        table.reorder(&order)
+        let mut order: Vec<u32> = (0..table.rows as u32).collect();
+        order.sort_by_key(|&r| ids.value(r as usize));
+        table.reorder(order)
     };
     let index =
         IdIndex::build(table.int64(key).expect("key column")).expect("duplicates were removed");
@@ -408,17 +402,19 @@ fn finish_grouped(
         product_row,
         links: link_columns,
     };
-    if is_identity(&order) {
+    let Some(order) = order else {
         return relation(table, owner, product);
-    }
-    let reorder = |links: &[u32]| {
+    };
+    // One link at a time, each old one freed at once: large tables peak lower.
+    let reorder = |links: Vec<u32>| {
         order
             .iter()
             .map(|&r| links[r as usize])
             .collect::<Vec<u32>>()
     };
-    let (owner, product) = (reorder(&owner), product.map(|p| reorder(&p)));
-    relation(table.reorder(&order), owner, product)
+    let owner = reorder(owner);
+    let product = product.map(reorder);
+    relation(table.reorder(order), owner, product)
 }
 
 /// Splits a relation grouped over customers then visitors (owner `customers + v` is
@@ -578,53 +574,56 @@ fn one_active_cart(carts: &mut Relation, report: &mut LoadReport) {
 /// phase's link columns are resolved to row links (and their ids dropped) before the next
 /// phase is read.
 fn assemble(
-    read_phase: &mut dyn FnMut(&[TableName]) -> Result<RawTables, LoadError>,
+    read_phase: &mut dyn FnMut(
+        &[TableName],
+        &[(TableName, Parent)],
+    ) -> Result<RawTables, LoadError>,
     reference_time: Option<i64>,
     report: &mut LoadReport,
 ) -> Result<Dataset, LoadError> {
     use TableName::*;
-    let mut raw = read_phase(&[Customers, Products])?;
+    let parent = |column, index, file| Parent {
+        column,
+        index,
+        file,
+    };
+
+    let mut raw = read_phase(&[Customers, Products], &[])?;
     let mut customers = take_raw(&mut raw, Customers);
     check_unique(&mut customers, "customer_id")?;
     let customers_file = file_name(&customers.path);
     let (customers, customer_index) = finish_keyed(customers, "customer_id", report);
     let n_customers = customers.rows;
-
     let mut products = take_raw(&mut raw, Products);
     check_unique(&mut products, "product_id")?;
     let products_file = file_name(&products.path);
     let (products, product_index) = finish_keyed(products, "product_id", report);
 
-    let mut raw = read_phase(&[Addresses, Orders, Carts, ProductViews, WishlistItems])?;
+    let of_customer = parent("customer_id", &customer_index, &customers_file);
+    let of_product = parent("product_id", &product_index, &products_file);
+    let mut raw = read_phase(
+        &[Addresses, Orders, Carts, ProductViews, WishlistItems],
+        &[
+            (Addresses, of_customer),
+            (Orders, of_customer),
+            (Carts, of_customer),
+            (ProductViews, of_customer),
+            (ProductViews, of_product),
+            (WishlistItems, of_customer),
+            (WishlistItems, of_product),
+        ],
+    )?;
+    let customer_link = [("customer_id", LinkTarget::Customer)];
     let mut addresses = take_raw(&mut raw, Addresses);
     check_unique(&mut addresses, "address_id")?;
-    let owner = resolve(
-        &mut addresses,
-        "customer_id",
-        &customer_index,
-        &customers_file,
-    )?;
-    let addresses = finish_grouped(
-        addresses,
-        owner,
-        n_customers,
-        None,
-        &[("customer_id", LinkTarget::Customer)],
-        report,
-    );
+    let owner = take_link(&mut addresses, "customer_id");
+    let addresses = finish_grouped(addresses, owner, n_customers, None, &customer_link, report);
 
     let mut orders = take_raw(&mut raw, Orders);
     check_unique(&mut orders, "order_id")?;
     let orders_file = file_name(&orders.path);
-    let owner = resolve(&mut orders, "customer_id", &customer_index, &customers_file)?;
-    let orders = finish_grouped(
-        orders,
-        owner,
-        n_customers,
-        None,
-        &[("customer_id", LinkTarget::Customer)],
-        report,
-    );
+    let owner = take_link(&mut orders, "customer_id");
+    let orders = finish_grouped(orders, owner, n_customers, None, &customer_link, report);
     let order_index =
         IdIndex::build(orders.table.int64("order_id").expect("order_id")).expect("unique");
 
@@ -632,120 +631,95 @@ fn assemble(
     check_customer_or_visitor(&mut carts)?;
     check_unique(&mut carts, "cart_id")?;
     let carts_file = file_name(&carts.path);
-    let cart_customer = resolve(&mut carts, "customer_id", &customer_index, &customers_file)?;
-
+    let cart_customer = take_link(&mut carts, "customer_id");
     let mut views = take_raw(&mut raw, ProductViews);
     check_customer_or_visitor(&mut views)?;
-    let view_customer = resolve(&mut views, "customer_id", &customer_index, &customers_file)?;
-    let view_product = resolve(&mut views, "product_id", &product_index, &products_file)?;
+    let view_customer = take_link(&mut views, "customer_id");
+    let view_product = take_link(&mut views, "product_id");
 
     let (visitor_ids, visitor_index) = collect_visitors([&carts, &views]);
     let subjects = n_customers + visitor_ids.len();
+    let subject_links = [
+        ("customer_id", LinkTarget::Customer),
+        ("visitor_id", LinkTarget::Visitor),
+    ];
     let owner = subject_owners(&carts, &cart_customer, &visitor_index, n_customers);
-    let mut carts = split_subjects(
-        finish_grouped(
-            carts,
-            owner,
-            subjects,
-            None,
-            &[
-                ("customer_id", LinkTarget::Customer),
-                ("visitor_id", LinkTarget::Visitor),
-            ],
-            report,
-        ),
-        n_customers,
-    );
+    let carts = finish_grouped(carts, owner, subjects, None, &subject_links, report);
+    let mut carts = split_subjects(carts, n_customers);
     one_active_cart(&mut carts, report);
     let cart_index =
         IdIndex::build(carts.table.int64("cart_id").expect("cart_id")).expect("unique");
     let owner = subject_owners(&views, &view_customer, &visitor_index, n_customers);
-    let product_views = split_subjects(
-        finish_grouped(
-            views,
-            owner,
-            subjects,
-            Some(view_product),
-            &[
-                ("customer_id", LinkTarget::Customer),
-                ("visitor_id", LinkTarget::Visitor),
-                ("product_id", LinkTarget::Product),
-            ],
-            report,
-        ),
-        n_customers,
-    );
-
-    let mut wishlist = take_raw(&mut raw, WishlistItems);
-    let owner = resolve(
-        &mut wishlist,
-        "customer_id",
-        &customer_index,
-        &customers_file,
-    )?;
-    let product = resolve(&mut wishlist, "product_id", &product_index, &products_file)?;
-    let wishlist_items = finish_grouped(
-        wishlist,
+    let view_links = [
+        subject_links[0],
+        subject_links[1],
+        ("product_id", LinkTarget::Product),
+    ];
+    let views = finish_grouped(
+        views,
         owner,
-        n_customers,
-        Some(product),
-        &[
-            ("customer_id", LinkTarget::Customer),
-            ("product_id", LinkTarget::Product),
-        ],
+        subjects,
+        Some(view_product),
+        &view_links,
         report,
     );
+    let product_views = split_subjects(views, n_customers);
 
-    let mut raw = read_phase(&[OrderItems, OrderAddresses, CartItems])?;
-    let mut order_items = take_raw(&mut raw, OrderItems);
-    let owner = resolve(&mut order_items, "order_id", &order_index, &orders_file)?;
-    let product = resolve(
-        &mut order_items,
-        "product_id",
-        &product_index,
-        &products_file,
+    let mut wishlist = take_raw(&mut raw, WishlistItems);
+    let owner = take_link(&mut wishlist, "customer_id");
+    let product = take_link(&mut wishlist, "product_id");
+    let links = [customer_link[0], ("product_id", LinkTarget::Product)];
+    let wishlist_items =
+        finish_grouped(wishlist, owner, n_customers, Some(product), &links, report);
+
+    let of_order = parent("order_id", &order_index, &orders_file);
+    let of_cart = parent("cart_id", &cart_index, &carts_file);
+    let mut raw = read_phase(
+        &[OrderItems, OrderAddresses, CartItems],
+        &[
+            (OrderItems, of_order),
+            (OrderItems, of_product),
+            (OrderAddresses, of_order),
+            (CartItems, of_cart),
+            (CartItems, of_product),
+        ],
     )?;
+    let mut order_items = take_raw(&mut raw, OrderItems);
+    let owner = take_link(&mut order_items, "order_id");
+    let product = take_link(&mut order_items, "product_id");
+    let links = [
+        ("order_id", LinkTarget::Parent),
+        ("product_id", LinkTarget::Product),
+    ];
     let order_items = finish_grouped(
         order_items,
         owner,
         orders.rows(),
         Some(product),
-        &[
-            ("order_id", LinkTarget::Parent),
-            ("product_id", LinkTarget::Product),
-        ],
+        &links,
         report,
     );
 
     let mut order_addresses = take_raw(&mut raw, OrderAddresses);
     check_address_type(&mut order_addresses)?;
-    let owner = resolve(&mut order_addresses, "order_id", &order_index, &orders_file)?;
-    let order_addresses = finish_grouped(
-        order_addresses,
-        owner,
-        orders.rows(),
-        None,
-        &[("order_id", LinkTarget::Parent)],
-        report,
-    );
+    let owner = take_link(&mut order_addresses, "order_id");
+    let links = [("order_id", LinkTarget::Parent)];
+    let order_addresses =
+        finish_grouped(order_addresses, owner, orders.rows(), None, &links, report);
 
     let mut cart_items = take_raw(&mut raw, CartItems);
-    let owner = resolve(&mut cart_items, "cart_id", &cart_index, &carts_file)?;
-    let product = resolve(
-        &mut cart_items,
-        "product_id",
-        &product_index,
-        &products_file,
-    )?;
+    let owner = take_link(&mut cart_items, "cart_id");
+    let product = take_link(&mut cart_items, "product_id");
+    let links = [
+        ("cart_id", LinkTarget::Parent),
+        ("product_id", LinkTarget::Product),
+    ];
     let cart_items = finish_grouped(
         cart_items,
         owner,
         carts.rows(),
         Some(product),
-        &[
-            ("cart_id", LinkTarget::Parent),
-            ("product_id", LinkTarget::Product),
-        ],
+        &links,
         report,
     );
 

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, NullArray, new_null_array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, NullArray, new_null_array};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use indicatif::ProgressBar;
 use roaring::RoaringBitmap;
@@ -20,6 +22,7 @@ use super::error::{DataError, EXAMPLES_PER_RULE, LoadError, Location, Rule, Skip
 use super::value::{parse_bool, parse_date, parse_decimal, parse_int, parse_timestamp};
 use crate::model::{FieldType, TableName, TableSpec};
 use crate::store::Column;
+use crate::store::{IdIndex, NONE};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -86,6 +89,149 @@ impl Problems {
     }
 }
 
+/// The parent an id column is resolved against while it is read: the column is kept as
+/// the parent's row numbers, never as ids.
+#[derive(Clone, Copy)]
+pub struct Parent<'a> {
+    pub column: &'static str,
+    pub index: &'a IdIndex,
+    pub file: &'a str,
+}
+
+/// An id column resolved to parent rows as it is read (`NONE` for null or missing).
+struct LinkBuilder<'a> {
+    parent: Parent<'a>,
+    rows: Vec<u32>,
+}
+
+impl LinkBuilder<'_> {
+    fn push_id(&mut self, id: i64) -> Result<(), (Rule, String)> {
+        match self.parent.index.get(id) {
+            Some(row) => {
+                self.rows.push(row);
+                Ok(())
+            }
+            None => {
+                self.rows.push(NONE);
+                let reason = format!("{} {id} is not in {}", self.parent.column, self.parent.file);
+                Err((Rule::MissingParent, reason))
+            }
+        }
+    }
+
+    fn push_text(&mut self, text: &str) -> Result<(), (Rule, String)> {
+        match parse_int(text) {
+            Ok(id) => self.push_id(id),
+            Err(reason) => {
+                self.rows.push(NONE);
+                Err((Rule::Unparsable, reason))
+            }
+        }
+    }
+
+    fn append_array(
+        &mut self,
+        array: &ArrayRef,
+        on_bad: &mut dyn FnMut(usize, Rule, String),
+    ) -> Result<(), String> {
+        let ids: Vec<Option<i64>> = if array.data_type().is_integer() {
+            let ids = cast(array, &DataType::Int64).map_err(|e| e.to_string())?;
+            ids.as_primitive::<Int64Type>().iter().collect()
+        } else if let Ok(text) = cast(array, &DataType::Utf8)
+            && matches!(
+                array.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
+        {
+            let text = text.as_string::<i32>();
+            for (row, value) in text.iter().enumerate() {
+                let result = match value {
+                    None => Ok(self.rows.push(NONE)),
+                    Some(value) => self.push_text(value),
+                };
+                if let Err((rule, reason)) = result {
+                    on_bad(row, rule, reason);
+                }
+            }
+            return Ok(());
+        } else {
+            return Err(format!(
+                "a Parquet column of type {} cannot hold ids",
+                array.data_type()
+            ));
+        };
+        for (row, id) in ids.into_iter().enumerate() {
+            let result = match id {
+                None => Ok(self.rows.push(NONE)),
+                Some(id) => self.push_id(id),
+            };
+            if let Err((rule, reason)) = result {
+                on_bad(row, rule, reason);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where one planned column goes: typed values, or parent rows.
+enum Target<'a> {
+    Values(ColumnBuilder),
+    Link(LinkBuilder<'a>),
+}
+
+impl Target<'_> {
+    fn new<'a>(plan: &Plan, rows: usize, parents: &[Parent<'a>]) -> Target<'a> {
+        match parents
+            .iter()
+            .find(|p| p.column == plan.name && plan.source.is_some())
+        {
+            Some(parent) => Target::Link(LinkBuilder {
+                parent: *parent,
+                rows: Vec::with_capacity(rows),
+            }),
+            None => Target::Values(ColumnBuilder::with_capacity(
+                plan.ty,
+                if plan.source.is_some() { rows } else { 0 },
+            )),
+        }
+    }
+
+    fn push_null(&mut self) {
+        match self {
+            Target::Values(b) => b.push_null(),
+            Target::Link(l) => l.rows.push(NONE),
+        }
+    }
+
+    /// One CSV cell (an empty cell is null).
+    fn push_cell(&mut self, text: &str) -> Result<(), (Rule, String)> {
+        if text.is_empty() {
+            self.push_null();
+            return Ok(());
+        }
+        match self {
+            Target::Values(b) => b.push_text(text).map_err(|reason| {
+                b.push_null();
+                (Rule::Unparsable, reason)
+            }),
+            Target::Link(l) => l.push_text(text),
+        }
+    }
+
+    fn append_array(
+        &mut self,
+        array: &ArrayRef,
+        on_bad: &mut dyn FnMut(usize, Rule, String),
+    ) -> Result<(), String> {
+        match self {
+            Target::Values(b) => b.append_array(array, &mut |row, reason| {
+                on_bad(row, Rule::Unparsable, reason)
+            }),
+            Target::Link(l) => l.append_array(array, on_bad),
+        }
+    }
+}
+
 /// One table as read from its file, before keys are checked.
 pub struct RawTable {
     pub name: TableName,
@@ -96,6 +242,9 @@ pub struct RawTable {
     /// The CSV line of each row (Parquet rows are numbered from 1).
     lines: Option<Vec<u64>>,
     pub problems: Problems,
+    /// Id columns resolved while reading: the parent row of each row (`NONE` for null).
+    /// Their place in `columns` holds an all-null placeholder.
+    pub links: BTreeMap<String, Vec<u32>>,
 }
 
 impl RawTable {
@@ -140,6 +289,7 @@ impl RawTable {
             rows: 0,
             lines: None,
             problems: Problems::new(name.file_stem(), false),
+            links: BTreeMap::new(),
         }
     }
 }
@@ -228,27 +378,35 @@ fn plan_columns(
     Ok(plans)
 }
 
-fn finish_columns(plans: Vec<Plan>, builders: Vec<ColumnBuilder>, rows: usize) -> Vec<Column> {
-    plans
+fn finish_columns(
+    plans: Vec<Plan>,
+    targets: Vec<Target<'_>>,
+    rows: usize,
+) -> (Vec<Column>, BTreeMap<String, Vec<u32>>) {
+    let mut links = BTreeMap::new();
+    let columns = plans
         .into_iter()
-        .zip(builders)
-        .map(|(plan, builder)| Column {
-            array: if plan.source.is_some() {
-                builder.finish()
-            } else {
-                // An absent column is all null and costs no memory; absent ids stay Int64 for
-                // the key checks (they are links, not stored, once checked).
-                if plan.ty == FieldType::Id {
-                    new_null_array(&store_data_type(plan.ty), rows)
-                } else {
-                    Arc::new(NullArray::new(rows))
+        .zip(targets)
+        .map(|(plan, target)| Column {
+            array: match target {
+                Target::Link(link) => {
+                    links.insert(plan.name.clone(), link.rows);
+                    Arc::new(NullArray::new(rows)) as ArrayRef
                 }
+                Target::Values(builder) if plan.source.is_some() => builder.finish(),
+                // An absent column is all null and costs no memory; absent ids stay Int64
+                // for the key checks.
+                Target::Values(_) if plan.ty == FieldType::Id => {
+                    new_null_array(&store_data_type(plan.ty), rows)
+                }
+                Target::Values(_) => Arc::new(NullArray::new(rows)),
             },
             name: plan.name,
             ty: plan.ty,
             custom: plan.custom,
         })
-        .collect()
+        .collect();
+    (columns, links)
 }
 
 pub fn read_table(
@@ -256,11 +414,12 @@ pub fn read_table(
     path: &Path,
     format: Format,
     lenient: bool,
+    parents: &[Parent<'_>],
     progress: &ProgressBar,
 ) -> Result<RawTable, LoadError> {
     match format {
-        Format::Csv => read_csv(name, path, lenient, progress),
-        Format::Parquet => read_parquet(name, path, lenient, progress),
+        Format::Csv => read_csv(name, path, lenient, parents, progress),
+        Format::Parquet => read_parquet(name, path, lenient, parents, progress),
     }
 }
 
@@ -342,6 +501,7 @@ fn read_csv(
     name: TableName,
     path: &Path,
     lenient: bool,
+    parents: &[Parent<'_>],
     progress: &ProgressBar,
 ) -> Result<RawTable, LoadError> {
     let spec = name.spec();
@@ -359,10 +519,7 @@ fn read_csv(
     let plans = plan_columns(spec, &header, &problems, &mut |i| {
         Ok(inferred[custom.iter().position(|&c| c == i).expect("custom column")])
     })?;
-    let mut builders: Vec<ColumnBuilder> = plans
-        .iter()
-        .map(|p| ColumnBuilder::with_capacity(p.ty, 0))
-        .collect();
+    let mut targets: Vec<Target> = plans.iter().map(|p| Target::new(p, 0, parents)).collect();
     let mut lines = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut last_byte = 0;
@@ -386,33 +543,25 @@ fn read_csv(
                 record.len(),
                 header.len()
             );
-            builders.iter_mut().for_each(ColumnBuilder::push_null);
+            targets.iter_mut().for_each(Target::push_null);
             problems.report(row, Location::Line(line), "(row)", Rule::Unparsable, reason)?;
             continue;
         }
-        for (plan, builder) in plans.iter().zip(builders.iter_mut()) {
+        for (plan, target) in plans.iter().zip(targets.iter_mut()) {
             let Some(source) = plan.source else { continue };
             let text = &record[source];
-            if text.is_empty() {
-                builder.push_null();
-                if plan.required {
-                    problems.report(
-                        row,
-                        Location::Line(line),
-                        &plan.name,
-                        Rule::NullRequired,
-                        "required value is empty".into(),
-                    )?;
-                }
-            } else if let Err(reason) = builder.push_text(text) {
-                builder.push_null();
+            if text.is_empty() && plan.required {
+                target.push_null();
+                let reason = "required value is empty".to_string();
                 problems.report(
                     row,
                     Location::Line(line),
                     &plan.name,
-                    Rule::Unparsable,
+                    Rule::NullRequired,
                     reason,
                 )?;
+            } else if let Err((rule, reason)) = target.push_cell(text) {
+                problems.report(row, Location::Line(line), &plan.name, rule, reason)?;
             }
         }
     }
@@ -422,13 +571,15 @@ fn read_csv(
             .map_or(0, |m| m.len())
             .saturating_sub(last_byte),
     );
+    let (columns, links) = finish_columns(plans, targets, rows);
     Ok(RawTable {
         name,
         path: path.to_path_buf(),
-        columns: finish_columns(plans, builders, rows),
+        columns,
         rows,
         lines: Some(lines),
         problems,
+        links,
     })
 }
 
@@ -457,6 +608,7 @@ fn read_parquet(
     name: TableName,
     path: &Path,
     lenient: bool,
+    parents: &[Parent<'_>],
     progress: &ProgressBar,
 ) -> Result<RawTable, LoadError> {
     let spec = name.spec();
@@ -488,22 +640,22 @@ fn read_parquet(
         })
     })?;
     let rows_in_file = usize::try_from(total_rows).unwrap_or(0);
-    let mut builders: Vec<ColumnBuilder> = plans
+    let mut targets: Vec<Target> = plans
         .iter()
-        .map(|p| {
-            ColumnBuilder::with_capacity(p.ty, if p.source.is_some() { rows_in_file } else { 0 })
-        })
+        .map(|p| Target::new(p, rows_in_file, parents))
         .collect();
     let reader = builder.build().map_err(|e| LoadError::file(path, e))?;
     let mut rows = 0usize;
     for batch in reader {
         let batch = batch.map_err(|e| LoadError::file(path, format!("cannot decode: {e}")))?;
-        for (plan, builder) in plans.iter().zip(builders.iter_mut()) {
+        for (plan, target) in plans.iter().zip(targets.iter_mut()) {
             let Some(source) = plan.source else { continue };
             let array: &ArrayRef = batch.column(source);
             let mut bad = Vec::new();
-            builder
-                .append_array(array, &mut |row, reason| bad.push((row, reason)))
+            target
+                .append_array(array, &mut |row, rule, reason| {
+                    bad.push((row, rule, reason))
+                })
                 .map_err(|reason| {
                     problems.file_error(
                         &plan.name,
@@ -511,12 +663,12 @@ fn read_parquet(
                         format!("{reason} (a {} column)", plan.ty),
                     )
                 })?;
-            for (row, reason) in bad {
+            for (row, rule, reason) in bad {
                 problems.report(
                     rows + row,
                     Location::Row((rows + row) as u64 + 1),
                     &plan.name,
-                    Rule::Unparsable,
+                    rule,
                     reason,
                 )?;
             }
@@ -536,12 +688,14 @@ fn read_parquet(
         rows += batch.num_rows();
         progress.inc(total_bytes * batch.num_rows() as u64 / total_rows.max(1));
     }
+    let (columns, links) = finish_columns(plans, targets, rows);
     Ok(RawTable {
         name,
         path: path.to_path_buf(),
-        columns: finish_columns(plans, builders, rows),
+        columns,
         rows,
         lines: None,
         problems,
+        links,
     })
 }

@@ -57,8 +57,9 @@ impl Table {
 
     /// The table with rows in `order` (an index per new row into the old rows). Columns are
     /// replaced one at a time, two at once, so memory grows by two columns, not a table.
-    pub fn reorder(self, order: &[u32]) -> Table {
-        let indices = UInt32Array::from(order.to_vec());
+    pub fn reorder(self, order: Vec<u32>) -> Table {
+        let rows = order.len();
+        let indices = UInt32Array::from(order);
         let reorder_column = |c: Column| Column {
             array: take(c.array.as_ref(), &indices, None).expect("indices are in range"),
             ..c
@@ -79,7 +80,7 @@ impl Table {
         Table {
             name: self.name,
             columns: columns.into_iter().flatten().collect(),
-            rows: order.len(),
+            rows,
         }
     }
 
@@ -469,8 +470,9 @@ impl Dataset {
 }
 
 /// Orders rows by owner, stably: rows of owner 0 first, ..., rows with `NONE` last.
-/// Returns the new order (old row per new row) and the offsets per owner.
-pub fn group_rows(owner_of_row: &[u32], owners: usize) -> (Vec<u32>, Vec<u32>) {
+/// Returns the new order (old row per new row), or `None` when the rows are grouped
+/// already, and the offsets per owner.
+pub fn group_rows(owner_of_row: &[u32], owners: usize) -> (Option<Vec<u32>>, Vec<u32>) {
     let mut offsets = vec![0u32; owners + 2];
     for &o in owner_of_row {
         let slot = if o == NONE { owners } else { o as usize };
@@ -479,18 +481,19 @@ pub fn group_rows(owner_of_row: &[u32], owners: usize) -> (Vec<u32>, Vec<u32>) {
     for i in 1..offsets.len() {
         offsets[i] += offsets[i - 1];
     }
-    let mut next = offsets.clone();
-    let mut order = vec![0u32; owner_of_row.len()];
-    for (row, &o) in owner_of_row.iter().enumerate() {
-        let slot = if o == NONE { owners } else { o as usize };
-        order[next[slot] as usize] = row as u32;
-        next[slot] += 1;
-    }
+    // NONE is the largest value, so grouped rows are exactly non-decreasing owners.
+    let order = if owner_of_row.windows(2).all(|w| w[0] <= w[1]) {
+        None
+    } else {
+        let mut next = offsets.clone();
+        let mut order = vec![0u32; owner_of_row.len()];
+        for (row, &o) in owner_of_row.iter().enumerate() {
+            let slot = if o == NONE { owners } else { o as usize };
+            order[next[slot] as usize] = row as u32;
+            next[slot] += 1;
+        }
+        Some(order)
+    };
     offsets.truncate(owners + 1);
     (order, offsets)
-}
-
-/// True when `order` is 0, 1, 2, ...: reordering can be skipped.
-pub fn is_identity(order: &[u32]) -> bool {
-    order.iter().enumerate().all(|(i, &r)| r as usize == i)
 }
