@@ -13,7 +13,9 @@
 //!   shapes of a real store.
 //! - [`store`]: the loaded data. Subjects (customers, visitors) get dense ids; every child
 //!   table is kept grouped by its owner, so one customer's orders, one order's items or one
-//!   visitor's views are a contiguous range of rows. Columns are Arrow arrays, so DataFusion
+//!   visitor's views are a contiguous range of rows. Id columns that name a parent
+//!   (`customer_id`, `order_id`, `product_id` ...) are kept only as row links to the parent
+//!   (`Dataset::full_table` rebuilds them). The other columns are Arrow arrays, so DataFusion
 //!   can query them without copying.
 //!
 //! The engine is a library; the `segmint` binary is a thin command line over it.
