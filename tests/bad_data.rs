@@ -335,6 +335,34 @@ fn parquet_errors_name_the_row() {
         e.to_string(),
         "orders.parquet: row 2, column created_at: required value is null"
     );
+    write_parquet(
+        &path_of(&dir, "orders.parquet"),
+        vec![
+            (
+                "order_id",
+                Arc::new(Int64Array::from(vec![10, 11])) as ArrayRef,
+            ),
+            (
+                "customer_id",
+                Arc::new(Int64Array::from(vec![Some(2), Some(9)])),
+            ),
+            ("website_id", Arc::new(Int64Array::from(vec![1, 1]))),
+            (
+                "created_at",
+                Arc::new(TimestampMicrosecondArray::from(vec![0, 0])),
+            ),
+            (
+                "status",
+                Arc::new(StringArray::from(vec!["complete", "pending"])),
+            ),
+        ],
+    );
+    let e = load_error(dir.path());
+    assert_eq!(
+        (e.location, e.column.as_str(), e.rule),
+        (Location::Row(2), "customer_id", Rule::MissingParent)
+    );
+    assert_eq!(e.reason, "customer_id 9 is not in customers.csv");
 }
 
 #[test]

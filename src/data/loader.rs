@@ -170,6 +170,10 @@ fn log_memory(dataset: &Dataset) {
 /// Tables as read, before their keys are checked.
 type RawTables = BTreeMap<TableName, RawTable>;
 
+/// Reads some tables, resolving the named id columns against their parents as it reads.
+type ReadPhase<'p> =
+    dyn FnMut(&[TableName], &[(TableName, Parent)]) -> Result<RawTables, LoadError> + 'p;
+
 /// Reads the tables on two threads, largest files first.
 fn read_all(
     dir: &Path,
@@ -285,8 +289,8 @@ fn check_customer_or_visitor(raw: &mut RawTable) -> Result<(), DataError> {
         }
     };
     let visitors = ids_of(raw, "visitor_id").clone();
-    for row in 0..raw.rows {
-        let (c, v) = (has_customer[row], visitors.is_valid(row));
+    for (row, &c) in has_customer.iter().enumerate() {
+        let v = visitors.is_valid(row);
         if c == v {
             let reason = if c {
                 "both customer_id and visitor_id are set"
@@ -574,10 +578,7 @@ fn one_active_cart(carts: &mut Relation, report: &mut LoadReport) {
 /// phase's link columns are resolved to row links (and their ids dropped) before the next
 /// phase is read.
 fn assemble(
-    read_phase: &mut dyn FnMut(
-        &[TableName],
-        &[(TableName, Parent)],
-    ) -> Result<RawTables, LoadError>,
+    read_phase: &mut ReadPhase,
     reference_time: Option<i64>,
     report: &mut LoadReport,
 ) -> Result<Dataset, LoadError> {

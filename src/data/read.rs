@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, NullArray, new_null_array};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -134,36 +134,39 @@ impl LinkBuilder<'_> {
         array: &ArrayRef,
         on_bad: &mut dyn FnMut(usize, Rule, String),
     ) -> Result<(), String> {
-        let ids: Vec<Option<i64>> = if array.data_type().is_integer() {
-            let ids = cast(array, &DataType::Int64).map_err(|e| e.to_string())?;
-            ids.as_primitive::<Int64Type>().iter().collect()
-        } else if let Ok(text) = cast(array, &DataType::Utf8)
-            && matches!(
-                array.data_type(),
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-            )
-        {
-            let text = text.as_string::<i32>();
-            for (row, value) in text.iter().enumerate() {
-                let result = match value {
-                    None => Ok(self.rows.push(NONE)),
-                    Some(value) => self.push_text(value),
-                };
-                if let Err((rule, reason)) = result {
-                    on_bad(row, rule, reason);
-                }
+        let strict = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        let ids: Vec<Option<Result<i64, String>>> = match array.data_type() {
+            t if t.is_integer() => {
+                let ids = cast_with_options(array, &DataType::Int64, &strict)
+                    .map_err(|e| e.to_string())?;
+                ids.as_primitive::<Int64Type>()
+                    .iter()
+                    .map(|v| v.map(Ok))
+                    .collect()
             }
-            return Ok(());
-        } else {
-            return Err(format!(
-                "a Parquet column of type {} cannot hold ids",
-                array.data_type()
-            ));
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                let text = cast(array, &DataType::Utf8).map_err(|e| e.to_string())?;
+                text.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(parse_int))
+                    .collect()
+            }
+            other => return Err(format!("a Parquet column of type {other} cannot hold ids")),
         };
         for (row, id) in ids.into_iter().enumerate() {
             let result = match id {
-                None => Ok(self.rows.push(NONE)),
-                Some(id) => self.push_id(id),
+                None => {
+                    self.rows.push(NONE);
+                    Ok(())
+                }
+                Some(Ok(id)) => self.push_id(id),
+                Some(Err(reason)) => {
+                    self.rows.push(NONE);
+                    Err((Rule::Unparsable, reason))
+                }
             };
             if let Err((rule, reason)) = result {
                 on_bad(row, rule, reason);
