@@ -537,3 +537,109 @@ fn custom_csv_columns_get_inferred_types() {
         ]
     );
 }
+
+#[test]
+fn parquet_accepts_every_encoding_of_the_data_model() {
+    use datafusion::arrow::array::{
+        Decimal128Array, Float64Array, Int32Array, TimestampMillisecondArray, TimestampSecondArray,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let second = 1_767_225_600i64; // 2026-01-01T00:00:00Z
+    write_parquet(
+        &path_of(&dir, "customers.parquet"),
+        vec![
+            (
+                "customer_id",
+                Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+            ),
+            ("website_id", Arc::new(Int32Array::from(vec![1, 2]))),
+            // Naive timestamps are UTC; zoned ones are stored as their instant.
+            (
+                "created_at",
+                Arc::new(TimestampSecondArray::from(vec![second, second])),
+            ),
+            (
+                "last_login_at",
+                Arc::new(
+                    TimestampMillisecondArray::from(vec![second * 1000 + 500, second * 1000])
+                        .with_timezone("+02:00"),
+                ),
+            ),
+            (
+                "store_credit",
+                Arc::new(Float64Array::from(vec![0.1, 12.3456])),
+            ),
+            (
+                "points",
+                Arc::new(
+                    Decimal128Array::from(vec![1234, -5])
+                        .with_precision_and_scale(10, 2)
+                        .unwrap(),
+                ),
+            ),
+        ],
+    );
+    let d = load(dir.path());
+    let micros = |name: &str| {
+        let column = d.customers.column(name).unwrap().array.clone();
+        datafusion::arrow::array::AsArray::as_primitive::<
+            datafusion::arrow::datatypes::TimestampMicrosecondType,
+        >(column.as_ref())
+        .values()
+        .to_vec()
+    };
+    assert_eq!(micros("created_at"), vec![second * 1_000_000; 2]);
+    assert_eq!(
+        micros("last_login_at"),
+        vec![second * 1_000_000 + 500_000, second * 1_000_000]
+    );
+    let ints = |name: &str| {
+        d.customers
+            .ints(name)
+            .unwrap()
+            .iter()
+            .map(Option::unwrap)
+            .collect::<Vec<i64>>()
+    };
+    assert_eq!(ints("website_id"), vec![1, 2]);
+    assert_eq!(
+        ints("store_credit"),
+        vec![1_000, 123_456],
+        "float64 money rounds to 1/10000"
+    );
+    assert_eq!(
+        ints("points"),
+        vec![123_400, -500],
+        "decimal(10,2) is exact in 1/10000"
+    );
+    assert_eq!(
+        d.customers.column("points").unwrap().ty,
+        segmint::model::FieldType::Decimal
+    );
+
+    // A decimal with more than 4 fraction digits that are not zero does not fit.
+    write_parquet(
+        &path_of(&dir, "customers.parquet"),
+        vec![
+            (
+                "customer_id",
+                Arc::new(Int64Array::from(vec![1])) as ArrayRef,
+            ),
+            ("website_id", Arc::new(Int64Array::from(vec![1]))),
+            (
+                "store_credit",
+                Arc::new(
+                    Decimal128Array::from(vec![123_456])
+                        .with_precision_and_scale(10, 5)
+                        .unwrap(),
+                ),
+            ),
+        ],
+    );
+    let e = load_error(dir.path());
+    assert_eq!(
+        (e.location, e.column.as_str(), e.rule),
+        (Location::Row(1), "store_credit", Rule::Unparsable)
+    );
+    assert!(e.reason.contains("more than 4 fraction digits"), "{e}");
+}

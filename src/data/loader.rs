@@ -147,6 +147,9 @@ pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Dataset, LoadR
 
 /// Where the memory goes, per table and column (`RUST_LOG=debug`), for capacity planning.
 fn log_memory(dataset: &Dataset) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
     tracing::debug!(
         "customers: {} MiB, products: {} MiB",
         dataset.customers.memory_bytes() >> 20,
@@ -421,6 +424,22 @@ fn finish_grouped(
     relation(table.reorder(order), owner, product)
 }
 
+/// Order items and cart items: grouped by their parent row (`parent_key`), linked to products.
+fn finish_items(
+    mut raw: RawTable,
+    parent_key: &'static str,
+    parents: usize,
+    report: &mut LoadReport,
+) -> Relation {
+    let owner = take_link(&mut raw, parent_key);
+    let product = take_link(&mut raw, "product_id");
+    let links = [
+        (parent_key, LinkTarget::Parent),
+        ("product_id", LinkTarget::Product),
+    ];
+    finish_grouped(raw, owner, parents, Some(product), &links, report)
+}
+
 /// Splits a relation grouped over customers then visitors (owner `customers + v` is
 /// visitor `v`) into its customer and visitor groupings.
 fn split_subjects(mut relation: Relation, customers: usize) -> Relation {
@@ -685,19 +704,10 @@ fn assemble(
             (CartItems, of_product),
         ],
     )?;
-    let mut order_items = take_raw(&mut raw, OrderItems);
-    let owner = take_link(&mut order_items, "order_id");
-    let product = take_link(&mut order_items, "product_id");
-    let links = [
-        ("order_id", LinkTarget::Parent),
-        ("product_id", LinkTarget::Product),
-    ];
-    let order_items = finish_grouped(
-        order_items,
-        owner,
+    let order_items = finish_items(
+        take_raw(&mut raw, OrderItems),
+        "order_id",
         orders.rows(),
-        Some(product),
-        &links,
         report,
     );
 
@@ -708,19 +718,10 @@ fn assemble(
     let order_addresses =
         finish_grouped(order_addresses, owner, orders.rows(), None, &links, report);
 
-    let mut cart_items = take_raw(&mut raw, CartItems);
-    let owner = take_link(&mut cart_items, "cart_id");
-    let product = take_link(&mut cart_items, "product_id");
-    let links = [
-        ("cart_id", LinkTarget::Parent),
-        ("product_id", LinkTarget::Product),
-    ];
-    let cart_items = finish_grouped(
-        cart_items,
-        owner,
+    let cart_items = finish_items(
+        take_raw(&mut raw, CartItems),
+        "cart_id",
         carts.rows(),
-        Some(product),
-        &links,
         report,
     );
 
