@@ -22,5 +22,6 @@
 
 pub mod data;
 pub mod model;
+pub mod segment;
 pub mod store;
 pub mod util;

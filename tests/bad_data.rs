@@ -405,9 +405,7 @@ fn parquet_text_is_parsed_and_wrong_types_are_named() {
 #[test]
 fn a_dataset_without_customers_is_rejected() {
     let dir = csv_dataset(&[("orders.csv", "order_id\n")]);
-    let error = load_dataset(dir.path(), &LoadOptions::default())
-        .err()
-        .expect("rejected");
+    let error = load_dataset(dir.path(), &LoadOptions::default()).expect_err("rejected");
     assert!(matches!(error, LoadError::NoCustomers { .. }), "{error}");
     assert!(error.to_string().contains("no customers table"));
 }

@@ -3,6 +3,8 @@
 mod common;
 
 mod bad_data;
+mod differential;
 mod generator;
 mod loading;
+mod reference;
 mod values;

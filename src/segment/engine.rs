@@ -1,0 +1,901 @@
+//! The engine: evaluates segments over a loaded dataset. A plan is evaluated top-down with
+//! a narrowing universe: every node gets the set of subjects still in question and returns
+//! the subset that passes, so an intersection evaluates its cheapest child first and the
+//! others only for the survivors, and NOT is an exclusion from the current universe.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{Datelike, NaiveDate};
+use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
+
+use crate::data::value::{date_from_days, day_of_micros};
+use crate::model::{FieldType, TableName};
+use crate::segment::aggregate::{AggregateInput, Aggregator, Group};
+use crate::segment::definition::{
+    AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Op, Operand, Scalar, Segment, SegmentId,
+};
+use crate::segment::index::{ColumnIndex, ColumnReader};
+use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compile};
+use crate::segment::predicate::Test;
+use crate::segment::schema::{DerivedField, Field, FieldSource, FieldTable, RelationKind, Schema};
+use crate::segment::space::Space;
+use crate::store::{Dataset, Table};
+
+/// Scans instead of index lookups when the candidates are fewer than 1/32 of the rows.
+const SCAN_FRACTION: u64 = 32;
+
+/// Where `in_segment` finds the segments it names.
+pub trait SegmentSource {
+    /// The segment with this id, or `None` when there is none.
+    fn segment(&self, id: &str) -> Result<Option<Segment>, DefinitionError>;
+}
+
+/// No other segments: every `in_segment` is an unknown segment.
+pub struct NoSegments;
+
+impl SegmentSource for NoSegments {
+    fn segment(&self, _id: &str) -> Result<Option<Segment>, DefinitionError> {
+        Ok(None)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{0}")]
+    Definition(#[from] DefinitionError),
+    #[error("evaluation failed: {0}")]
+    Engine(String),
+}
+
+/// The members of a segment, as subject ids: customer `c` is `c`, visitor `v` is
+/// `customers + v` (dense ids of the dataset).
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    pub members: RoaringBitmap,
+    /// The subjects in the segment's scope (website and apply_to).
+    pub universe: u64,
+}
+
+/// The scope a segment is evaluated in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ScopeKey {
+    websites: Vec<i64>,
+    apply_to: ApplyTo,
+}
+
+struct Context {
+    scope: ScopeKey,
+    as_of_day: i32,
+}
+
+/// Evaluates segments over one dataset, with indexes built on first use and kept.
+pub struct Engine {
+    dataset: Arc<Dataset>,
+    schema: Schema,
+    indexes: Mutex<FxHashMap<(TableName, String), Arc<ColumnIndex>>>,
+    /// Per space: for each product, the rows of that product (CSR).
+    product_rows: Mutex<FxHashMap<TableName, Arc<ProductRows>>>,
+    scopes: Mutex<FxHashMap<(Space, ScopeKey), Arc<RoaringBitmap>>>,
+    universes: Mutex<FxHashMap<ScopeKey, Arc<RoaringBitmap>>>,
+    aggregator: Aggregator,
+}
+
+struct ProductRows {
+    offsets: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl Engine {
+    pub fn new(dataset: Arc<Dataset>) -> Engine {
+        let schema = Schema::of(&dataset);
+        Engine {
+            dataset,
+            schema,
+            indexes: Mutex::default(),
+            product_rows: Mutex::default(),
+            scopes: Mutex::default(),
+            universes: Mutex::default(),
+            aggregator: Aggregator::new(),
+        }
+    }
+
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        &self.dataset
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Parses and validates a definition against this dataset's fields.
+    pub fn parse(&self, text: &str) -> Result<Segment, DefinitionError> {
+        Segment::parse(text, &self.schema)
+    }
+
+    /// The segment's members at `as_of` (µs). `id` is the segment's own id when it has
+    /// one, so that a reference back to it is caught as a cycle.
+    pub fn evaluate(
+        &self,
+        segment: &Segment,
+        id: Option<&str>,
+        as_of: i64,
+        source: &dyn SegmentSource,
+    ) -> Result<Evaluation, EvalError> {
+        let mut stack: Vec<SegmentId> = id.map(str::to_string).into_iter().collect();
+        self.evaluate_nested(segment, as_of, source, &mut stack)
+    }
+
+    /// The simplified plan of a segment, for showing how it will be evaluated.
+    pub fn plan(
+        &self,
+        segment: &Segment,
+        as_of: i64,
+        source: &dyn SegmentSource,
+    ) -> Result<Plan, EvalError> {
+        let mut stack = Vec::new();
+        self.compile(segment, as_of, source, &mut stack)
+    }
+
+    fn compile(
+        &self,
+        segment: &Segment,
+        as_of: i64,
+        source: &dyn SegmentSource,
+        stack: &mut Vec<SegmentId>,
+    ) -> Result<Plan, EvalError> {
+        let mut engine_error = None;
+        let mut resolve =
+            |id: &SegmentId, pointer: &str| -> Result<Arc<RoaringBitmap>, DefinitionError> {
+                if let Some(start) = stack.iter().position(|s| s == id) {
+                    let mut chain = stack[start..].to_vec();
+                    chain.push(id.clone());
+                    return Err(DefinitionError {
+                        pointer: pointer.to_string(),
+                        kind: ErrorKind::Cycle,
+                        message: format!("in_segment makes a cycle: {}", chain.join(" -> ")),
+                    });
+                }
+                let Some(other) = source.segment(id)? else {
+                    return Err(DefinitionError {
+                        pointer: pointer.to_string(),
+                        kind: ErrorKind::UnknownSegment,
+                        message: format!("in_segment names segment {id}, which does not exist"),
+                    });
+                };
+                stack.push(id.clone());
+                let result = self.evaluate_nested(&other, as_of, source, stack);
+                stack.pop();
+                match result {
+                    Ok(evaluation) => Ok(Arc::new(evaluation.members)),
+                    Err(EvalError::Definition(mut inner)) => {
+                        if inner.kind != ErrorKind::Cycle {
+                            inner.message = format!(
+                                "segment {id} named here is invalid: {}{}",
+                                inner.pointer, inner.message
+                            );
+                        }
+                        inner.pointer = pointer.to_string();
+                        Err(inner)
+                    }
+                    Err(other) => {
+                        engine_error = Some(other);
+                        Ok(Arc::new(RoaringBitmap::new()))
+                    }
+                }
+            };
+        let plan = compile(&segment.condition, day_of_micros(as_of), &mut resolve)?;
+        match engine_error {
+            Some(error) => Err(error),
+            None => Ok(plan),
+        }
+    }
+
+    fn evaluate_nested(
+        &self,
+        segment: &Segment,
+        as_of: i64,
+        source: &dyn SegmentSource,
+        stack: &mut Vec<SegmentId>,
+    ) -> Result<Evaluation, EvalError> {
+        let plan = self.compile(segment, as_of, source, stack)?;
+        let context = Context {
+            scope: ScopeKey {
+                websites: segment.websites.clone(),
+                apply_to: segment.apply_to,
+            },
+            as_of_day: day_of_micros(as_of),
+        };
+        let universe = self.universe(&context.scope);
+        if !segment.active {
+            return Ok(Evaluation {
+                members: RoaringBitmap::new(),
+                universe: universe.len(),
+            });
+        }
+        let members = self.subjects(&context, &plan, &universe)?;
+        Ok(Evaluation {
+            members,
+            universe: universe.len(),
+        })
+    }
+
+    /// Member count of conditions evaluated for a scope, without a stored segment.
+    pub fn universe_size(&self, websites: &[i64], apply_to: ApplyTo) -> u64 {
+        self.universe(&ScopeKey {
+            websites: websites.to_vec(),
+            apply_to,
+        })
+        .len()
+    }
+
+    // ---- subjects ----
+
+    fn subjects(
+        &self,
+        context: &Context,
+        plan: &Plan,
+        within: &RoaringBitmap,
+    ) -> Result<RoaringBitmap, EvalError> {
+        if within.is_empty() {
+            return Ok(RoaringBitmap::new());
+        }
+        Ok(match plan {
+            Tree::Everything => within.clone(),
+            Tree::Nothing => RoaringBitmap::new(),
+            Tree::And(children) => {
+                let mut ordered: Vec<&Plan> = children.iter().collect();
+                ordered.sort_by_key(|c| self.subject_cost(c));
+                let mut survivors = within.clone();
+                for child in ordered {
+                    survivors = self.subjects(context, child, &survivors)?;
+                    if survivors.is_empty() {
+                        break;
+                    }
+                }
+                survivors
+            }
+            Tree::Or(children) => {
+                let mut matched = RoaringBitmap::new();
+                let mut open = within.clone();
+                for child in children {
+                    let found = self.subjects(context, child, &open)?;
+                    open -= &found;
+                    matched |= found;
+                    if open.is_empty() {
+                        break;
+                    }
+                }
+                matched
+            }
+            Tree::Not(child) => within - self.subjects(context, child, within)?,
+            Tree::Leaf(SubjectLeaf::Field(test)) if test.field.table == FieldTable::Customer => {
+                self.customer_field(context, test, within)
+            }
+            Tree::Leaf(SubjectLeaf::Field(test)) => {
+                let filter = Tree::Leaf(test.clone());
+                self.has(context, Space::Cart, &filter, within)
+            }
+            Tree::Leaf(SubjectLeaf::Has { relation, filter }) => {
+                self.has(context, Space::Relation(*relation), filter, within)
+            }
+            Tree::Leaf(SubjectLeaf::Aggregate {
+                function,
+                relation,
+                of,
+                filter,
+                test,
+                op,
+                operand,
+            }) => {
+                let comparison = AggregateComparison {
+                    test,
+                    op: *op,
+                    operand,
+                };
+                self.aggregate(
+                    context,
+                    *function,
+                    *relation,
+                    of.as_ref(),
+                    filter,
+                    &comparison,
+                    within,
+                )?
+            }
+            Tree::Leaf(SubjectLeaf::Segment { members, .. }) => within & members.as_ref(),
+        })
+    }
+
+    /// Rough cost, for evaluating the cheap children of an intersection first.
+    fn subject_cost(&self, plan: &Plan) -> (u8, usize) {
+        match plan {
+            Tree::Everything | Tree::Nothing => (0, 0),
+            Tree::Leaf(SubjectLeaf::Segment { members, .. }) => (1, members.len() as usize),
+            Tree::Leaf(SubjectLeaf::Field(test)) if test.field.table == FieldTable::Customer => {
+                match &test.field.source {
+                    FieldSource::Column(column) if ColumnIndex::answers(test.field.ty) => {
+                        let index = self.index(TableName::Customers, column);
+                        (2, index.estimate(&test.test))
+                    }
+                    _ => (3, 0),
+                }
+            }
+            Tree::Leaf(SubjectLeaf::Field(_)) => (4, 0),
+            Tree::Leaf(SubjectLeaf::Has { .. }) => (5, 0),
+            Tree::Leaf(SubjectLeaf::Aggregate { .. }) => (7, 0),
+            Tree::Not(child) => {
+                let (class, estimate) = self.subject_cost(child);
+                (class, usize::MAX - estimate)
+            }
+            Tree::And(children) | Tree::Or(children) => children
+                .iter()
+                .map(|c| self.subject_cost(c))
+                .max()
+                .unwrap_or((0, 0)),
+        }
+    }
+
+    fn customer_field(
+        &self,
+        context: &Context,
+        test: &FieldTest,
+        within: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        let customers = self.dataset.customer_count() as u32;
+        let mut candidates = within.clone();
+        candidates.remove_range(customers..);
+        match &test.field.source {
+            FieldSource::Column(column) => {
+                self.table_rows(&self.dataset.customers, column, &test.test, &candidates)
+            }
+            FieldSource::Derived(derived) => {
+                let base = self
+                    .dataset
+                    .customers
+                    .column(derived.base_column())
+                    .map(ColumnReader::new);
+                let Some(base) = base else {
+                    return if test.test == Test::IsNull {
+                        candidates
+                    } else {
+                        RoaringBitmap::new()
+                    };
+                };
+                let as_of_day = context.as_of_day;
+                let passing = candidates.iter().filter(|&row| {
+                    let value = base
+                        .number(row as usize)
+                        .map(|v| derive(*derived, v, as_of_day));
+                    test.test.number(value)
+                });
+                RoaringBitmap::from_sorted_iter(passing).expect("ascending")
+            }
+        }
+    }
+
+    // ---- records ----
+
+    /// Rows of `table` in `within` whose `column` passes `test`.
+    fn table_rows(
+        &self,
+        table: &Table,
+        column: &str,
+        test: &Test,
+        within: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        let Some(stored) = table.column(column) else {
+            return RoaringBitmap::new();
+        };
+        let scan =
+            !ColumnIndex::answers(stored.ty) || within.len() * SCAN_FRACTION < table.rows as u64;
+        if scan {
+            let reader = ColumnReader::new(stored);
+            let passing = within
+                .iter()
+                .filter(|&row| reader.passes(test, row as usize));
+            return RoaringBitmap::from_sorted_iter(passing).expect("ascending");
+        }
+        let index = self.index(table.name, column);
+        let mut selected = index.select(test);
+        selected &= within;
+        selected
+    }
+
+    /// Subjects in `within` with at least one row of `space` in scope passing `filter`.
+    fn has(
+        &self,
+        context: &Context,
+        space: Space,
+        filter: &RecordPlan,
+        within: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        let candidates = self.candidate_rows(context, space, within);
+        let rows = self.records(space, filter, &candidates);
+        let mut subjects = space.subjects_of(&self.dataset, &rows);
+        subjects &= within;
+        subjects
+    }
+
+    /// The in-scope rows of `space` that belong to subjects in `within`.
+    fn candidate_rows(
+        &self,
+        context: &Context,
+        space: Space,
+        within: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        let scope = self.scope_rows(space, &context.scope);
+        let universe = self.universe(&context.scope);
+        if within.len() * 4 >= universe.len() {
+            return scope.as_ref().clone();
+        }
+        let mut rows = RoaringBitmap::new();
+        for subject in within {
+            let range = space.rows_of_subject(&self.dataset, subject);
+            if !range.is_empty() {
+                rows.insert_range(range.start as u32..range.end as u32);
+            }
+        }
+        rows &= scope.as_ref();
+        rows
+    }
+
+    /// Rows of `space` in `within` that pass `plan`.
+    fn records(&self, space: Space, plan: &RecordPlan, within: &RoaringBitmap) -> RoaringBitmap {
+        if within.is_empty() {
+            return RoaringBitmap::new();
+        }
+        match plan {
+            Tree::Everything => within.clone(),
+            Tree::Nothing => RoaringBitmap::new(),
+            Tree::And(children) => {
+                let mut ordered: Vec<&RecordPlan> = children.iter().collect();
+                ordered.sort_by_key(|c| self.record_cost(space, c));
+                let mut survivors = within.clone();
+                for child in ordered {
+                    survivors = self.records(space, child, &survivors);
+                    if survivors.is_empty() {
+                        break;
+                    }
+                }
+                survivors
+            }
+            Tree::Or(children) => {
+                let mut matched = RoaringBitmap::new();
+                let mut open = within.clone();
+                for child in children {
+                    let found = self.records(space, child, &open);
+                    open -= &found;
+                    matched |= found;
+                }
+                matched
+            }
+            Tree::Not(child) => within - self.records(space, child, within),
+            Tree::Leaf(test) => self.record_field(space, test, within),
+        }
+    }
+
+    fn record_cost(&self, space: Space, plan: &RecordPlan) -> (u8, usize) {
+        match plan {
+            Tree::Leaf(test) => {
+                let own = test.field.table.table_name() == space.table_name();
+                let column = &test.field.column;
+                if own && ColumnIndex::answers(test.field.ty) {
+                    let table = &space.relation(&self.dataset).table;
+                    if table.column(column).is_some() {
+                        return (1, self.index(table.name, column).estimate(&test.test));
+                    }
+                }
+                (
+                    if test.field.table == FieldTable::Product {
+                        2
+                    } else {
+                        3
+                    },
+                    0,
+                )
+            }
+            Tree::Not(child) => (self.record_cost(space, child).0 + 1, 0),
+            Tree::And(children) | Tree::Or(children) => children
+                .iter()
+                .map(|c| self.record_cost(space, c))
+                .max()
+                .unwrap_or((0, 0)),
+            _ => (0, 0),
+        }
+    }
+
+    fn record_field(
+        &self,
+        space: Space,
+        test: &FieldTest,
+        within: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        let dataset = &self.dataset;
+        let column = test.field.column.as_str();
+        match test.field.table {
+            FieldTable::Product => self.rows_with_products(space, test, within),
+            table if table.table_name() == space.table_name() => {
+                self.table_rows(&space.relation(dataset).table, column, &test.test, within)
+            }
+            _ => {
+                // A field of the row's parent (an order item's or order address's order).
+                let parent = space.parent().expect("validated: the parent's fields");
+                let parents = space.parents_of(dataset, within);
+                let passing = self.table_rows(
+                    &parent.relation(dataset).table,
+                    column,
+                    &test.test,
+                    &parents,
+                );
+                let mut rows = space.expand_parents(dataset, &passing);
+                rows &= within;
+                rows
+            }
+        }
+    }
+
+    /// Rows in `within` whose product passes `test`.
+    fn rows_with_products(
+        &self,
+        space: Space,
+        test: &FieldTest,
+        within: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        let dataset = &self.dataset;
+        let products = &dataset.products;
+        let mut all = RoaringBitmap::new();
+        all.insert_range(0..products.rows as u32);
+        let passing = self.table_rows(products, &test.field.column, &test.test, &all);
+        let relation = space.relation(dataset);
+        let Some(product_row) = relation.product_row.as_deref() else {
+            return RoaringBitmap::new();
+        };
+        let by_product = self.product_rows(space);
+        let matched_rows: u64 = passing
+            .iter()
+            .map(|p| (by_product.offsets[p as usize + 1] - by_product.offsets[p as usize]) as u64)
+            .sum();
+        if matched_rows * 4 < within.len() {
+            let mut rows: Vec<u32> = Vec::with_capacity(matched_rows as usize);
+            for product in &passing {
+                let range = by_product.offsets[product as usize] as usize
+                    ..by_product.offsets[product as usize + 1] as usize;
+                rows.extend_from_slice(&by_product.rows[range]);
+            }
+            let mut selected = crate::segment::index::bitmap_from_rows(rows, relation.rows());
+            selected &= within;
+            return selected;
+        }
+        let mut pass = vec![false; products.rows];
+        passing.iter().for_each(|p| pass[p as usize] = true);
+        let selected = within
+            .iter()
+            .filter(|&row| pass[product_row[row as usize] as usize]);
+        RoaringBitmap::from_sorted_iter(selected).expect("ascending")
+    }
+
+    fn product_rows(&self, space: Space) -> Arc<ProductRows> {
+        let table = space.table_name();
+        if let Some(found) = self.product_rows.lock().expect("lock").get(&table) {
+            return found.clone();
+        }
+        let product_row = space
+            .relation(&self.dataset)
+            .product_row
+            .as_deref()
+            .unwrap_or(&[]);
+        let mut offsets = vec![0u32; self.dataset.products.rows + 1];
+        for &p in product_row {
+            offsets[p as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        let mut next = offsets.clone();
+        let mut rows = vec![0u32; product_row.len()];
+        for (row, &p) in product_row.iter().enumerate() {
+            rows[next[p as usize] as usize] = row as u32;
+            next[p as usize] += 1;
+        }
+        let built = Arc::new(ProductRows { offsets, rows });
+        self.product_rows
+            .lock()
+            .expect("lock")
+            .insert(table, built.clone());
+        built
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn aggregate(
+        &self,
+        context: &Context,
+        function: AggregateFunction,
+        relation: RelationKind,
+        of: Option<&Field>,
+        filter: &RecordPlan,
+        comparison: &AggregateComparison<'_>,
+        within: &RoaringBitmap,
+    ) -> Result<RoaringBitmap, EvalError> {
+        let space = Space::Relation(relation);
+        let mut eligible = within.clone();
+        if !relation.visitors_have_it() {
+            eligible.remove_range(self.dataset.customer_count() as u32..);
+        }
+        let candidates = self.candidate_rows(context, space, &eligible);
+        let rows = self.records(space, filter, &candidates);
+        let table = &space.relation(&self.dataset).table;
+        let values = of
+            .and_then(|field| table.column(&field.column))
+            .map(ColumnReader::new);
+        let scale = match of.map(|f| f.ty) {
+            Some(FieldType::Int) => crate::data::value::DECIMAL_SCALE,
+            _ => 1,
+        };
+        let input = AggregateInput {
+            function,
+            rows: &rows,
+            subject_of: &|row| space.subject_of(&self.dataset, row),
+            value_of: &|row| values.as_ref().and_then(|v| v.number(row)),
+        };
+        let groups = self.aggregator.run(&input).map_err(EvalError::Engine)?;
+        let mut members = RoaringBitmap::new();
+        let mut seen = RoaringBitmap::new();
+        for group in &groups {
+            seen.insert(group.subject);
+            if passes_aggregate(function, group, scale, comparison) {
+                members.insert(group.subject);
+            }
+        }
+        // Subjects with no matching records: count, sum and avg are 0, min/max have no value.
+        if !matches!(function, AggregateFunction::Min | AggregateFunction::Max)
+            && comparison.test.number(Some(0))
+        {
+            members |= &eligible - &seen;
+        }
+        members &= &eligible;
+        Ok(members)
+    }
+
+    // ---- scope ----
+
+    /// The subjects a scope considers: its websites' customers and its visitors.
+    fn universe(&self, scope: &ScopeKey) -> Arc<RoaringBitmap> {
+        if let Some(found) = self.universes.lock().expect("lock").get(scope) {
+            return found.clone();
+        }
+        let mut universe = RoaringBitmap::new();
+        if scope.apply_to.customers() {
+            let customers = &self.dataset.customers;
+            let mut all = RoaringBitmap::new();
+            all.insert_range(0..customers.rows as u32);
+            universe |= self.table_rows(
+                customers,
+                "website_id",
+                &website_test(&scope.websites),
+                &all,
+            );
+        }
+        if scope.apply_to.visitors() {
+            let visitor_scope = ScopeKey {
+                websites: scope.websites.clone(),
+                apply_to: ApplyTo::Visitors,
+            };
+            for space in [Space::Cart, Space::Relation(RelationKind::ProductView)] {
+                let rows = self.scope_rows(space, &visitor_scope);
+                universe |= space.subjects_of(&self.dataset, &rows);
+            }
+        }
+        let universe = Arc::new(universe);
+        self.universes
+            .lock()
+            .expect("lock")
+            .insert(scope.clone(), universe.clone());
+        universe
+    }
+
+    /// The rows of a space that count for a scope: owned by a subject kind in scope, on
+    /// one of its websites, and (carts) active.
+    fn scope_rows(&self, space: Space, scope: &ScopeKey) -> Arc<RoaringBitmap> {
+        let key = (space, scope.clone());
+        if let Some(found) = self.scopes.lock().expect("lock").get(&key) {
+            return found.clone();
+        }
+        let dataset = &self.dataset;
+        let rows = match space.parent() {
+            Some(parent) => space.expand_parents(dataset, &self.scope_rows(parent, scope)),
+            None => {
+                let relation = space.relation(dataset);
+                let mut owned = RoaringBitmap::new();
+                if scope.apply_to.customers() {
+                    let range = relation.groups.owned_rows();
+                    owned.insert_range(range.start as u32..range.end as u32);
+                }
+                if scope.apply_to.visitors()
+                    && space.visitors_have_it()
+                    && let Some(groups) = &relation.visitor_groups
+                {
+                    let range = groups.owned_rows();
+                    owned.insert_range(range.start as u32..range.end as u32);
+                }
+                let table = &relation.table;
+                if table.column("website_id").is_some() {
+                    owned = self.table_rows(
+                        table,
+                        "website_id",
+                        &website_test(&scope.websites),
+                        &owned,
+                    );
+                }
+                if space == Space::Cart && table.column("is_active").is_some() {
+                    let inactive = Test::Ranges {
+                        ranges: vec![(0, 0)],
+                        negate: false,
+                    };
+                    owned -= self.table_rows(table, "is_active", &inactive, &owned);
+                }
+                owned
+            }
+        };
+        let rows = Arc::new(rows);
+        self.scopes.lock().expect("lock").insert(key, rows.clone());
+        rows
+    }
+
+    fn index(&self, table: TableName, column: &str) -> Arc<ColumnIndex> {
+        let key = (table, column.to_string());
+        if let Some(found) = self.indexes.lock().expect("lock").get(&key) {
+            return found.clone();
+        }
+        let stored = match table {
+            TableName::Customers => &self.dataset.customers,
+            TableName::Products => &self.dataset.products,
+            other => &self.dataset.relation(other).expect("relation").table,
+        };
+        let column = stored.column(column).expect("indexed columns exist");
+        // Built outside the lock: other evaluations go on meanwhile.
+        let built = Arc::new(ColumnIndex::build(column));
+        self.indexes
+            .lock()
+            .expect("lock")
+            .entry(key)
+            .or_insert(built)
+            .clone()
+    }
+
+    /// Members as `c:<customer_id>` (ascending), then `v:<visitor_id>` (ascending).
+    pub fn member_ids<'a>(
+        &'a self,
+        members: &'a RoaringBitmap,
+    ) -> impl Iterator<Item = String> + 'a {
+        let customers = self.dataset.customer_count() as u32;
+        let customer_ids = self.dataset.customer_ids();
+        members.iter().map(move |subject| {
+            if subject < customers {
+                format!("c:{}", customer_ids.value(subject as usize))
+            } else {
+                format!(
+                    "v:{}",
+                    self.dataset.visitor_ids[(subject - customers) as usize]
+                )
+            }
+        })
+    }
+
+    /// Bytes held by the indexes built so far.
+    pub fn index_memory_bytes(&self) -> usize {
+        self.indexes
+            .lock()
+            .expect("lock")
+            .values()
+            .map(|i| i.memory_bytes())
+            .sum::<usize>()
+            + self
+                .product_rows
+                .lock()
+                .expect("lock")
+                .values()
+                .map(|p| (p.offsets.len() + p.rows.len()) * 4)
+                .sum::<usize>()
+    }
+}
+
+fn website_test(websites: &[i64]) -> Test {
+    Test::Ranges {
+        ranges: crate::segment::predicate::normalise(websites.iter().map(|&w| (w, w)).collect()),
+        negate: false,
+    }
+}
+
+/// An aggregate's comparison: normalised for whole results, as written for averages.
+struct AggregateComparison<'a> {
+    test: &'a Test,
+    op: Op,
+    operand: &'a Operand,
+}
+
+/// Whether a subject's aggregate passes. Averages are fractions `sum * scale / n` (in
+/// decimal units) and compare exactly: `sum * scale` against `value * n`.
+fn passes_aggregate(
+    function: AggregateFunction,
+    group: &Group,
+    scale: i64,
+    comparison: &AggregateComparison<'_>,
+) -> bool {
+    match function {
+        AggregateFunction::Count => comparison.test.number(Some(group.count)),
+        AggregateFunction::Sum => comparison.test.number(Some(group.value.unwrap_or(0))),
+        AggregateFunction::Min | AggregateFunction::Max => comparison.test.number(group.value),
+        AggregateFunction::Avg => match group.value.filter(|_| group.value_count > 0) {
+            None => comparison.test.number(Some(0)),
+            Some(sum) => compare_fraction(
+                sum as i128 * scale as i128,
+                group.value_count as i128,
+                comparison.op,
+                comparison.operand,
+            ),
+        },
+    }
+}
+
+/// `numerator / denominator` (denominator > 0) against decimal-unit values.
+fn compare_fraction(numerator: i128, denominator: i128, op: Op, operand: &Operand) -> bool {
+    use std::cmp::Ordering;
+    let against = |scalar: &Scalar| match scalar {
+        Scalar::Int(v) => numerator.cmp(&(*v as i128 * denominator)),
+        other => unreachable!("averages compare with numbers, not {other:?}"),
+    };
+    match (op, operand) {
+        (Op::Eq, Operand::One(v)) => against(v) == Ordering::Equal,
+        (Op::Ne, Operand::One(v)) => against(v) != Ordering::Equal,
+        (Op::Gt, Operand::One(v)) => against(v) == Ordering::Greater,
+        (Op::Gte, Operand::One(v)) => against(v) != Ordering::Less,
+        (Op::Lt, Operand::One(v)) => against(v) == Ordering::Less,
+        (Op::Lte, Operand::One(v)) => against(v) != Ordering::Greater,
+        (Op::Between, Operand::Between(low, high)) => {
+            against(low) != Ordering::Less && against(high) != Ordering::Greater
+        }
+        (Op::In, Operand::List(values)) => values.iter().any(|v| against(v) == Ordering::Equal),
+        (Op::NotIn, Operand::List(values)) => !values.iter().any(|v| against(v) == Ordering::Equal),
+        (op, operand) => unreachable!("validated average comparison: {op} {operand:?}"),
+    }
+}
+
+/// A derived customer field from its base value (µs or days) on the evaluation day.
+fn derive(field: DerivedField, base: i64, as_of_day: i32) -> i64 {
+    match field {
+        DerivedField::DaysSinceCreated | DerivedField::DaysSinceLastLogin => {
+            as_of_day as i64 - day_of_micros(base) as i64
+        }
+        DerivedField::DaysUntilBirthday => days_until_birthday(base as i32, as_of_day),
+        DerivedField::Age => age(base as i32, as_of_day),
+    }
+}
+
+/// The birthday in `year`: 29 February falls on 28 February in other years.
+fn birthday_in(dob: NaiveDate, year: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, dob.month(), dob.day())
+        .or_else(|| NaiveDate::from_ymd_opt(year, 2, 28))
+        .expect("28 February exists")
+}
+
+pub fn days_until_birthday(dob_day: i32, as_of_day: i32) -> i64 {
+    let dob = date_from_days(dob_day);
+    let today = date_from_days(as_of_day);
+    let mut next = birthday_in(dob, today.year());
+    if next < today {
+        next = birthday_in(dob, today.year() + 1);
+    }
+    (next - today).num_days()
+}
+
+pub fn age(dob_day: i32, as_of_day: i32) -> i64 {
+    let dob = date_from_days(dob_day);
+    let today = date_from_days(as_of_day);
+    let years = (today.year() - dob.year()) as i64;
+    if birthday_in(dob, today.year()) > today {
+        years - 1
+    } else {
+        years
+    }
+}

@@ -1,0 +1,26 @@
+//! Segments: the language of `shared/spec/segment-language.md` and the engine that
+//! evaluates it.
+//!
+//! A definition flows through these steps:
+//!
+//! - [`definition`]: JSON parsed and validated against the dataset's [`schema`] into a
+//!   typed [`definition::Condition`]; errors carry the JSON Pointer of the offending node.
+//! - [`predicate`]: each comparison normalised (relative dates resolved against `as_of`,
+//!   ordered comparisons as inclusive ranges, strings in lower case).
+//! - [`plan`]: the condition compiled into a tree of set operations and simplified.
+//! - [`engine`]: the plan evaluated over roaring bitmaps of subjects and related records,
+//!   with the sorted column indexes of [`index`], the record spaces of [`space`], and
+//!   DataFusion for aggregates ([`aggregate`]).
+
+pub mod aggregate;
+pub mod definition;
+pub mod engine;
+pub mod index;
+pub mod plan;
+pub mod predicate;
+pub mod schema;
+pub mod space;
+
+pub use definition::{ApplyTo, Condition, DefinitionError, ErrorKind, Segment};
+pub use engine::{Engine, EvalError, Evaluation, NoSegments, SegmentSource};
+pub use schema::Schema;

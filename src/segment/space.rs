@@ -1,0 +1,182 @@
+//! Record spaces: the rows of one related table as seen from subjects — which subject a
+//! row belongs to, which rows a subject has, and which rows count for a segment's scope.
+
+use roaring::RoaringBitmap;
+
+use crate::model::TableName;
+use crate::segment::schema::RelationKind;
+use crate::store::{Dataset, Groups, NONE, Relation};
+
+/// A table whose rows belong to subjects: a relation of `has` / `aggregate`, or the carts
+/// that `cart.*` fields read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Space {
+    Cart,
+    Relation(RelationKind),
+}
+
+impl Space {
+    pub fn table_name(self) -> TableName {
+        match self {
+            Space::Cart => TableName::Carts,
+            Space::Relation(relation) => relation.table().table_name(),
+        }
+    }
+
+    pub fn relation(self, dataset: &Dataset) -> &Relation {
+        dataset
+            .relation(self.table_name())
+            .expect("every space is a relation")
+    }
+
+    /// The table whose rows own this one's (orders for order items and addresses, carts
+    /// for cart items); `None` when subjects own the rows directly.
+    pub fn parent(self) -> Option<Space> {
+        match self {
+            Space::Relation(RelationKind::OrderItem | RelationKind::OrderAddress) => {
+                Some(Space::Relation(RelationKind::Order))
+            }
+            Space::Relation(RelationKind::CartItem) => Some(Space::Cart),
+            _ => None,
+        }
+    }
+
+    /// Whether visitors own rows of this space.
+    pub fn visitors_have_it(self) -> bool {
+        match self {
+            Space::Cart => true,
+            Space::Relation(relation) => relation.visitors_have_it(),
+        }
+    }
+
+    /// The subject owning `row` (customer `c` is `c`, visitor `v` is `customers + v`),
+    /// or `NONE` (a guest order's rows).
+    #[inline]
+    pub fn subject_of(self, dataset: &Dataset, row: usize) -> u32 {
+        let relation = self.relation(dataset);
+        match self.parent() {
+            Some(parent) => {
+                let owner = relation.groups.owner[row];
+                if owner == NONE {
+                    NONE
+                } else {
+                    parent.subject_of(dataset, owner as usize)
+                }
+            }
+            None => direct_subject(relation, dataset.customer_count(), row),
+        }
+    }
+
+    /// The rows of one subject: one contiguous range, because rows are grouped by owner
+    /// and owners by subject.
+    pub fn rows_of_subject(self, dataset: &Dataset, subject: u32) -> std::ops::Range<usize> {
+        let relation = self.relation(dataset);
+        match self.parent() {
+            Some(parent) => {
+                let parents = parent.rows_of_subject(dataset, subject);
+                let offsets = &relation.groups.offsets;
+                offsets[parents.start] as usize..offsets[parents.end] as usize
+            }
+            None => {
+                let customers = dataset.customer_count();
+                if (subject as usize) < customers {
+                    relation.groups.rows_of(subject as usize)
+                } else {
+                    match &relation.visitor_groups {
+                        Some(groups) if groups.owners() > 0 => {
+                            groups.rows_of(subject as usize - customers)
+                        }
+                        _ => 0..0,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rows of every row of `parents` (rows of the parent space).
+    pub fn expand_parents(self, dataset: &Dataset, parents: &RoaringBitmap) -> RoaringBitmap {
+        expand(&self.relation(dataset).groups, parents)
+    }
+
+    /// The parent rows of `rows`.
+    pub fn parents_of(self, dataset: &Dataset, rows: &RoaringBitmap) -> RoaringBitmap {
+        let groups = &self.relation(dataset).groups;
+        project_monotone(
+            rows,
+            |row| groups.owner[row as usize],
+            |parent| groups.offsets[parent as usize + 1],
+        )
+    }
+
+    /// The subjects owning `rows`.
+    pub fn subjects_of(self, dataset: &Dataset, rows: &RoaringBitmap) -> RoaringBitmap {
+        project_monotone(
+            rows,
+            |row| self.subject_of(dataset, row as usize),
+            |subject| self.rows_of_subject(dataset, subject).end as u32,
+        )
+    }
+}
+
+fn direct_subject(relation: &Relation, customers: usize, row: usize) -> u32 {
+    let owner = relation.groups.owner[row];
+    if owner != NONE {
+        return owner;
+    }
+    match &relation.visitor_groups {
+        Some(groups) if groups.owner[row] != NONE => customers as u32 + groups.owner[row],
+        _ => NONE,
+    }
+}
+
+/// Maps ascending rows to their owners, which ascend with them (rows are grouped by
+/// owner), skipping to `next_row(owner)` after each owner found.
+fn project_monotone(
+    rows: &RoaringBitmap,
+    owner_of: impl Fn(u32) -> u32,
+    next_row: impl Fn(u32) -> u32,
+) -> RoaringBitmap {
+    let mut owners = Vec::new();
+    let mut iter = rows.iter();
+    while let Some(row) = iter.next() {
+        let owner = owner_of(row);
+        if owner == NONE {
+            continue;
+        }
+        if owners.last() != Some(&owner) {
+            owners.push(owner);
+        }
+        let next = next_row(owner);
+        if next != u32::MAX && next > row + 1 {
+            iter.advance_to(next);
+        }
+    }
+    RoaringBitmap::from_sorted_iter(owners).expect("owners ascend with their rows")
+}
+
+/// The rows of the owners in `owners`, as ranges (runs of consecutive owners are one range).
+pub fn expand(groups: &Groups, owners: &RoaringBitmap) -> RoaringBitmap {
+    let mut rows = RoaringBitmap::new();
+    let mut run: Option<(u32, u32)> = None;
+    let offsets = &groups.offsets;
+    let flush = |run: (u32, u32), rows: &mut RoaringBitmap| {
+        let (first, last) = run;
+        if (last as usize) < groups.owners() {
+            rows.insert_range(offsets[first as usize]..offsets[last as usize + 1]);
+        }
+    };
+    for owner in owners {
+        run = match run {
+            Some((first, last)) if owner == last + 1 => Some((first, owner)),
+            Some(done) => {
+                flush(done, &mut rows);
+                Some((owner, owner))
+            }
+            None => Some((owner, owner)),
+        };
+    }
+    if let Some(done) = run {
+        flush(done, &mut rows);
+    }
+    rows
+}
