@@ -7,4 +7,6 @@ mod differential;
 mod generator;
 mod loading;
 mod reference;
+mod semantics;
+mod validation;
 mod values;

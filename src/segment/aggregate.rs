@@ -1,24 +1,21 @@
-//! Aggregates over related records, computed by DataFusion: the matching records' subjects
-//! and values go in as one Arrow batch, DataFusion groups them by subject, and the engine
-//! compares each group's result exactly.
+//! Aggregates over related records, computed by DataFusion's aggregate functions (`count`,
+//! `sum`, `min`, `max`) through their vectorised group accumulators. Subjects are dense
+//! ids, so a record's subject is its group index directly: no planning and no hash
+//! table, just DataFusion's kernels over the matching records' values.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch, UInt32Array};
-use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, UInt32Type};
-use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
-use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
-use roaring::RoaringBitmap;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, Schema};
+use datafusion::functions_aggregate::count::count_udaf;
+use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
+use datafusion::functions_aggregate::sum::sum_udaf;
+use datafusion::logical_expr::function::AccumulatorArgs;
+use datafusion::logical_expr::{AggregateUDF, EmitTo};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::expressions::Column;
 
 use crate::segment::definition::AggregateFunction;
-
-/// What to aggregate: the matching rows, and how to read a row's subject and value.
-pub struct AggregateInput<'a> {
-    pub function: AggregateFunction,
-    pub rows: &'a RoaringBitmap,
-    pub subject_of: &'a dyn Fn(usize) -> u32,
-    pub value_of: &'a dyn Fn(usize) -> Option<i64>,
-}
 
 /// One subject's aggregate over its matching records.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,106 +29,86 @@ pub struct Group {
     pub value: Option<i64>,
 }
 
-/// Runs DataFusion aggregations on a runtime of its own.
-pub struct Aggregator {
-    context: SessionContext,
-    runtime: tokio::runtime::Runtime,
+/// Runs `function` over records: `groups[i]` is the subject of record `i` and `values`
+/// (Int64, for every function but count) its value. Returns the subjects with records.
+pub fn aggregate(
+    function: AggregateFunction,
+    groups: &[usize],
+    values: Option<ArrayRef>,
+    total_groups: usize,
+) -> Result<Vec<Group>, String> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let records: ArrayRef = Arc::new(Int64Array::from_value(0, groups.len()));
+    let values = values.unwrap_or_else(|| Arc::new(Int64Array::new_null(groups.len())));
+    let counts = run(&count_udaf(), &records, groups, total_groups)?;
+    let value_counts = run(&count_udaf(), &values, groups, total_groups)?;
+    let results = match function {
+        AggregateFunction::Count => None,
+        AggregateFunction::Sum | AggregateFunction::Avg => {
+            Some(run(&sum_udaf(), &values, groups, total_groups)?)
+        }
+        AggregateFunction::Min => Some(run(&min_udaf(), &values, groups, total_groups)?),
+        AggregateFunction::Max => Some(run(&max_udaf(), &values, groups, total_groups)?),
+    };
+    let counts = counts.as_primitive::<Int64Type>();
+    let value_counts = value_counts.as_primitive::<Int64Type>();
+    let results = results.as_ref().map(|r| r.as_primitive::<Int64Type>());
+    Ok((0..total_groups.min(counts.len()))
+        .filter(|&g| counts.value(g) > 0)
+        .map(|g| Group {
+            subject: g as u32,
+            count: counts.value(g),
+            value_count: value_counts.value(g),
+            value: results.and_then(|r| r.is_valid(g).then(|| r.value(g))),
+        })
+        .collect())
 }
 
-impl Default for Aggregator {
-    fn default() -> Self {
-        Aggregator::new()
-    }
-}
-
-impl Aggregator {
-    pub fn new() -> Aggregator {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let config = SessionConfig::new().with_target_partitions(threads);
-        Aggregator {
-            context: SessionContext::new_with_config(config),
-            runtime: tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(threads)
-                .thread_name("segmint-aggregate")
-                .build()
-                .expect("a tokio runtime for DataFusion"),
-        }
-    }
-
-    pub fn run(&self, input: &AggregateInput<'_>) -> Result<Vec<Group>, String> {
-        if input.rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = input.rows.len() as usize;
-        let mut subjects = Vec::with_capacity(rows);
-        let mut values = Vec::with_capacity(rows);
-        let with_values = input.function != AggregateFunction::Count;
-        for row in input.rows {
-            subjects.push((input.subject_of)(row as usize));
-            if with_values {
-                values.push((input.value_of)(row as usize));
-            }
-        }
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("subject", DataType::UInt32, false),
-            Field::new("value", DataType::Int64, true),
-        ]));
-        let values = if with_values {
-            Int64Array::from(values)
-        } else {
-            Int64Array::new_null(rows)
-        };
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![Arc::new(UInt32Array::from(subjects)), Arc::new(values)],
-        )
+/// One aggregate function over `input` (Int64) grouped by `groups`.
+fn run(
+    udaf: &Arc<AggregateUDF>,
+    input: &ArrayRef,
+    groups: &[usize],
+    total_groups: usize,
+) -> Result<ArrayRef, String> {
+    let schema = Schema::new(vec![Field::new("value", DataType::Int64, true)]);
+    let expression: Arc<dyn PhysicalExpr> = Arc::new(Column::new("value", 0));
+    let input_field: FieldRef = Arc::new(schema.field(0).clone());
+    let return_type = udaf
+        .return_type(&[DataType::Int64])
         .map_err(|e| e.to_string())?;
-        let value = match input.function {
-            // Counts need no value; the column is all null.
-            AggregateFunction::Count => max(col("value")),
-            AggregateFunction::Sum | AggregateFunction::Avg => sum(col("value")),
-            AggregateFunction::Min => min(col("value")),
-            AggregateFunction::Max => max(col("value")),
-        };
-        let work = async {
-            self.context
-                .read_batch(batch)?
-                .aggregate(
-                    vec![col("subject")],
-                    vec![
-                        count(lit(1)).alias("n"),
-                        count(col("value")).alias("values"),
-                        value.alias("value"),
-                    ],
-                )?
-                .collect()
-                .await
-        };
-        // DataFusion runs on its own runtime; from inside another runtime (the server's),
-        // it is driven from a thread of its own.
-        let batches = if tokio::runtime::Handle::try_current().is_ok() {
-            std::thread::scope(|scope| scope.spawn(|| self.runtime.block_on(work)).join())
-                .map_err(|_| "the aggregation thread panicked".to_string())?
-        } else {
-            self.runtime.block_on(work)
-        }
-        .map_err(|e| e.to_string())?;
-        let mut groups = Vec::new();
-        for batch in batches {
-            let subject = batch.column(0).as_primitive::<UInt32Type>();
-            let n = batch.column(1).as_primitive::<Int64Type>();
-            let value_count = batch.column(2).as_primitive::<Int64Type>();
-            let value = batch.column(3);
-            let value = value.as_primitive_opt::<Int64Type>();
-            for i in 0..batch.num_rows() {
-                groups.push(Group {
-                    subject: subject.value(i),
-                    count: n.value(i),
-                    value_count: value_count.value(i),
-                    value: value.and_then(|v| v.is_valid(i).then(|| v.value(i))),
-                });
-            }
-        }
-        Ok(groups)
+    let args = || AccumulatorArgs {
+        return_field: Arc::new(Field::new(udaf.name(), return_type.clone(), true)),
+        schema: &schema,
+        ignore_nulls: false,
+        order_bys: &[],
+        is_reversed: false,
+        name: udaf.name(),
+        is_distinct: false,
+        exprs: std::slice::from_ref(&expression),
+        expr_fields: std::slice::from_ref(&input_field),
+    };
+    if !udaf.groups_accumulator_supported(args()) {
+        return Err(format!(
+            "DataFusion has no group accumulator for {}",
+            udaf.name()
+        ));
     }
+    let mut accumulator = udaf
+        .create_groups_accumulator(args())
+        .map_err(|e| e.to_string())?;
+    accumulator
+        .update_batch(std::slice::from_ref(input), groups, None, total_groups)
+        .map_err(|e| e.to_string())?;
+    let result = accumulator
+        .evaluate(EmitTo::All)
+        .map_err(|e| e.to_string())?;
+    // count returns Int64, and so do sum, min and max of Int64.
+    if result.data_type() != &DataType::Int64 {
+        return datafusion::arrow::compute::cast(&result, &DataType::Int64)
+            .map_err(|e| e.to_string());
+    }
+    Ok(result)
 }

@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 
 use crate::data::value::{date_from_days, day_of_micros};
 use crate::model::{FieldType, TableName};
-use crate::segment::aggregate::{AggregateInput, Aggregator, Group};
+use crate::segment::aggregate::{Group, aggregate};
 use crate::segment::definition::{
     AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Op, Operand, Scalar, Segment, SegmentId,
 };
@@ -78,7 +78,6 @@ pub struct Engine {
     product_rows: Mutex<FxHashMap<TableName, Arc<ProductRows>>>,
     scopes: Mutex<FxHashMap<(Space, ScopeKey), Arc<RoaringBitmap>>>,
     universes: Mutex<FxHashMap<ScopeKey, Arc<RoaringBitmap>>>,
-    aggregator: Aggregator,
 }
 
 struct ProductRows {
@@ -96,7 +95,6 @@ impl Engine {
             product_rows: Mutex::default(),
             scopes: Mutex::default(),
             universes: Mutex::default(),
-            aggregator: Aggregator::new(),
         }
     }
 
@@ -475,26 +473,11 @@ impl Engine {
         }
     }
 
+    /// Estimated rows a record condition selects (leaves), for evaluating the most
+    /// selective child of an intersection first.
     fn record_cost(&self, space: Space, plan: &RecordPlan) -> (u8, usize) {
         match plan {
-            Tree::Leaf(test) => {
-                let own = test.field.table.table_name() == space.table_name();
-                let column = &test.field.column;
-                if own && ColumnIndex::answers(test.field.ty) {
-                    let table = &space.relation(&self.dataset).table;
-                    if table.column(column).is_some() {
-                        return (1, self.index(table.name, column).estimate(&test.test));
-                    }
-                }
-                (
-                    if test.field.table == FieldTable::Product {
-                        2
-                    } else {
-                        3
-                    },
-                    0,
-                )
-            }
+            Tree::Leaf(test) => (1, self.record_estimate(space, test)),
             Tree::Not(child) => (self.record_cost(space, child).0 + 1, 0),
             Tree::And(children) | Tree::Or(children) => children
                 .iter()
@@ -503,6 +486,38 @@ impl Engine {
                 .unwrap_or((0, 0)),
             _ => (0, 0),
         }
+    }
+
+    fn record_estimate(&self, space: Space, test: &FieldTest) -> usize {
+        let relation = space.relation(&self.dataset);
+        let column = &test.field.column;
+        if test.field.table == FieldTable::Product {
+            let products = &self.dataset.products;
+            let mut all = RoaringBitmap::new();
+            all.insert_range(0..products.rows as u32);
+            let passing = self.table_rows(products, column, &test.test, &all);
+            let by_product = self.product_rows(space);
+            return passing
+                .iter()
+                .map(|p| {
+                    (by_product.offsets[p as usize + 1] - by_product.offsets[p as usize]) as usize
+                })
+                .sum();
+        }
+        let (table, per_row) = match space.parent() {
+            Some(parent) if test.field.table.table_name() != space.table_name() => {
+                let parent_table = &parent.relation(&self.dataset).table;
+                (
+                    parent_table,
+                    relation.rows() as f64 / parent_table.rows.max(1) as f64,
+                )
+            }
+            _ => (&relation.table, 1.0),
+        };
+        if !ColumnIndex::answers(test.field.ty) || table.column(column).is_none() {
+            return relation.rows();
+        }
+        (self.index(table.name, column).estimate(&test.test) as f64 * per_row) as usize
     }
 
     fn record_field(
@@ -624,21 +639,29 @@ impl Engine {
         }
         let candidates = self.candidate_rows(context, space, &eligible);
         let rows = self.records(space, filter, &candidates);
+        let rows: Vec<u32> = rows.iter().collect();
+        // Rows come grouped by subject: look a subject up once per run of its rows.
+        let mut groups = Vec::with_capacity(rows.len());
+        let (mut subject, mut run_end) = (0u32, 0usize);
+        for &row in &rows {
+            if row as usize >= run_end {
+                subject = space.subject_of(&self.dataset, row as usize);
+                run_end = space.rows_of_subject(&self.dataset, subject).end;
+            }
+            groups.push(subject as usize);
+        }
         let table = &space.relation(&self.dataset).table;
-        let values = of
-            .and_then(|field| table.column(&field.column))
-            .map(ColumnReader::new);
+        let values = match of.and_then(|field| table.column(&field.column)) {
+            Some(column) => Some(values_of(column, &rows).map_err(EvalError::Engine)?),
+            None => None,
+        };
+        // An average of ints compares in decimal units.
         let scale = match of.map(|f| f.ty) {
             Some(FieldType::Int) => crate::data::value::DECIMAL_SCALE,
             _ => 1,
         };
-        let input = AggregateInput {
-            function,
-            rows: &rows,
-            subject_of: &|row| space.subject_of(&self.dataset, row),
-            value_of: &|row| values.as_ref().and_then(|v| v.number(row)),
-        };
-        let groups = self.aggregator.run(&input).map_err(EvalError::Engine)?;
+        let total = self.dataset.customer_count() + self.dataset.visitor_count();
+        let groups = aggregate(function, &groups, values, total).map_err(EvalError::Engine)?;
         let mut members = RoaringBitmap::new();
         let mut seen = RoaringBitmap::new();
         for group in &groups {
@@ -859,6 +882,28 @@ fn compare_fraction(numerator: i128, denominator: i128, op: Op, operand: &Operan
         (Op::NotIn, Operand::List(values)) => !values.iter().any(|v| against(v) == Ordering::Equal),
         (op, operand) => unreachable!("validated average comparison: {op} {operand:?}"),
     }
+}
+
+/// The values of `rows` of a column as Int64 (ints, decimal units, days, µs).
+fn values_of(
+    column: &crate::store::Column,
+    rows: &[u32],
+) -> Result<datafusion::arrow::array::ArrayRef, String> {
+    use datafusion::arrow::array::{Array, UInt32Array};
+    use datafusion::arrow::compute::{cast, take};
+    use datafusion::arrow::datatypes::DataType;
+    let array = column.array.as_ref();
+    if array.data_type() == &DataType::Null {
+        return Ok(Arc::new(datafusion::arrow::array::Int64Array::new_null(
+            rows.len(),
+        )));
+    }
+    let taken = take(array, &UInt32Array::from(rows.to_vec()), None).map_err(|e| e.to_string())?;
+    let as_int = match taken.data_type() {
+        DataType::Date32 => cast(&taken, &DataType::Int32).map_err(|e| e.to_string())?,
+        _ => taken,
+    };
+    cast(&as_int, &DataType::Int64).map_err(|e| e.to_string())
 }
 
 /// A derived customer field from its base value (µs or days) on the evaluation day.

@@ -237,18 +237,27 @@ impl ColumnIndex {
         }
     }
 
-    /// An estimate of the rows `test` selects, for ordering an intersection.
+    /// How many rows pass `test` (exact, from the index alone).
     pub fn estimate(&self, test: &Test) -> usize {
+        let count = |ranges: &[(i64, i64)]| {
+            ranges
+                .iter()
+                .map(|&(l, h)| self.sorted.count(l, h))
+                .sum::<usize>()
+        };
+        let not_null = self.sorted.values.len();
         match test {
-            Test::Ranges {
-                ranges,
-                negate: false,
-            } => ranges.iter().map(|&(l, h)| self.sorted.count(l, h)).sum(),
-            Test::Text {
-                matcher: TextMatcher::Equals(_),
-                negate: false,
-            } => 1,
-            _ => self.sorted.space,
+            Test::IsNull => self.sorted.space - not_null,
+            Test::IsNotNull => not_null,
+            Test::Ranges { ranges, negate } => {
+                let inside = count(ranges);
+                if *negate { not_null - inside } else { inside }
+            }
+            Test::Text { matcher, negate } => {
+                let inside = count(&self.text_ranks(matcher));
+                if *negate { not_null - inside } else { inside }
+            }
+            Test::List { .. } => self.sorted.space,
         }
     }
 
