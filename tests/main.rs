@@ -8,5 +8,6 @@ mod generator;
 mod loading;
 mod reference;
 mod semantics;
+mod suite;
 mod validation;
 mod values;

@@ -1,0 +1,74 @@
+//! The public segment suite (`benches/segments/`): every definition is valid, they
+//! together use every condition form, relation, aggregate and scope, and each evaluates.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use segmint::data::generate::OutputFormat;
+use segmint::segment::definition::{ApplyTo, Condition};
+use segmint::segment::schema::RelationKind;
+use segmint::segment::{DefinitionError, Engine, Segment, SegmentSource};
+
+use crate::common::{generated, load};
+
+const SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/segments");
+
+struct SuiteDir<'a>(&'a Engine);
+
+impl SegmentSource for SuiteDir<'_> {
+    fn segment(&self, id: &str) -> Result<Option<Segment>, DefinitionError> {
+        match std::fs::read_to_string(Path::new(SUITE).join(format!("{id}.json"))) {
+            Ok(text) => self.0.parse(&text).map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+#[test]
+fn the_suite_uses_every_form_relation_aggregate_and_scope_and_evaluates() {
+    let dir = generated(2_000, 5, OutputFormat::Parquet);
+    let dataset = load(dir.path());
+    let as_of = dataset.reference_time.expect("reference time");
+    let engine = Engine::new(Arc::new(dataset));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(SUITE).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 12, "the suite has at least 12 segments");
+    let mut used = BTreeSet::new();
+    for file in &files {
+        let id = file.file_stem().unwrap().to_str().unwrap();
+        let segment = engine
+            .parse(&std::fs::read_to_string(file).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        used.insert(format!("apply_to {}", segment.apply_to.name()));
+        segment.condition.visit(&mut |c| {
+            let name = match c {
+                Condition::All(_) => "all".to_string(),
+                Condition::Any(_) => "any".into(),
+                Condition::None(_) => "none".into(),
+                Condition::NotAll(_) => "not_all".into(),
+                Condition::Not(_) => "not".into(),
+                Condition::Compare(cmp) => format!("field of {}", cmp.field.table),
+                Condition::Has { relation, .. } => format!("relation {relation}"),
+                Condition::Aggregate(a) => {
+                    used.insert(format!("relation {}", a.relation));
+                    format!("aggregate {}", a.function.name())
+                }
+                Condition::InSegment { .. } => "in_segment".into(),
+            };
+            used.insert(name);
+        });
+        let evaluation = engine
+            .evaluate(&segment, Some(id), as_of, &SuiteDir(&engine))
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(evaluation.members.len() <= evaluation.universe, "{id}");
+    }
+    let mut wanted: Vec<String> = ["all", "any", "none", "not_all", "not", "in_segment", "field of customer", "field of cart", "field of product"]
+        .map(String::from)
+        .to_vec();
+    wanted.extend(RelationKind::ALL.map(|r| format!("relation {r}")));
+    wanted.extend(["count", "sum", "avg", "min", "max"].map(|a| format!("aggregate {a}")));
+    wanted.extend([ApplyTo::Registered, ApplyTo::Visitors, ApplyTo::Both].map(|a| format!("apply_to {}", a.name())));
+    let missing: Vec<&String> = wanted.iter().filter(|w| !used.contains(*w)).collect();
+    assert!(missing.is_empty(), "the suite does not use {missing:?}");
+}
