@@ -35,7 +35,10 @@ fn suite(c: &mut Criterion) {
     let dir = match std::env::var_os("SEGMINT_BENCH_DATA") {
         Some(dir) => PathBuf::from(dir),
         None => {
-            let dir = temp.insert(tempfile::tempdir().expect("temp dir")).path().to_path_buf();
+            let dir = temp
+                .insert(tempfile::tempdir().expect("temp dir"))
+                .path()
+                .to_path_buf();
             generate(&GenerateOptions {
                 customers: 100_000,
                 seed: 1,
@@ -48,7 +51,9 @@ fn suite(c: &mut Criterion) {
         }
     };
     let (dataset, _) = load_dataset(&dir, &LoadOptions::default()).expect("load");
-    let as_of = dataset.reference_time.expect("generated data has a reference time");
+    let as_of = dataset
+        .reference_time
+        .expect("generated data has a reference time");
     let engine = Engine::new(Arc::new(dataset));
     let source = SuiteDir(&engine);
     let mut files: Vec<PathBuf> = std::fs::read_dir(SUITE)
@@ -60,11 +65,23 @@ fn suite(c: &mut Criterion) {
     let mut group = c.benchmark_group("evaluate");
     group.sample_size(20);
     for file in files {
-        let id = file.file_stem().and_then(|s| s.to_str()).expect("utf-8 name").to_string();
-        let segment = engine.parse(&std::fs::read_to_string(&file).expect("read")).expect("valid");
-        engine.evaluate(&segment, Some(&id), as_of, &source).expect("evaluates");
+        let id = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name")
+            .to_string();
+        let segment = engine
+            .parse(&std::fs::read_to_string(&file).expect("read"))
+            .expect("valid");
+        engine
+            .evaluate(&segment, Some(&id), as_of, &source)
+            .expect("evaluates");
         group.bench_function(&id, |b| {
-            b.iter(|| engine.evaluate(&segment, Some(&id), as_of, &source).expect("evaluates"))
+            b.iter(|| {
+                engine
+                    .evaluate(&segment, Some(&id), as_of, &source)
+                    .expect("evaluates")
+            })
         });
     }
     group.finish();

@@ -31,7 +31,10 @@ fn the_suite_uses_every_form_relation_aggregate_and_scope_and_evaluates() {
     let dataset = load(dir.path());
     let as_of = dataset.reference_time.expect("reference time");
     let engine = Engine::new(Arc::new(dataset));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(SUITE).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(SUITE)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     assert!(files.len() >= 12, "the suite has at least 12 segments");
     let mut used = BTreeSet::new();
@@ -63,12 +66,25 @@ fn the_suite_uses_every_form_relation_aggregate_and_scope_and_evaluates() {
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         assert!(evaluation.members.len() <= evaluation.universe, "{id}");
     }
-    let mut wanted: Vec<String> = ["all", "any", "none", "not_all", "not", "in_segment", "field of customer", "field of cart", "field of product"]
-        .map(String::from)
-        .to_vec();
+    let mut wanted: Vec<String> = [
+        "all",
+        "any",
+        "none",
+        "not_all",
+        "not",
+        "in_segment",
+        "field of customer",
+        "field of cart",
+        "field of product",
+    ]
+    .map(String::from)
+    .to_vec();
     wanted.extend(RelationKind::ALL.map(|r| format!("relation {r}")));
     wanted.extend(["count", "sum", "avg", "min", "max"].map(|a| format!("aggregate {a}")));
-    wanted.extend([ApplyTo::Registered, ApplyTo::Visitors, ApplyTo::Both].map(|a| format!("apply_to {}", a.name())));
+    wanted.extend(
+        [ApplyTo::Registered, ApplyTo::Visitors, ApplyTo::Both]
+            .map(|a| format!("apply_to {}", a.name())),
+    );
     let missing: Vec<&String> = wanted.iter().filter(|w| !used.contains(*w)).collect();
     assert!(missing.is_empty(), "the suite does not use {missing:?}");
 }

@@ -1,11 +1,13 @@
-//! Aggregates over related records, computed by DataFusion's aggregate functions (`count`,
-//! `sum`, `min`, `max`) through their vectorised group accumulators. Subjects are dense
-//! ids, so a record's subject is its group index directly: no planning and no hash
-//! table, just DataFusion's kernels over the matching records' values.
+//! Aggregates over related records, computed by DataFusion's aggregate functions (`sum`,
+//! `min`, `max`, and `count` of values for averages) through their vectorised group
+//! accumulators. Subjects are dense ids, so a record's subject is its group index
+//! directly: no planning and no hash table, just DataFusion's kernels over the matching
+//! records' values.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, UInt32Array};
+use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, Schema};
 use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
@@ -14,70 +16,117 @@ use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion::logical_expr::{AggregateUDF, EmitTo};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::expressions::Column;
+use roaring::RoaringBitmap;
 
 use crate::segment::definition::AggregateFunction;
 
-/// One subject's aggregate over its matching records.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Group {
-    pub subject: u32,
-    /// Records.
-    pub count: i64,
-    /// Records with a non-null value.
-    pub value_count: i64,
-    /// The sum, min or max of the non-null values (none when there are none).
-    pub value: Option<i64>,
+/// Per subject (indexed by subject id): records, non-null values, and the sum, min or
+/// max of the values (null where there are none).
+pub struct Aggregated {
+    pub count: Vec<u32>,
+    pub value_count: Option<Int64Array>,
+    pub value: Option<Int64Array>,
 }
 
-/// Runs `function` over records: `groups[i]` is the subject of record `i` and `values`
-/// (Int64, for every function but count) its value. Returns the subjects with records.
-pub fn aggregate(
-    function: AggregateFunction,
-    groups: &[usize],
-    values: Option<ArrayRef>,
-    total_groups: usize,
-) -> Result<Vec<Group>, String> {
-    if groups.is_empty() {
-        return Ok(Vec::new());
-    }
-    let records: ArrayRef = Arc::new(Int64Array::from_value(0, groups.len()));
-    let values = values.unwrap_or_else(|| Arc::new(Int64Array::new_null(groups.len())));
-    let counts = run(&count_udaf(), &records, groups, total_groups)?;
-    let value_counts = run(&count_udaf(), &values, groups, total_groups)?;
-    let results = match function {
-        AggregateFunction::Count => None,
-        AggregateFunction::Sum | AggregateFunction::Avg => {
-            Some(run(&sum_udaf(), &values, groups, total_groups)?)
-        }
-        AggregateFunction::Min => Some(run(&min_udaf(), &values, groups, total_groups)?),
-        AggregateFunction::Max => Some(run(&max_udaf(), &values, groups, total_groups)?),
+/// What to aggregate over one table.
+pub struct AggregateInput<'a> {
+    pub function: AggregateFunction,
+    /// The subject of every row of the table.
+    pub subject_of_row: &'a [usize],
+    /// Subject `s` owns rows `subject_offsets[s]..subject_offsets[s + 1]`.
+    pub subject_offsets: &'a [u32],
+    /// The aggregated column (int as Int64, decimal units as Int64, date or timestamp),
+    /// for all but `count`.
+    pub values: Option<&'a ArrayRef>,
+    /// The rows that take part.
+    pub rows: &'a RoaringBitmap,
+    pub subjects: usize,
+}
+
+pub fn aggregate(input: &AggregateInput<'_>) -> Result<Aggregated, String> {
+    let Some(column) = input
+        .values
+        .filter(|_| input.function != AggregateFunction::Count)
+    else {
+        return Ok(Aggregated {
+            count: count_records(input),
+            value_count: None,
+            value: None,
+        });
     };
-    let counts = counts.as_primitive::<Int64Type>();
-    let value_counts = value_counts.as_primitive::<Int64Type>();
-    let results = results.as_ref().map(|r| r.as_primitive::<Int64Type>());
-    Ok((0..total_groups.min(counts.len()))
-        .filter(|&g| counts.value(g) > 0)
-        .map(|g| Group {
-            subject: g as u32,
-            count: counts.value(g),
-            value_count: value_counts.value(g),
-            value: results.and_then(|r| r.is_valid(g).then(|| r.value(g))),
-        })
-        .collect())
+    // The matching rows, their subjects, and the records per subject, in one pass.
+    let mut rows = Vec::with_capacity(input.rows.len() as usize);
+    let mut groups = Vec::with_capacity(input.rows.len() as usize);
+    let mut count = vec![0u32; input.subjects];
+    let mut batch = [0u32; 1024];
+    let mut iter = input.rows.iter();
+    loop {
+        let taken = iter.next_many(&mut batch);
+        if taken.is_empty() {
+            break;
+        }
+        for &row in taken.iter() {
+            let subject = input.subject_of_row[row as usize];
+            count[subject] += 1;
+            groups.push(subject);
+        }
+        rows.extend_from_slice(taken);
+    }
+    let values =
+        take(column.as_ref(), &UInt32Array::from(rows), None).map_err(|e| e.to_string())?;
+    let udaf = match input.function {
+        AggregateFunction::Min => min_udaf(),
+        AggregateFunction::Max => max_udaf(),
+        _ => sum_udaf(),
+    };
+    let value = run(&udaf, &values, &groups, input.subjects)?;
+    // Averages divide by the non-null values; without nulls, that is the records.
+    let value_count = if input.function == AggregateFunction::Avg && values.null_count() > 0 {
+        Some(run(&count_udaf(), &values, &groups, input.subjects)?)
+    } else {
+        None
+    };
+    Ok(Aggregated {
+        count,
+        value_count,
+        value: Some(value),
+    })
 }
 
-/// One aggregate function over `input` (Int64) grouped by `groups`.
+/// Records per subject, from the runs of matching rows: each run is split at the
+/// subjects' row offsets, so long runs cost one step per subject, not per row.
+fn count_records(input: &AggregateInput<'_>) -> Vec<u32> {
+    let offsets = input.subject_offsets;
+    let mut count = vec![0u32; input.subjects];
+    let mut runs = input.rows.iter();
+    while let Some(run) = runs.next_range() {
+        let (mut start, end) = (*run.start(), *run.end() + 1);
+        let mut subject = input.subject_of_row[start as usize];
+        while start < end {
+            while offsets[subject + 1] <= start {
+                subject += 1;
+            }
+            let upto = end.min(offsets[subject + 1]);
+            count[subject] += upto - start;
+            start = upto;
+        }
+    }
+    count
+}
+
+/// One aggregate function over `values` grouped by `groups` (subjects).
 fn run(
     udaf: &Arc<AggregateUDF>,
-    input: &ArrayRef,
+    values: &ArrayRef,
     groups: &[usize],
-    total_groups: usize,
-) -> Result<ArrayRef, String> {
-    let schema = Schema::new(vec![Field::new("value", DataType::Int64, true)]);
+    subjects: usize,
+) -> Result<Int64Array, String> {
+    let data_type = values.data_type().clone();
+    let schema = Schema::new(vec![Field::new("value", data_type.clone(), true)]);
     let expression: Arc<dyn PhysicalExpr> = Arc::new(Column::new("value", 0));
     let input_field: FieldRef = Arc::new(schema.field(0).clone());
     let return_type = udaf
-        .return_type(&[DataType::Int64])
+        .return_type(std::slice::from_ref(&data_type))
         .map_err(|e| e.to_string())?;
     let args = || AccumulatorArgs {
         return_field: Arc::new(Field::new(udaf.name(), return_type.clone(), true)),
@@ -92,7 +141,7 @@ fn run(
     };
     if !udaf.groups_accumulator_supported(args()) {
         return Err(format!(
-            "DataFusion has no group accumulator for {}",
+            "DataFusion has no group accumulator for {} of {data_type}",
             udaf.name()
         ));
     }
@@ -100,15 +149,20 @@ fn run(
         .create_groups_accumulator(args())
         .map_err(|e| e.to_string())?;
     accumulator
-        .update_batch(std::slice::from_ref(input), groups, None, total_groups)
+        .update_batch(std::slice::from_ref(values), groups, None, subjects)
         .map_err(|e| e.to_string())?;
     let result = accumulator
         .evaluate(EmitTo::All)
         .map_err(|e| e.to_string())?;
-    // count returns Int64, and so do sum, min and max of Int64.
-    if result.data_type() != &DataType::Int64 {
-        return datafusion::arrow::compute::cast(&result, &DataType::Int64)
-            .map_err(|e| e.to_string());
-    }
-    Ok(result)
+    // Counts and sums are Int64; min and max keep the column's type (Date32, Timestamp):
+    // read them as Int64 (days and microseconds).
+    let result = match result.data_type() {
+        DataType::Int64 => result,
+        DataType::Date32 => {
+            let days = cast(&result, &DataType::Int32).map_err(|e| e.to_string())?;
+            cast(&days, &DataType::Int64).map_err(|e| e.to_string())?
+        }
+        _ => cast(&result, &DataType::Int64).map_err(|e| e.to_string())?,
+    };
+    Ok(result.as_primitive::<Int64Type>().clone())
 }

@@ -6,12 +6,13 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{Array, ArrayRef};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
 use crate::data::value::{date_from_days, day_of_micros};
 use crate::model::{FieldType, TableName};
-use crate::segment::aggregate::{Group, aggregate};
+use crate::segment::aggregate::{AggregateInput, aggregate};
 use crate::segment::definition::{
     AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Op, Operand, Scalar, Segment, SegmentId,
 };
@@ -77,8 +78,14 @@ pub struct Engine {
     /// Per space: for each product, the rows of that product (CSR).
     product_rows: Mutex<FxHashMap<TableName, Arc<ProductRows>>>,
     scopes: Mutex<FxHashMap<(Space, ScopeKey), Arc<RoaringBitmap>>>,
+    /// Per space: the subject of every row, and each subject's first row.
+    subject_of_rows: Mutex<FxHashMap<Space, SubjectRows>>,
+    /// Int32 columns widened to Int64 for DataFusion's sum.
+    wide_columns: Mutex<FxHashMap<(TableName, String), ArrayRef>>,
     universes: Mutex<FxHashMap<ScopeKey, Arc<RoaringBitmap>>>,
 }
+
+type SubjectRows = (Arc<Vec<usize>>, Arc<Vec<u32>>);
 
 struct ProductRows {
     offsets: Vec<u32>,
@@ -94,6 +101,8 @@ impl Engine {
             indexes: Mutex::default(),
             product_rows: Mutex::default(),
             scopes: Mutex::default(),
+            subject_of_rows: Mutex::default(),
+            wide_columns: Mutex::default(),
             universes: Mutex::default(),
         }
     }
@@ -590,6 +599,58 @@ impl Engine {
         RoaringBitmap::from_sorted_iter(selected).expect("ascending")
     }
 
+    /// The subject of every row of `space` (the group index of aggregates; rows of no
+    /// subject, guest orders, say 0 but are never in scope, so never counted), and the
+    /// first row of each subject, plus the end (subjects without rows here take the
+    /// previous end, so that the offsets ascend).
+    fn subject_of_rows(&self, space: Space) -> SubjectRows {
+        if let Some(found) = self.subject_of_rows.lock().expect("lock").get(&space) {
+            return found.clone();
+        }
+        let rows = space.relation(&self.dataset).rows();
+        let mut subjects = vec![0usize; rows];
+        let total = (self.dataset.customer_count() + self.dataset.visitor_count()) as u32;
+        let mut offsets = Vec::with_capacity(total as usize + 1);
+        let mut end = 0u32;
+        for subject in 0..total {
+            let range = space.rows_of_subject(&self.dataset, subject);
+            offsets.push(if range.is_empty() {
+                end
+            } else {
+                range.start as u32
+            });
+            end = end.max(range.end as u32);
+            subjects[range].fill(subject as usize);
+        }
+        offsets.push(end);
+        let built = (Arc::new(subjects), Arc::new(offsets));
+        self.subject_of_rows
+            .lock()
+            .expect("lock")
+            .insert(space, built.clone());
+        built
+    }
+
+    /// A column as DataFusion's sum takes it: ints widened to Int64 (kept for next time);
+    /// dates and timestamps as they are (only min and max read them).
+    fn aggregate_values(&self, table: TableName, column: &crate::store::Column) -> ArrayRef {
+        use datafusion::arrow::datatypes::DataType;
+        if column.array.data_type() != &DataType::Int32 {
+            return column.array.clone();
+        }
+        let key = (table, column.name.clone());
+        if let Some(found) = self.wide_columns.lock().expect("lock").get(&key) {
+            return found.clone();
+        }
+        let wide = datafusion::arrow::compute::cast(&column.array, &DataType::Int64)
+            .expect("Int32 widens to Int64");
+        self.wide_columns
+            .lock()
+            .expect("lock")
+            .insert(key, wide.clone());
+        wide
+    }
+
     fn product_rows(&self, space: Space) -> Arc<ProductRows> {
         let table = space.table_name();
         if let Some(found) = self.product_rows.lock().expect("lock").get(&table) {
@@ -637,46 +698,72 @@ impl Engine {
         if !relation.visitors_have_it() {
             eligible.remove_range(self.dataset.customer_count() as u32..);
         }
+        let started = std::time::Instant::now();
         let candidates = self.candidate_rows(context, space, &eligible);
+        let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
         let rows = self.records(space, filter, &candidates);
-        let rows: Vec<u32> = rows.iter().collect();
-        // Rows come grouped by subject: look a subject up once per run of its rows.
-        let mut groups = Vec::with_capacity(rows.len());
-        let (mut subject, mut run_end) = (0u32, 0usize);
-        for &row in &rows {
-            if row as usize >= run_end {
-                subject = space.subject_of(&self.dataset, row as usize);
-                run_end = space.rows_of_subject(&self.dataset, subject).end;
-            }
-            groups.push(subject as usize);
-        }
+        let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
+        let gathered_ms = started.elapsed().as_secs_f64() * 1e3;
+        let (subject_of_row, subject_offsets) = self.subject_of_rows(space);
         let table = &space.relation(&self.dataset).table;
-        let values = match of.and_then(|field| table.column(&field.column)) {
-            Some(column) => Some(values_of(column, &rows).map_err(EvalError::Engine)?),
-            None => None,
-        };
+        let values = of
+            .and_then(|field| table.column(&field.column))
+            .filter(|c| !c.array.data_type().is_null())
+            .map(|c| self.aggregate_values(table.name, c));
+        let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
+        let aggregated = aggregate(&AggregateInput {
+            function,
+            subject_of_row: &subject_of_row,
+            subject_offsets: &subject_offsets,
+            values: values.as_ref(),
+            rows: &rows,
+            subjects,
+        })
+        .map_err(EvalError::Engine)?;
+        let aggregated_ms = started.elapsed().as_secs_f64() * 1e3;
         // An average of ints compares in decimal units.
         let scale = match of.map(|f| f.ty) {
             Some(FieldType::Int) => crate::data::value::DECIMAL_SCALE,
             _ => 1,
         };
-        let total = self.dataset.customer_count() + self.dataset.visitor_count();
-        let groups = aggregate(function, &groups, values, total).map_err(EvalError::Engine)?;
-        let mut members = RoaringBitmap::new();
-        let mut seen = RoaringBitmap::new();
-        for group in &groups {
-            seen.insert(group.subject);
-            if passes_aggregate(function, group, scale, comparison) {
-                members.insert(group.subject);
+        let mut passing = Vec::new();
+        let mut seen = Vec::new();
+        for (subject, &count) in aggregated.count.iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            let count = count as i64;
+            seen.push(subject as u32);
+            let value = aggregated.value.as_ref();
+            let group = Group {
+                count,
+                value: value.and_then(|v| v.is_valid(subject).then(|| v.value(subject))),
+                value_count: aggregated
+                    .value_count
+                    .as_ref()
+                    .map_or(count, |c| c.value(subject)),
+            };
+            if passes_aggregate(function, &group, scale, comparison) {
+                passing.push(subject as u32);
             }
         }
+        let mut members = RoaringBitmap::from_sorted_iter(passing).expect("runs ascend");
         // Subjects with no matching records: count, sum and avg are 0, min/max have no value.
         if !matches!(function, AggregateFunction::Min | AggregateFunction::Max)
             && comparison.test.number(Some(0))
         {
-            members |= &eligible - &seen;
+            let seen = RoaringBitmap::from_sorted_iter(seen).expect("ascending");
+            members |= &eligible - seen;
         }
         members &= &eligible;
+        tracing::debug!(
+            "{}({relation}): {} candidate records in {candidates_ms:.2} ms, {} matching at {filtered_ms:.2} ms, gathered at {gathered_ms:.2} ms, aggregated at {aggregated_ms:.2} ms, {} members at {:.2} ms",
+            function.name(),
+            candidates.len(),
+            rows.len(),
+            members.len(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
         Ok(members)
     }
 
@@ -830,6 +917,16 @@ fn website_test(websites: &[i64]) -> Test {
     }
 }
 
+/// One subject's aggregate over its matching records.
+struct Group {
+    /// Records.
+    count: i64,
+    /// Records with a non-null value.
+    value_count: i64,
+    /// The sum, min or max of the non-null values (none when there are none).
+    value: Option<i64>,
+}
+
 /// An aggregate's comparison: normalised for whole results, as written for averages.
 struct AggregateComparison<'a> {
     test: &'a Test,
@@ -882,28 +979,6 @@ fn compare_fraction(numerator: i128, denominator: i128, op: Op, operand: &Operan
         (Op::NotIn, Operand::List(values)) => !values.iter().any(|v| against(v) == Ordering::Equal),
         (op, operand) => unreachable!("validated average comparison: {op} {operand:?}"),
     }
-}
-
-/// The values of `rows` of a column as Int64 (ints, decimal units, days, µs).
-fn values_of(
-    column: &crate::store::Column,
-    rows: &[u32],
-) -> Result<datafusion::arrow::array::ArrayRef, String> {
-    use datafusion::arrow::array::{Array, UInt32Array};
-    use datafusion::arrow::compute::{cast, take};
-    use datafusion::arrow::datatypes::DataType;
-    let array = column.array.as_ref();
-    if array.data_type() == &DataType::Null {
-        return Ok(Arc::new(datafusion::arrow::array::Int64Array::new_null(
-            rows.len(),
-        )));
-    }
-    let taken = take(array, &UInt32Array::from(rows.to_vec()), None).map_err(|e| e.to_string())?;
-    let as_int = match taken.data_type() {
-        DataType::Date32 => cast(&taken, &DataType::Int32).map_err(|e| e.to_string())?,
-        _ => taken,
-    };
-    cast(&as_int, &DataType::Int64).map_err(|e| e.to_string())
 }
 
 /// A derived customer field from its base value (µs or days) on the evaluation day.
