@@ -104,6 +104,11 @@ fn row(pairs: Vec<(&'static str, V)>) -> Row {
 
 /// A random small world: a few customers (some with no orders), visitors, two websites.
 pub fn world(seed: u64, customers: usize) -> World {
+    world_with_views(seed, customers, 4)
+}
+
+/// A world whose subjects have up to `views` product views each.
+pub fn world_with_views(seed: u64, customers: usize, views: usize) -> World {
     let mut rng = Pcg64::seed_from_u64(seed);
     let rng = &mut rng;
     let mut w = World::default();
@@ -224,7 +229,7 @@ pub fn world(seed: u64, customers: usize) -> World {
                 }
             }
         }
-        for _ in 0..rng.random_range(0..4) {
+        for _ in 0..rng.random_range(0..views) {
             w.product_views.push(row(vec![
                 (kind, V::Int(subject)),
                 ("product_id", product(rng)),
@@ -716,7 +721,16 @@ fn check_world(
     depth: u32,
     segments_per_world: usize,
 ) -> Result<(), TestCaseError> {
-    let world = world(seed, customers);
+    check(world(seed, customers), seed, depth, segments_per_world)
+}
+
+fn check(
+    world: World,
+    seed: u64,
+    depth: u32,
+    segments_per_world: usize,
+) -> Result<(), TestCaseError> {
+    let customers = world.customers.len();
     let (_dir, engine) = engine_for(&world);
     let mut rng = Pcg64::seed_from_u64(seed ^ 0x5eed);
     let mut definitions = BTreeMap::new();
@@ -745,6 +759,18 @@ fn check_world(
         }
     }
     Ok(())
+}
+
+/// Bitmaps of more than one container (65,536 rows): about 200,000 product views.
+#[test]
+fn engine_equals_the_reference_evaluator_beyond_one_bitmap_container() {
+    let world = world_with_views(7, 60, 6_000);
+    assert!(
+        world.product_views.len() > 2 * 65_536,
+        "{} views",
+        world.product_views.len()
+    );
+    check(world, 7, 2, 24).unwrap();
 }
 
 proptest! {

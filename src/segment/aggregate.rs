@@ -19,6 +19,7 @@ use datafusion::physical_plan::expressions::Column;
 use roaring::RoaringBitmap;
 
 use crate::segment::definition::AggregateFunction;
+use crate::segment::index::for_each_row;
 
 /// Per subject (indexed by subject id): records, non-null values, and the sum, min or
 /// max of the values (null where there are none).
@@ -58,20 +59,12 @@ pub fn aggregate(input: &AggregateInput<'_>) -> Result<Aggregated, String> {
     let mut rows = Vec::with_capacity(input.rows.len() as usize);
     let mut groups = Vec::with_capacity(input.rows.len() as usize);
     let mut count = vec![0u32; input.subjects];
-    let mut batch = [0u32; 1024];
-    let mut iter = input.rows.iter();
-    loop {
-        let taken = iter.next_many(&mut batch);
-        if taken.is_empty() {
-            break;
-        }
-        for &row in taken.iter() {
-            let subject = input.subject_of_row[row as usize];
-            count[subject] += 1;
-            groups.push(subject);
-        }
-        rows.extend_from_slice(taken);
-    }
+    for_each_row(input.rows, |row| {
+        let subject = input.subject_of_row[row as usize];
+        count[subject] += 1;
+        groups.push(subject);
+        rows.push(row);
+    });
     let values =
         take(column.as_ref(), &UInt32Array::from(rows), None).map_err(|e| e.to_string())?;
     let udaf = match input.function {

@@ -16,15 +16,16 @@ use crate::segment::aggregate::{AggregateInput, aggregate};
 use crate::segment::definition::{
     AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Op, Operand, Scalar, Segment, SegmentId,
 };
-use crate::segment::index::{ColumnIndex, ColumnReader};
+use crate::segment::index::{ColumnIndex, ColumnReader, filter_rows};
 use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compile};
 use crate::segment::predicate::Test;
 use crate::segment::schema::{DerivedField, Field, FieldSource, FieldTable, RelationKind, Schema};
 use crate::segment::space::Space;
 use crate::store::{Dataset, Table};
 
-/// Scans instead of index lookups when the candidates are fewer than 1/32 of the rows.
-const SCAN_FRACTION: u64 = 32;
+/// Scans the candidates instead of looking values up in an index when they are fewer
+/// than 1/8 of the rows.
+const SCAN_FRACTION: u64 = 8;
 
 /// Where `in_segment` finds the segments it names.
 pub trait SegmentSource {
@@ -80,6 +81,8 @@ pub struct Engine {
     scopes: Mutex<FxHashMap<(Space, ScopeKey), Arc<RoaringBitmap>>>,
     /// Per space: the subject of every row, and each subject's first row.
     subject_of_rows: Mutex<FxHashMap<Space, SubjectRows>>,
+    /// Each customer's birth (year, month, day); month 0 when unknown.
+    birthdays: std::sync::OnceLock<Vec<(i32, u8, u8)>>,
     /// Int32 columns widened to Int64 for DataFusion's sum.
     wide_columns: Mutex<FxHashMap<(TableName, String), ArrayRef>>,
     universes: Mutex<FxHashMap<ScopeKey, Arc<RoaringBitmap>>>,
@@ -103,6 +106,7 @@ impl Engine {
             scopes: Mutex::default(),
             subject_of_rows: Mutex::default(),
             wide_columns: Mutex::default(),
+            birthdays: std::sync::OnceLock::new(),
             universes: Mutex::default(),
         }
     }
@@ -357,28 +361,73 @@ impl Engine {
                 self.table_rows(&self.dataset.customers, column, &test.test, &candidates)
             }
             FieldSource::Derived(derived) => {
-                let base = self
-                    .dataset
-                    .customers
-                    .column(derived.base_column())
-                    .map(ColumnReader::new);
-                let Some(base) = base else {
+                let base = derived.base_column();
+                if self.dataset.customers.column(base).is_none() {
                     return if test.test == Test::IsNull {
                         candidates
                     } else {
                         RoaringBitmap::new()
                     };
-                };
-                let as_of_day = context.as_of_day;
-                let passing = candidates.iter().filter(|&row| {
-                    let value = base
-                        .number(row as usize)
-                        .map(|v| derive(*derived, v, as_of_day));
-                    test.test.number(value)
-                });
-                RoaringBitmap::from_sorted_iter(passing).expect("ascending")
+                }
+                match derived {
+                    // Days since an instant: a range of days is a range of instants.
+                    DerivedField::DaysSinceCreated | DerivedField::DaysSinceLastLogin => {
+                        let on_base = days_since_as_instants(&test.test, context.as_of_day);
+                        self.table_rows(&self.dataset.customers, base, &on_base, &candidates)
+                    }
+                    DerivedField::DaysUntilBirthday | DerivedField::Age => {
+                        self.birthday_field(*derived, &test.test, context.as_of_day, &candidates)
+                    }
+                }
             }
         }
+    }
+
+    /// Customers in `candidates` whose days until birthday or age passes `test`: from
+    /// each customer's birth year, month and day (kept), and a table of the 366 month-days
+    /// for the evaluation day.
+    fn birthday_field(
+        &self,
+        field: DerivedField,
+        test: &Test,
+        as_of_day: i32,
+        candidates: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        let birthdays = self.birthdays.get_or_init(|| {
+            let dob = ColumnReader::new(self.dataset.customers.column("dob").expect("checked"));
+            (0..self.dataset.customer_count())
+                .map(|row| {
+                    dob.number(row).map_or((0, 0, 0), |days| {
+                        let date = date_from_days(days as i32);
+                        (date.year(), date.month() as u8, date.day() as u8)
+                    })
+                })
+                .collect()
+        });
+        let today = date_from_days(as_of_day);
+        // Per month and day: the days until that birthday, and whether it has come this year.
+        let mut until = [[0i64; 32]; 13];
+        let mut had = [[false; 32]; 13];
+        for month in 1..=12u32 {
+            for day in 1..=31u32 {
+                // A leap year, so that 29 February exists.
+                if let Some(dob) = NaiveDate::from_ymd_opt(2000, month, day) {
+                    until[month as usize][day as usize] =
+                        days_until_birthday(crate::data::value::days_from_date(dob), as_of_day);
+                    had[month as usize][day as usize] = birthday_in(dob, today.year()) <= today;
+                }
+            }
+        }
+        filter_rows(candidates, |row| {
+            let (year, month, day) = birthdays[row];
+            let value = (month > 0).then(|| match field {
+                DerivedField::Age => {
+                    (today.year() - year) as i64 - !had[month as usize][day as usize] as i64
+                }
+                _ => until[month as usize][day as usize],
+            });
+            test.number(value)
+        })
     }
 
     // ---- records ----
@@ -397,11 +446,7 @@ impl Engine {
         let scan =
             !ColumnIndex::answers(stored.ty) || within.len() * SCAN_FRACTION < table.rows as u64;
         if scan {
-            let reader = ColumnReader::new(stored);
-            let passing = within
-                .iter()
-                .filter(|&row| reader.passes(test, row as usize));
-            return RoaringBitmap::from_sorted_iter(passing).expect("ascending");
+            return ColumnReader::new(stored).select(test, within);
         }
         let index = self.index(table.name, column);
         let mut selected = index.select(test);
@@ -417,10 +462,20 @@ impl Engine {
         filter: &RecordPlan,
         within: &RoaringBitmap,
     ) -> RoaringBitmap {
+        let started = std::time::Instant::now();
         let candidates = self.candidate_rows(context, space, within);
+        let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
         let rows = self.records(space, filter, &candidates);
+        let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut subjects = space.subjects_of(&self.dataset, &rows);
         subjects &= within;
+        tracing::debug!(
+            "has {space:?}: {} candidate records in {candidates_ms:.2} ms, {} matching at {filtered_ms:.2} ms, {} subjects at {:.2} ms",
+            candidates.len(),
+            rows.len(),
+            subjects.len(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
         subjects
     }
 
@@ -593,10 +648,7 @@ impl Engine {
         }
         let mut pass = vec![false; products.rows];
         passing.iter().for_each(|p| pass[p as usize] = true);
-        let selected = within
-            .iter()
-            .filter(|&row| pass[product_row[row as usize] as usize]);
-        RoaringBitmap::from_sorted_iter(selected).expect("ascending")
+        filter_rows(within, |row| pass[product_row[row] as usize])
     }
 
     /// The subject of every row of `space` (the group index of aggregates; rows of no
@@ -981,14 +1033,35 @@ fn compare_fraction(numerator: i128, denominator: i128, op: Op, operand: &Operan
     }
 }
 
-/// A derived customer field from its base value (µs or days) on the evaluation day.
-fn derive(field: DerivedField, base: i64, as_of_day: i32) -> i64 {
-    match field {
-        DerivedField::DaysSinceCreated | DerivedField::DaysSinceLastLogin => {
-            as_of_day as i64 - day_of_micros(base) as i64
-        }
-        DerivedField::DaysUntilBirthday => days_until_birthday(base as i32, as_of_day),
-        DerivedField::Age => age(base as i32, as_of_day),
+/// A test on "days since an instant" as a test on the instant: `as_of_day - day(t)` in
+/// `low..=high` is `t` from the start of day `as_of_day - high` to the end of day
+/// `as_of_day - low`.
+fn days_since_as_instants(test: &Test, as_of_day: i32) -> Test {
+    let Test::Ranges { ranges, negate } = test else {
+        return test.clone();
+    };
+    let day = |d: i128| d * crate::data::value::MICROS_PER_DAY as i128;
+    let clamp = |v: i128| v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+    let as_of = as_of_day as i128;
+    let instants = ranges
+        .iter()
+        .map(|&(low, high)| {
+            let first = if high == i64::MAX {
+                i64::MIN
+            } else {
+                clamp(day(as_of - high as i128))
+            };
+            let last = if low == i64::MIN {
+                i64::MAX
+            } else {
+                clamp(day(as_of - low as i128 + 1) - 1)
+            };
+            (first, last)
+        })
+        .collect();
+    Test::Ranges {
+        ranges: crate::segment::predicate::normalise(instants),
+        negate: *negate,
     }
 }
 
@@ -999,7 +1072,7 @@ fn birthday_in(dob: NaiveDate, year: i32) -> NaiveDate {
         .expect("28 February exists")
 }
 
-pub fn days_until_birthday(dob_day: i32, as_of_day: i32) -> i64 {
+fn days_until_birthday(dob_day: i32, as_of_day: i32) -> i64 {
     let dob = date_from_days(dob_day);
     let today = date_from_days(as_of_day);
     let mut next = birthday_in(dob, today.year());
@@ -1007,15 +1080,4 @@ pub fn days_until_birthday(dob_day: i32, as_of_day: i32) -> i64 {
         next = birthday_in(dob, today.year() + 1);
     }
     (next - today).num_days()
-}
-
-pub fn age(dob_day: i32, as_of_day: i32) -> i64 {
-    let dob = date_from_days(dob_day);
-    let today = date_from_days(as_of_day);
-    let years = (today.year() - dob.year()) as i64;
-    if birthday_in(dob, today.year()) > today {
-        years - 1
-    } else {
-        years
-    }
 }

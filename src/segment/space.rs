@@ -4,6 +4,7 @@
 use roaring::RoaringBitmap;
 
 use crate::model::TableName;
+use crate::segment::index::for_each_row;
 use crate::segment::schema::RelationKind;
 use crate::store::{Dataset, Groups, NONE, Relation};
 
@@ -23,10 +24,18 @@ impl Space {
         }
     }
 
+    #[inline]
     pub fn relation(self, dataset: &Dataset) -> &Relation {
-        dataset
-            .relation(self.table_name())
-            .expect("every space is a relation")
+        match self {
+            Space::Cart => &dataset.carts,
+            Space::Relation(RelationKind::Address) => &dataset.addresses,
+            Space::Relation(RelationKind::Order) => &dataset.orders,
+            Space::Relation(RelationKind::OrderAddress) => &dataset.order_addresses,
+            Space::Relation(RelationKind::OrderItem) => &dataset.order_items,
+            Space::Relation(RelationKind::CartItem) => &dataset.cart_items,
+            Space::Relation(RelationKind::WishlistItem) => &dataset.wishlist_items,
+            Space::Relation(RelationKind::ProductView) => &dataset.product_views,
+        }
     }
 
     /// The table whose rows own this one's (orders for order items and addresses, carts
@@ -100,21 +109,13 @@ impl Space {
 
     /// The parent rows of `rows`.
     pub fn parents_of(self, dataset: &Dataset, rows: &RoaringBitmap) -> RoaringBitmap {
-        let groups = &self.relation(dataset).groups;
-        project_monotone(
-            rows,
-            |row| groups.owner[row as usize],
-            |parent| groups.offsets[parent as usize + 1],
-        )
+        let owner = &self.relation(dataset).groups.owner;
+        project_monotone(rows, |row| owner[row as usize])
     }
 
     /// The subjects owning `rows`.
     pub fn subjects_of(self, dataset: &Dataset, rows: &RoaringBitmap) -> RoaringBitmap {
-        project_monotone(
-            rows,
-            |row| self.subject_of(dataset, row as usize),
-            |subject| self.rows_of_subject(dataset, subject).end as u32,
-        )
+        project_monotone(rows, |row| self.subject_of(dataset, row as usize))
     }
 }
 
@@ -130,27 +131,17 @@ fn direct_subject(relation: &Relation, customers: usize, row: usize) -> u32 {
 }
 
 /// Maps ascending rows to their owners, which ascend with them (rows are grouped by
-/// owner), skipping to `next_row(owner)` after each owner found.
-fn project_monotone(
-    rows: &RoaringBitmap,
-    owner_of: impl Fn(u32) -> u32,
-    next_row: impl Fn(u32) -> u32,
-) -> RoaringBitmap {
+/// owner); rows of no owner are left out.
+fn project_monotone(rows: &RoaringBitmap, owner_of: impl Fn(u32) -> u32) -> RoaringBitmap {
     let mut owners = Vec::new();
-    let mut iter = rows.iter();
-    while let Some(row) = iter.next() {
+    let mut last = NONE;
+    for_each_row(rows, |row| {
         let owner = owner_of(row);
-        if owner == NONE {
-            continue;
-        }
-        if owners.last() != Some(&owner) {
+        if owner != last && owner != NONE {
             owners.push(owner);
+            last = owner;
         }
-        let next = next_row(owner);
-        if next != u32::MAX && next > row + 1 {
-            iter.advance_to(next);
-        }
-    }
+    });
     RoaringBitmap::from_sorted_iter(owners).expect("owners ascend with their rows")
 }
 

@@ -1,0 +1,73 @@
+//! The bitmap helpers the engine relies on, over bitmaps of many containers and every
+//! container kind (arrays, bitsets, runs).
+
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+use roaring::RoaringBitmap;
+use segmint::segment::index::{bitmap_from_rows, filter_rows, for_each_row};
+
+fn mixed_bitmap(seed: u64) -> RoaringBitmap {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let mut bitmap = RoaringBitmap::new();
+    for container in 0..40u32 {
+        let base = container * 65_536;
+        match container % 4 {
+            0 => (0..100).for_each(|_| {
+                bitmap.insert(base + rng.random_range(0..65_536));
+            }),
+            1 => (0..30_000).for_each(|_| {
+                bitmap.insert(base + rng.random_range(0..65_536));
+            }),
+            2 => {
+                bitmap.insert_range(base + 10..base + 60_000);
+            }
+            _ => {}
+        }
+    }
+    bitmap.optimize();
+    bitmap
+}
+
+#[test]
+fn filtering_keeps_exactly_the_rows_that_pass() {
+    for seed in 0..4 {
+        let bitmap = mixed_bitmap(seed);
+        assert_eq!(
+            filter_rows(&bitmap, |_| true),
+            bitmap,
+            "seed {seed}: every row"
+        );
+        let mut visited = Vec::new();
+        for_each_row(&bitmap, |row| visited.push(row));
+        assert_eq!(
+            visited,
+            bitmap.iter().collect::<Vec<_>>(),
+            "seed {seed}: in order"
+        );
+        let even: RoaringBitmap = bitmap.iter().filter(|r| r % 2 == 0).collect();
+        assert_eq!(
+            filter_rows(&bitmap, |r| r % 2 == 0),
+            even,
+            "seed {seed}: even rows"
+        );
+    }
+}
+
+#[test]
+fn filtering_reads_every_row_of_inserted_ranges() {
+    // insert_range fills whole containers as bitsets; reading them in batches once lost rows.
+    let mut bitmap = RoaringBitmap::new();
+    bitmap.insert_range(2_003_772..2_254_389);
+    assert_eq!(filter_rows(&bitmap, |_| true), bitmap);
+    let mut visited = Vec::new();
+    for_each_row(&bitmap, |row| visited.push(row));
+    assert_eq!(visited, bitmap.iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn bitmaps_from_unordered_rows_hold_every_row() {
+    let bitmap = mixed_bitmap(9);
+    let mut rows: Vec<u32> = bitmap.iter().collect();
+    rows.reverse();
+    assert_eq!(bitmap_from_rows(rows, 40 * 65_536), bitmap);
+}
