@@ -31,15 +31,23 @@ pub fn bitmap_from_rows(mut rows: Vec<u32>, space: usize) -> RoaringBitmap {
     }
 }
 
-/// Calls `f` on every row, in order, a run at a time. (Not `Iter::next_many`: in
-/// roaring 0.12.0 it loses rows of containers filled by `insert_range`.)
+/// Calls `f` on every row, in order: a run at a time when the rows are dense, one by one
+/// when they are sparse (`next_range` looks for the end of every run). Not
+/// `Iter::next_many`: in roaring 0.12.0 it loses rows of containers filled by
+/// `insert_range`.
 #[inline]
 pub fn for_each_row(rows: &RoaringBitmap, mut f: impl FnMut(u32)) {
+    let span = match (rows.min(), rows.max()) {
+        (Some(min), Some(max)) => (max - min) as u64 + 1,
+        _ => return,
+    };
+    if rows.len() * 2 < span {
+        rows.iter().for_each(f);
+        return;
+    }
     let mut runs = rows.iter();
     while let Some(run) = runs.next_range() {
-        for row in run {
-            f(row);
-        }
+        run.for_each(&mut f);
     }
 }
 
@@ -52,6 +60,20 @@ pub fn filter_rows(within: &RoaringBitmap, keep: impl Fn(usize) -> bool) -> Roar
         }
     });
     RoaringBitmap::from_sorted_iter(passing).expect("ascending")
+}
+
+/// The rows of `within` whose non-null value passes.
+#[inline]
+fn scan(
+    within: &RoaringBitmap,
+    nulls: Option<&datafusion::arrow::buffer::NullBuffer>,
+    value: impl Fn(usize) -> i64,
+    passes: impl Fn(i64) -> bool,
+) -> RoaringBitmap {
+    match nulls {
+        Some(nulls) => filter_rows(within, |row| nulls.is_valid(row) && passes(value(row))),
+        None => filter_rows(within, |row| passes(value(row))),
+    }
 }
 
 /// A plain bitset for building dense bitmaps fast.
@@ -411,20 +433,39 @@ impl<'a> ColumnReader<'a> {
     /// The rows of `within` that pass `test`, by reading each one. Strings are tested
     /// once per distinct value when there are fewer distinct values than rows to read.
     pub fn select(&self, test: &Test, within: &RoaringBitmap) -> RoaringBitmap {
-        if let ColumnReader::Text { keys, values } = self {
-            if (values.len() as u64) < within.len() {
-                let by_key: Vec<bool> = (0..values.len())
-                    .map(|k| test.text(Some(values.value(k))))
-                    .collect();
-                let null_passes = test.text(None);
-                return filter_rows(within, |row| {
-                    if keys.is_valid(row) {
-                        by_key[keys.keys().value(row) as usize]
-                    } else {
-                        null_passes
-                    }
-                });
-            }
+        if let ColumnReader::Text { keys, values } = self
+            && (values.len() as u64) < within.len()
+        {
+            let by_key: Vec<bool> = (0..values.len())
+                .map(|k| test.text(Some(values.value(k))))
+                .collect();
+            let null_passes = test.text(None);
+            return filter_rows(within, |row| {
+                if keys.is_valid(row) {
+                    by_key[keys.keys().value(row) as usize]
+                } else {
+                    null_passes
+                }
+            });
+        }
+        // Ordered tests read the values straight from the Arrow buffers.
+        if let Test::Ranges { ranges, negate } = test {
+            let negate = *negate;
+            let passes = |value: i64| crate::segment::predicate::in_ranges(ranges, value) != negate;
+            return match self {
+                ColumnReader::Ints(Ints::I32(a)) => {
+                    scan(within, a.nulls(), |r| a.values()[r] as i64, passes)
+                }
+                ColumnReader::Ints(Ints::I64(a)) => {
+                    scan(within, a.nulls(), |r| a.values()[r], passes)
+                }
+                ColumnReader::Date(a) => scan(within, a.nulls(), |r| a.values()[r] as i64, passes),
+                ColumnReader::Timestamp(a) => scan(within, a.nulls(), |r| a.values()[r], passes),
+                ColumnReader::Bool(a) => {
+                    scan(within, a.nulls(), |r| a.values().value(r) as i64, passes)
+                }
+                _ => filter_rows(within, |row| self.passes(test, row)),
+            };
         }
         filter_rows(within, |row| self.passes(test, row))
     }
