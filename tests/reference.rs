@@ -356,30 +356,9 @@ impl Oracle<'_> {
 
     fn condition(&self, c: &Json, subject: Subject, websites: &[i64]) -> bool {
         let object = c.as_object().expect("a condition is an object");
-        let children = |key: &str| -> Vec<bool> {
-            object[key]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|child| self.condition(child, subject, websites))
-                .collect()
-        };
-        if object.contains_key("all") {
-            return children("all").into_iter().all(|b| b);
-        }
-        if object.contains_key("any") {
-            let results = children("any");
-            return results.is_empty() || results.into_iter().any(|b| b);
-        }
-        if object.contains_key("none") {
-            return children("none").into_iter().all(|b| !b);
-        }
-        if object.contains_key("not_all") {
-            let results = children("not_all");
-            return results.is_empty() || results.into_iter().any(|b| !b);
-        }
-        if let Some(child) = object.get("not") {
-            return !self.condition(child, subject, websites);
+        if let Some(result) = combination(object, &|child| self.condition(child, subject, websites))
+        {
+            return result;
         }
         if let Some(id) = object.get("in_segment") {
             let id = match id {
@@ -573,30 +552,8 @@ impl Oracle<'_> {
 
     fn record_condition(&self, c: &Json, record: &Record<'_>) -> bool {
         let object = c.as_object().unwrap();
-        let children = |key: &str| -> Vec<bool> {
-            object[key]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|child| self.record_condition(child, record))
-                .collect()
-        };
-        if object.contains_key("all") {
-            return children("all").into_iter().all(|b| b);
-        }
-        if object.contains_key("any") {
-            let r = children("any");
-            return r.is_empty() || r.into_iter().any(|b| b);
-        }
-        if object.contains_key("none") {
-            return children("none").into_iter().all(|b| !b);
-        }
-        if object.contains_key("not_all") {
-            let r = children("not_all");
-            return r.is_empty() || r.into_iter().any(|b| !b);
-        }
-        if let Some(child) = object.get("not") {
-            return !self.record_condition(child, record);
+        if let Some(result) = combination(object, &|child| self.record_condition(child, record)) {
+            return result;
         }
         let field = object["field"].as_str().unwrap();
         compare(
@@ -688,6 +645,31 @@ impl Oracle<'_> {
             other => panic!("unknown aggregate {other}"),
         }
     }
+}
+
+/// The truth of `all`, `any`, `none`, `not_all` and `not` from their children's;
+/// `None` for the other forms. An empty combination is true.
+fn combination(
+    object: &serde_json::Map<String, Json>,
+    eval: &dyn Fn(&Json) -> bool,
+) -> Option<bool> {
+    let children =
+        |key: &str| -> Vec<bool> { object[key].as_array().unwrap().iter().map(eval).collect() };
+    if object.contains_key("all") {
+        return Some(children("all").into_iter().all(|b| b));
+    }
+    if object.contains_key("any") {
+        let results = children("any");
+        return Some(results.is_empty() || results.into_iter().any(|b| b));
+    }
+    if object.contains_key("none") {
+        return Some(children("none").into_iter().all(|b| !b));
+    }
+    if object.contains_key("not_all") {
+        let results = children("not_all");
+        return Some(results.is_empty() || results.into_iter().any(|b| !b));
+    }
+    object.get("not").map(|child| !eval(child))
 }
 
 fn owned_by(row: &Row, subject: Subject) -> bool {

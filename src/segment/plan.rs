@@ -8,7 +8,7 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use crate::segment::definition::{
-    AggregateFunction, Condition, DefinitionError, Op, Operand, SegmentId,
+    AggregateFunction, Comparison, Condition, DefinitionError, Op, Operand, SegmentId,
 };
 use crate::segment::predicate::{Test, TextMatcher};
 use crate::segment::schema::{Field, RelationKind};
@@ -70,107 +70,96 @@ pub fn compile(
     as_of_day: i32,
     resolve: &mut ResolveSegment<'_>,
 ) -> Result<Plan, DefinitionError> {
-    let compile_all = |children: &[Condition], resolve: &mut ResolveSegment<'_>| {
-        children
-            .iter()
-            .map(|c| compile(c, as_of_day, resolve))
-            .collect::<Result<Vec<_>, _>>()
+    let mut leaf = |condition: &Condition| -> Result<Plan, DefinitionError> {
+        Ok(match condition {
+            Condition::Compare(comparison) => field_leaf(comparison, as_of_day, SubjectLeaf::Field),
+            Condition::Has { relation, filter } => Tree::Leaf(SubjectLeaf::Has {
+                relation: *relation,
+                filter: compile_records(filter.as_deref(), as_of_day),
+            }),
+            Condition::Aggregate(aggregate) => {
+                let ty = match (aggregate.function, &aggregate.of) {
+                    (AggregateFunction::Count, _) | (_, None) => crate::model::FieldType::Int,
+                    (AggregateFunction::Avg, _) => crate::model::FieldType::Decimal,
+                    (_, Some(field)) => field.ty,
+                };
+                Tree::Leaf(SubjectLeaf::Aggregate {
+                    function: aggregate.function,
+                    relation: aggregate.relation,
+                    of: aggregate.of.clone(),
+                    filter: compile_records(aggregate.filter.as_ref(), as_of_day),
+                    test: Test::new(ty, aggregate.op, &aggregate.operand, as_of_day),
+                    op: aggregate.op,
+                    operand: aggregate.operand.clone(),
+                })
+            }
+            Condition::InSegment { id, pointer } => Tree::Leaf(SubjectLeaf::Segment {
+                id: id.clone(),
+                members: resolve(id, pointer)?,
+            }),
+            combination => {
+                unreachable!("combinations are compiled by compile_tree: {combination:?}")
+            }
+        })
     };
-    Ok(match condition {
-        Condition::All(children) => Tree::And(compile_all(children, resolve)?),
-        // An empty combination imposes nothing (as in Magento).
-        Condition::Any(children) if children.is_empty() => Tree::Everything,
-        Condition::Any(children) => Tree::Or(compile_all(children, resolve)?),
-        Condition::None(children) => Tree::Not(Box::new(Tree::Or(compile_all(children, resolve)?))),
-        Condition::NotAll(children) if children.is_empty() => Tree::Everything,
-        Condition::NotAll(children) => {
-            Tree::Not(Box::new(Tree::And(compile_all(children, resolve)?)))
-        }
-        Condition::Not(child) => Tree::Not(Box::new(compile(child, as_of_day, resolve)?)),
-        Condition::Compare(comparison) => {
-            let test = Test::new(
-                comparison.field.ty,
-                comparison.op,
-                &comparison.operand,
-                as_of_day,
-            );
-            field_leaf(
-                FieldTest {
-                    field: comparison.field.clone(),
-                    test,
-                },
-                SubjectLeaf::Field,
-            )
-        }
-        Condition::Has { relation, filter } => Tree::Leaf(SubjectLeaf::Has {
-            relation: *relation,
-            filter: compile_records(filter.as_deref(), as_of_day),
-        }),
-        Condition::Aggregate(aggregate) => {
-            let ty = match (aggregate.function, &aggregate.of) {
-                (AggregateFunction::Count, _) | (_, None) => crate::model::FieldType::Int,
-                (AggregateFunction::Avg, _) => crate::model::FieldType::Decimal,
-                (_, Some(field)) => field.ty,
-            };
-            Tree::Leaf(SubjectLeaf::Aggregate {
-                function: aggregate.function,
-                relation: aggregate.relation,
-                of: aggregate.of.clone(),
-                filter: compile_records(aggregate.filter.as_ref(), as_of_day),
-                test: Test::new(ty, aggregate.op, &aggregate.operand, as_of_day),
-                op: aggregate.op,
-                operand: aggregate.operand.clone(),
-            })
-        }
-        Condition::InSegment { id, pointer } => Tree::Leaf(SubjectLeaf::Segment {
-            id: id.clone(),
-            members: resolve(id, pointer)?,
-        }),
-    }
-    .simplify())
+    compile_tree(condition, &mut leaf)
 }
 
+/// Compiles a `where` (no `where`: every record).
 fn compile_records(condition: Option<&Condition>, as_of_day: i32) -> RecordPlan {
     let Some(condition) = condition else {
         return Tree::Everything;
     };
-    let all = |children: &[Condition]| {
-        children
-            .iter()
-            .map(|c| compile_records(Some(c), as_of_day))
-            .collect()
-    };
-    match condition {
-        Condition::All(children) => Tree::And(all(children)),
-        Condition::Any(children) if children.is_empty() => Tree::Everything,
-        Condition::Any(children) => Tree::Or(all(children)),
-        Condition::None(children) => Tree::Not(Box::new(Tree::Or(all(children)))),
-        Condition::NotAll(children) if children.is_empty() => Tree::Everything,
-        Condition::NotAll(children) => Tree::Not(Box::new(Tree::And(all(children)))),
-        Condition::Not(child) => Tree::Not(Box::new(compile_records(Some(child), as_of_day))),
-        Condition::Compare(comparison) => {
-            let test = Test::new(
-                comparison.field.ty,
-                comparison.op,
-                &comparison.operand,
-                as_of_day,
-            );
-            field_leaf(
-                FieldTest {
-                    field: comparison.field.clone(),
-                    test,
-                },
-                |t| t,
-            )
+    let mut leaf = |condition: &Condition| -> Result<RecordPlan, std::convert::Infallible> {
+        match condition {
+            Condition::Compare(comparison) => Ok(field_leaf(comparison, as_of_day, |t| t)),
+            other => unreachable!("validation keeps {other:?} out of a where"),
         }
-        other => unreachable!("validation keeps {other:?} out of a where"),
+    };
+    match compile_tree(condition, &mut leaf) {
+        Ok(plan) => plan,
+        Err(never) => match never {},
     }
-    .simplify()
 }
 
-/// A field leaf, folded to a constant where the test cannot pass.
-fn field_leaf<L>(test: FieldTest, leaf: impl Fn(FieldTest) -> L) -> Tree<L> {
-    let empty = match &test.test {
+/// The combinations of a condition as set operations, leaves by `leaf`, simplified.
+fn compile_tree<L, E>(
+    condition: &Condition,
+    leaf: &mut dyn FnMut(&Condition) -> Result<Tree<L>, E>,
+) -> Result<Tree<L>, E> {
+    let mut all = |children: &[Condition]| {
+        children
+            .iter()
+            .map(|c| compile_tree(c, leaf))
+            .collect::<Result<Vec<_>, E>>()
+    };
+    Ok(match condition {
+        Condition::All(children) => Tree::And(all(children)?),
+        // An empty combination imposes nothing (as in Magento).
+        Condition::Any(children) if children.is_empty() => Tree::Everything,
+        Condition::Any(children) => Tree::Or(all(children)?),
+        Condition::None(children) => Tree::Not(Box::new(Tree::Or(all(children)?))),
+        Condition::NotAll(children) if children.is_empty() => Tree::Everything,
+        Condition::NotAll(children) => Tree::Not(Box::new(Tree::And(all(children)?))),
+        Condition::Not(child) => Tree::Not(Box::new(compile_tree(child, leaf)?)),
+        other => leaf(other)?,
+    }
+    .simplify())
+}
+
+/// A comparison's leaf, folded to a constant where the test cannot pass.
+fn field_leaf<L>(
+    comparison: &Comparison,
+    as_of_day: i32,
+    leaf: impl Fn(FieldTest) -> L,
+) -> Tree<L> {
+    let test = Test::new(
+        comparison.field.ty,
+        comparison.op,
+        &comparison.operand,
+        as_of_day,
+    );
+    let empty = match &test {
         Test::Ranges {
             ranges,
             negate: false,
@@ -184,7 +173,10 @@ fn field_leaf<L>(test: FieldTest, leaf: impl Fn(FieldTest) -> L) -> Tree<L> {
     if empty {
         Tree::Nothing
     } else {
-        Tree::Leaf(leaf(test))
+        Tree::Leaf(leaf(FieldTest {
+            field: comparison.field.clone(),
+            test,
+        }))
     }
 }
 
