@@ -417,19 +417,6 @@ impl<'a> ColumnReader<'a> {
         }
     }
 
-    pub fn list(&self, row: usize) -> Option<Vec<i64>> {
-        match self {
-            ColumnReader::List(a) => a.is_valid(row).then(|| {
-                a.value(row)
-                    .as_primitive::<Int64Type>()
-                    .iter()
-                    .flatten()
-                    .collect()
-            }),
-            _ => None,
-        }
-    }
-
     /// The rows of `within` that pass `test`, by reading each one. Strings are tested
     /// once per distinct value when there are fewer distinct values than rows to read.
     pub fn select(&self, test: &Test, within: &RoaringBitmap) -> RoaringBitmap {
@@ -474,7 +461,26 @@ impl<'a> ColumnReader<'a> {
     pub fn passes(&self, test: &Test, row: usize) -> bool {
         match self {
             ColumnReader::Text { .. } => test.text(self.text(row)),
-            ColumnReader::List(_) => test.list(self.list(row).as_deref()),
+            ColumnReader::List(a) => {
+                if a.is_null(row) {
+                    return test.list(None);
+                }
+                let children = a.values().as_primitive::<Int64Type>();
+                if children.null_count() > 0 {
+                    let ids: Vec<i64> = a
+                        .value(row)
+                        .as_primitive::<Int64Type>()
+                        .iter()
+                        .flatten()
+                        .collect();
+                    return test.list(Some(&ids));
+                }
+                // The row's ids straight from the list's child array, without a copy.
+                let offsets = a.value_offsets();
+                test.list(Some(
+                    &children.values()[offsets[row] as usize..offsets[row + 1] as usize],
+                ))
+            }
             ColumnReader::Null => matches!(test, Test::IsNull),
             _ => test.number(self.number(row)),
         }
