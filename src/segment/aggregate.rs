@@ -96,8 +96,12 @@ fn count_records(input: &AggregateInput<'_>) -> Vec<u32> {
         let (mut start, end) = (*run.start(), *run.end() + 1);
         let mut subject = input.subject_of_row[start as usize];
         while start < end {
-            while offsets[subject + 1] <= start {
+            while subject + 1 < input.subjects && offsets[subject + 1] <= start {
                 subject += 1;
+            }
+            // Rows past every subject's (none are in scope) end the count.
+            if offsets[subject + 1] <= start {
+                break;
             }
             let upto = end.min(offsets[subject + 1]);
             count[subject] += upto - start;
