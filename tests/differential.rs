@@ -618,31 +618,16 @@ fn aggregate(rng: &mut Pcg64, relations: &[&str]) -> Json {
         }
         _ => ("count", relation.to_string(), "int"),
     };
-    let mut object = comparison(
-        rng,
-        if ty == "int" {
-            "customer.group_id"
-        } else if ty == "decimal" {
-            "customer.store_credit"
-        } else if ty == "date" {
-            "customer.dob"
-        } else {
-            "customer.created_at"
-        },
-    );
+    // A comparison on a customer field of the aggregate's type gives the op and value.
+    let like = match ty {
+        "int" => "customer.group_id",
+        "decimal" => "customer.store_credit",
+        "date" => "customer.dob",
+        _ => "customer.created_at",
+    };
+    let mut object = comparison(rng, like);
     while matches!(object["op"].as_str(), Some("is_null" | "is_not_null")) {
-        object = comparison(
-            rng,
-            if ty == "int" {
-                "customer.group_id"
-            } else if ty == "decimal" {
-                "customer.store_credit"
-            } else if ty == "date" {
-                "customer.dob"
-            } else {
-                "customer.created_at"
-            },
-        );
+        object = comparison(rng, like);
     }
     let map = object.as_object_mut().unwrap();
     map.remove("field");

@@ -60,6 +60,20 @@ pub struct World {
     pub product_views: Vec<Row>,
 }
 
+/// The tables of a dataset, parents first.
+const TABLES: [&str; 10] = [
+    "customers",
+    "products",
+    "addresses",
+    "orders",
+    "order_items",
+    "order_addresses",
+    "carts",
+    "cart_items",
+    "wishlist_items",
+    "product_views",
+];
+
 /// The column types of each table, as the oracle knows them (data-model.md).
 pub fn columns(table: &str) -> &'static [(&'static str, &'static str)] {
     match table {
@@ -199,18 +213,7 @@ impl World {
 
     /// Writes every table as CSV into `dir`.
     pub fn write_csv(&self, dir: &Path) {
-        for table in [
-            "customers",
-            "products",
-            "addresses",
-            "orders",
-            "order_items",
-            "order_addresses",
-            "carts",
-            "cart_items",
-            "wishlist_items",
-            "product_views",
-        ] {
+        for table in TABLES {
             let columns = columns(table);
             let mut text = columns.iter().map(|c| c.0).collect::<Vec<_>>().join(",");
             text.push('\n');
@@ -883,18 +886,7 @@ fn compare_timestamp(t: i64, op: &str, value: &Json, as_of: i64) -> bool {
 /// A short description of a world, for failure messages.
 pub fn describe(world: &World) -> String {
     let mut text = String::new();
-    for table in [
-        "customers",
-        "products",
-        "addresses",
-        "orders",
-        "order_items",
-        "order_addresses",
-        "carts",
-        "cart_items",
-        "wishlist_items",
-        "product_views",
-    ] {
+    for table in TABLES {
         let _ = writeln!(text, "{table}:");
         for row in world.table(table) {
             let _ = writeln!(text, "  {:?}", row.0);

@@ -248,49 +248,32 @@ impl Engine {
         plan: &Plan,
         within: &RoaringBitmap,
     ) -> Result<RoaringBitmap, EvalError> {
-        if within.is_empty() {
-            return Ok(RoaringBitmap::new());
-        }
-        Ok(match plan {
-            Tree::Everything => within.clone(),
-            Tree::Nothing => RoaringBitmap::new(),
-            Tree::And(children) => {
-                let mut ordered: Vec<&Plan> = children.iter().collect();
-                ordered.sort_by_key(|c| self.subject_cost(c));
-                let mut survivors = within.clone();
-                for child in ordered {
-                    survivors = self.subjects(context, child, &survivors)?;
-                    if survivors.is_empty() {
-                        break;
-                    }
-                }
-                survivors
-            }
-            Tree::Or(children) => {
-                let mut matched = RoaringBitmap::new();
-                let mut open = within.clone();
-                for child in children {
-                    let found = self.subjects(context, child, &open)?;
-                    open -= &found;
-                    matched |= found;
-                    if open.is_empty() {
-                        break;
-                    }
-                }
-                matched
-            }
-            Tree::Not(child) => within - self.subjects(context, child, within)?,
-            Tree::Leaf(SubjectLeaf::Field(test)) if test.field.table == FieldTable::Customer => {
+        narrow(
+            plan,
+            within,
+            &|c| self.subject_cost(c),
+            &mut |leaf, within| self.subject_leaf(context, leaf, within),
+        )
+    }
+
+    fn subject_leaf(
+        &self,
+        context: &Context,
+        leaf: &SubjectLeaf,
+        within: &RoaringBitmap,
+    ) -> Result<RoaringBitmap, EvalError> {
+        Ok(match leaf {
+            SubjectLeaf::Field(test) if test.field.table == FieldTable::Customer => {
                 self.customer_field(context, test, within)
             }
-            Tree::Leaf(SubjectLeaf::Field(test)) => {
+            SubjectLeaf::Field(test) => {
                 let filter = Tree::Leaf(test.clone());
                 self.has(context, Space::Cart, &filter, within)
             }
-            Tree::Leaf(SubjectLeaf::Has { relation, filter }) => {
+            SubjectLeaf::Has { relation, filter } => {
                 self.has(context, Space::Relation(*relation), filter, within)
             }
-            Tree::Leaf(SubjectLeaf::Aggregate {
+            SubjectLeaf::Aggregate {
                 function,
                 relation,
                 of,
@@ -298,7 +281,7 @@ impl Engine {
                 test,
                 op,
                 operand,
-            }) => {
+            } => {
                 let comparison = AggregateComparison {
                     test,
                     op: *op,
@@ -314,7 +297,7 @@ impl Engine {
                     within,
                 )?
             }
-            Tree::Leaf(SubjectLeaf::Segment { members, .. }) => within & members.as_ref(),
+            SubjectLeaf::Segment { members, .. } => within & members.as_ref(),
         })
     }
 
@@ -506,36 +489,17 @@ impl Engine {
 
     /// Rows of `space` in `within` that pass `plan`.
     fn records(&self, space: Space, plan: &RecordPlan, within: &RoaringBitmap) -> RoaringBitmap {
-        if within.is_empty() {
-            return RoaringBitmap::new();
-        }
-        match plan {
-            Tree::Everything => within.clone(),
-            Tree::Nothing => RoaringBitmap::new(),
-            Tree::And(children) => {
-                let mut ordered: Vec<&RecordPlan> = children.iter().collect();
-                ordered.sort_by_key(|c| self.record_cost(space, c));
-                let mut survivors = within.clone();
-                for child in ordered {
-                    survivors = self.records(space, child, &survivors);
-                    if survivors.is_empty() {
-                        break;
-                    }
-                }
-                survivors
-            }
-            Tree::Or(children) => {
-                let mut matched = RoaringBitmap::new();
-                let mut open = within.clone();
-                for child in children {
-                    let found = self.records(space, child, &open);
-                    open -= &found;
-                    matched |= found;
-                }
-                matched
-            }
-            Tree::Not(child) => within - self.records(space, child, within),
-            Tree::Leaf(test) => self.record_field(space, test, within),
+        let evaluated = narrow(
+            plan,
+            within,
+            &|c| self.record_cost(space, c),
+            &mut |test, within| {
+                Ok::<_, std::convert::Infallible>(self.record_field(space, test, within))
+            },
+        );
+        match evaluated {
+            Ok(rows) => rows,
+            Err(never) => match never {},
         }
     }
 
@@ -962,6 +926,52 @@ impl Engine {
                 .map(|p| (p.offsets.len() + p.rows.len()) * 4)
                 .sum::<usize>()
     }
+}
+
+/// Evaluates a tree with a narrowing universe: every node gets the members still in
+/// question and returns those that pass. An intersection evaluates its cheapest child
+/// first (by `cost`, computed once per child) and the others only for the survivors; a
+/// union asks each child only about the members not yet found; NOT is an exclusion.
+fn narrow<L, E>(
+    tree: &Tree<L>,
+    within: &RoaringBitmap,
+    cost: &dyn Fn(&Tree<L>) -> (u8, usize),
+    leaf: &mut dyn FnMut(&L, &RoaringBitmap) -> Result<RoaringBitmap, E>,
+) -> Result<RoaringBitmap, E> {
+    if within.is_empty() {
+        return Ok(RoaringBitmap::new());
+    }
+    Ok(match tree {
+        Tree::Everything => within.clone(),
+        Tree::Nothing => RoaringBitmap::new(),
+        Tree::And(children) => {
+            let mut ordered: Vec<&Tree<L>> = children.iter().collect();
+            ordered.sort_by_cached_key(|c| cost(c));
+            let mut survivors = within.clone();
+            for child in ordered {
+                survivors = narrow(child, &survivors, cost, leaf)?;
+                if survivors.is_empty() {
+                    break;
+                }
+            }
+            survivors
+        }
+        Tree::Or(children) => {
+            let mut matched = RoaringBitmap::new();
+            let mut open = within.clone();
+            for child in children {
+                let found = narrow(child, &open, cost, leaf)?;
+                open -= &found;
+                matched |= found;
+                if open.is_empty() {
+                    break;
+                }
+            }
+            matched
+        }
+        Tree::Not(child) => within - narrow(child, within, cost, leaf)?,
+        Tree::Leaf(l) => leaf(l, within)?,
+    })
 }
 
 fn website_test(websites: &[i64]) -> Test {
