@@ -450,6 +450,18 @@ fn in_segment_rejects_unknown_segments_and_cycles() {
         "/conditions/all/0/in_segment",
         &["self -> self"],
     );
+    // A named segment that no longer fits the data is reported where it is named.
+    let stale_library = Library(BTreeMap::from([(
+        "stale",
+        json!({"name": "s", "websites": [1], "conditions": {"field": "customer.group_id", "op": "eq", "value": "x"}}),
+    )]));
+    let stale = evaluation_error(refers("stale"), None, &stale_library);
+    assert_error(
+        &stale,
+        ErrorKind::BadValue,
+        "/conditions/all/0/in_segment",
+        &["segment stale named here is invalid: /conditions/value: expected an integer"],
+    );
     // A cycle further down is caught as well, from a segment that is not part of it.
     let outside = evaluation_error(refers("a"), Some("top"), &library);
     assert_error(

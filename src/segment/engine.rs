@@ -167,7 +167,10 @@ impl Engine {
                         message: format!("in_segment makes a cycle: {}", chain.join(" -> ")),
                     });
                 }
-                let Some(other) = source.segment(id)? else {
+                let Some(other) = source
+                    .segment(id)
+                    .map_err(|e| named_invalid(id, pointer, e))?
+                else {
                     return Err(DefinitionError {
                         pointer: pointer.to_string(),
                         kind: ErrorKind::UnknownSegment,
@@ -179,16 +182,7 @@ impl Engine {
                 stack.pop();
                 match result {
                     Ok(evaluation) => Ok(Arc::new(evaluation.members)),
-                    Err(EvalError::Definition(mut inner)) => {
-                        if inner.kind != ErrorKind::Cycle {
-                            inner.message = format!(
-                                "segment {id} named here is invalid: {}{}",
-                                inner.pointer, inner.message
-                            );
-                        }
-                        inner.pointer = pointer.to_string();
-                        Err(inner)
-                    }
+                    Err(EvalError::Definition(inner)) => Err(named_invalid(id, pointer, inner)),
                     Err(other) => {
                         engine_error = Some(other);
                         Ok(Arc::new(RoaringBitmap::new()))
@@ -231,7 +225,8 @@ impl Engine {
         })
     }
 
-    /// Member count of conditions evaluated for a scope, without a stored segment.
+    /// How many subjects a scope considers: its websites' customers and, for `visitors`
+    /// or `both`, the visitors with an active cart or a product view there.
     pub fn universe_size(&self, websites: &[i64], apply_to: ApplyTo) -> u64 {
         self.universe(&ScopeKey {
             websites: websites.to_vec(),
@@ -926,6 +921,16 @@ impl Engine {
                 .map(|p| (p.offsets.len() + p.rows.len()) * 4)
                 .sum::<usize>()
     }
+}
+
+/// An error in segment `id`, reported at the `in_segment` (`pointer`) that names it.
+/// A cycle's message already names the whole chain.
+fn named_invalid(id: &str, pointer: &str, mut inner: DefinitionError) -> DefinitionError {
+    if inner.kind != ErrorKind::Cycle {
+        inner.message = format!("segment {id} named here is invalid: {inner}");
+    }
+    inner.pointer = pointer.to_string();
+    inner
 }
 
 /// Evaluates a tree with a narrowing universe: every node gets the members still in
