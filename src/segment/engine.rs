@@ -561,16 +561,26 @@ impl Engine {
             _ => {
                 // A field of the row's parent (an order item's or order address's order).
                 let parent = space.parent().expect("validated: the parent's fields");
-                let parents = space.parents_of(dataset, within);
-                let passing = self.table_rows(
-                    &parent.relation(dataset).table,
-                    column,
-                    &test.test,
-                    &parents,
-                );
-                let mut rows = space.expand_parents(dataset, &passing);
-                rows &= within;
-                rows
+                let parent_table = &parent.relation(dataset).table;
+                let Some(stored) = parent_table.column(column) else {
+                    return RoaringBitmap::new();
+                };
+                let relation = space.relation(dataset);
+                // Few passing parents: their rows, from the parent's index. Else each
+                // candidate row reads its parent's value.
+                if ColumnIndex::answers(stored.ty) {
+                    let index = self.index(parent_table.name, column);
+                    let rows_per_parent = relation.rows() as f64 / parent_table.rows.max(1) as f64;
+                    let estimate = index.estimate(&test.test) as f64 * rows_per_parent;
+                    if estimate * 8.0 < within.len() as f64 {
+                        let mut rows = space.expand_parents(dataset, &index.select(&test.test));
+                        rows &= within;
+                        return rows;
+                    }
+                }
+                let owner = &relation.groups.owner;
+                ColumnReader::new(stored)
+                    .select_mapped(&test.test, within, |row| owner[row] as usize)
             }
         }
     }

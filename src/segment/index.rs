@@ -62,17 +62,21 @@ pub fn filter_rows(within: &RoaringBitmap, keep: impl Fn(usize) -> bool) -> Roar
     RoaringBitmap::from_sorted_iter(passing).expect("ascending")
 }
 
-/// The rows of `within` whose non-null value passes.
+/// The rows of `within` whose row `map(row)` has a non-null value that passes.
 #[inline]
 fn scan(
     within: &RoaringBitmap,
+    map: &impl Fn(usize) -> usize,
     nulls: Option<&datafusion::arrow::buffer::NullBuffer>,
     value: impl Fn(usize) -> i64,
     passes: impl Fn(i64) -> bool,
 ) -> RoaringBitmap {
     match nulls {
-        Some(nulls) => filter_rows(within, |row| nulls.is_valid(row) && passes(value(row))),
-        None => filter_rows(within, |row| passes(value(row))),
+        Some(nulls) => filter_rows(within, |row| {
+            let row = map(row);
+            nulls.is_valid(row) && passes(value(row))
+        }),
+        None => filter_rows(within, |row| passes(value(map(row)))),
     }
 }
 
@@ -420,6 +424,17 @@ impl<'a> ColumnReader<'a> {
     /// The rows of `within` that pass `test`, by reading each one. Strings are tested
     /// once per distinct value when there are fewer distinct values than rows to read.
     pub fn select(&self, test: &Test, within: &RoaringBitmap) -> RoaringBitmap {
+        self.select_mapped(test, within, |row| row)
+    }
+
+    /// The rows of `within` whose row `map(row)` of this column passes `test`: an order
+    /// item's order, say.
+    pub fn select_mapped(
+        &self,
+        test: &Test,
+        within: &RoaringBitmap,
+        map: impl Fn(usize) -> usize,
+    ) -> RoaringBitmap {
         if let ColumnReader::Text { keys, values } = self
             && (values.len() as u64) < within.len()
         {
@@ -428,6 +443,7 @@ impl<'a> ColumnReader<'a> {
                 .collect();
             let null_passes = test.text(None);
             return filter_rows(within, |row| {
+                let row = map(row);
                 if keys.is_valid(row) {
                     by_key[keys.keys().value(row) as usize]
                 } else {
@@ -441,20 +457,28 @@ impl<'a> ColumnReader<'a> {
             let passes = |value: i64| crate::segment::predicate::in_ranges(ranges, value) != negate;
             return match self {
                 ColumnReader::Ints(Ints::I32(a)) => {
-                    scan(within, a.nulls(), |r| a.values()[r] as i64, passes)
+                    scan(within, &map, a.nulls(), |r| a.values()[r] as i64, passes)
                 }
                 ColumnReader::Ints(Ints::I64(a)) => {
-                    scan(within, a.nulls(), |r| a.values()[r], passes)
+                    scan(within, &map, a.nulls(), |r| a.values()[r], passes)
                 }
-                ColumnReader::Date(a) => scan(within, a.nulls(), |r| a.values()[r] as i64, passes),
-                ColumnReader::Timestamp(a) => scan(within, a.nulls(), |r| a.values()[r], passes),
-                ColumnReader::Bool(a) => {
-                    scan(within, a.nulls(), |r| a.values().value(r) as i64, passes)
+                ColumnReader::Date(a) => {
+                    scan(within, &map, a.nulls(), |r| a.values()[r] as i64, passes)
                 }
-                _ => filter_rows(within, |row| self.passes(test, row)),
+                ColumnReader::Timestamp(a) => {
+                    scan(within, &map, a.nulls(), |r| a.values()[r], passes)
+                }
+                ColumnReader::Bool(a) => scan(
+                    within,
+                    &map,
+                    a.nulls(),
+                    |r| a.values().value(r) as i64,
+                    passes,
+                ),
+                _ => filter_rows(within, |row| self.passes(test, map(row))),
             };
         }
-        filter_rows(within, |row| self.passes(test, row))
+        filter_rows(within, |row| self.passes(test, map(row)))
     }
 
     /// Whether row `row` passes `test`.

@@ -107,12 +107,6 @@ impl Space {
         expand(&self.relation(dataset).groups, parents)
     }
 
-    /// The parent rows of `rows`.
-    pub fn parents_of(self, dataset: &Dataset, rows: &RoaringBitmap) -> RoaringBitmap {
-        let owner = &self.relation(dataset).groups.owner;
-        project_monotone(rows, |row| owner[row as usize])
-    }
-
     /// The subjects owning `rows`.
     pub fn subjects_of(self, dataset: &Dataset, rows: &RoaringBitmap) -> RoaringBitmap {
         project_monotone(rows, |row| self.subject_of(dataset, row as usize))
