@@ -55,18 +55,30 @@ pub fn aggregate(input: &AggregateInput<'_>) -> Result<Aggregated, String> {
             value: None,
         });
     };
-    // The matching rows, their subjects, and the records per subject, in one pass.
-    let mut rows = Vec::with_capacity(input.rows.len() as usize);
-    let mut groups = Vec::with_capacity(input.rows.len() as usize);
-    let mut count = vec![0u32; input.subjects];
-    for_each_row(input.rows, |row| {
-        let subject = input.subject_of_row[row as usize];
-        count[subject] += 1;
-        groups.push(subject);
-        rows.push(row);
-    });
-    let values =
-        take(column.as_ref(), &UInt32Array::from(rows), None).map_err(|e| e.to_string())?;
+    let (values, groups, count) = match (input.rows.min(), input.rows.max()) {
+        // One run of rows (every record in scope, say): the column and the subjects as
+        // they are stored, without a copy.
+        (Some(first), Some(last)) if input.rows.len() == (last - first) as u64 + 1 => {
+            let (first, len) = (first as usize, (last - first) as usize + 1);
+            let groups = std::borrow::Cow::Borrowed(&input.subject_of_row[first..first + len]);
+            (column.slice(first, len), groups, count_records(input))
+        }
+        _ => {
+            // The matching rows, their subjects, and the records per subject, in one pass.
+            let mut rows = Vec::with_capacity(input.rows.len() as usize);
+            let mut groups = Vec::with_capacity(input.rows.len() as usize);
+            let mut count = vec![0u32; input.subjects];
+            for_each_row(input.rows, |row| {
+                let subject = input.subject_of_row[row as usize];
+                count[subject] += 1;
+                groups.push(subject);
+                rows.push(row);
+            });
+            let values =
+                take(column.as_ref(), &UInt32Array::from(rows), None).map_err(|e| e.to_string())?;
+            (values, std::borrow::Cow::Owned(groups), count)
+        }
+    };
     let udaf = match input.function {
         AggregateFunction::Min => min_udaf(),
         AggregateFunction::Max => max_udaf(),
