@@ -90,6 +90,11 @@ pub struct Engine {
 
 type SubjectRows = (Arc<Vec<usize>>, Arc<Vec<u32>>);
 
+/// The products passing each product test of one record plan (keyed by the test's
+/// place in the plan, which lives as long as the evaluation).
+#[derive(Default)]
+struct ProductTests(std::cell::RefCell<FxHashMap<*const FieldTest, Arc<RoaringBitmap>>>);
+
 struct ProductRows {
     offsets: Vec<u32>,
     rows: Vec<u32>,
@@ -484,12 +489,14 @@ impl Engine {
 
     /// Rows of `space` in `within` that pass `plan`.
     fn records(&self, space: Space, plan: &RecordPlan, within: &RoaringBitmap) -> RoaringBitmap {
+        // A product test is needed for ordering and again for evaluating: once each.
+        let products = ProductTests::default();
         let evaluated = narrow(
             plan,
             within,
-            &|c| self.record_cost(space, c),
+            &|c| self.record_cost(space, c, &products),
             &mut |test, within| {
-                Ok::<_, std::convert::Infallible>(self.record_field(space, test, within))
+                Ok::<_, std::convert::Infallible>(self.record_field(space, test, &products, within))
             },
         );
         match evaluated {
@@ -498,29 +505,40 @@ impl Engine {
         }
     }
 
+    /// The products passing a product test, computed once per `ProductTests`.
+    fn passing_products(&self, test: &FieldTest, memo: &ProductTests) -> Arc<RoaringBitmap> {
+        let key = test as *const FieldTest;
+        if let Some(found) = memo.0.borrow().get(&key) {
+            return found.clone();
+        }
+        let products = &self.dataset.products;
+        let mut all = RoaringBitmap::new();
+        all.insert_range(0..products.rows as u32);
+        let passing = Arc::new(self.table_rows(products, &test.field.column, &test.test, &all));
+        memo.0.borrow_mut().insert(key, passing.clone());
+        passing
+    }
+
     /// Estimated rows a record condition selects (leaves), for evaluating the most
     /// selective child of an intersection first.
-    fn record_cost(&self, space: Space, plan: &RecordPlan) -> (u8, usize) {
+    fn record_cost(&self, space: Space, plan: &RecordPlan, products: &ProductTests) -> (u8, usize) {
         match plan {
-            Tree::Leaf(test) => (1, self.record_estimate(space, test)),
-            Tree::Not(child) => (self.record_cost(space, child).0 + 1, 0),
+            Tree::Leaf(test) => (1, self.record_estimate(space, test, products)),
+            Tree::Not(child) => (self.record_cost(space, child, products).0 + 1, 0),
             Tree::And(children) | Tree::Or(children) => children
                 .iter()
-                .map(|c| self.record_cost(space, c))
+                .map(|c| self.record_cost(space, c, products))
                 .max()
                 .unwrap_or((0, 0)),
             _ => (0, 0),
         }
     }
 
-    fn record_estimate(&self, space: Space, test: &FieldTest) -> usize {
+    fn record_estimate(&self, space: Space, test: &FieldTest, products: &ProductTests) -> usize {
         let relation = space.relation(&self.dataset);
         let column = &test.field.column;
         if test.field.table == FieldTable::Product {
-            let products = &self.dataset.products;
-            let mut all = RoaringBitmap::new();
-            all.insert_range(0..products.rows as u32);
-            let passing = self.table_rows(products, column, &test.test, &all);
+            let passing = self.passing_products(test, products);
             let by_product = self.product_rows(space);
             return passing
                 .iter()
@@ -549,12 +567,13 @@ impl Engine {
         &self,
         space: Space,
         test: &FieldTest,
+        products: &ProductTests,
         within: &RoaringBitmap,
     ) -> RoaringBitmap {
         let dataset = &self.dataset;
         let column = test.field.column.as_str();
         match test.field.table {
-            FieldTable::Product => self.rows_with_products(space, test, within),
+            FieldTable::Product => self.rows_with_products(space, test, within, products),
             table if table.table_name() == space.table_name() => {
                 self.table_rows(&space.relation(dataset).table, column, &test.test, within)
             }
@@ -591,12 +610,11 @@ impl Engine {
         space: Space,
         test: &FieldTest,
         within: &RoaringBitmap,
+        memo: &ProductTests,
     ) -> RoaringBitmap {
         let dataset = &self.dataset;
         let products = &dataset.products;
-        let mut all = RoaringBitmap::new();
-        all.insert_range(0..products.rows as u32);
-        let passing = self.table_rows(products, &test.field.column, &test.test, &all);
+        let passing = self.passing_products(test, memo);
         let relation = space.relation(dataset);
         let Some(product_row) = relation.product_row.as_deref() else {
             return RoaringBitmap::new();
@@ -608,7 +626,7 @@ impl Engine {
             .sum();
         if matched_rows * 4 < within.len() {
             let mut rows: Vec<u32> = Vec::with_capacity(matched_rows as usize);
-            for product in &passing {
+            for product in passing.iter() {
                 let range = by_product.offsets[product as usize] as usize
                     ..by_product.offsets[product as usize + 1] as usize;
                 rows.extend_from_slice(&by_product.rows[range]);
