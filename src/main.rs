@@ -276,6 +276,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{}", evaluation.members.len());
                 }
             }
+            tracing::info!(
+                "indexes built for these segments: {:.1} MiB",
+                engine.index_memory_bytes() as f64 / (1024.0 * 1024.0)
+            );
             Ok(())
         }
     }

@@ -230,16 +230,6 @@ impl Engine {
         })
     }
 
-    /// How many subjects a scope considers: its websites' customers and, for `visitors`
-    /// or `both`, the visitors with an active cart or a product view there.
-    pub fn universe_size(&self, websites: &[i64], apply_to: ApplyTo) -> u64 {
-        self.universe(&ScopeKey {
-            websites: websites.to_vec(),
-            apply_to,
-        })
-        .len()
-    }
-
     // ---- subjects ----
 
     fn subjects(
