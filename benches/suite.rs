@@ -45,6 +45,7 @@ fn suite(c: &mut Criterion) {
                 format: OutputFormat::Parquet,
                 out: dir.clone(),
                 progress: false,
+                reference_time: None,
             })
             .expect("generate S");
             dir

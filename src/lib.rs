@@ -18,10 +18,19 @@
 //!   (`Dataset::full_table` rebuilds them). The other columns are Arrow arrays, so DataFusion
 //!   can query them without copying.
 //!
+//! - [`segment`]: the segment language, compiled to plans over roaring bitmaps and
+//!   evaluated by the [`segment::Engine`].
+//! - [`service`]: stored segments with their member bitmaps over one engine, as immutable
+//!   snapshots changed by one writer, following a clock; what any front end serves.
+//! - [`server`]: the HTTP API, thin over the service.
+//!
 //! The engine is a library; the `segmint` binary is a thin command line over it.
 
 pub mod data;
+pub mod demo;
 pub mod model;
 pub mod segment;
+pub mod server;
+pub mod service;
 pub mod store;
 pub mod util;

@@ -11,14 +11,15 @@ use clap::{Parser, Subcommand};
 use segmint::data::generate::{GenerateOptions, OutputFormat, generate};
 use segmint::data::value::parse_instant;
 use segmint::data::{LoadOptions, load_dataset};
+use segmint::demo::{DEMO_CUSTOMERS, generate_demo, store_examples};
 use segmint::segment::{DefinitionError, Engine, Segment, SegmentSource};
+use segmint::server::{AppState, ServerConfig, check_bind, serve};
+use segmint::service::clock::{Clock, ManualClock, SystemClock};
+use segmint::service::state::StateDir;
+use segmint::service::{Service, ServiceOptions};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Customers in the built-in demo dataset: large enough to be interesting, small enough to
-/// be made in a second or two.
-const DEMO_CUSTOMERS: u64 = 20_000;
 
 #[derive(Parser)]
 #[command(name = "segmint", version, about = "Customer segmentation engine")]
@@ -42,6 +43,37 @@ enum Command {
         /// Output directory (created if missing).
         #[arg(long)]
         out: PathBuf,
+        /// The instant generated dates lead up to (default 2026-11-01T00:00:00Z, so that
+        /// figures are reproducible).
+        #[arg(long)]
+        reference_time: Option<String>,
+    },
+    /// Load a dataset and serve the HTTP API (interface.md). Without --data, serves the
+    /// built-in demo: a generated store of 20,000 customers with example segments.
+    Serve {
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Address to listen on. Anything but loopback needs --token.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Directory that keeps segment definitions across restarts (created if missing).
+        /// Without it they live in memory only.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Require 'Authorization: Bearer <token>' on every request but GET /health.
+        #[arg(long)]
+        token: Option<String>,
+        /// Fix the server's clock at this instant (memberships, refreshes and estimates
+        /// use it as now), for reproducible demos and benchmarks. Default: the system clock.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Seconds one request's evaluation (create, update, estimate) may take before it
+        /// is stopped with a 422.
+        #[arg(long, default_value_t = 10.0)]
+        time_limit: f64,
+        /// Skip bad rows of the dataset instead of stopping at the first.
+        #[arg(long)]
+        lenient: bool,
     },
     /// Load a dataset, check every data rule and print what it holds. Without --data, loads
     /// the built-in demo dataset.
@@ -131,14 +163,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             format,
             out,
+            reference_time,
         } => {
             anyhow::ensure!(customers > 0, "--customers must be at least 1");
+            let reference_time = reference_time
+                .map(|text| {
+                    parse_instant(&text).map_err(|e| anyhow::anyhow!("--reference-time: {e}"))
+                })
+                .transpose()?;
             let summary = generate(&GenerateOptions {
                 customers,
                 seed,
                 format,
                 out: out.clone(),
                 progress: true,
+                reference_time,
             })?;
             let rows: Vec<String> = summary
                 .meta
@@ -166,13 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                     let temp =
                         tempfile::tempdir().context("cannot create a temporary directory")?;
-                    generate(&GenerateOptions {
-                        customers: DEMO_CUSTOMERS,
-                        seed: 1,
-                        format: OutputFormat::Parquet,
-                        out: temp.path().to_path_buf(),
-                        progress: true,
-                    })?;
+                    generate_demo(temp.path(), chrono::Utc::now().timestamp_micros())?;
                     demo_dir.insert(temp).path().to_path_buf()
                 }
             };
@@ -203,6 +236,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Serve {
+            data,
+            bind,
+            state,
+            token,
+            as_of,
+            time_limit,
+            lenient,
+        } => run_server(ServeArgs {
+            data,
+            bind,
+            state,
+            token,
+            as_of,
+            time_limit,
+            lenient,
+        }),
         Command::Eval {
             data,
             as_of,
@@ -300,4 +350,151 @@ fn timing_summary(times_ms: &[f64]) -> String {
         at(0.99),
         rest.len()
     )
+}
+
+struct ServeArgs {
+    data: Option<PathBuf>,
+    bind: std::net::SocketAddr,
+    state: Option<PathBuf>,
+    token: Option<String>,
+    as_of: Option<String>,
+    time_limit: f64,
+    lenient: bool,
+}
+
+fn run_server(args: ServeArgs) -> anyhow::Result<()> {
+    check_bind(&args.bind, args.token.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
+    anyhow::ensure!(
+        args.time_limit.is_finite() && args.time_limit > 0.0,
+        "--time-limit must be a positive number of seconds"
+    );
+    let clock: Arc<dyn Clock> = match &args.as_of {
+        Some(text) => Arc::new(ManualClock::new(
+            parse_instant(text).map_err(|e| anyhow::anyhow!("--as-of: {e}"))?,
+        )),
+        None => Arc::new(SystemClock),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // Bound before loading, so a taken port fails at once rather than after the load.
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(args.bind))
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+
+    let demo = args.data.is_none();
+    let mut demo_dir = None;
+    let dir = match &args.data {
+        Some(dir) => dir.clone(),
+        None => {
+            tracing::info!(
+                "no --data given: serving the built-in demo store ({DEMO_CUSTOMERS} customers)"
+            );
+            let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
+            generate_demo(temp.path(), clock.now_micros())?;
+            demo_dir.insert(temp).path().to_path_buf()
+        }
+    };
+    let (dataset, report) = load_dataset(
+        &dir,
+        &LoadOptions {
+            lenient: args.lenient,
+            progress: true,
+        },
+    )
+    .with_context(|| format!("cannot load {}", dir.display()))?;
+    drop(demo_dir);
+    tracing::info!("{}", report.summary());
+    let state = match &args.state {
+        Some(dir) => Some(StateDir::open(dir)?),
+        None => {
+            tracing::warn!(
+                "no --state given: segments are kept in memory only and are gone when the server stops"
+            );
+            None
+        }
+    };
+    let service = Arc::new(Service::start(
+        Arc::new(Engine::new(Arc::new(dataset))),
+        ServiceOptions {
+            clock,
+            state,
+            time_limit: Some(std::time::Duration::from_secs_f64(args.time_limit)),
+        },
+    )?);
+    if demo {
+        let added = store_examples(&service)?;
+        tracing::info!("stored {added} example segments");
+    }
+    let snapshot = service.snapshot();
+    let dataset = snapshot.engine.dataset();
+    let url = format!("http://{address}");
+    println!(
+        "segmint listening on {url} ({} customers, {} visitors, {} segments)",
+        dataset.customer_count(),
+        dataset.visitor_count(),
+        snapshot.segments.len()
+    );
+    if demo {
+        let auth = args
+            .token
+            .as_ref()
+            .map(|t| format!(" -H 'Authorization: Bearer {t}'"))
+            .unwrap_or_default();
+        // A customer who is in some example segment, so the lookup shows one.
+        let customer = snapshot
+            .segments
+            .values()
+            .find_map(|s| {
+                s.members
+                    .min()
+                    .filter(|&m| (m as usize) < dataset.customer_count())
+            })
+            .map_or(1, |c| dataset.customer_ids().value(c as usize));
+        println!("try:");
+        println!("  curl -s{auth} {url}/segments");
+        println!("  curl -s{auth} {url}/customers/{customer}/segments");
+        println!(
+            "  curl -s{auth} -X POST {url}/estimate -H 'Content-Type: application/json' -d '{{\"websites\":[1],\"conditions\":{{\"field\":\"customer.group_id\",\"op\":\"eq\",\"value\":2}}}}'"
+        );
+    }
+    std::io::stdout().flush().ok();
+    let state = AppState::new(
+        service,
+        ServerConfig {
+            token: args.token,
+            ..ServerConfig::default()
+        },
+    );
+    runtime
+        .block_on(serve(listener, state, shutdown_signal()))
+        .context("the server stopped")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop taking connections and let the open requests finish.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
 }

@@ -2,8 +2,18 @@
 
 /// The process's peak resident set size (Linux `VmHWM`), if the platform tells.
 pub fn peak_rss_bytes() -> Option<u64> {
+    process_status_bytes("VmHWM:")
+}
+
+/// The process's resident set size now (Linux `VmRSS`), if the platform tells.
+pub fn rss_bytes() -> Option<u64> {
+    process_status_bytes("VmRSS:")
+}
+
+/// A memory figure of `/proc/self/status` (given there in KiB), in bytes.
+fn process_status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }

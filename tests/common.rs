@@ -16,6 +16,7 @@ pub fn generated(customers: u64, seed: u64, format: OutputFormat) -> TempDir {
         format,
         out: dir.path().to_path_buf(),
         progress: false,
+        reference_time: None,
     })
     .expect("generate");
     dir

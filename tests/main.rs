@@ -6,6 +6,7 @@ mod bad_data;
 mod bitmaps;
 mod differential;
 mod generator;
+mod http;
 mod loading;
 mod reference;
 mod semantics;

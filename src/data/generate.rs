@@ -50,6 +50,9 @@ pub struct GenerateOptions {
     pub format: OutputFormat,
     pub out: PathBuf,
     pub progress: bool,
+    /// The instant every generated date is relative to (µs); `None` is
+    /// [`REFERENCE_TIME_MICROS`], so that data and figures are reproducible.
+    pub reference_time: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -583,10 +586,11 @@ struct Generator<'a> {
     wishes: Geometric,
     views: Geometric,
     visitor_views: Geometric,
+    /// The reference instant: generated dates lie before it.
+    reference: i64,
 }
 
 const DAY: i64 = MICROS_PER_DAY;
-const REF: i64 = REFERENCE_TIME_MICROS;
 
 impl Generator<'_> {
     /// A whole-second instant uniformly in `[from, to)`.
@@ -613,15 +617,15 @@ impl Generator<'_> {
         let group = self.pick(&group);
         let first = self.rng.random_range(0..FIRST_NAMES.len() as i32);
         let last = self.rng.random_range(0..LAST_NAMES.len() as i32);
-        let created = self.instant(REF - 5 * 365 * DAY, REF - DAY);
+        let created = self.instant(self.reference - 5 * 365 * DAY, self.reference - DAY);
         let login = (!self.rng.random_bool(0.05)).then(|| {
             // Exponential with a mean of 60 days, in whole seconds like every generated time.
             let back_seconds = (-(1.0 - self.rng.random::<f64>()).ln() * 60.0 * 86_400.0) as i64;
-            (REF - back_seconds * MICROS_PER_SECOND).max(created)
+            (self.reference - back_seconds * MICROS_PER_SECOND).max(created)
         });
         let dob = (!self.rng.random_bool(0.15)).then(|| {
             let age_days = self.rng.random_range(18 * 365..80 * 365);
-            ((REF - age_days as i64 * DAY) / DAY) as i32
+            ((self.reference - age_days as i64 * DAY) / DAY) as i32
         });
         let credit = if self.rng.random_bool(0.15) {
             cents(self.rng.random_range(1.0..200.0))
@@ -692,8 +696,10 @@ impl Generator<'_> {
         // Orders: heavy-tailed (Lomax, mean about 10), over the last 3 years.
         let u: f64 = 1.0 - self.rng.random::<f64>();
         let orders = ((5.6 * (u.powf(-1.0 / 1.5) - 1.0)) as usize).min(1500);
-        let since = created.max(REF - 3 * 365 * DAY);
-        let mut times: Vec<i64> = (0..orders).map(|_| self.instant(since, REF)).collect();
+        let since = created.max(self.reference - 3 * 365 * DAY);
+        let mut times: Vec<i64> = (0..orders)
+            .map(|_| self.instant(since, self.reference))
+            .collect();
         times.sort_unstable();
         for t in times {
             let shipping_place = places.first().copied();
@@ -721,7 +727,7 @@ impl Generator<'_> {
             let (product, _) = self.catalog.draw(&mut self.rng);
             if !wished.contains(&product) {
                 wished.push(product);
-                let added = self.instant(REF - 365 * DAY, REF);
+                let added = self.instant(self.reference - 365 * DAY, self.reference);
                 let r = &mut self.rows;
                 r.w_customer.push(id);
                 r.w_product.push(product);
@@ -742,7 +748,7 @@ impl Generator<'_> {
         book: &[Place],
     ) {
         let order = self.rows.o_id.len() as i64;
-        let recent = created > REF - 30 * DAY;
+        let recent = created > self.reference - 30 * DAY;
         let status = if recent {
             self.pick(&[(0i32, 15u32), (1, 25), (2, 50), (4, 7), (5, 3)])
         } else {
@@ -809,9 +815,9 @@ impl Generator<'_> {
     fn cart(&mut self, customer: Option<i64>, visitor: Option<i64>, website: i64, active: bool) {
         let cart = self.rows.c_id.len() as i64;
         let (from, to) = if active {
-            (REF - 60 * DAY, REF)
+            (self.reference - 60 * DAY, self.reference)
         } else {
-            (REF - 400 * DAY, REF - 60 * DAY)
+            (self.reference - 400 * DAY, self.reference - 60 * DAY)
         };
         let created = self.instant(from, to);
         let updated = self.instant(created, to.max(created + MICROS_PER_SECOND));
@@ -873,7 +879,7 @@ impl Generator<'_> {
         count: usize,
     ) {
         let mut times: Vec<i64> = (0..count)
-            .map(|_| self.instant(REF - 180 * DAY, REF))
+            .map(|_| self.instant(self.reference - 180 * DAY, self.reference))
             .collect();
         times.sort_unstable();
         for t in times {
@@ -898,7 +904,7 @@ impl Generator<'_> {
 
     fn guest_order(&mut self) {
         let website = if self.rng.random_bool(0.8) { 1 } else { 2 };
-        let created = self.instant(REF - 3 * 365 * DAY, REF);
+        let created = self.instant(self.reference - 3 * 365 * DAY, self.reference);
         self.order(None, website, created, None, None, &[]);
     }
 }
@@ -937,6 +943,7 @@ fn generate_chunk(
     work: ChunkWork,
     catalog: &Catalog,
     vocab: &Vocab,
+    reference: i64,
 ) -> ChunkRows {
     let geometric = |mean: f64| Geometric::new(1.0 / (mean + 1.0)).expect("probability");
     let mut g = Generator {
@@ -949,6 +956,7 @@ fn generate_chunk(
         wishes: geometric(2.0),
         views: geometric(20.0),
         visitor_views: geometric(4.0),
+        reference,
     };
     match work {
         ChunkWork::Customers(first, last) => (first..=last).for_each(|id| g.customer(id as i64)),
@@ -1233,6 +1241,7 @@ fn spawn_sink(path: PathBuf, schema: SchemaRef, format: OutputFormat) -> anyhow:
 /// Writes a dataset of `options.customers` customers to `options.out`.
 pub fn generate(options: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
     let started = Instant::now();
+    let reference = options.reference_time.unwrap_or(REFERENCE_TIME_MICROS);
     std::fs::create_dir_all(&options.out)
         .map_err(|e| anyhow::anyhow!("{}: {e}", options.out.display()))?;
     let ext = extension(options.format);
@@ -1276,8 +1285,14 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
             let (catalog, vocab, plan) = (&catalog, &vocab, &plan);
             scope.spawn(move || {
                 for chunk in (worker..chunks).step_by(workers as usize) {
-                    let rows =
-                        generate_chunk(chunk, options.seed, plan[chunk as usize], catalog, vocab);
+                    let rows = generate_chunk(
+                        chunk,
+                        options.seed,
+                        plan[chunk as usize],
+                        catalog,
+                        vocab,
+                        reference,
+                    );
                     if sender.send(rows).is_err() {
                         break;
                     }
@@ -1319,7 +1334,7 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
     }
     progress.finish_and_clear();
     let meta = DatasetMeta {
-        reference_time: Some(format_timestamp(REFERENCE_TIME_MICROS)),
+        reference_time: Some(format_timestamp(reference)),
         seed: Some(options.seed),
         customers: Some(n),
         rows,

@@ -8,7 +8,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::data::value::{DECIMAL_SCALE, parse_date, parse_decimal, parse_timestamp};
 use crate::model::FieldType;
-use crate::segment::schema::{Field, FieldTable, RelationKind, Schema, operators_of};
+use crate::segment::schema::{Field, FieldSource, FieldTable, RelationKind, Schema, operators_of};
 
 /// Limits of segment-language.md, past which a definition is rejected.
 pub const MAX_DEPTH: usize = 64;
@@ -320,30 +320,7 @@ struct Parser<'a> {
 impl Segment {
     /// Parses and validates a definition from its JSON text.
     pub fn parse(text: &str, schema: &Schema) -> Result<Segment, DefinitionError> {
-        if text.len() > MAX_DEFINITION_BYTES {
-            return Err(error(
-                "",
-                ErrorKind::Limit,
-                format!(
-                    "the definition is {} bytes; the limit is {MAX_DEFINITION_BYTES} bytes (4 MiB)",
-                    text.len()
-                ),
-            ));
-        }
-        let json: Json = serde_json::from_str(text).map_err(|e| {
-            let message = if e.to_string().contains("recursion limit") {
-                format!("nesting is deeper than the limit of {MAX_DEPTH} levels ({e})")
-            } else {
-                format!("not valid JSON: {e}")
-            };
-            let kind = if message.starts_with("nesting") {
-                ErrorKind::Limit
-            } else {
-                ErrorKind::Syntax
-            };
-            error("", kind, message)
-        })?;
-        Segment::from_json(&json, schema)
+        Segment::from_json(&parse_json(text.as_bytes())?, schema)
     }
 
     /// Validates a definition already parsed as JSON.
@@ -434,6 +411,35 @@ impl Segment {
         });
         found
     }
+}
+
+/// Reads a definition's JSON text within the size and nesting limits: a document past
+/// them is rejected (`ErrorKind::Limit`) before it can cost memory or stack; text that is
+/// not JSON is `ErrorKind::Syntax`.
+pub fn parse_json(bytes: &[u8]) -> Result<Json, DefinitionError> {
+    if bytes.len() > MAX_DEFINITION_BYTES {
+        return Err(error(
+            "",
+            ErrorKind::Limit,
+            format!(
+                "the definition is {} bytes; the limit is {MAX_DEFINITION_BYTES} bytes (4 MiB)",
+                bytes.len()
+            ),
+        ));
+    }
+    // serde_json stops at 128 levels, so no input can overflow the stack; the language's
+    // own limit of 64 is checked while validating.
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.to_string().contains("recursion limit") {
+            error(
+                "",
+                ErrorKind::Limit,
+                format!("nesting is deeper than the limit of {MAX_DEPTH} levels ({e})"),
+            )
+        } else {
+            error("", ErrorKind::Syntax, format!("not valid JSON: {e}"))
+        }
+    })
 }
 
 /// `websites`: a non-empty list of website ids.
@@ -1072,7 +1078,8 @@ impl Parser<'_> {
     }
 }
 
-fn segment_id(json: &Json) -> Option<SegmentId> {
+/// A segment id from JSON: a non-negative integer, or 1 to 64 letters, digits, `_` and `-`.
+pub fn segment_id(json: &Json) -> Option<SegmentId> {
     match json {
         Json::Number(n) => n.as_u64().map(|n| n.to_string()),
         Json::String(s)
@@ -1276,6 +1283,25 @@ fn scalar(json: &Json, pointer: &str, ty: FieldType) -> Result<Scalar, Definitio
 
 impl Condition {
     /// Calls `f` on this condition and every condition inside it.
+    /// Whether the condition's truth moves with the evaluation time by itself: a relative
+    /// date (`in_last_days`, `not_in_last_days`) or a derived day field. `in_segment`
+    /// moves with time when the segment it names does; that is for the caller to follow.
+    pub fn depends_on_time(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |c| {
+            let relative = |op: Op| matches!(op, Op::InLastDays | Op::NotInLastDays);
+            found |= match c {
+                Condition::Compare(comparison) => {
+                    relative(comparison.op)
+                        || matches!(comparison.field.source, FieldSource::Derived(_))
+                }
+                Condition::Aggregate(aggregate) => relative(aggregate.op),
+                _ => false,
+            };
+        });
+        found
+    }
+
     pub fn visit<'a>(&'a self, f: &mut impl FnMut(&'a Condition)) {
         f(self);
         match self {

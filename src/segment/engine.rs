@@ -4,6 +4,7 @@
 //! others only for the survivors, and NOT is an exclusion from the current universe.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, ArrayRef};
@@ -31,6 +32,13 @@ const SCAN_FRACTION: u64 = 16;
 pub trait SegmentSource {
     /// The segment with this id, or `None` when there is none.
     fn segment(&self, id: &str) -> Result<Option<Segment>, DefinitionError>;
+
+    /// The members of segment `id` at `as_of`, when the source already knows them (a
+    /// service's stored memberships): then `in_segment` reads them instead of evaluating
+    /// the segment again. The source must answer only for acyclic references.
+    fn members(&self, _id: &str, _as_of: i64) -> Option<Arc<RoaringBitmap>> {
+        None
+    }
 }
 
 /// No other segments: every `in_segment` is an unknown segment.
@@ -48,6 +56,9 @@ pub enum EvalError {
     Definition(#[from] DefinitionError),
     #[error("evaluation failed: {0}")]
     Engine(String),
+    /// The evaluation ran past its deadline and was stopped.
+    #[error("the evaluation ran longer than its time limit and was stopped")]
+    TimeLimit,
 }
 
 /// The members of a segment, as subject ids: customer `c` is `c`, visitor `v` is
@@ -69,6 +80,17 @@ struct ScopeKey {
 struct Context {
     scope: ScopeKey,
     as_of_day: i32,
+    deadline: Option<Instant>,
+}
+
+impl Context {
+    /// Checked before every leaf, so that no definition runs far past its time limit.
+    fn check_deadline(&self) -> Result<(), EvalError> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(EvalError::TimeLimit),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Evaluates segments over one dataset, with indexes built on first use and kept.
@@ -138,8 +160,21 @@ impl Engine {
         as_of: i64,
         source: &dyn SegmentSource,
     ) -> Result<Evaluation, EvalError> {
+        self.evaluate_until(segment, id, as_of, source, None)
+    }
+
+    /// As [`Engine::evaluate`], stopped with [`EvalError::TimeLimit`] once `deadline`
+    /// passes (checked before each condition, so it overruns by at most one leaf).
+    pub fn evaluate_until(
+        &self,
+        segment: &Segment,
+        id: Option<&str>,
+        as_of: i64,
+        source: &dyn SegmentSource,
+        deadline: Option<Instant>,
+    ) -> Result<Evaluation, EvalError> {
         let mut stack: Vec<SegmentId> = id.map(str::to_string).into_iter().collect();
-        self.evaluate_nested(segment, as_of, source, &mut stack)
+        self.evaluate_nested(segment, as_of, source, &mut stack, deadline)
     }
 
     /// The simplified plan of a segment, for showing how it will be evaluated.
@@ -150,7 +185,7 @@ impl Engine {
         source: &dyn SegmentSource,
     ) -> Result<Plan, EvalError> {
         let mut stack = Vec::new();
-        self.compile(segment, as_of, source, &mut stack)
+        self.compile(segment, as_of, source, &mut stack, None)
     }
 
     fn compile(
@@ -159,6 +194,7 @@ impl Engine {
         as_of: i64,
         source: &dyn SegmentSource,
         stack: &mut Vec<SegmentId>,
+        deadline: Option<Instant>,
     ) -> Result<Plan, EvalError> {
         let mut engine_error = None;
         let mut resolve =
@@ -172,6 +208,9 @@ impl Engine {
                         message: format!("in_segment makes a cycle: {}", chain.join(" -> ")),
                     });
                 }
+                if let Some(members) = source.members(id, as_of) {
+                    return Ok(members);
+                }
                 let Some(other) = source
                     .segment(id)
                     .map_err(|e| named_invalid(id, pointer, e))?
@@ -183,7 +222,7 @@ impl Engine {
                     });
                 };
                 stack.push(id.clone());
-                let result = self.evaluate_nested(&other, as_of, source, stack);
+                let result = self.evaluate_nested(&other, as_of, source, stack, deadline);
                 stack.pop();
                 match result {
                     Ok(evaluation) => Ok(Arc::new(evaluation.members)),
@@ -207,14 +246,16 @@ impl Engine {
         as_of: i64,
         source: &dyn SegmentSource,
         stack: &mut Vec<SegmentId>,
+        deadline: Option<Instant>,
     ) -> Result<Evaluation, EvalError> {
-        let plan = self.compile(segment, as_of, source, stack)?;
+        let plan = self.compile(segment, as_of, source, stack, deadline)?;
         let context = Context {
             scope: ScopeKey {
                 websites: segment.websites.clone(),
                 apply_to: segment.apply_to,
             },
             as_of_day: day_of_micros(as_of),
+            deadline,
         };
         let universe = self.universe(&context.scope);
         if !segment.active {
@@ -252,16 +293,17 @@ impl Engine {
         leaf: &SubjectLeaf,
         within: &RoaringBitmap,
     ) -> Result<RoaringBitmap, EvalError> {
+        context.check_deadline()?;
         Ok(match leaf {
             SubjectLeaf::Field(test) if test.field.table == FieldTable::Customer => {
                 self.customer_field(context, test, within)
             }
             SubjectLeaf::Field(test) => {
                 let filter = Tree::Leaf(test.clone());
-                self.has(context, Space::Cart, &filter, within)
+                self.has(context, Space::Cart, &filter, within)?
             }
             SubjectLeaf::Has { relation, filter } => {
-                self.has(context, Space::Relation(*relation), filter, within)
+                self.has(context, Space::Relation(*relation), filter, within)?
             }
             SubjectLeaf::Aggregate {
                 function,
@@ -434,11 +476,11 @@ impl Engine {
         space: Space,
         filter: &RecordPlan,
         within: &RoaringBitmap,
-    ) -> RoaringBitmap {
+    ) -> Result<RoaringBitmap, EvalError> {
         let started = std::time::Instant::now();
         let candidates = self.candidate_rows(context, space, within);
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
-        let rows = self.records(space, filter, &candidates);
+        let rows = self.records(context, space, filter, &candidates)?;
         let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut subjects = space.subjects_of(&self.dataset, &rows);
         subjects &= within;
@@ -449,7 +491,7 @@ impl Engine {
             subjects.len(),
             started.elapsed().as_secs_f64() * 1e3
         );
-        subjects
+        Ok(subjects)
     }
 
     /// The in-scope rows of `space` that belong to subjects in `within`.
@@ -478,21 +520,24 @@ impl Engine {
     }
 
     /// Rows of `space` in `within` that pass `plan`.
-    fn records(&self, space: Space, plan: &RecordPlan, within: &RoaringBitmap) -> RoaringBitmap {
+    fn records(
+        &self,
+        context: &Context,
+        space: Space,
+        plan: &RecordPlan,
+        within: &RoaringBitmap,
+    ) -> Result<RoaringBitmap, EvalError> {
         // A product test is needed for ordering and again for evaluating: once each.
         let products = ProductTests::default();
-        let evaluated = narrow(
+        narrow(
             plan,
             within,
             &|c| self.record_cost(space, c, &products),
             &mut |test, within| {
-                Ok::<_, std::convert::Infallible>(self.record_field(space, test, &products, within))
+                context.check_deadline()?;
+                Ok(self.record_field(space, test, &products, within))
             },
-        );
-        match evaluated {
-            Ok(rows) => rows,
-            Err(never) => match never {},
-        }
+        )
     }
 
     /// The products passing a product test, computed once per `ProductTests`.
@@ -732,7 +777,7 @@ impl Engine {
         let started = std::time::Instant::now();
         let candidates = self.candidate_rows(context, space, &eligible);
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
-        let rows = self.records(space, filter, &candidates);
+        let rows = self.records(context, space, filter, &candidates)?;
         let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
         let gathered_ms = started.elapsed().as_secs_f64() * 1e3;
         let (subject_of_row, subject_offsets) = self.subject_of_rows(space);

@@ -1,0 +1,289 @@
+//! The JSON shapes of the API's answers (and, for the OpenAPI document, of its request
+//! bodies, which the service itself validates).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+use utoipa::ToSchema;
+
+use crate::data::value::format_timestamp;
+use crate::segment::Schema;
+use crate::segment::definition::AggregateFunction;
+use crate::segment::schema::{FieldSource, FieldTable, RelationKind, operators_of};
+use crate::service::report::MemberRow;
+use crate::service::{SegmentKey, StoredSegment};
+
+/// A segment id: a number, or a name of letters, digits, `_` and `-`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Id {
+    Number(u64),
+    Name(String),
+}
+
+impl From<&SegmentKey> for Id {
+    fn from(key: &SegmentKey) -> Id {
+        match key {
+            SegmentKey::Number(n) => Id::Number(*n),
+            SegmentKey::Name(name) => Id::Name(name.clone()),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub customers: u64,
+    pub visitors: u64,
+}
+
+/// A stored segment as listed.
+#[derive(Serialize, ToSchema)]
+pub struct SegmentSummary {
+    pub id: Id,
+    pub name: String,
+    pub active: bool,
+    pub websites: Vec<i64>,
+    pub apply_to: &'static str,
+    /// Members now.
+    pub count: u64,
+    /// When the members were last matched (UTC).
+    pub refreshed_at: String,
+}
+
+impl SegmentSummary {
+    pub fn of(stored: &StoredSegment) -> SegmentSummary {
+        SegmentSummary {
+            id: Id::from(&stored.key),
+            name: stored.definition.name.clone(),
+            active: stored.definition.active,
+            websites: stored.definition.websites.clone(),
+            apply_to: stored.definition.apply_to.name(),
+            count: stored.count(),
+            refreshed_at: format_timestamp(stored.refreshed_at),
+        }
+    }
+}
+
+/// A stored segment with its definition.
+#[derive(Serialize, ToSchema)]
+pub struct SegmentView {
+    #[serde(flatten)]
+    pub summary: SegmentSummary,
+    pub description: Option<String>,
+    /// Subjects in the segment's scope (websites and apply_to).
+    pub universe: u64,
+    /// The instant the members were matched at (UTC).
+    pub as_of: String,
+    /// How long matching took.
+    pub elapsed_ms: f64,
+    /// The conditions as given (segment-language.md).
+    #[schema(value_type = Object)]
+    pub conditions: Json,
+}
+
+impl SegmentView {
+    pub fn of(stored: &StoredSegment) -> SegmentView {
+        SegmentView {
+            summary: SegmentSummary::of(stored),
+            description: stored.definition.description.clone(),
+            universe: stored.universe,
+            as_of: format_timestamp(stored.as_of),
+            elapsed_ms: stored.elapsed.as_secs_f64() * 1e3,
+            conditions: stored.definition.conditions_json.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefreshAnswer {
+    pub count: u64,
+    /// Subjects that became members.
+    pub entered: u64,
+    /// Subjects that stopped being members.
+    pub left: u64,
+    pub elapsed_ms: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefreshedSegment {
+    pub id: Id,
+    pub count: u64,
+    pub elapsed_ms: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkRefreshAnswer {
+    pub segments: Vec<RefreshedSegment>,
+    pub elapsed_ms: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EstimateAnswer {
+    /// Subjects the conditions match: exact.
+    pub count: u64,
+    /// Subjects in scope (websites and apply_to).
+    pub universe: u64,
+    pub elapsed_us: u64,
+}
+
+/// One page of members, ascending: customers by customer_id, then visitors.
+#[derive(Serialize, ToSchema)]
+pub struct MembersPage {
+    /// Members in all.
+    pub count: u64,
+    pub members: Vec<MemberRow>,
+    /// The `after` of the next page; null on the last.
+    pub next: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SegmentMembers {
+    pub segment: Id,
+    #[serde(flatten)]
+    pub page: MembersPage,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReportAnswer {
+    pub segments: Vec<Id>,
+    /// `union` or `intersection`.
+    pub set: &'static str,
+    #[serde(flatten)]
+    pub page: MembersPage,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Memberships {
+    /// The active segments the subject is in now.
+    pub segments: Vec<Id>,
+}
+
+/// A segment definition (segment-language.md), with an optional `id` on create.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Documents the body for OpenAPI; the service validates the JSON itself.
+pub struct SegmentDefinition {
+    pub id: Option<Id>,
+    pub name: String,
+    pub description: Option<String>,
+    pub websites: Vec<i64>,
+    /// `registered`, `visitors` or `both` (default).
+    pub apply_to: Option<String>,
+    pub active: Option<bool>,
+    #[schema(value_type = Object)]
+    pub conditions: Option<Json>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)] // Documents the body for OpenAPI.
+pub struct EstimateRequest {
+    #[schema(value_type = Object)]
+    pub conditions: Option<Json>,
+    pub websites: Vec<i64>,
+    pub apply_to: Option<String>,
+    /// Evaluation instant; default now.
+    pub as_of: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)] // Documents the body for OpenAPI.
+pub struct RefreshRequest {
+    /// Evaluation instant; default now.
+    pub as_of: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)] // Documents the body for OpenAPI.
+pub struct ReportRequest {
+    pub segments: Vec<Id>,
+    /// `union` (default) or `intersection`.
+    pub set: Option<String>,
+    /// `json` (default), `csv` or `xlsx`.
+    pub format: Option<String>,
+    pub limit: Option<u64>,
+    pub after: Option<String>,
+}
+
+/// Every field a condition may name, per table, and the relations.
+#[derive(Serialize, ToSchema)]
+pub struct SchemaView {
+    pub tables: BTreeMap<String, TableView>,
+    pub relations: BTreeMap<String, RelationView>,
+    pub aggregates: Vec<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TableView {
+    /// Where conditions may name this table's fields.
+    pub named_in: String,
+    pub fields: BTreeMap<String, FieldView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FieldView {
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+    pub operators: Vec<&'static str>,
+    /// A custom attribute (a column beyond the data model).
+    pub custom: bool,
+    /// Computed against the evaluation time (days_since_created, age ...).
+    pub derived: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RelationView {
+    /// The tables a `where` over this relation may name.
+    pub tables: Vec<&'static str>,
+    /// Whether visitors have such records.
+    pub visitors: bool,
+}
+
+impl SchemaView {
+    pub fn of(schema: &Schema) -> SchemaView {
+        let tables = FieldTable::ALL
+            .into_iter()
+            .map(|table| {
+                let fields = schema
+                    .fields_of(table)
+                    .map(|field| {
+                        let view = FieldView {
+                            ty: field.ty.name(),
+                            operators: operators_of(field.ty).to_vec(),
+                            custom: field.custom,
+                            derived: matches!(field.source, FieldSource::Derived(_)),
+                        };
+                        (field.column.clone(), view)
+                    })
+                    .collect();
+                let named_in = match table {
+                    FieldTable::Customer | FieldTable::Cart => "top level".to_string(),
+                    other => {
+                        let relations: Vec<&str> = RelationKind::ALL
+                            .into_iter()
+                            .filter(|r| r.visible_tables().contains(&other))
+                            .map(RelationKind::name)
+                            .collect();
+                        format!("where of {}", relations.join(", "))
+                    }
+                };
+                (table.name().to_string(), TableView { named_in, fields })
+            })
+            .collect();
+        let relations = RelationKind::ALL
+            .into_iter()
+            .map(|relation| {
+                let view = RelationView {
+                    tables: relation.visible_tables().iter().map(|t| t.name()).collect(),
+                    visitors: relation.visitors_have_it(),
+                };
+                (relation.name().to_string(), view)
+            })
+            .collect();
+        SchemaView {
+            tables,
+            relations,
+            aggregates: AggregateFunction::ALL.iter().map(|a| a.name()).collect(),
+        }
+    }
+}

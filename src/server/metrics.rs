@@ -1,0 +1,176 @@
+//! `/metrics` in the Prometheus text format: requests and their latencies per route,
+//! and, read from the current snapshot at each scrape, segment sizes, data sizes and
+//! memory.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::service::Service;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    /// The route as declared (`/segments/{id}`), so ids do not make new series.
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: HistogramFamily,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs to about 13 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 19))
+}
+
+impl Metrics {
+    pub fn new(service: Arc<Service>) -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "segmint_http_requests",
+            "HTTP requests answered, by method, route and status",
+            requests.clone(),
+        );
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "segmint_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route",
+            latency.clone(),
+        );
+        registry.register_collector(Box::new(ServiceCollector { service }));
+        Metrics {
+            registry,
+            requests,
+            latency,
+        }
+    }
+
+    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail; an encoder error would be a bug in a metric.
+        if let Err(e) =
+            prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
+        {
+            tracing::error!("cannot encode metrics: {e}");
+        }
+        text
+    }
+}
+
+/// Events applied since start; counted by the events endpoint.
+pub static EVENTS_APPLIED: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Debug)]
+struct ServiceCollector {
+    service: Arc<Service>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Service")
+    }
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> std::fmt::Result {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+impl Collector for ServiceCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let snapshot = self.service.snapshot();
+        let dataset = snapshot.engine.dataset();
+        {
+            let mut family = encoder.encode_descriptor(
+                "segmint_segment_members",
+                "Members of each stored segment",
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            for stored in snapshot.segments.values() {
+                let labels = [("segment", stored.id())];
+                ConstGauge::new(stored.count() as i64).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        gauge(
+            &mut encoder,
+            "segmint_segments",
+            "Stored segments",
+            snapshot.segments.len() as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "segmint_customers",
+            "Registered customers in the data",
+            dataset.customer_count() as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "segmint_visitors",
+            "Visitors in the data",
+            dataset.visitor_count() as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "segmint_data_bytes",
+            "Bytes held by the loaded columns, links and id indexes",
+            dataset.memory_bytes() as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "segmint_index_bytes",
+            "Bytes held by the column indexes built so far",
+            snapshot.engine.index_memory_bytes() as i64,
+        )?;
+        if let Some(rss) = crate::util::rss_bytes() {
+            gauge(
+                &mut encoder,
+                "segmint_resident_memory_bytes",
+                "Resident memory of the process",
+                rss as i64,
+            )?;
+        }
+        let events = ConstCounter::new(EVENTS_APPLIED.load(Ordering::Relaxed));
+        events.encode(encoder.encode_descriptor(
+            "segmint_events_applied",
+            "Events applied since start",
+            None,
+            events.metric_type(),
+        )?)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,717 @@
+//! The handlers: read the request, call the service, write the answer.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use roaring::RoaringBitmap;
+use serde_json::Value as Json_;
+use utoipa::OpenApi;
+
+use super::api::*;
+use super::problem::Problem;
+use super::{AppState, read_json, required};
+use crate::segment::definition::{pointer_join, segment_id};
+use crate::segment::{DefinitionError, ErrorKind};
+use crate::service::report::{CsvExport, Cursor, page, write_xlsx};
+use crate::service::{SetOperation, Snapshot, combine, instant_at};
+
+type Params = Query<HashMap<String, String>>;
+type Answer = Result<Response, Problem>;
+
+/// Members on one JSON page, at most.
+const MAX_PAGE: usize = 10_000;
+const DEFAULT_PAGE: usize = 100;
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/schema", get(schema))
+        .route("/segments", get(list_segments).post(create_segment))
+        .route("/segments/refresh", post(refresh_all))
+        .route(
+            "/segments/{id}",
+            get(get_segment).put(update_segment).delete(delete_segment),
+        )
+        .route("/segments/{id}/refresh", post(refresh_segment))
+        .route("/segments/{id}/members", get(segment_members))
+        .route("/estimate", post(estimate))
+        .route("/report", post(report))
+        .route("/customers/{customer_id}/segments", get(customer_segments))
+        .route("/visitors/{visitor_id}/segments", get(visitor_segments))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+}
+
+fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
+    Problem::invalid(&DefinitionError {
+        pointer: pointer.to_string(),
+        kind: ErrorKind::BadValue,
+        message: message.into(),
+    })
+}
+
+#[utoipa::path(get, path = "/health", tag = "service",
+    responses((status = 200, description = "The service is up", body = Health)))]
+pub async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
+    let snapshot = state.service.snapshot();
+    let dataset = snapshot.engine.dataset();
+    Json(Health {
+        status: "ok",
+        customers: dataset.customer_count() as u64,
+        visitors: dataset.visitor_count() as u64,
+    })
+}
+
+#[utoipa::path(get, path = "/schema", tag = "service",
+    responses((status = 200, description = "Every field a condition may name", body = SchemaView)))]
+pub async fn schema(State(state): State<Arc<AppState>>) -> Json<SchemaView> {
+    Json(SchemaView::of(state.service.snapshot().engine.schema()))
+}
+
+#[utoipa::path(get, path = "/segments", tag = "segments",
+    responses((status = 200, description = "The stored segments", body = Vec<SegmentSummary>)))]
+pub async fn list_segments(State(state): State<Arc<AppState>>) -> Answer {
+    let snapshot = state.snapshot().await?;
+    let list: Vec<SegmentSummary> = snapshot
+        .segments
+        .values()
+        .map(|s| SegmentSummary::of(s))
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+#[utoipa::path(post, path = "/segments", tag = "segments",
+    request_body = SegmentDefinition,
+    responses(
+        (status = 201, description = "Stored and matched", body = SegmentView),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The id is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The definition does not fit the language", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_segment(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let json = required(
+        read_json(&state, &headers, body).await?,
+        "a segment definition",
+    )?;
+    let service = state.service.clone();
+    let stored = state
+        .evaluate(move || service.create(&json).map_err(Problem::from))
+        .await?;
+    let location = format!("/segments/{}", stored.key);
+    let mut response = (StatusCode::CREATED, Json(SegmentView::of(&stored))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+#[utoipa::path(get, path = "/segments/{id}", tag = "segments",
+    params(("id" = String, Path, description = "Segment id")),
+    responses(
+        (status = 200, description = "The stored segment", body = SegmentView),
+        (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_segment(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Answer {
+    let snapshot = state.snapshot().await?;
+    Ok(Json(SegmentView::of(snapshot.segment(&id)?)).into_response())
+}
+
+#[utoipa::path(put, path = "/segments/{id}", tag = "segments",
+    params(("id" = String, Path, description = "Segment id")),
+    request_body = SegmentDefinition,
+    responses(
+        (status = 200, description = "Replaced and re-matched (with the segments that name it)", body = SegmentView),
+        (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The definition does not fit the language", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_segment(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let json = required(
+        read_json(&state, &headers, body).await?,
+        "a segment definition",
+    )?;
+    let service = state.service.clone();
+    let stored = state
+        .evaluate(move || service.update(&id, &json).map_err(Problem::from))
+        .await?;
+    Ok(Json(SegmentView::of(&stored)).into_response())
+}
+
+#[utoipa::path(delete, path = "/segments/{id}", tag = "segments",
+    params(("id" = String, Path, description = "Segment id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another segment names it with in_segment", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_segment(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Answer {
+    let service = state.service.clone();
+    super::run_blocking(move || service.delete(&id).map_err(Problem::from)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `{"as_of"?}`: the only key a refresh body has.
+fn refresh_as_of(body: Option<Json_>) -> Result<Option<i64>, Problem> {
+    let Some(body) = body else { return Ok(None) };
+    let object = body.as_object().ok_or_else(|| {
+        invalid(
+            "",
+            "a refresh body is a JSON object: {\"as_of\": ...} or {}",
+        )
+    })?;
+    if let Some(key) = object.keys().find(|k| *k != "as_of") {
+        return Err(invalid(
+            &pointer_join("", key),
+            format!("unknown key {key:?}: a refresh body has only as_of"),
+        ));
+    }
+    object
+        .get("as_of")
+        .map(|value| instant_at(value, "/as_of"))
+        .transpose()
+        .map_err(Problem::from)
+}
+
+#[utoipa::path(post, path = "/segments/{id}/refresh", tag = "segments",
+    params(("id" = String, Path, description = "Segment id")),
+    request_body(content = RefreshRequest, description = "Optional"),
+    responses(
+        (status = 200, description = "Re-matched", body = RefreshAnswer),
+        (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh_segment(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let as_of = refresh_as_of(read_json(&state, &headers, body).await?)?;
+    let service = state.service.clone();
+    let refreshed = state
+        .evaluate(move || service.refresh(&id, as_of).map_err(Problem::from))
+        .await?;
+    Ok(Json(RefreshAnswer {
+        count: refreshed.count,
+        entered: refreshed.entered,
+        left: refreshed.left,
+        elapsed_ms: refreshed.elapsed.as_secs_f64() * 1e3,
+    })
+    .into_response())
+}
+
+#[utoipa::path(post, path = "/segments/refresh", tag = "segments",
+    request_body(content = RefreshRequest, description = "Optional"),
+    responses((status = 200, description = "Every active segment re-matched", body = BulkRefreshAnswer)))]
+pub async fn refresh_all(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let as_of = refresh_as_of(read_json(&state, &headers, body).await?)?;
+    let service = state.service.clone();
+    let (refreshed, elapsed) = state
+        .evaluate(move || service.refresh_all(as_of).map_err(Problem::from))
+        .await?;
+    Ok(Json(BulkRefreshAnswer {
+        segments: refreshed
+            .iter()
+            .map(|s| RefreshedSegment {
+                id: Id::from(&s.key),
+                count: s.count(),
+                elapsed_ms: s.elapsed.as_secs_f64() * 1e3,
+            })
+            .collect(),
+        elapsed_ms: elapsed.as_secs_f64() * 1e3,
+    })
+    .into_response())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+/// How to page or export members: `format`, `limit`, `after`.
+struct PageRequest {
+    format: Format,
+    limit: Option<u64>,
+    after: Option<Cursor>,
+}
+
+impl PageRequest {
+    /// From query parameters, or body keys (`from_body`), which name their place by pointer.
+    fn parse(values: &HashMap<String, Json_>, from_body: bool) -> Result<PageRequest, Problem> {
+        let fail = |name: &'static str, message: String| {
+            if from_body {
+                invalid(&pointer_join("", name), message)
+            } else {
+                Problem::bad_parameter(name, message)
+            }
+        };
+        let text = |value: &Json_| match value {
+            Json_::String(s) => Some(s.clone()),
+            Json_::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let format = match values.get("format") {
+            None => Format::Json,
+            Some(value) => match text(value).as_deref() {
+                Some("json") => Format::Json,
+                Some("csv") => Format::Csv,
+                Some("xlsx") => Format::Xlsx,
+                _ => {
+                    return Err(fail(
+                        "format",
+                        format!("format must be json, csv or xlsx, not {value}"),
+                    ));
+                }
+            },
+        };
+        let limit = match values.get("limit") {
+            None => None,
+            Some(value) => {
+                let most = if format == Format::Json {
+                    MAX_PAGE as u64
+                } else {
+                    u64::MAX
+                };
+                match text(value).and_then(|t| t.parse::<u64>().ok()) {
+                    Some(n) if (1..=most).contains(&n) => Some(n),
+                    _ => {
+                        return Err(fail(
+                            "limit",
+                            format!("limit must be a whole number from 1 to {most}, not {value}"),
+                        ));
+                    }
+                }
+            }
+        };
+        let after = match values.get("after") {
+            None => None,
+            Some(value) => Some(
+                text(value)
+                    .ok_or_else(|| format!("{value} is not a member cursor"))
+                    .and_then(|t| Cursor::parse(&t))
+                    .map_err(|e| fail("after", e))?,
+            ),
+        };
+        Ok(PageRequest {
+            format,
+            limit,
+            after,
+        })
+    }
+
+    fn from_query(params: &HashMap<String, String>) -> Result<PageRequest, Problem> {
+        let values = params
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "format" | "limit" | "after"))
+            .map(|(k, v)| (k.clone(), Json_::from(v.as_str())))
+            .collect();
+        PageRequest::parse(&values, false)
+    }
+}
+
+/// A download that streams: CSV a batch at a time, XLSX as the workbook is written.
+fn download(
+    snapshot: &Snapshot,
+    members: Arc<RoaringBitmap>,
+    request: &PageRequest,
+    file_stem: &str,
+) -> Response {
+    let dataset = snapshot.engine.dataset().clone();
+    let (body, content_type, extension) = match request.format {
+        Format::Csv => {
+            let export = CsvExport::new(dataset, members, request.after, request.limit);
+            let chunks = futures::stream::iter(
+                export.map(|chunk| Ok::<_, std::io::Error>(Bytes::from(chunk))),
+            );
+            (Body::from_stream(chunks), "text/csv; charset=utf-8", "csv")
+        }
+        _ => {
+            let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+            let (after, limit) = (request.after, request.limit);
+            tokio::task::spawn_blocking(move || {
+                let mut out = ChannelWriter {
+                    sender: sender.clone(),
+                    buffer: Vec::new(),
+                };
+                let written = write_xlsx(&dataset, &members, after, limit, "members", &mut out)
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+                    .and_then(|_| out.flush());
+                if let Err(e) = written {
+                    // The client sees the download cut short rather than a valid file.
+                    let _ = sender.blocking_send(Err(e));
+                }
+            });
+            let chunks = futures::stream::unfold(receiver, |mut receiver| async move {
+                receiver.recv().await.map(|chunk| (chunk, receiver))
+            });
+            (
+                Body::from_stream(chunks),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+            )
+        }
+    };
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("attachment; filename=\"{file_stem}.{extension}\""))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// Sends what is written as body chunks of 64 KiB; a client gone away is a write error,
+/// which stops the export.
+struct ChannelWriter {
+    sender: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    buffer: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= 64 * 1024 {
+            self.send()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+fn members_page(
+    snapshot: &Snapshot,
+    members: &RoaringBitmap,
+    request: &PageRequest,
+) -> MembersPage {
+    let limit = request.limit.map_or(DEFAULT_PAGE, |n| n as usize);
+    let found = page(snapshot.engine.dataset(), members, request.after, limit);
+    MembersPage {
+        count: members.len(),
+        members: found.rows,
+        next: found.next.map(|c| c.to_string()),
+    }
+}
+
+#[utoipa::path(get, path = "/segments/{id}/members", tag = "members",
+    params(
+        ("id" = String, Path, description = "Segment id"),
+        ("limit" = Option<u64>, Query, description = "Members per page (JSON: 1 to 10000, default 100; downloads: all unless given)"),
+        ("after" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("format" = Option<String>, Query, description = "json (default), csv or xlsx"),
+    ),
+    responses(
+        (status = 200, description = "A page of members, or a CSV / XLSX download of them", body = SegmentMembers),
+        (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn segment_members(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let snapshot = state.snapshot().await?;
+    let stored = snapshot.segment(&id)?;
+    let request = PageRequest::from_query(&params)?;
+    if request.format != Format::Json {
+        let stem = format!("segment-{}-members", stored.key);
+        return Ok(download(&snapshot, stored.members.clone(), &request, &stem));
+    }
+    Ok(Json(SegmentMembers {
+        segment: Id::from(&stored.key),
+        page: members_page(&snapshot, &stored.members, &request),
+    })
+    .into_response())
+}
+
+#[utoipa::path(post, path = "/estimate", tag = "segments",
+    request_body = EstimateRequest,
+    responses(
+        (status = 200, description = "The exact size; nothing is stored", body = EstimateAnswer),
+        (status = 422, description = "The conditions do not fit the language, or ran past the time limit", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn estimate(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let json = required(
+        read_json(&state, &headers, body).await?,
+        "{\"conditions\", \"websites\", \"apply_to\"?, \"as_of\"?}",
+    )?;
+    let snapshot = state.snapshot().await?;
+    let service = state.service.clone();
+    let estimate = state
+        .evaluate(move || service.estimate(&snapshot, &json).map_err(Problem::from))
+        .await?;
+    Ok(Json(EstimateAnswer {
+        count: estimate.count,
+        universe: estimate.universe,
+        elapsed_us: estimate.elapsed.as_micros() as u64,
+    })
+    .into_response())
+}
+
+#[utoipa::path(post, path = "/report", tag = "members",
+    request_body = ReportRequest,
+    params(
+        ("limit" = Option<u64>, Query, description = "As for members (the body's wins)"),
+        ("after" = Option<String>, Query, description = "As for members"),
+        ("format" = Option<String>, Query, description = "As for members"),
+    ),
+    responses(
+        (status = 200, description = "The union or intersection of segments: count and members", body = ReportAnswer),
+        (status = 404, description = "A segment does not exist (pointer names it)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn report(
+    State(state): State<Arc<AppState>>,
+    Query(params): Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let json = required(
+        read_json(&state, &headers, body).await?,
+        "{\"segments\": [id, ...], \"set\": \"union\" | \"intersection\"}",
+    )?;
+    let Json_::Object(object) = json else {
+        return Err(invalid(
+            "",
+            "a report is a JSON object: {\"segments\": [id, ...], \"set\": \"union\" | \"intersection\"}",
+        ));
+    };
+    let mut paging: HashMap<String, Json_> = params
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "format" | "limit" | "after"))
+        .map(|(k, v)| (k.clone(), Json_::from(v.as_str())))
+        .collect();
+    let mut ids = None;
+    let mut set = SetOperation::Union;
+    for (key, value) in &object {
+        match key.as_str() {
+            "segments" => ids = Some(report_ids(value)?),
+            "set" => {
+                set = match value.as_str() {
+                    Some("union") => SetOperation::Union,
+                    Some("intersection") => SetOperation::Intersection,
+                    _ => {
+                        return Err(invalid(
+                            "/set",
+                            format!("set must be \"union\" or \"intersection\", not {value}"),
+                        ));
+                    }
+                }
+            }
+            "format" | "limit" | "after" => {
+                paging.insert(key.clone(), value.clone());
+            }
+            other => {
+                return Err(invalid(
+                    &pointer_join("", other),
+                    format!(
+                        "unknown key {other:?}: a report has segments, set, format, limit and after"
+                    ),
+                ));
+            }
+        }
+    }
+    let from_body = object
+        .keys()
+        .any(|k| matches!(k.as_str(), "format" | "limit" | "after"));
+    let request = PageRequest::parse(&paging, from_body)?;
+    let Some(ids) = ids else {
+        return Err(invalid(
+            "",
+            "missing key \"segments\": the segments to combine",
+        ));
+    };
+    let snapshot = state.snapshot().await?;
+    for (i, id) in ids.iter().enumerate() {
+        if snapshot.segment(id).is_err() {
+            return Err(Problem::not_found(format!("segment {id} does not exist"))
+                .at(&format!("/segments/{i}")));
+        }
+    }
+    let members = Arc::new(combine(&snapshot, &ids, set)?);
+    let listed: Vec<Id> = ids
+        .iter()
+        .map(|id| Id::from(&snapshot.segment(id).expect("checked above").key))
+        .collect();
+    if request.format != Format::Json {
+        return Ok(download(&snapshot, members, &request, "report-members"));
+    }
+    Ok(Json(ReportAnswer {
+        segments: listed,
+        set: match set {
+            SetOperation::Union => "union",
+            SetOperation::Intersection => "intersection",
+        },
+        page: members_page(&snapshot, &members, &request),
+    })
+    .into_response())
+}
+
+fn report_ids(value: &Json_) -> Result<Vec<String>, Problem> {
+    let list = value.as_array().filter(|l| !l.is_empty()).ok_or_else(|| {
+        invalid(
+            "/segments",
+            "segments must be a non-empty list of segment ids",
+        )
+    })?;
+    list.iter()
+        .enumerate()
+        .map(|(i, item)| {
+            segment_id(item).ok_or_else(|| {
+                invalid(
+                    &format!("/segments/{i}"),
+                    format!(
+                        "{item} is not a segment id (a number, or letters, digits, '_' and '-')"
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// `website`: an optional website id.
+fn website_param(params: &HashMap<String, String>) -> Result<Option<i64>, Problem> {
+    params
+        .get("website")
+        .map(|w| {
+            w.parse::<i64>().map_err(|_| {
+                Problem::bad_parameter(
+                    "website",
+                    format!("website must be a website id, not {w:?}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn subject_id(text: &str, what: &'static str) -> Result<i64, Problem> {
+    text.parse::<i64>().map_err(|_| {
+        Problem::bad_parameter(what, format!("{what} must be an integer, not {text:?}"))
+    })
+}
+
+fn memberships(snapshot: &Snapshot, subject: u32, website: Option<i64>) -> Response {
+    Json(Memberships {
+        segments: snapshot
+            .segments_of(subject, website)
+            .into_iter()
+            .map(Id::from)
+            .collect(),
+    })
+    .into_response()
+}
+
+#[utoipa::path(get, path = "/customers/{customer_id}/segments", tag = "members",
+    params(
+        ("customer_id" = i64, Path, description = "Customer id"),
+        ("website" = Option<i64>, Query, description = "Only segments of this website"),
+    ),
+    responses(
+        (status = 200, description = "The active segments the customer is in now", body = Memberships),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn customer_segments(
+    State(state): State<Arc<AppState>>,
+    Path(customer_id): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let customer_id = subject_id(&customer_id, "customer_id")?;
+    let website = website_param(&params)?;
+    let snapshot = state.snapshot().await?;
+    let subject = snapshot
+        .customer(customer_id)
+        .ok_or_else(|| Problem::not_found(format!("customer {customer_id} does not exist")))?;
+    Ok(memberships(&snapshot, subject, website))
+}
+
+#[utoipa::path(get, path = "/visitors/{visitor_id}/segments", tag = "members",
+    params(
+        ("visitor_id" = i64, Path, description = "Visitor id"),
+        ("website" = Option<i64>, Query, description = "Only segments of this website"),
+    ),
+    responses(
+        (status = 200, description = "The active segments the visitor is in now", body = Memberships),
+        (status = 404, description = "No such visitor", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn visitor_segments(
+    State(state): State<Arc<AppState>>,
+    Path(visitor_id): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let visitor_id = subject_id(&visitor_id, "visitor_id")?;
+    let website = website_param(&params)?;
+    let snapshot = state.snapshot().await?;
+    let subject = snapshot
+        .visitor(visitor_id)
+        .ok_or_else(|| Problem::not_found(format!("visitor {visitor_id} does not exist")))?;
+    Ok(memberships(&snapshot, subject, website))
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "service",
+    responses((status = 200, description = "This API as OpenAPI 3.1")))]
+pub async fn openapi() -> Response {
+    match super::openapi::ApiDoc::openapi().to_json() {
+        Ok(text) => {
+            let mut response = text.into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(e) => {
+            Problem::internal(format!("cannot write the OpenAPI document: {e}")).into_response()
+        }
+    }
+}

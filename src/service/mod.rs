@@ -1,0 +1,925 @@
+//! The segment service: stored segments with their members, kept current, for a front
+//! end (the HTTP server of [`crate::server`]) to read and change.
+//!
+//! State is one immutable [`Snapshot`] — the engine over the loaded data plus every stored
+//! segment with its member bitmap — published through an `ArcSwap`. Readers take the
+//! current snapshot without locking and see one consistent state for the whole request;
+//! changes (create, update, delete, refresh, re-matching as days pass, and later events)
+//! go through one writer, which builds the next snapshot and publishes it whole. A change
+//! to the data becomes one more kind of write: a new engine in the next snapshot, with the
+//! segments it touches re-matched, so readers never see half of it.
+//!
+//! Memberships follow the service's clock: a segment whose truth moves with time (relative
+//! dates, derived day fields, or `in_segment` of such a segment) is re-matched whenever the
+//! clock's UTC day differs from the day it was matched at ([`Service::current`]).
+
+pub mod clock;
+pub mod report;
+pub mod state;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use roaring::RoaringBitmap;
+use serde_json::{Map, Value as Json};
+
+use crate::data::value::{day_of_micros, parse_instant};
+use crate::segment::definition::{SegmentId, segment_id};
+use crate::segment::{DefinitionError, Engine, ErrorKind, EvalError, Segment, SegmentSource};
+use clock::Clock;
+use state::{SavedSegment, SavedSegments, StateDir, StateError};
+
+/// Why a request to the service was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request does not fit: the definition, or another part of the body.
+    #[error("{0}")]
+    Invalid(DefinitionError),
+    #[error("segment {0} does not exist")]
+    NotFound(SegmentId),
+    /// The request conflicts with what is stored (an id taken, a segment still named).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the evaluation ran longer than the time limit of {0:?} and was stopped")]
+    TimeLimit(Duration),
+    /// The state directory could not be read or written: nothing was changed.
+    #[error("{0}")]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Engine(String),
+}
+
+impl ServiceError {
+    fn from_eval(error: EvalError, limit: Option<Duration>) -> ServiceError {
+        match error {
+            EvalError::Definition(e) => ServiceError::Invalid(e),
+            EvalError::TimeLimit => ServiceError::TimeLimit(limit.unwrap_or_default()),
+            EvalError::Engine(e) => ServiceError::Engine(e),
+        }
+    }
+}
+
+fn invalid(pointer: &str, kind: ErrorKind, message: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid(DefinitionError {
+        pointer: pointer.to_string(),
+        kind,
+        message: message.into(),
+    })
+}
+
+/// A stored segment's id, ordered as listed: numeric ids by value, then named ones.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SegmentKey {
+    Number(u64),
+    Name(String),
+}
+
+impl SegmentKey {
+    pub fn of(id: &str) -> SegmentKey {
+        match id.parse::<u64>() {
+            Ok(n) if n.to_string() == id => SegmentKey::Number(n),
+            _ => SegmentKey::Name(id.to_string()),
+        }
+    }
+
+    /// The id as JSON: a number for numeric ids, else a string.
+    pub fn to_json(&self) -> Json {
+        match self {
+            SegmentKey::Number(n) => Json::from(*n),
+            SegmentKey::Name(name) => Json::from(name.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for SegmentKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SegmentKey::Number(n) => write!(f, "{n}"),
+            SegmentKey::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// A segment as stored: its definition and its members at `as_of`.
+#[derive(Clone, Debug)]
+pub struct StoredSegment {
+    pub key: SegmentKey,
+    pub definition: Segment,
+    /// The definition as the client sent it (without `id`), as saved in the state.
+    pub source: Json,
+    /// Subject ids of the snapshot's dataset (see [`crate::segment::Evaluation`]).
+    pub members: Arc<RoaringBitmap>,
+    /// Subjects in the segment's scope (websites and `apply_to`).
+    pub universe: u64,
+    /// The instant the members were matched at (µs).
+    pub as_of: i64,
+    /// When they were matched, by the service's clock (µs).
+    pub refreshed_at: i64,
+    pub elapsed: Duration,
+    /// Whether the members move with time, directly or through `in_segment`.
+    pub time_dependent: bool,
+    /// The segments it names with `in_segment`.
+    pub references: BTreeSet<SegmentKey>,
+}
+
+impl StoredSegment {
+    pub fn id(&self) -> String {
+        self.key.to_string()
+    }
+
+    pub fn count(&self) -> u64 {
+        self.members.len()
+    }
+}
+
+pub type Segments = BTreeMap<SegmentKey, Arc<StoredSegment>>;
+
+/// One consistent state: the data and every stored segment's members over it.
+pub struct Snapshot {
+    pub engine: Arc<Engine>,
+    pub segments: Segments,
+    /// The UTC day its time-dependent segments were all matched at; `None` when one was
+    /// matched at another instant (a refresh with `as_of`).
+    pub day: Option<i32>,
+}
+
+impl Snapshot {
+    pub fn segment(&self, id: &str) -> Result<&Arc<StoredSegment>, ServiceError> {
+        self.segments
+            .get(&SegmentKey::of(id))
+            .ok_or_else(|| ServiceError::NotFound(id.to_string()))
+    }
+
+    /// The active segments that hold `subject` now, optionally only those of `website`.
+    pub fn segments_of(&self, subject: u32, website: Option<i64>) -> Vec<&SegmentKey> {
+        self.segments
+            .values()
+            .filter(|s| s.definition.active)
+            .filter(|s| website.is_none_or(|w| s.definition.websites.contains(&w)))
+            .filter(|s| s.members.contains(subject))
+            .map(|s| &s.key)
+            .collect()
+    }
+
+    /// The dense subject id of a customer, if the data has them.
+    pub fn customer(&self, customer_id: i64) -> Option<u32> {
+        self.engine.dataset().customer_index.get(customer_id)
+    }
+
+    pub fn visitor(&self, visitor_id: i64) -> Option<u32> {
+        let dataset = self.engine.dataset();
+        dataset
+            .visitor_index
+            .get(visitor_id)
+            .map(|v| dataset.customer_count() as u32 + v)
+    }
+}
+
+/// `in_segment` over stored segments: their members are read, not evaluated again, when
+/// they hold at the requested instant.
+struct Stored<'a>(&'a Segments);
+
+impl SegmentSource for Stored<'_> {
+    fn segment(&self, id: &str) -> Result<Option<Segment>, DefinitionError> {
+        Ok(self
+            .0
+            .get(&SegmentKey::of(id))
+            .map(|s| s.definition.clone()))
+    }
+
+    fn members(&self, id: &str, as_of: i64) -> Option<Arc<RoaringBitmap>> {
+        let stored = self.0.get(&SegmentKey::of(id))?;
+        let holds = !stored.time_dependent || day_of_micros(stored.as_of) == day_of_micros(as_of);
+        holds.then(|| stored.members.clone())
+    }
+}
+
+pub struct ServiceOptions {
+    pub clock: Arc<dyn Clock>,
+    pub state: Option<StateDir>,
+    /// How long evaluating one request's definition (create, update, estimate) may take.
+    pub time_limit: Option<Duration>,
+}
+
+/// What `/estimate` answers.
+#[derive(Clone, Debug)]
+pub struct Estimate {
+    pub count: u64,
+    pub universe: u64,
+    pub elapsed: Duration,
+}
+
+/// What refreshing one segment changed.
+#[derive(Clone, Debug)]
+pub struct Refreshed {
+    pub count: u64,
+    pub entered: u64,
+    pub left: u64,
+    pub elapsed: Duration,
+}
+
+/// How to combine segments in a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOperation {
+    Union,
+    Intersection,
+}
+
+struct Writer {
+    state: Option<StateDir>,
+    next_id: u64,
+}
+
+pub struct Service {
+    current: ArcSwap<Snapshot>,
+    writer: Mutex<Writer>,
+    clock: Arc<dyn Clock>,
+    time_limit: Option<Duration>,
+}
+
+impl Service {
+    /// Starts over `engine` with the segments saved in the state directory (if any), each
+    /// matched at the clock's now. A saved definition that no longer fits the data stops
+    /// the start: dropping it would lose a definition without anyone knowing.
+    pub fn start(engine: Arc<Engine>, options: ServiceOptions) -> Result<Service, ServiceError> {
+        let saved = match &options.state {
+            Some(state) => state.load_segments()?.unwrap_or_default(),
+            None => SavedSegments::default(),
+        };
+        let now = options.clock.now_micros();
+        let mut definitions = Vec::with_capacity(saved.segments.len());
+        for entry in &saved.segments {
+            let in_state = |message: String| {
+                let path = options
+                    .state
+                    .as_ref()
+                    .map(|s| s.path().display().to_string())
+                    .unwrap_or_default();
+                ServiceError::Engine(format!("state {path}: segment {}: {message}", entry.id))
+            };
+            if segment_id(&Json::from(entry.id.as_str())).is_none() {
+                return Err(in_state("not a valid segment id".to_string()));
+            }
+            let definition = Segment::from_json(&entry.definition, engine.schema())
+                .map_err(|e| in_state(e.to_string()))?;
+            definitions.push((
+                SegmentKey::of(&entry.id),
+                definition,
+                entry.definition.clone(),
+            ));
+        }
+        let mut segments = Segments::new();
+        let placeholders: Vec<SegmentKey> = definitions.iter().map(|d| d.0.clone()).collect();
+        for (key, definition, source) in definitions {
+            segments.insert(
+                key.clone(),
+                Arc::new(unmatched(key, definition, source, now)),
+            );
+        }
+        // Every saved reference must name a saved segment, without cycles.
+        for key in &placeholders {
+            if let Some(chain) = find_cycle(key, &segments[key].references, &segments) {
+                return Err(ServiceError::Engine(format!(
+                    "saved segments make an in_segment cycle: {chain}"
+                )));
+            }
+            for named in &segments[key].references {
+                if !segments.contains_key(named) {
+                    return Err(ServiceError::Engine(format!(
+                        "saved segment {key} names segment {named}, which is not saved"
+                    )));
+                }
+            }
+        }
+        let started = Instant::now();
+        let keys: Vec<SegmentKey> = segments.keys().cloned().collect();
+        rematch(&engine, &mut segments, &keys, now, now)?;
+        if !segments.is_empty() {
+            tracing::info!(
+                "matched {} saved segments in {:.1} ms",
+                segments.len(),
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        let next_id = saved.next_id.max(next_free_number(&segments));
+        Ok(Service {
+            current: ArcSwap::from_pointee(Snapshot {
+                engine,
+                segments,
+                day: Some(day_of_micros(now)),
+            }),
+            writer: Mutex::new(Writer {
+                state: options.state,
+                next_id,
+            }),
+            clock: options.clock,
+            time_limit: options.time_limit,
+        })
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn time_limit(&self) -> Option<Duration> {
+        self.time_limit
+    }
+
+    pub fn keeps_state(&self) -> bool {
+        self.lock_writer().state.is_some()
+    }
+
+    /// The latest snapshot, as it is: possibly a day behind (see [`Service::is_current`]).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Whether the snapshot's time-dependent memberships hold for the clock's day.
+    pub fn is_current(&self, snapshot: &Snapshot) -> bool {
+        snapshot.day == Some(self.clock.today())
+    }
+
+    /// The latest snapshot with every membership current for the clock's day: when the
+    /// day has changed since, the time-dependent segments are re-matched first.
+    pub fn current(&self) -> Result<Arc<Snapshot>, ServiceError> {
+        let snapshot = self.snapshot();
+        if self.is_current(&snapshot) {
+            return Ok(snapshot);
+        }
+        let _writer = self.lock_writer();
+        self.current_locked()
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        // A panic while holding the lock leaves nothing half-written (snapshots are
+        // published whole), so the state behind a poisoned lock is still good.
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish(&self, base: &Snapshot, segments: Segments, day: Option<i32>) -> Arc<Snapshot> {
+        let next = Arc::new(Snapshot {
+            engine: base.engine.clone(),
+            segments,
+            day,
+        });
+        self.current.store(next.clone());
+        next
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.time_limit.map(|limit| Instant::now() + limit)
+    }
+
+    /// Stores a new segment (`POST /segments`). The body is a definition with an optional
+    /// `id`; without one, the next free number is given.
+    pub fn create(&self, body: &Json) -> Result<Arc<StoredSegment>, ServiceError> {
+        let (id, source) = split_id(body)?;
+        let mut writer = self.lock_writer();
+        let snapshot = self.current_locked()?;
+        let definition =
+            Segment::from_json(&source, snapshot.engine.schema()).map_err(ServiceError::Invalid)?;
+        let key = match id {
+            Some(key) if snapshot.segments.contains_key(&key) => {
+                return Err(ServiceError::Conflict(format!(
+                    "segment {key} exists already: change it with PUT /segments/{key}"
+                )));
+            }
+            Some(key) => key,
+            None => {
+                let mut n = writer.next_id.max(1);
+                while snapshot.segments.contains_key(&SegmentKey::Number(n)) {
+                    n += 1;
+                }
+                SegmentKey::Number(n)
+            }
+        };
+        let stored = self.match_new(&snapshot, key.clone(), definition, source)?;
+        let mut segments = snapshot.segments.clone();
+        segments.insert(key.clone(), stored.clone());
+        let next_id = match key {
+            SegmentKey::Number(n) => writer.next_id.max(n + 1),
+            SegmentKey::Name(_) => writer.next_id,
+        };
+        save(&writer, &segments, next_id)?;
+        writer.next_id = next_id;
+        self.publish(&snapshot, segments, snapshot.day);
+        Ok(stored)
+    }
+
+    /// Replaces a stored segment's definition (`PUT /segments/{id}`) and re-matches it and
+    /// every segment that names it.
+    pub fn update(&self, id: &str, body: &Json) -> Result<Arc<StoredSegment>, ServiceError> {
+        let (body_id, source) = split_id(body)?;
+        let writer = self.lock_writer();
+        let snapshot = self.current_locked()?;
+        let key = snapshot.segment(id)?.key.clone();
+        if let Some(other) = body_id.filter(|b| *b != key) {
+            return Err(invalid(
+                "/id",
+                ErrorKind::BadValue,
+                format!("the body's id {other} differs from the path's {key}; ids cannot change"),
+            ));
+        }
+        let definition =
+            Segment::from_json(&source, snapshot.engine.schema()).map_err(ServiceError::Invalid)?;
+        let references = references_of(&definition);
+        if let Some(chain) = find_cycle(&key, &references, &snapshot.segments) {
+            let pointer = definition
+                .references()
+                .into_iter()
+                .find(|(named, _)| chain.split(" -> ").nth(1) == Some(named.as_str()))
+                .map(|(_, pointer)| pointer)
+                .unwrap_or_default();
+            return Err(invalid(
+                &pointer,
+                ErrorKind::Cycle,
+                format!("in_segment makes a cycle: {chain}"),
+            ));
+        }
+        let stored = self.match_new(&snapshot, key.clone(), definition, source)?;
+        let mut segments = snapshot.segments.clone();
+        segments.insert(key.clone(), stored);
+        let dependents = dependents_of(&key, &segments);
+        let now = self.clock.now_micros();
+        rematch(&snapshot.engine, &mut segments, &dependents, now, now)?;
+        save(&writer, &segments, writer.next_id)?;
+        let stored = segments[&key].clone();
+        self.publish(&snapshot, segments, snapshot.day);
+        Ok(stored)
+    }
+
+    /// Deletes a stored segment. One still named by another segment's `in_segment` stays.
+    pub fn delete(&self, id: &str) -> Result<(), ServiceError> {
+        let writer = self.lock_writer();
+        let snapshot = self.snapshot();
+        let key = snapshot.segment(id)?.key.clone();
+        let naming: Vec<String> = snapshot
+            .segments
+            .values()
+            .filter(|s| s.references.contains(&key))
+            .map(|s| s.id())
+            .collect();
+        if !naming.is_empty() {
+            return Err(ServiceError::Conflict(format!(
+                "segment {key} is named by in_segment in segment {}: change or delete those first",
+                naming.join(", ")
+            )));
+        }
+        let mut segments = snapshot.segments.clone();
+        segments.remove(&key);
+        save(&writer, &segments, writer.next_id)?;
+        self.publish(&snapshot, segments, snapshot.day);
+        Ok(())
+    }
+
+    /// Re-matches one segment at `as_of` (default: now), and the segments that name it.
+    pub fn refresh(&self, id: &str, as_of: Option<i64>) -> Result<Refreshed, ServiceError> {
+        let _writer = self.lock_writer();
+        let snapshot = self.current_locked()?;
+        let key = snapshot.segment(id)?.key.clone();
+        let now = self.clock.now_micros();
+        let as_of = as_of.unwrap_or(now);
+        let before = snapshot.segments[&key].members.clone();
+        let mut segments = snapshot.segments.clone();
+        let mut keys = vec![key.clone()];
+        keys.extend(dependents_of(&key, &segments));
+        rematch(&snapshot.engine, &mut segments, &keys, as_of, now)?;
+        let after = &segments[&key];
+        let refreshed = Refreshed {
+            count: after.count(),
+            entered: after.members.as_ref().difference_len(&before),
+            left: before.difference_len(&after.members),
+            elapsed: after.elapsed,
+        };
+        let day = self.day_after(&segments);
+        self.publish(&snapshot, segments, day);
+        Ok(refreshed)
+    }
+
+    /// Re-matches every active segment at `as_of` (default: now): bulk re-segmentation.
+    /// Segments are matched in parallel, those named by `in_segment` before the others.
+    pub fn refresh_all(
+        &self,
+        as_of: Option<i64>,
+    ) -> Result<(Vec<Arc<StoredSegment>>, Duration), ServiceError> {
+        let _writer = self.lock_writer();
+        let snapshot = self.snapshot();
+        let started = Instant::now();
+        let now = self.clock.now_micros();
+        let mut segments = snapshot.segments.clone();
+        let keys: Vec<SegmentKey> = segments.keys().cloned().collect();
+        rematch(
+            &snapshot.engine,
+            &mut segments,
+            &keys,
+            as_of.unwrap_or(now),
+            now,
+        )?;
+        let elapsed = started.elapsed();
+        let refreshed = segments
+            .values()
+            .filter(|s| s.definition.active)
+            .cloned()
+            .collect();
+        let day = self.day_after(&segments);
+        self.publish(&snapshot, segments, day);
+        Ok((refreshed, elapsed))
+    }
+
+    /// The exact size of a definition that is not stored (`POST /estimate`). The body has
+    /// `conditions`, `websites`, `apply_to` and `as_of`, as a segment has them.
+    pub fn estimate(&self, snapshot: &Snapshot, body: &Json) -> Result<Estimate, ServiceError> {
+        let object = body.as_object().ok_or_else(|| {
+            invalid(
+                "",
+                ErrorKind::Syntax,
+                "an estimate is a JSON object with conditions, websites, apply_to and as_of",
+            )
+        })?;
+        let mut definition = Map::new();
+        definition.insert("name".to_string(), Json::from("estimate"));
+        let mut as_of = None;
+        for (key, value) in object {
+            match key.as_str() {
+                "conditions" | "websites" | "apply_to" => {
+                    definition.insert(key.clone(), value.clone());
+                }
+                "as_of" => as_of = Some(instant_at(value, "/as_of")?),
+                other => {
+                    return Err(invalid(
+                        &crate::segment::definition::pointer_join("", other),
+                        ErrorKind::Syntax,
+                        format!(
+                            "unknown key {other:?}: an estimate has conditions, websites, apply_to and as_of"
+                        ),
+                    ));
+                }
+            }
+        }
+        let segment = Segment::from_json(&Json::Object(definition), snapshot.engine.schema())
+            .map_err(ServiceError::Invalid)?;
+        let started = Instant::now();
+        let evaluation = snapshot
+            .engine
+            .evaluate_until(
+                &segment,
+                None,
+                as_of.unwrap_or_else(|| self.clock.now_micros()),
+                &Stored(&snapshot.segments),
+                self.deadline(),
+            )
+            .map_err(|e| ServiceError::from_eval(e, self.time_limit))?;
+        Ok(Estimate {
+            count: evaluation.members.len(),
+            universe: evaluation.universe,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// [`Service::current`], for a caller holding the writer lock.
+    fn current_locked(&self) -> Result<Arc<Snapshot>, ServiceError> {
+        let snapshot = self.snapshot();
+        if self.is_current(&snapshot) {
+            return Ok(snapshot);
+        }
+        let now = self.clock.now_micros();
+        let today = day_of_micros(now);
+        let mut segments = snapshot.segments.clone();
+        let stale: Vec<SegmentKey> = segments
+            .values()
+            .filter(|s| s.time_dependent && day_of_micros(s.as_of) != today)
+            .map(|s| s.key.clone())
+            .collect();
+        let started = Instant::now();
+        rematch(&snapshot.engine, &mut segments, &stale, now, now)?;
+        if !stale.is_empty() {
+            tracing::info!(
+                "re-matched {} time-dependent segments for {} in {:.1} ms",
+                stale.len(),
+                crate::data::value::format_date(today),
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        Ok(self.publish(&snapshot, segments, Some(today)))
+    }
+
+    /// The day the time-dependent segments all hold for, when it is today.
+    fn day_after(&self, segments: &Segments) -> Option<i32> {
+        let today = self.clock.today();
+        segments
+            .values()
+            .filter(|s| s.time_dependent)
+            .all(|s| day_of_micros(s.as_of) == today)
+            .then_some(today)
+    }
+
+    /// Matches a new or changed definition at now, within the time limit.
+    fn match_new(
+        &self,
+        snapshot: &Snapshot,
+        key: SegmentKey,
+        definition: Segment,
+        source: Json,
+    ) -> Result<Arc<StoredSegment>, ServiceError> {
+        let now = self.clock.now_micros();
+        let started = Instant::now();
+        let id = key.to_string();
+        let evaluation = snapshot
+            .engine
+            .evaluate_until(
+                &definition,
+                Some(&id),
+                now,
+                &Stored(&snapshot.segments),
+                self.deadline(),
+            )
+            .map_err(|e| ServiceError::from_eval(e, self.time_limit))?;
+        let mut stored = unmatched(key, definition, source, now);
+        stored.time_dependent = moves_with_time(&stored, &snapshot.segments);
+        stored.members = Arc::new(evaluation.members);
+        stored.universe = evaluation.universe;
+        stored.elapsed = started.elapsed();
+        Ok(Arc::new(stored))
+    }
+}
+
+/// The members a combination of stored segments has (`POST /report`).
+pub fn combine(
+    snapshot: &Snapshot,
+    ids: &[String],
+    operation: SetOperation,
+) -> Result<RoaringBitmap, ServiceError> {
+    let mut members: Option<RoaringBitmap> = None;
+    for id in ids {
+        let stored = snapshot.segment(id)?;
+        members = Some(match (members, operation) {
+            (None, _) => stored.members.as_ref().clone(),
+            (Some(acc), SetOperation::Union) => acc | stored.members.as_ref(),
+            (Some(acc), SetOperation::Intersection) => acc & stored.members.as_ref(),
+        });
+    }
+    Ok(members.unwrap_or_default())
+}
+
+/// An instant from JSON (a timestamp or a date string), for `as_of`.
+pub fn instant_at(value: &Json, pointer: &str) -> Result<i64, ServiceError> {
+    match value {
+        Json::String(text) => parse_instant(text)
+            .map_err(|e| invalid(pointer, ErrorKind::BadValue, format!("as_of: {e}"))),
+        _ => Err(invalid(
+            pointer,
+            ErrorKind::Syntax,
+            "as_of must be a timestamp string, e.g. \"2026-11-24T10:00:00Z\", or a date",
+        )),
+    }
+}
+
+/// Splits the optional `id` off a definition body.
+fn split_id(body: &Json) -> Result<(Option<SegmentKey>, Json), ServiceError> {
+    let Json::Object(object) = body else {
+        return Err(invalid(
+            "",
+            ErrorKind::Syntax,
+            "a segment is a JSON object with name, websites and conditions",
+        ));
+    };
+    let mut object = object.clone();
+    let id = match object.remove("id") {
+        None => None,
+        Some(value) => Some(
+            segment_id(&value)
+                .map(|id| SegmentKey::of(&id))
+                .ok_or_else(|| {
+                    invalid(
+                        "/id",
+                        ErrorKind::BadValue,
+                        "id must be a non-negative integer or 1 to 64 letters, digits, '_' and '-'",
+                    )
+                })?,
+        ),
+    };
+    if id == Some(SegmentKey::Name("refresh".to_string())) {
+        // POST /segments/refresh re-matches every segment: the path cannot also be one.
+        return Err(invalid(
+            "/id",
+            ErrorKind::BadValue,
+            "\"refresh\" is reserved (POST /segments/refresh); choose another id",
+        ));
+    }
+    Ok((id, Json::Object(object)))
+}
+
+fn references_of(definition: &Segment) -> BTreeSet<SegmentKey> {
+    definition
+        .references()
+        .into_iter()
+        .map(|(id, _)| SegmentKey::of(&id))
+        .collect()
+}
+
+/// A stored segment not matched yet (no members).
+fn unmatched(key: SegmentKey, definition: Segment, source: Json, now: i64) -> StoredSegment {
+    let references = references_of(&definition);
+    StoredSegment {
+        key,
+        time_dependent: definition.condition.depends_on_time(),
+        definition,
+        source,
+        members: Arc::default(),
+        universe: 0,
+        as_of: now,
+        refreshed_at: now,
+        elapsed: Duration::ZERO,
+        references,
+    }
+}
+
+/// Whether a segment's members move with time: by its own conditions, or through a
+/// segment it names.
+fn moves_with_time(stored: &StoredSegment, segments: &Segments) -> bool {
+    stored.definition.condition.depends_on_time()
+        || stored
+            .references
+            .iter()
+            .any(|r| segments.get(r).is_some_and(|s| s.time_dependent))
+}
+
+fn next_free_number(segments: &Segments) -> u64 {
+    segments
+        .keys()
+        .filter_map(|k| match k {
+            SegmentKey::Number(n) => Some(n + 1),
+            SegmentKey::Name(_) => None,
+        })
+        .max()
+        .unwrap_or(1)
+}
+
+fn save(writer: &Writer, segments: &Segments, next_id: u64) -> Result<(), ServiceError> {
+    let Some(state) = &writer.state else {
+        return Ok(());
+    };
+    let saved = SavedSegments {
+        next_id,
+        segments: segments
+            .values()
+            .map(|s| SavedSegment {
+                id: s.id(),
+                definition: s.source.clone(),
+            })
+            .collect(),
+    };
+    state.save_segments(&saved)?;
+    Ok(())
+}
+
+/// The chain `start -> ... -> start` when a segment naming `references` as `start` would
+/// close an `in_segment` cycle through the stored segments.
+fn find_cycle(
+    start: &SegmentKey,
+    references: &BTreeSet<SegmentKey>,
+    segments: &Segments,
+) -> Option<String> {
+    fn walk(
+        at: &SegmentKey,
+        start: &SegmentKey,
+        segments: &Segments,
+        path: &mut Vec<SegmentKey>,
+        seen: &mut BTreeSet<SegmentKey>,
+    ) -> bool {
+        if at == start {
+            return true;
+        }
+        if !seen.insert(at.clone()) {
+            return false;
+        }
+        path.push(at.clone());
+        if let Some(stored) = segments.get(at) {
+            for next in &stored.references {
+                if walk(next, start, segments, path, seen) {
+                    return true;
+                }
+            }
+        }
+        path.pop();
+        false
+    }
+    let mut seen = BTreeSet::new();
+    for first in references {
+        let mut path = vec![start.clone()];
+        if walk(first, start, segments, &mut path, &mut seen) {
+            path.push(start.clone());
+            let names: Vec<String> = path.iter().map(|k| k.to_string()).collect();
+            return Some(names.join(" -> "));
+        }
+    }
+    None
+}
+
+/// Every segment that names `key` through `in_segment`, directly or not.
+fn dependents_of(key: &SegmentKey, segments: &Segments) -> Vec<SegmentKey> {
+    let mut found: BTreeSet<SegmentKey> = BTreeSet::new();
+    let mut frontier = vec![key.clone()];
+    while let Some(at) = frontier.pop() {
+        for stored in segments.values() {
+            if stored.references.contains(&at) && found.insert(stored.key.clone()) {
+                frontier.push(stored.key.clone());
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// Re-matches `keys` at `as_of`, writing the results into `segments`: in levels, so a
+/// segment is matched after the segments it names, and within a level in parallel.
+fn rematch(
+    engine: &Engine,
+    segments: &mut Segments,
+    keys: &[SegmentKey],
+    as_of: i64,
+    now: i64,
+) -> Result<(), ServiceError> {
+    let chosen: BTreeSet<&SegmentKey> = keys.iter().collect();
+    // Level: 0 for a segment naming none of the chosen, else one more than they.
+    let mut levels: BTreeMap<SegmentKey, usize> = BTreeMap::new();
+    fn level_of(
+        key: &SegmentKey,
+        segments: &Segments,
+        chosen: &BTreeSet<&SegmentKey>,
+        levels: &mut BTreeMap<SegmentKey, usize>,
+    ) -> usize {
+        if let Some(level) = levels.get(key) {
+            return *level;
+        }
+        let level = segments[key]
+            .references
+            .iter()
+            .filter(|r| chosen.contains(r) && segments.contains_key(r))
+            .map(|r| level_of(r, segments, chosen, levels) + 1)
+            .max()
+            .unwrap_or(0);
+        levels.insert(key.clone(), level);
+        level
+    }
+    for key in keys {
+        level_of(key, segments, &chosen, &mut levels);
+    }
+    let deepest = levels.values().copied().max().unwrap_or(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for level in 0..=deepest {
+        let batch: Vec<&SegmentKey> = levels
+            .iter()
+            .filter(|(_, l)| **l == level)
+            .map(|(k, _)| k)
+            .collect();
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Result<Arc<StoredSegment>, ServiceError>>> = Mutex::default();
+        let view: &Segments = segments;
+        std::thread::scope(|scope| {
+            for _ in 0..workers.min(batch.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(key) = batch.get(i) else { break };
+                        let result = rematch_one(engine, view, &view[*key], as_of, now);
+                        results
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(result);
+                    }
+                });
+            }
+        });
+        for result in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            let stored = result?;
+            segments.insert(stored.key.clone(), stored);
+        }
+    }
+    Ok(())
+}
+
+fn rematch_one(
+    engine: &Engine,
+    segments: &Segments,
+    stored: &StoredSegment,
+    as_of: i64,
+    now: i64,
+) -> Result<Arc<StoredSegment>, ServiceError> {
+    let started = Instant::now();
+    let id = stored.id();
+    let evaluation = engine
+        .evaluate(&stored.definition, Some(&id), as_of, &Stored(segments))
+        .map_err(|e| ServiceError::from_eval(e, None))?;
+    let mut next = stored.clone();
+    next.time_dependent = moves_with_time(stored, segments);
+    next.members = Arc::new(evaluation.members);
+    next.universe = evaluation.universe;
+    next.as_of = as_of;
+    next.refreshed_at = now;
+    next.elapsed = started.elapsed();
+    Ok(Arc::new(next))
+}
