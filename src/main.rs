@@ -50,31 +50,7 @@ enum Command {
     },
     /// Load a dataset and serve the HTTP API (interface.md). Without --data, serves the
     /// built-in demo: a generated store of 20,000 customers with example segments.
-    Serve {
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Address to listen on. Anything but loopback needs --token.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: std::net::SocketAddr,
-        /// Directory that keeps segment definitions across restarts (created if missing).
-        /// Without it they live in memory only.
-        #[arg(long)]
-        state: Option<PathBuf>,
-        /// Require 'Authorization: Bearer <token>' on every request but GET /health.
-        #[arg(long)]
-        token: Option<String>,
-        /// Fix the server's clock at this instant (memberships, refreshes and estimates
-        /// use it as now), for reproducible demos and benchmarks. Default: the system clock.
-        #[arg(long)]
-        as_of: Option<String>,
-        /// Seconds one request's evaluation (create, update, estimate) may take before it
-        /// is stopped with a 422.
-        #[arg(long, default_value_t = 10.0)]
-        time_limit: f64,
-        /// Skip bad rows of the dataset instead of stopping at the first.
-        #[arg(long)]
-        lenient: bool,
-    },
+    Serve(ServeArgs),
     /// Load a dataset, check every data rule and print what it holds. Without --data, loads
     /// the built-in demo dataset.
     Load {
@@ -236,23 +212,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Serve {
-            data,
-            bind,
-            state,
-            token,
-            as_of,
-            time_limit,
-            lenient,
-        } => run_server(ServeArgs {
-            data,
-            bind,
-            state,
-            token,
-            as_of,
-            time_limit,
-            lenient,
-        }),
+        Command::Serve(args) => run_server(args),
         Command::Eval {
             data,
             as_of,
@@ -352,13 +312,30 @@ fn timing_summary(times_ms: &[f64]) -> String {
     )
 }
 
+#[derive(clap::Args)]
 struct ServeArgs {
+    #[arg(long)]
     data: Option<PathBuf>,
+    /// Address to listen on. Anything but loopback needs --token.
+    #[arg(long, default_value = "127.0.0.1:8080")]
     bind: std::net::SocketAddr,
+    /// Directory that keeps segment definitions across restarts (created if missing).
+    /// Without it they live in memory only.
+    #[arg(long)]
     state: Option<PathBuf>,
+    /// Require 'Authorization: Bearer <token>' on every request but GET /health.
+    #[arg(long)]
     token: Option<String>,
+    /// Fix the server's clock at this instant (memberships, refreshes and estimates
+    /// use it as now), for reproducible demos and benchmarks. Default: the system clock.
+    #[arg(long)]
     as_of: Option<String>,
+    /// Seconds one request's evaluation (create, update, estimate) may take before it
+    /// is stopped with a 422.
+    #[arg(long, default_value_t = 10.0)]
     time_limit: f64,
+    /// Skip bad rows of the dataset instead of stopping at the first.
+    #[arg(long)]
     lenient: bool,
 }
 

@@ -22,6 +22,19 @@ use crate::common::{generated, load};
 /// The generated data's reference instant: the clock of every test server.
 const AS_OF: &str = "2026-11-01T00:00:00Z";
 
+/// Magento's customer segment report columns (interface.md), in order.
+const REPORT_COLUMNS: [&str; 9] = [
+    "customer_id",
+    "name",
+    "email",
+    "group_id",
+    "telephone",
+    "postcode",
+    "country_id",
+    "region",
+    "customer_since",
+];
+
 /// One generated store shared by the tests (read only).
 fn data() -> &'static Path {
     static DATA: OnceLock<TempDir> = OnceLock::new();
@@ -525,17 +538,7 @@ fn member_pages_reach_the_end_in_order_and_agree_with_the_engine() {
         .iter()
         .find(|m| m.get("customer_id").is_some())
         .unwrap();
-    for column in [
-        "customer_id",
-        "name",
-        "email",
-        "group_id",
-        "telephone",
-        "postcode",
-        "country_id",
-        "region",
-        "customer_since",
-    ] {
+    for column in REPORT_COLUMNS {
         assert!(
             customer.get(column).is_some(),
             "member rows have {column}: {customer}"
@@ -570,20 +573,8 @@ fn csv_and_xlsx_downloads_hold_every_member() {
         .iter()
         .map(str::to_string)
         .collect();
-    assert_eq!(
-        header[..9],
-        [
-            "customer_id",
-            "name",
-            "email",
-            "group_id",
-            "telephone",
-            "postcode",
-            "country_id",
-            "region",
-            "customer_since"
-        ]
-    );
+    assert_eq!(header[..9], REPORT_COLUMNS);
+    assert_eq!(header[9], "visitor_id");
     let mut csv_keys = Vec::new();
     for (record, member) in reader.records().zip(&members) {
         let record = record.unwrap();
@@ -697,46 +688,30 @@ fn lookups_agree_with_member_lists() {
         }
     }
     let dataset = load(data());
+    let lookup = |path: String, key: String| {
+        let answer = server.get(&path).ok_json();
+        let found: BTreeSet<String> = answer["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(plain)
+            .collect();
+        assert_eq!(found, holds.get(&key).cloned().unwrap_or_default(), "{key}");
+    };
     let customers = dataset.customer_ids();
     let mut checked = 0;
     for row in (0..dataset.customer_count()).step_by(7) {
         let customer = customers.value(row);
-        let answer = server
-            .get(&format!("/customers/{customer}/segments"))
-            .ok_json();
-        let found: BTreeSet<String> = answer["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(plain)
-            .collect();
-        assert_eq!(
-            found,
-            holds
-                .get(&format!("c:{customer}"))
-                .cloned()
-                .unwrap_or_default(),
-            "customer {customer}"
+        lookup(
+            format!("/customers/{customer}/segments"),
+            format!("c:{customer}"),
         );
         checked += 1;
     }
     for visitor in dataset.visitor_ids.iter().step_by(5) {
-        let answer = server
-            .get(&format!("/visitors/{visitor}/segments"))
-            .ok_json();
-        let found: BTreeSet<String> = answer["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(plain)
-            .collect();
-        assert_eq!(
-            found,
-            holds
-                .get(&format!("v:{visitor}"))
-                .cloned()
-                .unwrap_or_default(),
-            "visitor {visitor}"
+        lookup(
+            format!("/visitors/{visitor}/segments"),
+            format!("v:{visitor}"),
         );
     }
     assert!(checked > 100);
@@ -1003,25 +978,19 @@ fn a_token_guards_everything_but_health() {
         ..Options::default()
     });
     assert_eq!(server.get("/segments").status, 200);
-    let anonymous = Reply::of(server.agent.get(server.url("/segments")).call());
+    let get_with = |authorization: Option<&str>| {
+        let request = server.agent.get(server.url("/segments"));
+        Reply::of(match authorization {
+            Some(value) => request.header("Authorization", value).call(),
+            None => request.call(),
+        })
+    };
+    let anonymous = get_with(None);
     anonymous.problem(401);
     assert!(anonymous.headers.contains_key("www-authenticate"));
-    let wrong = Reply::of(
-        server
-            .agent
-            .get(server.url("/segments"))
-            .header("Authorization", "Bearer s3cret-tokem")
-            .call(),
-    );
-    wrong.problem(401);
-    let wrong_scheme = Reply::of(
-        server
-            .agent
-            .get(server.url("/segments"))
-            .header("Authorization", "Basic s3cret-token")
-            .call(),
-    );
-    wrong_scheme.problem(401);
+    get_with(Some("Bearer s3cret-tokem")).problem(401);
+    get_with(Some("Basic s3cret-token")).problem(401);
+    get_with(Some("Bearer")).problem(401);
     let posted = Reply::of(
         server
             .agent

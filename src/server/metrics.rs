@@ -94,14 +94,13 @@ impl Metrics {
 /// Events applied since start; counted by the events endpoint.
 pub static EVENTS_APPLIED: AtomicU64 = AtomicU64::new(0);
 
-#[derive(Debug)]
 struct ServiceCollector {
     service: Arc<Service>,
 }
 
-impl std::fmt::Debug for Service {
+impl std::fmt::Debug for ServiceCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Service")
+        f.write_str("ServiceCollector")
     }
 }
 

@@ -624,21 +624,46 @@ fn website_param(params: &HashMap<String, String>) -> Result<Option<i64>, Proble
         .transpose()
 }
 
-fn subject_id(text: &str, what: &'static str) -> Result<i64, Problem> {
-    text.parse::<i64>().map_err(|_| {
-        Problem::bad_parameter(what, format!("{what} must be an integer, not {text:?}"))
-    })
+/// The active segments a customer or visitor is in now: `{"segments": [...]}`.
+async fn memberships(
+    state: &AppState,
+    id: &str,
+    params: &HashMap<String, String>,
+    kind: SubjectKind,
+) -> Answer {
+    let name = match kind {
+        SubjectKind::Customer => "customer",
+        SubjectKind::Visitor => "visitor",
+    };
+    let parameter = match kind {
+        SubjectKind::Customer => "customer_id",
+        SubjectKind::Visitor => "visitor_id",
+    };
+    let id: i64 = id.parse().map_err(|_| {
+        Problem::bad_parameter(
+            parameter,
+            format!("{parameter} must be an integer, not {id:?}"),
+        )
+    })?;
+    let website = website_param(params)?;
+    let snapshot = state.snapshot().await?;
+    let subject = match kind {
+        SubjectKind::Customer => snapshot.customer(id),
+        SubjectKind::Visitor => snapshot.visitor(id),
+    }
+    .ok_or_else(|| Problem::not_found(format!("{name} {id} does not exist")))?;
+    let segments = snapshot
+        .segments_of(subject, website)
+        .into_iter()
+        .map(Id::from)
+        .collect();
+    Ok(Json(Memberships { segments }).into_response())
 }
 
-fn memberships(snapshot: &Snapshot, subject: u32, website: Option<i64>) -> Response {
-    Json(Memberships {
-        segments: snapshot
-            .segments_of(subject, website)
-            .into_iter()
-            .map(Id::from)
-            .collect(),
-    })
-    .into_response()
+#[derive(Clone, Copy)]
+enum SubjectKind {
+    Customer,
+    Visitor,
 }
 
 #[utoipa::path(get, path = "/customers/{customer_id}/segments", tag = "members",
@@ -655,13 +680,7 @@ pub async fn customer_segments(
     Path(customer_id): Path<String>,
     Query(params): Params,
 ) -> Answer {
-    let customer_id = subject_id(&customer_id, "customer_id")?;
-    let website = website_param(&params)?;
-    let snapshot = state.snapshot().await?;
-    let subject = snapshot
-        .customer(customer_id)
-        .ok_or_else(|| Problem::not_found(format!("customer {customer_id} does not exist")))?;
-    Ok(memberships(&snapshot, subject, website))
+    memberships(&state, &customer_id, &params, SubjectKind::Customer).await
 }
 
 #[utoipa::path(get, path = "/visitors/{visitor_id}/segments", tag = "members",
@@ -678,13 +697,7 @@ pub async fn visitor_segments(
     Path(visitor_id): Path<String>,
     Query(params): Params,
 ) -> Answer {
-    let visitor_id = subject_id(&visitor_id, "visitor_id")?;
-    let website = website_param(&params)?;
-    let snapshot = state.snapshot().await?;
-    let subject = snapshot
-        .visitor(visitor_id)
-        .ok_or_else(|| Problem::not_found(format!("visitor {visitor_id} does not exist")))?;
-    Ok(memberships(&snapshot, subject, website))
+    memberships(&state, &visitor_id, &params, SubjectKind::Visitor).await
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "service",

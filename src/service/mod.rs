@@ -520,6 +520,11 @@ impl Service {
             now,
         )?;
         let elapsed = started.elapsed();
+        tracing::info!(
+            "re-matched {} segments in {:.1} ms",
+            keys.len(),
+            elapsed.as_secs_f64() * 1e3
+        );
         let refreshed = segments
             .values()
             .filter(|s| s.definition.active)
