@@ -23,9 +23,11 @@
 //! - [`service`]: stored segments with their member bitmaps over one engine, as immutable
 //!   snapshots changed by one writer, following a clock; what any front end serves.
 //! - [`server`]: the HTTP API, thin over the service.
+//! - [`bench`]: `segmint bench`, the capacity-planning benchmark.
 //!
 //! The engine is a library; the `segmint` binary is a thin command line over it.
 
+pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod model;

@@ -4,15 +4,15 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use segmint::bench::suite::{SegmentDir, SegmentRun, evaluate_repeatedly};
 use segmint::data::generate::{GenerateOptions, OutputFormat, generate};
 use segmint::data::value::parse_instant;
 use segmint::data::{LoadOptions, load_dataset};
 use segmint::demo::{DEMO_CUSTOMERS, generate_demo, store_examples};
-use segmint::segment::{DefinitionError, Engine, Segment, SegmentSource};
+use segmint::segment::Engine;
 use segmint::server::{AppState, ServerConfig, check_bind, serve};
 use segmint::service::clock::{Clock, ManualClock, SystemClock};
 use segmint::service::state::StateDir;
@@ -60,6 +60,24 @@ enum Command {
         #[arg(long)]
         lenient: bool,
     },
+    /// The capacity-planning benchmark (benchmark.md): per scale, generation, load time and
+    /// peak RSS, each suite segment's p50/p99, bulk re-segmentation, /estimate and lookup
+    /// throughput over HTTP; a table, bench-report.json, bench.svg and a capacity estimate.
+    Bench(BenchArgs),
+    /// One scale of `segmint bench`, in a process of its own (started by `bench`).
+    #[command(hide = true)]
+    BenchWorker {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        suite: PathBuf,
+        #[arg(long, default_value_t = 21)]
+        repeat: usize,
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long)]
+        report: PathBuf,
+    },
     /// Load a dataset, evaluate one segment definition and print its member count (or,
     /// with --ids, its members: customers as c:<customer_id>, then visitors as v:<visitor_id>).
     Eval {
@@ -85,33 +103,14 @@ enum Command {
         /// p50 and p99 of the others (indexes are built on first use, results never kept).
         #[arg(long, default_value_t = 1)]
         repeat: usize,
+        /// Also write counts and times as JSON to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
         /// The segment definitions (JSON, segment-language.md). With several, prints
         /// `<file>\t<count>` per segment.
         #[arg(required = true)]
         segments_files: Vec<PathBuf>,
     },
-}
-
-/// Segments named by `in_segment`, read from `<dir>/<id>.json`.
-struct SegmentDir<'a> {
-    dir: Option<PathBuf>,
-    engine: &'a Engine,
-}
-
-impl SegmentSource for SegmentDir<'_> {
-    fn segment(&self, id: &str) -> Result<Option<Segment>, DefinitionError> {
-        let Some(dir) = &self.dir else {
-            return Ok(None);
-        };
-        let path = dir.join(format!("{id}.json"));
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            return Ok(None);
-        };
-        self.engine.parse(&text).map(Some).map_err(|mut e| {
-            e.message = format!("{}: {}", path.display(), e);
-            e
-        })
-    }
 }
 
 fn main() -> ExitCode {
@@ -213,6 +212,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => run_server(args),
+        Command::Bench(args) => run_bench(args),
+        Command::BenchWorker {
+            data,
+            suite,
+            repeat,
+            as_of,
+            report,
+        } => segmint::bench::worker::run(&segmint::bench::worker::WorkerOptions {
+            data,
+            suite,
+            as_of: as_of
+                .map(|t| parse_instant(&t).map_err(|e| anyhow::anyhow!("--as-of: {e}")))
+                .transpose()?,
+            repeat,
+            bulk_runs: 3,
+            report,
+        }),
         Command::Eval {
             data,
             as_of,
@@ -221,6 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             explain,
             lenient,
             repeat,
+            report: report_file,
             segments_files,
         } => {
             let as_of = match as_of {
@@ -242,6 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 engine: &engine,
             };
             let several = segments_files.len() > 1;
+            let mut runs = Vec::with_capacity(segments_files.len());
             for segment in &segments_files {
                 let text = std::fs::read_to_string(segment)
                     .with_context(|| format!("cannot read {}", segment.display()))?;
@@ -255,25 +273,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         .map_err(|e| at(&e))?;
                     eprintln!("plan: {plan}");
                 }
-                let mut times = Vec::with_capacity(repeat);
-                let mut evaluation = None;
-                for _ in 0..repeat.max(1) {
-                    let started = Instant::now();
-                    evaluation = Some(
-                        engine
-                            .evaluate(&definition, own_id, as_of, &source)
-                            .map_err(|e| at(&e))?,
-                    );
-                    times.push(started.elapsed().as_secs_f64() * 1e3);
-                }
-                let evaluation = evaluation.expect("evaluated at least once");
+                let (evaluation, timing) =
+                    evaluate_repeatedly(&engine, &definition, own_id, as_of, &source, repeat)
+                        .map_err(|e| at(&e))?;
                 tracing::info!(
                     "{}: {} members of {} subjects in scope; {}",
                     definition.name,
                     evaluation.members.len(),
                     evaluation.universe,
-                    timing_summary(&times)
+                    timing.summary()
                 );
+                runs.push(SegmentRun {
+                    id: own_id.unwrap_or_default().to_string(),
+                    name: definition.name.clone(),
+                    count: evaluation.members.len(),
+                    universe: evaluation.universe,
+                    timing,
+                });
                 if ids {
                     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
                     for line in engine.member_ids(&evaluation.members) {
@@ -290,26 +306,88 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "indexes built for these segments: {:.1} MiB",
                 engine.index_memory_bytes() as f64 / (1024.0 * 1024.0)
             );
+            if let Some(path) = report_file {
+                let written = serde_json::json!({
+                    "data": data,
+                    "as_of": segmint::data::value::format_timestamp(as_of),
+                    "repeat": repeat,
+                    "load_seconds": report.elapsed.as_secs_f64(),
+                    "loaded_bytes": report.memory_bytes,
+                    "index_bytes": engine.index_memory_bytes(),
+                    "peak_rss_bytes": segmint::util::peak_rss_bytes(),
+                    "segments": runs,
+                });
+                std::fs::write(&path, serde_json::to_string_pretty(&written)? + "\n")
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
             Ok(())
         }
     }
 }
 
-/// "first 12.3 ms" or "first 12.3 ms, then p50 1.2 ms, p99 1.5 ms over 19 runs".
-fn timing_summary(times_ms: &[f64]) -> String {
-    let first = format!("first {:.3} ms", times_ms[0]);
-    let mut rest = times_ms[1..].to_vec();
-    if rest.is_empty() {
-        return first;
-    }
-    rest.sort_by(f64::total_cmp);
-    let at = |q: f64| rest[((rest.len() - 1) as f64 * q).round() as usize];
-    format!(
-        "{first}, then p50 {:.3} ms, p99 {:.3} ms over {} runs",
-        at(0.5),
-        at(0.99),
-        rest.len()
-    )
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Scales to measure: S (100,000 customers), M (1,000,000), L (10,000,000) or a number
+    /// of customers. Repeat the option or separate with commas.
+    #[arg(long, value_delimiter = ',', default_value = "S")]
+    scale: Vec<String>,
+    /// Where datasets are generated (<dir>/<scale>) and reused on later runs.
+    #[arg(long, default_value = "bench-data")]
+    data_root: PathBuf,
+    /// Where bench-report.json, bench.svg and the workers' logs are written.
+    #[arg(long, default_value = "bench-report")]
+    out: PathBuf,
+    /// The segment suite.
+    #[arg(long, default_value = "benches/segments")]
+    suite: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Evaluations per suite segment: the first builds indexes; p50/p99 are of the rest.
+    #[arg(long, default_value_t = 21)]
+    repeat: usize,
+    /// Seconds of HTTP load per measure.
+    #[arg(long, default_value_t = 10.0)]
+    http_seconds: f64,
+    /// Connections of the HTTP load.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Customers to estimate the suite time and memory for.
+    #[arg(long, default_value_t = 10_000_000)]
+    capacity: u64,
+    /// Generate datasets again even when they are there already.
+    #[arg(long)]
+    regenerate: bool,
+}
+
+fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    let scales = args
+        .scale
+        .iter()
+        .map(|s| segmint::bench::Scale::parse(s).map_err(|e| anyhow::anyhow!("--scale: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    anyhow::ensure!(args.http_seconds > 0.0, "--http-seconds must be positive");
+    let report = segmint::bench::run(&segmint::bench::BenchOptions {
+        scales,
+        data_root: args.data_root,
+        out: args.out.clone(),
+        suite: args.suite,
+        seed: args.seed,
+        repeat: args.repeat.max(2),
+        http_seconds: args.http_seconds,
+        concurrency: args.concurrency.max(1),
+        capacity_customers: args.capacity,
+        regenerate: args.regenerate,
+        exe: std::env::current_exe().context("cannot find the segmint binary")?,
+    })?;
+    println!("{}", segmint::bench::render(&report));
+    tracing::info!(
+        "wrote {} and {}",
+        args.out.join("bench-report.json").display(),
+        args.out.join("bench.svg").display()
+    );
+    let failed = report.scales.iter().filter(|s| s.error.is_some()).count();
+    anyhow::ensure!(failed == 0, "{failed} scale(s) did not complete");
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -395,6 +473,8 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             None
         }
     };
+    // Examples go into a fresh state only: deleting one is a change that must last.
+    let first_start = state.as_ref().is_none_or(|s| !s.has_saved_segments());
     let service = Arc::new(Service::start(
         Arc::new(Engine::new(Arc::new(dataset))),
         ServiceOptions {
@@ -403,7 +483,7 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             time_limit: Some(std::time::Duration::from_secs_f64(args.time_limit)),
         },
     )?);
-    if demo {
+    if demo && first_start {
         let added = store_examples(&service)?;
         tracing::info!("stored {added} example segments");
     }

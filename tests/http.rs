@@ -46,6 +46,7 @@ struct Options<'a> {
     state: Option<&'a Path>,
     token: Option<&'a str>,
     time_limit: Duration,
+    body_timeout: Duration,
 }
 
 impl Default for Options<'_> {
@@ -54,6 +55,7 @@ impl Default for Options<'_> {
             state: None,
             token: None,
             time_limit: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -63,6 +65,7 @@ struct Server {
     base: String,
     token: Option<String>,
     clock: Arc<ManualClock>,
+    service: Arc<Service>,
     runtime: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     agent: ureq::Agent,
@@ -83,10 +86,12 @@ impl Server {
             },
         )
         .expect("service starts");
+        let service = Arc::new(service);
         let state = AppState::new(
-            Arc::new(service),
+            service.clone(),
             ServerConfig {
                 token: options.token.map(str::to_string),
+                body_timeout: options.body_timeout,
                 ..ServerConfig::default()
             },
         );
@@ -113,6 +118,7 @@ impl Server {
             base,
             token: options.token.map(str::to_string),
             clock,
+            service,
             runtime: Some(runtime),
             stop: Some(stop),
             agent,
@@ -1110,23 +1116,7 @@ fn memberships_follow_the_clock_without_any_request_to_refresh() {
 
 #[test]
 fn the_demo_answers_the_curl_lines_it_prints() {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("segmint starts");
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    for line in stdout.lines() {
-        let line = line.unwrap();
-        let done = line.contains("/estimate");
-        lines.push(line);
-        if done {
-            break;
-        }
-    }
+    let (mut child, lines) = start_demo(&[], "/estimate");
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -1159,4 +1149,244 @@ fn the_demo_answers_the_curl_lines_it_prints() {
     let _ = child.wait();
     assert_eq!(answered, 3, "{lines:?}");
     assert!(lines[0].contains("7 segments"), "{lines:?}");
+}
+
+#[test]
+fn segments_naming_a_time_dependent_segment_follow_the_clock_too() {
+    let server = Server::start(Options::default());
+    let recent = json!({"id": "recent", "name": "Ordered in the last 30 days", "websites": [1, 2],
+        "apply_to": "registered",
+        "conditions": {"has": "order", "where": {"field": "order.created_at", "op": "in_last_days", "value": 30}}});
+    server.create(&recent);
+    let naming = server.create(&json!({"name": "Recent wholesale", "websites": [1, 2],
+        "apply_to": "registered",
+        "conditions": {"all": [{"in_segment": "recent"},
+                               {"field": "customer.group_id", "op": "in", "value": [1, 2, 3]}]}}));
+    assert!(
+        server.get(&format!("/segments/{naming}")).ok_json()["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    server
+        .clock
+        .set(parse_instant("2026-12-02T00:00:00Z").unwrap());
+    assert_eq!(
+        server.get(&format!("/segments/{naming}")).ok_json()["count"],
+        0
+    );
+}
+
+#[test]
+fn a_new_day_is_matched_in_the_background_without_any_request() {
+    let server = Server::start(Options::default());
+    let recent = json!({"name": "Ordered in the last 30 days", "websites": [1, 2], "apply_to": "registered",
+        "conditions": {"has": "order", "where": {"field": "order.created_at", "op": "in_last_days", "value": 30}}});
+    server.create(&recent);
+    server
+        .clock
+        .set(parse_instant("2026-12-02T00:00:00Z").unwrap());
+    // No request from here on: the server's own task re-matches within about a second.
+    let waited = std::time::Instant::now();
+    while !server.service.is_current(&server.service.snapshot()) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "not re-matched in the background"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let snapshot = server.service.snapshot();
+    let stored = snapshot.segments.values().next().unwrap();
+    assert_eq!(stored.count(), 0);
+}
+
+#[test]
+fn a_body_that_does_not_arrive_in_time_gets_408() {
+    use std::io::{Read, Write};
+    let server = Server::start(Options {
+        body_timeout: Duration::from_millis(300),
+        ..Options::default()
+    });
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"POST /segments HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\"")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\r\n\r\n{") {
+        let n = stream
+            .read(&mut buffer)
+            .expect("an answer before the read timeout");
+        assert!(n > 0, "closed without an answer");
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("application/problem+json"), "{text}");
+    assert_eq!(server.get("/segments").text, "[]");
+}
+
+#[test]
+fn reports_take_each_segment_once_and_at_most_a_thousand() {
+    let server = Server::start(Options::default());
+    let a = server.create(&wholesale());
+    let once = server
+        .post_json("/report", &json!({"segments": [a], "limit": 1}))
+        .ok_json();
+    let twice = server
+        .post_json(
+            "/report",
+            &json!({"segments": [a, a, plain(&a)], "set": "intersection", "limit": 1}),
+        )
+        .ok_json();
+    assert_eq!(twice["segments"], json!([a]));
+    assert_eq!(twice["count"], once["count"]);
+    let many = vec![a.clone(); 1_001];
+    let problem = server
+        .post_json("/report", &json!({"segments": many}))
+        .problem(422);
+    assert_eq!(problem["pointer"], "/segments");
+}
+
+#[test]
+fn refused_changes_leave_the_state_file_as_it_was() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(Options {
+        state: Some(state.path()),
+        ..Options::default()
+    });
+    let id = server.create(&wholesale());
+    let mut named = big_spenders();
+    named["id"] = json!("named");
+    server.create(&named);
+    server.create(&json!({"name": "Both", "websites": [1], "conditions": {"in_segment": "named"}}));
+    let saved = std::fs::read(state.path().join("segments.json")).unwrap();
+    server.post("/segments", "{\"name\": 1}").problem(422);
+    server.post_json("/segments", &named).problem(409);
+    let mut bad = wholesale();
+    bad["conditions"] = json!({"field": "customer.nope", "op": "eq", "value": 1});
+    server
+        .put(&format!("/segments/{id}"), &bad.to_string())
+        .problem(422);
+    server.delete("/segments/named").problem(409);
+    server.delete("/segments/ghost").problem(404);
+    assert_eq!(
+        std::fs::read(state.path().join("segments.json")).unwrap(),
+        saved
+    );
+    // A second server on the same directory is refused rather than overwriting it.
+    let second = StateDir::open(state.path());
+    assert!(second.is_err_and(|e| e.reason.contains("another segmint process")));
+}
+
+#[test]
+fn the_command_line_refuses_a_public_address_without_a_token() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .output()
+        .expect("segmint runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--token"), "{stderr}");
+}
+
+#[test]
+fn xlsx_exports_go_on_to_further_sheets() {
+    use calamine::Reader;
+    use segmint::service::report::{XlsxSheets, write_xlsx};
+    let dataset = load(data());
+    let mut members = roaring::RoaringBitmap::new();
+    members.insert_range(0..250);
+    let mut bytes = Vec::new();
+    let written = write_xlsx(
+        &dataset,
+        &members,
+        None,
+        None,
+        &XlsxSheets {
+            name: "members",
+            rows: 101,
+        },
+        &mut bytes,
+    )
+    .expect("written");
+    assert_eq!(written, 250);
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("an xlsx");
+    assert_eq!(
+        workbook.sheet_names(),
+        ["members", "members 2", "members 3"]
+    );
+    let ids: Vec<String> = workbook
+        .sheet_names()
+        .into_iter()
+        .flat_map(|name| {
+            let range = workbook.worksheet_range(&name).unwrap();
+            range
+                .rows()
+                .skip(1)
+                .map(|row| row[0].to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let expected: Vec<String> = (0..250)
+        .map(|c| dataset.customer_ids().value(c).to_string())
+        .collect();
+    assert_eq!(ids, expected);
+}
+
+/// Starts `segmint serve` (the demo, with `args`) and reads what it prints up to the line
+/// that contains `until`.
+fn start_demo(args: &[&str], until: &str) -> (std::process::Child, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("segmint starts");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        let done = line.contains(until);
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    (child, lines)
+}
+
+#[test]
+fn the_demo_keeps_a_deleted_example_deleted_across_a_restart() {
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_str().unwrap();
+    let (mut first, lines) = start_demo(&["--state", state_arg], "listening on");
+    assert!(lines.last().unwrap().contains("7 segments"), "{lines:?}");
+    let url = lines
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .to_string();
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let deleted = Reply::of(agent.delete(format!("{url}/segments/cart_big")).call());
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    let _ = first.kill();
+    let _ = first.wait();
+    let (mut second, lines) = start_demo(&["--state", state_arg], "listening on");
+    let _ = second.kill();
+    let _ = second.wait();
+    assert!(lines.last().unwrap().contains("6 segments"), "{lines:?}");
 }

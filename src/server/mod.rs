@@ -61,13 +61,19 @@ pub struct AppState {
     pub config: ServerConfig,
     pub metrics: Metrics,
     evaluations: Semaphore,
+    /// XLSX exports running at once (each writes temporary files of all its rows).
+    pub(crate) exports: Arc<Semaphore>,
 }
+
+/// XLSX exports that may run at once; more get 503.
+pub(crate) const EXPORTS_AT_ONCE: usize = 2;
 
 impl AppState {
     pub fn new(service: Arc<Service>, config: ServerConfig) -> Arc<AppState> {
         Arc::new(AppState {
             metrics: Metrics::new(service.clone()),
             evaluations: Semaphore::new(config.evaluations.max(1)),
+            exports: Arc::new(Semaphore::new(EXPORTS_AT_ONCE)),
             service,
             config,
         })
@@ -89,8 +95,25 @@ impl AppState {
         &self,
         work: impl FnOnce() -> Result<T, Problem> + Send + 'static,
     ) -> Result<T, Problem> {
+        self.evaluate_on(1, work).await
+    }
+
+    /// Runs evaluation work that uses every core (bulk re-matching) once every slot is free.
+    pub async fn evaluate_on_all_cores<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, Problem> + Send + 'static,
+    ) -> Result<T, Problem> {
+        self.evaluate_on(self.config.evaluations.max(1), work).await
+    }
+
+    async fn evaluate_on<T: Send + 'static>(
+        &self,
+        slots: usize,
+        work: impl FnOnce() -> Result<T, Problem> + Send + 'static,
+    ) -> Result<T, Problem> {
         let wait = self.service.time_limit().unwrap_or(Duration::from_secs(60));
-        let Ok(Ok(_permit)) = tokio::time::timeout(wait, self.evaluations.acquire()).await else {
+        let acquire = self.evaluations.acquire_many(slots as u32);
+        let Ok(Ok(_permit)) = tokio::time::timeout(wait, acquire).await else {
             return Err(Problem::busy(format!(
                 "every evaluation slot stayed busy for {wait:?}; try again shortly"
             )));
@@ -109,9 +132,11 @@ async fn run_blocking<T: Send + 'static>(
 
 /// The router with every route of the API and its middleware.
 pub fn router(state: Arc<AppState>) -> Router {
+    // Route layers run once a route matched: the token check, then (outside it) the tag
+    // that names the route in metrics, so refused requests count under their route.
     routes::routes()
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route_layer(middleware::from_fn(tag_route))
-        .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

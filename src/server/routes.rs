@@ -21,7 +21,7 @@ use super::problem::Problem;
 use super::{AppState, read_json, required};
 use crate::segment::definition::{pointer_join, segment_id};
 use crate::segment::{DefinitionError, ErrorKind};
-use crate::service::report::{CsvExport, Cursor, page, write_xlsx};
+use crate::service::report::{CsvExport, Cursor, XLSX_MAX_ROWS, XlsxSheets, page, write_xlsx};
 use crate::service::{SetOperation, Snapshot, combine, instant_at};
 
 type Params = Query<HashMap<String, String>>;
@@ -227,7 +227,7 @@ pub async fn refresh_all(
     let as_of = refresh_as_of(read_json(&state, &headers, body).await?)?;
     let service = state.service.clone();
     let (refreshed, elapsed) = state
-        .evaluate(move || service.refresh_all(as_of).map_err(Problem::from))
+        .evaluate_on_all_cores(move || service.refresh_all(as_of).map_err(Problem::from))
         .await?;
     Ok(Json(BulkRefreshAnswer {
         segments: refreshed
@@ -333,29 +333,39 @@ impl PageRequest {
 
 /// A download that streams: CSV a batch at a time, XLSX as the workbook is written.
 fn download(
+    state: &AppState,
     snapshot: &Snapshot,
     members: Arc<RoaringBitmap>,
     request: &PageRequest,
     file_stem: &str,
-) -> Response {
+) -> Answer {
     let dataset = snapshot.engine.dataset().clone();
     let (body, content_type, extension) = match request.format {
         Format::Csv => {
             let export = CsvExport::new(dataset, members, request.after, request.limit);
-            let chunks = futures::stream::iter(
-                export.map(|chunk| Ok::<_, std::io::Error>(Bytes::from(chunk))),
-            );
+            let chunks = futures::stream::iter(export.map(|chunk| chunk.map(Bytes::from)));
             (Body::from_stream(chunks), "text/csv; charset=utf-8", "csv")
         }
         _ => {
+            let permit = state.exports.clone().try_acquire_owned().map_err(|_| {
+                Problem::busy(format!(
+                    "{} XLSX exports are running; try again when one has finished, or ask for format=csv",
+                    super::EXPORTS_AT_ONCE
+                ))
+            })?;
             let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
             let (after, limit) = (request.after, request.limit);
             tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                let sheets = XlsxSheets {
+                    name: "members",
+                    rows: XLSX_MAX_ROWS,
+                };
                 let mut out = ChannelWriter {
                     sender: sender.clone(),
                     buffer: Vec::new(),
                 };
-                let written = write_xlsx(&dataset, &members, after, limit, "members", &mut out)
+                let written = write_xlsx(&dataset, &members, after, limit, &sheets, &mut out)
                     .map_err(|e| std::io::Error::other(e.to_string()))
                     .and_then(|_| out.flush());
                 if let Err(e) = written {
@@ -381,7 +391,7 @@ fn download(
     {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    response
+    Ok(response)
 }
 
 /// Sends what is written as body chunks of 64 KiB; a client gone away is a write error,
@@ -452,7 +462,7 @@ pub async fn segment_members(
     let request = PageRequest::from_query(&params)?;
     if request.format != Format::Json {
         let stem = format!("segment-{}-members", stored.key);
-        return Ok(download(&snapshot, stored.members.clone(), &request, &stem));
+        return download(&state, &snapshot, stored.members.clone(), &request, &stem);
     }
     Ok(Json(SegmentMembers {
         segment: Id::from(&stored.key),
@@ -562,19 +572,27 @@ pub async fn report(
         ));
     };
     let snapshot = state.snapshot().await?;
+    let mut listed: Vec<Id> = Vec::with_capacity(ids.len());
+    let mut distinct = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
-        if snapshot.segment(id).is_err() {
-            return Err(Problem::not_found(format!("segment {id} does not exist"))
-                .at(&format!("/segments/{i}")));
+        let stored = snapshot.segment(id).map_err(|_| {
+            Problem::not_found(format!("segment {id} does not exist")).at(&format!("/segments/{i}"))
+        })?;
+        let id = Id::from(&stored.key);
+        if !listed.contains(&id) {
+            listed.push(id);
+            distinct.push(stored.id());
         }
     }
-    let members = Arc::new(combine(&snapshot, &ids, set)?);
-    let listed: Vec<Id> = ids
-        .iter()
-        .map(|id| Id::from(&snapshot.segment(id).expect("checked above").key))
-        .collect();
+    // Combining bitmaps of millions of members is evaluation work: off the async threads.
+    let combined = snapshot.clone();
+    let members = Arc::new(
+        state
+            .evaluate(move || combine(&combined, &distinct, set).map_err(Problem::from))
+            .await?,
+    );
     if request.format != Format::Json {
-        return Ok(download(&snapshot, members, &request, "report-members"));
+        return download(&state, &snapshot, members, &request, "report-members");
     }
     Ok(Json(ReportAnswer {
         segments: listed,
@@ -587,6 +605,9 @@ pub async fn report(
     .into_response())
 }
 
+/// Segments one report may combine.
+const MAX_REPORT_SEGMENTS: usize = 1_000;
+
 fn report_ids(value: &Json_) -> Result<Vec<String>, Problem> {
     let list = value.as_array().filter(|l| !l.is_empty()).ok_or_else(|| {
         invalid(
@@ -594,6 +615,16 @@ fn report_ids(value: &Json_) -> Result<Vec<String>, Problem> {
             "segments must be a non-empty list of segment ids",
         )
     })?;
+    if list.len() > MAX_REPORT_SEGMENTS {
+        return Err(Problem::invalid(&DefinitionError {
+            pointer: "/segments".to_string(),
+            kind: ErrorKind::Limit,
+            message: format!(
+                "a report combines at most {MAX_REPORT_SEGMENTS} segments; this one names {}",
+                list.len()
+            ),
+        }));
+    }
     list.iter()
         .enumerate()
         .map(|(i, item)| {
@@ -702,13 +733,15 @@ pub async fn visitor_segments(
 
 #[utoipa::path(get, path = "/metrics", tag = "service",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Answer {
+    // Segment sizes as of today: the collector reads the latest snapshot.
+    state.snapshot().await?;
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
-    response
+    Ok(response)
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "service",

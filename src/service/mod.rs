@@ -71,6 +71,10 @@ fn invalid(pointer: &str, kind: ErrorKind, message: impl Into<String>) -> Servic
     })
 }
 
+/// The largest numeric segment id: 2^53 - 1, the largest integer every JSON reader holds
+/// exactly (and so `next id + 1` can never overflow).
+pub const MAX_NUMERIC_ID: u64 = (1 << 53) - 1;
+
 /// A stored segment's id, ordered as listed: numeric ids by value, then named ones.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SegmentKey {
@@ -234,9 +238,20 @@ struct Writer {
     next_id: u64,
 }
 
+/// A segment's new version (`None`: deleted), and the version it replaces when it must
+/// still be there to be replaced.
+type Change = (
+    SegmentKey,
+    Option<Arc<StoredSegment>>,
+    Option<Arc<StoredSegment>>,
+);
+
 pub struct Service {
     current: ArcSwap<Snapshot>,
+    /// Serialises the changes: one writer at a time.
     writer: Mutex<Writer>,
+    /// Serialises re-matching for a new day, which does not wait for writers.
+    catch_up: Mutex<()>,
     clock: Arc<dyn Clock>,
     time_limit: Option<Duration>,
 }
@@ -261,7 +276,9 @@ impl Service {
                     .unwrap_or_default();
                 ServiceError::Engine(format!("state {path}: segment {}: {message}", entry.id))
             };
-            if segment_id(&Json::from(entry.id.as_str())).is_none() {
+            let numeric_too_large =
+                matches!(SegmentKey::of(&entry.id), SegmentKey::Number(n) if n > MAX_NUMERIC_ID);
+            if segment_id(&Json::from(entry.id.as_str())).is_none() || numeric_too_large {
                 return Err(in_state("not a valid segment id".to_string()));
             }
             let definition = Segment::from_json(&entry.definition, engine.schema())
@@ -316,6 +333,7 @@ impl Service {
                 state: options.state,
                 next_id,
             }),
+            catch_up: Mutex::new(()),
             clock: options.clock,
             time_limit: options.time_limit,
         })
@@ -344,14 +362,47 @@ impl Service {
     }
 
     /// The latest snapshot with every membership current for the clock's day: when the
-    /// day has changed since, the time-dependent segments are re-matched first.
+    /// day has changed since, the time-dependent segments are re-matched first. This
+    /// never waits for a writer: one catch-up runs at a time, and its results replace
+    /// only the segments no writer changed meanwhile.
     pub fn current(&self) -> Result<Arc<Snapshot>, ServiceError> {
         let snapshot = self.snapshot();
         if self.is_current(&snapshot) {
             return Ok(snapshot);
         }
-        let _writer = self.lock_writer();
-        self.current_locked()
+        let _one_at_a_time = self.catch_up.lock().unwrap_or_else(|e| e.into_inner());
+        let snapshot = self.snapshot();
+        if self.is_current(&snapshot) {
+            return Ok(snapshot);
+        }
+        let now = self.clock.now_micros();
+        let today = day_of_micros(now);
+        let stale: Vec<SegmentKey> = snapshot
+            .segments
+            .values()
+            .filter(|s| s.time_dependent && day_of_micros(s.as_of) != today)
+            .map(|s| s.key.clone())
+            .collect();
+        let started = Instant::now();
+        let mut segments = snapshot.segments.clone();
+        rematch(&snapshot.engine, &mut segments, &stale, now, now)?;
+        if !stale.is_empty() {
+            tracing::info!(
+                "re-matched {} time-dependent segments for {} in {:.1} ms",
+                stale.len(),
+                crate::data::value::format_date(today),
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        let fresh = stale
+            .into_iter()
+            .map(|key| {
+                let before = snapshot.segments[&key].clone();
+                let after = segments[&key].clone();
+                (key, Some(after), Some(before))
+            })
+            .collect();
+        Ok(self.publish(fresh))
     }
 
     fn lock_writer(&self) -> std::sync::MutexGuard<'_, Writer> {
@@ -360,14 +411,35 @@ impl Service {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn publish(&self, base: &Snapshot, segments: Segments, day: Option<i32>) -> Arc<Snapshot> {
-        let next = Arc::new(Snapshot {
-            engine: base.engine.clone(),
-            segments,
-            day,
+    /// Applies changes to the latest snapshot and publishes the result whole. A change
+    /// that names what it replaces (`Some(before)`) applies only while that is still there,
+    /// so a catch-up never undoes a writer's change.
+    fn publish(&self, changes: Vec<Change>) -> Arc<Snapshot> {
+        let today = self.clock.today();
+        let mut published = None;
+        self.current.rcu(|latest| {
+            let mut segments = latest.segments.clone();
+            for (key, after, before) in &changes {
+                if let Some(before) = before
+                    && !segments.get(key).is_some_and(|s| Arc::ptr_eq(s, before))
+                {
+                    continue;
+                }
+                match after {
+                    Some(after) => segments.insert(key.clone(), after.clone()),
+                    None => segments.remove(key),
+                };
+            }
+            let day = current_day(&segments, today);
+            let next = Arc::new(Snapshot {
+                engine: latest.engine.clone(),
+                segments,
+                day,
+            });
+            published = Some(next.clone());
+            next
         });
-        self.current.store(next.clone());
-        next
+        published.expect("rcu runs its closure at least once")
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -379,7 +451,7 @@ impl Service {
     pub fn create(&self, body: &Json) -> Result<Arc<StoredSegment>, ServiceError> {
         let (id, source) = split_id(body)?;
         let mut writer = self.lock_writer();
-        let snapshot = self.current_locked()?;
+        let snapshot = self.current()?;
         let definition =
             Segment::from_json(&source, snapshot.engine.schema()).map_err(ServiceError::Invalid)?;
         let key = match id {
@@ -394,6 +466,11 @@ impl Service {
                 while snapshot.segments.contains_key(&SegmentKey::Number(n)) {
                     n += 1;
                 }
+                if n > MAX_NUMERIC_ID {
+                    return Err(ServiceError::Conflict(format!(
+                        "no numeric id is left below {MAX_NUMERIC_ID}: give the segment a named id"
+                    )));
+                }
                 SegmentKey::Number(n)
             }
         };
@@ -406,7 +483,7 @@ impl Service {
         };
         save(&writer, &segments, next_id)?;
         writer.next_id = next_id;
-        self.publish(&snapshot, segments, snapshot.day);
+        self.publish(vec![(key, Some(stored.clone()), None)]);
         Ok(stored)
     }
 
@@ -415,7 +492,7 @@ impl Service {
     pub fn update(&self, id: &str, body: &Json) -> Result<Arc<StoredSegment>, ServiceError> {
         let (body_id, source) = split_id(body)?;
         let writer = self.lock_writer();
-        let snapshot = self.current_locked()?;
+        let snapshot = self.current()?;
         let key = snapshot.segment(id)?.key.clone();
         if let Some(other) = body_id.filter(|b| *b != key) {
             return Err(invalid(
@@ -448,7 +525,11 @@ impl Service {
         rematch(&snapshot.engine, &mut segments, &dependents, now, now)?;
         save(&writer, &segments, writer.next_id)?;
         let stored = segments[&key].clone();
-        self.publish(&snapshot, segments, snapshot.day);
+        let changes = std::iter::once(&key)
+            .chain(&dependents)
+            .map(|k| (k.clone(), Some(segments[k].clone()), None))
+            .collect();
+        self.publish(changes);
         Ok(stored)
     }
 
@@ -472,14 +553,14 @@ impl Service {
         let mut segments = snapshot.segments.clone();
         segments.remove(&key);
         save(&writer, &segments, writer.next_id)?;
-        self.publish(&snapshot, segments, snapshot.day);
+        self.publish(vec![(key, None, None)]);
         Ok(())
     }
 
     /// Re-matches one segment at `as_of` (default: now), and the segments that name it.
     pub fn refresh(&self, id: &str, as_of: Option<i64>) -> Result<Refreshed, ServiceError> {
         let _writer = self.lock_writer();
-        let snapshot = self.current_locked()?;
+        let snapshot = self.current()?;
         let key = snapshot.segment(id)?.key.clone();
         let now = self.clock.now_micros();
         let as_of = as_of.unwrap_or(now);
@@ -495,8 +576,11 @@ impl Service {
             left: before.difference_len(&after.members),
             elapsed: after.elapsed,
         };
-        let day = self.day_after(&segments);
-        self.publish(&snapshot, segments, day);
+        let changes = keys
+            .iter()
+            .map(|k| (k.clone(), Some(segments[k].clone()), None))
+            .collect();
+        self.publish(changes);
         Ok(refreshed)
     }
 
@@ -511,7 +595,12 @@ impl Service {
         let started = Instant::now();
         let now = self.clock.now_micros();
         let mut segments = snapshot.segments.clone();
-        let keys: Vec<SegmentKey> = segments.keys().cloned().collect();
+        // Inactive segments have no members to re-match.
+        let keys: Vec<SegmentKey> = segments
+            .values()
+            .filter(|s| s.definition.active)
+            .map(|s| s.key.clone())
+            .collect();
         rematch(
             &snapshot.engine,
             &mut segments,
@@ -525,13 +614,12 @@ impl Service {
             keys.len(),
             elapsed.as_secs_f64() * 1e3
         );
-        let refreshed = segments
-            .values()
-            .filter(|s| s.definition.active)
-            .cloned()
+        let refreshed: Vec<Arc<StoredSegment>> = keys.iter().map(|k| segments[k].clone()).collect();
+        let changes = refreshed
+            .iter()
+            .map(|s| (s.key.clone(), Some(s.clone()), None))
             .collect();
-        let day = self.day_after(&segments);
-        self.publish(&snapshot, segments, day);
+        self.publish(changes);
         Ok((refreshed, elapsed))
     }
 
@@ -583,43 +671,6 @@ impl Service {
             universe: evaluation.universe,
             elapsed: started.elapsed(),
         })
-    }
-
-    /// [`Service::current`], for a caller holding the writer lock.
-    fn current_locked(&self) -> Result<Arc<Snapshot>, ServiceError> {
-        let snapshot = self.snapshot();
-        if self.is_current(&snapshot) {
-            return Ok(snapshot);
-        }
-        let now = self.clock.now_micros();
-        let today = day_of_micros(now);
-        let mut segments = snapshot.segments.clone();
-        let stale: Vec<SegmentKey> = segments
-            .values()
-            .filter(|s| s.time_dependent && day_of_micros(s.as_of) != today)
-            .map(|s| s.key.clone())
-            .collect();
-        let started = Instant::now();
-        rematch(&snapshot.engine, &mut segments, &stale, now, now)?;
-        if !stale.is_empty() {
-            tracing::info!(
-                "re-matched {} time-dependent segments for {} in {:.1} ms",
-                stale.len(),
-                crate::data::value::format_date(today),
-                started.elapsed().as_secs_f64() * 1e3
-            );
-        }
-        Ok(self.publish(&snapshot, segments, Some(today)))
-    }
-
-    /// The day the time-dependent segments all hold for, when it is today.
-    fn day_after(&self, segments: &Segments) -> Option<i32> {
-        let today = self.clock.today();
-        segments
-            .values()
-            .filter(|s| s.time_dependent)
-            .all(|s| day_of_micros(s.as_of) == today)
-            .then_some(today)
     }
 
     /// Matches a new or changed definition at now, within the time limit.
@@ -707,6 +758,17 @@ fn split_id(body: &Json) -> Result<(Option<SegmentKey>, Json), ServiceError> {
                 })?,
         ),
     };
+    if let Some(SegmentKey::Number(n)) = id
+        && n > MAX_NUMERIC_ID
+    {
+        return Err(invalid(
+            "/id",
+            ErrorKind::BadValue,
+            format!(
+                "numeric ids go up to {MAX_NUMERIC_ID} (2^53 - 1), so that every JSON client reads them exactly"
+            ),
+        ));
+    }
     if id == Some(SegmentKey::Name("refresh".to_string())) {
         // POST /segments/refresh re-matches every segment: the path cannot also be one.
         return Err(invalid(
@@ -741,6 +803,16 @@ fn unmatched(key: SegmentKey, definition: Segment, source: Json, now: i64) -> St
         elapsed: Duration::ZERO,
         references,
     }
+}
+
+/// The day a set of segments holds for: `today` when every time-dependent one was
+/// matched on it.
+fn current_day(segments: &Segments, today: i32) -> Option<i32> {
+    segments
+        .values()
+        .filter(|s| s.time_dependent)
+        .all(|s| day_of_micros(s.as_of) == today)
+        .then_some(today)
 }
 
 /// Whether a segment's members move with time: by its own conditions, or through a

@@ -286,45 +286,59 @@ impl CsvExport {
 }
 
 impl Iterator for CsvExport {
-    type Item = Vec<u8>;
+    type Item = std::io::Result<Vec<u8>>;
 
     /// The next chunk of CSV text (the header first).
-    fn next(&mut self) -> Option<Vec<u8>> {
+    fn next(&mut self) -> Option<std::io::Result<Vec<u8>>> {
         let mut out = csv::Writer::from_writer(Vec::new());
         if std::mem::take(&mut self.header) {
-            out.write_record(COLUMNS).ok()?;
+            if let Err(e) = out.write_record(COLUMNS) {
+                return Some(Err(e.into()));
+            }
         } else {
             let start = self.next?;
             let reader = MemberReader::new(&self.dataset);
             let batch = CSV_BATCH.min(self.remaining.min(usize::MAX as u64) as usize);
             let mut last = None;
             for subject in self.members.range(start..).take(batch) {
-                out.write_record(reader.row(subject).cells()).ok()?;
+                if let Err(e) = out.write_record(reader.row(subject).cells()) {
+                    // A cut-short stream, never a file that looks whole.
+                    self.next = None;
+                    return Some(Err(e.into()));
+                }
                 last = Some(subject);
             }
             let last = last?;
             self.remaining -= batch as u64;
             self.next = (self.remaining > 0 && last < u32::MAX).then(|| last + 1);
         }
-        out.into_inner().ok()
+        Some(out.into_inner().map_err(|e| e.into_error()))
     }
 }
 
 /// Rows of an XLSX worksheet, the header included: past it, members go on to a new sheet.
-const XLSX_MAX_ROWS: u32 = 1_048_576;
+pub const XLSX_MAX_ROWS: u32 = 1_048_576;
+
+/// Where and how to write an XLSX export.
+pub struct XlsxSheets<'a> {
+    pub name: &'a str,
+    /// Rows per sheet, the header included (at most [`XLSX_MAX_ROWS`]).
+    pub rows: u32,
+}
 
 /// Writes members as an XLSX workbook to `out` as it is made: rows go a row at a time to
 /// temporary files (rust_xlsxwriter's constant-memory mode) and the zip streams out, so
-/// memory does not grow with the members. Past a sheet's 1,048,575 members the export
-/// goes on in a sheet named `<name> 2`, and so on.
+/// memory does not grow with the members. Past a sheet's rows (1,048,575 members at
+/// most) the export goes on in a sheet named `<name> 2`, and so on.
 pub fn write_xlsx(
     dataset: &Dataset,
     members: &RoaringBitmap,
     after: Option<Cursor>,
     limit: Option<u64>,
-    sheet_name: &str,
+    sheets: &XlsxSheets,
     out: impl std::io::Write + Send,
 ) -> Result<u64, rust_xlsxwriter::XlsxError> {
+    let (sheet_name, rows_per_sheet) = (sheets.name, sheets.rows.clamp(2, XLSX_MAX_ROWS));
     let mut workbook = rust_xlsxwriter::Workbook::new();
     let reader = MemberReader::new(dataset);
     let start = after.map_or(0, |c| c.first_subject(dataset));
@@ -347,7 +361,7 @@ pub fn write_xlsx(
     };
     let mut current = add_sheet(&mut workbook)?;
     for subject in members.range(start..).take(limit) {
-        if row == XLSX_MAX_ROWS {
+        if row == rows_per_sheet {
             current = add_sheet(&mut workbook)?;
             row = 1;
         }

@@ -45,18 +45,46 @@ struct SegmentsFile {
 
 pub struct StateDir {
     dir: PathBuf,
+    /// Held open and locked while the directory is in use, so that a second server on
+    /// the same directory refuses to start instead of overwriting this one's definitions.
+    _lock: File,
 }
 
 impl StateDir {
-    /// Opens (creating it if needed) a state directory.
+    /// Opens (creating it if needed) a state directory, and locks it for this process.
     pub fn open(dir: &Path) -> Result<StateDir, StateError> {
         fs::create_dir_all(dir).map_err(|e| StateError {
             path: dir.to_path_buf(),
             reason: format!("cannot create the state directory: {e}"),
         })?;
+        let lock_path = dir.join("lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StateError {
+                path: lock_path.clone(),
+                reason: format!("cannot open the lock file: {e}"),
+            })?;
+        lock.try_lock().map_err(|e| StateError {
+            path: dir.to_path_buf(),
+            reason: match e {
+                fs::TryLockError::WouldBlock => {
+                    "another segmint process uses this state directory".to_string()
+                }
+                fs::TryLockError::Error(e) => format!("cannot lock the state directory: {e}"),
+            },
+        })?;
         Ok(StateDir {
             dir: dir.to_path_buf(),
+            _lock: lock,
         })
+    }
+
+    /// Whether segment definitions were ever saved here.
+    pub fn has_saved_segments(&self) -> bool {
+        self.dir.join(SEGMENTS_FILE).exists()
     }
 
     pub fn path(&self) -> &Path {
@@ -121,11 +149,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         .map_err(|e| failed("flush the temporary file", e))?;
     drop(file);
     fs::rename(&temporary, path).map_err(|e| failed("replace the file", e))?;
-    // The rename itself is durable only once the directory is flushed.
-    if let Some(dir) = path.parent() {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| failed("flush the directory", e))?;
+    // The rename is durable only once the directory is flushed. It has happened, though:
+    // failing now would report a change as not made while the new file is in place.
+    if let Some(dir) = path.parent()
+        && let Err(e) = File::open(dir).and_then(|d| d.sync_all())
+    {
+        tracing::warn!(
+            "{}: replaced, but the directory could not be flushed ({e}); a crash now may bring back the previous version",
+            path.display()
+        );
     }
     Ok(())
 }

@@ -1,0 +1,183 @@
+//! The measuring process of one scale (`segmint bench-worker`, started by `segmint bench`):
+//! it loads the data, evaluates the suite, stores it in a service and re-matches it in
+//! bulk, writes what it measured, and then serves HTTP on loopback so that the parent can
+//! load it from outside. A process of its own per scale, so that its peak RSS is that
+//! scale's alone.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::suite::{SegmentDir, SegmentRun, evaluate_repeatedly, read_suite};
+use crate::data::{LoadOptions, load_dataset};
+use crate::segment::{Engine, ErrorKind};
+use crate::server::{AppState, ServerConfig, serve};
+use crate::service::clock::ManualClock;
+use crate::service::{Service, ServiceError, ServiceOptions};
+
+/// What the worker measured before serving.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WorkerReport {
+    pub as_of: String,
+    pub load_seconds: f64,
+    /// Columns, links and id indexes the engine keeps.
+    pub loaded_bytes: u64,
+    /// Peak RSS right after loading.
+    pub load_peak_rss_bytes: Option<u64>,
+    pub rows: BTreeMap<String, u64>,
+    /// Each suite segment evaluated `repeat` times in process.
+    pub segments: Vec<SegmentRun>,
+    /// Sum of the segments' p50.
+    pub suite_p50_ms: f64,
+    /// The whole suite stored and re-matched at once (`POST /segments/refresh`), each run.
+    pub bulk_refresh_ms: Vec<f64>,
+    /// Column indexes built by the suite.
+    pub index_bytes: u64,
+    /// Peak RSS once ready to serve: data, indexes and stored memberships.
+    pub ready_peak_rss_bytes: Option<u64>,
+}
+
+pub struct WorkerOptions {
+    pub data: PathBuf,
+    pub suite: PathBuf,
+    pub as_of: Option<i64>,
+    pub repeat: usize,
+    pub bulk_runs: usize,
+    pub report: PathBuf,
+}
+
+pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
+    let (dataset, load) = load_dataset(
+        &options.data,
+        &LoadOptions {
+            lenient: false,
+            progress: false,
+        },
+    )?;
+    let load_peak_rss_bytes = crate::util::peak_rss_bytes();
+    let as_of = options
+        .as_of
+        .or(dataset.reference_time)
+        .ok_or_else(|| anyhow::anyhow!("the dataset has no reference time: pass --as-of"))?;
+    let rows = load
+        .rows
+        .iter()
+        .map(|(table, n)| (table.file_stem().to_string(), *n as u64))
+        .collect();
+    let engine = Arc::new(Engine::new(Arc::new(dataset)));
+
+    let suite = read_suite(&options.suite)?;
+    let source = SegmentDir {
+        dir: Some(options.suite.clone()),
+        engine: &engine,
+    };
+    let mut segments = Vec::with_capacity(suite.len());
+    for file in &suite {
+        let segment = engine
+            .parse(&file.text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.path.display()))?;
+        let (evaluation, timing) = evaluate_repeatedly(
+            &engine,
+            &segment,
+            Some(&file.id),
+            as_of,
+            &source,
+            options.repeat,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.path.display()))?;
+        tracing::info!(
+            "{}: {} members; {}",
+            file.id,
+            evaluation.members.len(),
+            timing.summary()
+        );
+        segments.push(SegmentRun {
+            id: file.id.clone(),
+            name: segment.name,
+            count: evaluation.members.len(),
+            universe: evaluation.universe,
+            timing,
+        });
+    }
+    let suite_p50_ms = segments.iter().map(|s| s.timing.p50_ms).sum();
+
+    let service = Arc::new(Service::start(
+        engine.clone(),
+        ServiceOptions {
+            clock: Arc::new(ManualClock::new(as_of)),
+            state: None,
+            time_limit: None,
+        },
+    )?);
+    store_suite(&service, &options.suite)?;
+    let mut bulk_refresh_ms = Vec::new();
+    for _ in 0..options.bulk_runs.max(1) {
+        let started = Instant::now();
+        service.refresh_all(None)?;
+        bulk_refresh_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+
+    let report = WorkerReport {
+        as_of: crate::data::value::format_timestamp(as_of),
+        load_seconds: load.elapsed.as_secs_f64(),
+        loaded_bytes: load.memory_bytes as u64,
+        load_peak_rss_bytes,
+        rows,
+        segments,
+        suite_p50_ms,
+        bulk_refresh_ms,
+        index_bytes: engine.index_memory_bytes() as u64,
+        ready_peak_rss_bytes: crate::util::peak_rss_bytes(),
+    };
+    write_json(&options.report, &report)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    println!("ready http://{}", listener.local_addr()?);
+    std::io::Write::flush(&mut std::io::stdout())?;
+    let state = AppState::new(service, ServerConfig::default());
+    runtime.block_on(serve(listener, state, std::future::pending()))?;
+    Ok(())
+}
+
+/// Stores every segment of a suite directory under its file name, each after the
+/// segments it names.
+pub fn store_suite(service: &Service, dir: &Path) -> anyhow::Result<()> {
+    let mut pending = read_suite(dir)?;
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut waiting = Vec::new();
+        for file in pending {
+            let mut definition: serde_json::Value = serde_json::from_str(&file.text)?;
+            definition["id"] = serde_json::Value::from(file.id.as_str());
+            match service.create(&definition) {
+                Ok(_) => {}
+                Err(ServiceError::Invalid(e)) if e.kind == ErrorKind::UnknownSegment => {
+                    waiting.push(file)
+                }
+                Err(e) => anyhow::bail!("{}: {e}", file.path.display()),
+            }
+        }
+        anyhow::ensure!(
+            waiting.len() < before,
+            "segments {} name segments that are not in the suite",
+            waiting
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        pending = waiting;
+    }
+    Ok(())
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
