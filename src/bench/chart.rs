@@ -65,6 +65,7 @@ where
         .x_desc("customers")
         .y_desc(unit)
         .x_label_formatter(&|x| format_count(*x))
+        .y_label_formatter(&|y| format_value(*y))
         .draw()
         .map_err(chart_error)?;
     for (i, line) in series.iter().enumerate() {
@@ -107,4 +108,16 @@ fn format_count(x: f64) -> String {
     } else {
         format!("{x}")
     }
+}
+
+/// A value with the digits that matter: 1234, 12.3, 0.123, 0.0123.
+fn format_value(y: f64) -> String {
+    let digits = if y >= 100.0 {
+        0
+    } else if y >= 1.0 {
+        1
+    } else {
+        (2 - y.log10().floor() as i32).max(1) as usize
+    };
+    format!("{y:.digits$}")
 }
