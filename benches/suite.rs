@@ -1,36 +1,36 @@
-//! Evaluation time of every suite segment (`benches/segments/*.json`), one benchmark each.
+//! Criterion benchmarks of the hot paths, over one dataset:
+//!
+//! - `evaluate/<segment>`: every suite segment (`benches/segments/*.json`), the whole plan
+//!   each iteration (indexes are built by a first evaluation before timing; results are
+//!   never kept);
+//! - `index/...`: a sorted-index lookup (an equality and a date range over orders);
+//! - `aggregate/...`: aggregates alone, with and without a `where`;
+//! - `lookup/...`: the segments one customer is in, with the suite and 82 more stored.
 //!
 //! The dataset is `SEGMINT_BENCH_DATA` when set (e.g. a generated M), else a generated S
-//! (100,000 customers, seed 1) in a temporary directory. Segments are evaluated at the
-//! dataset's reference time. Indexes are built by a first evaluation before timing;
-//! results are never cached, so every iteration evaluates the whole plan.
+//! (100,000 customers, seed 1) in a temporary directory; times are at its reference time.
+//! `cargo bench --bench suite [-- FILTER]`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use segmint::bench::suite::{SegmentDir, read_suite};
+use segmint::bench::worker::store_suite;
 use segmint::data::generate::{GenerateOptions, OutputFormat, generate};
 use segmint::data::{LoadOptions, load_dataset};
-use segmint::segment::{DefinitionError, Engine, Segment, SegmentSource};
+use segmint::segment::Engine;
+use segmint::segment::index::ColumnIndex;
+use segmint::segment::predicate::Test;
+use segmint::service::clock::ManualClock;
+use segmint::service::{Service, ServiceOptions};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/segments");
 
-struct SuiteDir<'a>(&'a Engine);
-
-impl SegmentSource for SuiteDir<'_> {
-    fn segment(&self, id: &str) -> Result<Option<Segment>, DefinitionError> {
-        let path = Path::new(SUITE).join(format!("{id}.json"));
-        match std::fs::read_to_string(path) {
-            Ok(text) => self.0.parse(&text).map(Some),
-            Err(_) => Ok(None),
-        }
-    }
-}
-
-fn suite(c: &mut Criterion) {
+fn hot_paths(c: &mut Criterion) {
     let mut temp = None;
     let dir = match std::env::var_os("SEGMINT_BENCH_DATA") {
         Some(dir) => PathBuf::from(dir),
@@ -55,38 +55,109 @@ fn suite(c: &mut Criterion) {
     let as_of = dataset
         .reference_time
         .expect("generated data has a reference time");
-    let engine = Engine::new(Arc::new(dataset));
-    let source = SuiteDir(&engine);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(SUITE)
-        .expect("suite directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let engine = Arc::new(Engine::new(Arc::new(dataset)));
+    let suite_dir = PathBuf::from(SUITE);
+    let source = SegmentDir {
+        dir: Some(suite_dir.clone()),
+        engine: &engine,
+    };
+
     let mut group = c.benchmark_group("evaluate");
     group.sample_size(20);
-    for file in files {
-        let id = file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("utf-8 name")
-            .to_string();
-        let segment = engine
-            .parse(&std::fs::read_to_string(&file).expect("read"))
-            .expect("valid");
+    for file in read_suite(&suite_dir).expect("suite") {
+        let segment = engine.parse(&file.text).expect("valid");
+        let id = file.id.as_str();
         engine
-            .evaluate(&segment, Some(&id), as_of, &source)
+            .evaluate(&segment, Some(id), as_of, &source)
             .expect("evaluates");
-        group.bench_function(&id, |b| {
+        group.bench_function(id, |b| {
             b.iter(|| {
                 engine
-                    .evaluate(&segment, Some(&id), as_of, &source)
+                    .evaluate(&segment, Some(id), as_of, &source)
                     .expect("evaluates")
             })
         });
     }
     group.finish();
+
+    let mut group = c.benchmark_group("index");
+    let orders = &engine.dataset().orders.table;
+    let status = ColumnIndex::build(orders.column("status").expect("status"));
+    let created = ColumnIndex::build(orders.column("created_at").expect("created_at"));
+    let complete = Test::Text {
+        matcher: segmint::segment::predicate::TextMatcher::Equals(vec!["complete".to_string()]),
+        negate: false,
+    };
+    let last_30_days = Test::Ranges {
+        ranges: vec![(as_of - 30 * 86_400_000_000, i64::MAX)],
+        negate: false,
+    };
+    group.bench_function("order status eq complete", |b| {
+        b.iter(|| status.select(&complete))
+    });
+    group.bench_function("order created_at in last 30 days", |b| {
+        b.iter(|| created.select(&last_30_days))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("aggregate");
+    group.sample_size(20);
+    for (name, text) in [
+        (
+            "count of orders",
+            r#"{"name":"a","websites":[1,2],"apply_to":"registered","conditions":{"aggregate":"count","of":"order","op":"gte","value":3}}"#,
+        ),
+        (
+            "sum of complete orders",
+            r#"{"name":"a","websites":[1,2],"apply_to":"registered","conditions":{"aggregate":"sum","of":"order.grand_total","op":"gte","value":500,"where":{"field":"order.status","op":"eq","value":"complete"}}}"#,
+        ),
+        (
+            "max order date",
+            r#"{"name":"a","websites":[1,2],"apply_to":"registered","conditions":{"aggregate":"max","of":"order.created_at","op":"in_last_days","value":90}}"#,
+        ),
+    ] {
+        let segment = engine.parse(text).expect("valid");
+        engine
+            .evaluate(&segment, None, as_of, &source)
+            .expect("evaluates");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                engine
+                    .evaluate(&segment, None, as_of, &source)
+                    .expect("evaluates")
+            })
+        });
+    }
+    group.finish();
+
+    let service = Service::start(
+        engine.clone(),
+        ServiceOptions {
+            clock: Arc::new(ManualClock::new(as_of)),
+            state: None,
+            time_limit: None,
+        },
+    )
+    .expect("service");
+    store_suite(&service, &suite_dir).expect("suite stored");
+    for i in 0..82 {
+        let definition = serde_json::json!({"name": format!("credit {i}"), "websites": [1, 2],
+            "apply_to": "registered",
+            "conditions": {"field": "customer.store_credit", "op": "gte", "value": i}});
+        service.create(&definition).expect("stored");
+    }
+    let snapshot = service.snapshot();
+    let customers = engine.dataset().customer_count() as u32;
+    let mut group = c.benchmark_group("lookup");
+    let mut next = 0u32;
+    group.bench_function("segments of one customer, 100 stored", |b| {
+        b.iter(|| {
+            next = (next + 7919) % customers;
+            snapshot.segments_of(next, None).len()
+        })
+    });
+    group.finish();
 }
 
-criterion_group!(benches, suite);
+criterion_group!(benches, hot_paths);
 criterion_main!(benches);

@@ -490,12 +490,12 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     let snapshot = service.snapshot();
     let dataset = snapshot.engine.dataset();
     let url = format!("http://{address}");
-    println!(
+    let mut lines = vec![format!(
         "segmint listening on {url} ({} customers, {} visitors, {} segments)",
         dataset.customer_count(),
         dataset.visitor_count(),
         snapshot.segments.len()
-    );
+    )];
     if demo {
         let auth = args
             .token
@@ -512,14 +512,22 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
                     .filter(|&m| (m as usize) < dataset.customer_count())
             })
             .map_or(1, |c| dataset.customer_ids().value(c as usize));
-        println!("try:");
-        println!("  curl -s{auth} {url}/segments");
-        println!("  curl -s{auth} {url}/customers/{customer}/segments");
-        println!(
-            "  curl -s{auth} -X POST {url}/estimate -H 'Content-Type: application/json' -d '{{\"websites\":[1],\"conditions\":{{\"field\":\"customer.group_id\",\"op\":\"eq\",\"value\":2}}}}'"
-        );
+        lines.extend([
+            "try:".to_string(),
+            format!("  curl -s{auth} {url}/segments"),
+            format!("  curl -s{auth} {url}/customers/{customer}/segments"),
+            format!(
+                "  curl -s{auth} -X POST {url}/estimate -H 'Content-Type: application/json' -d '{{\"websites\":[1],\"conditions\":{{\"field\":\"customer.group_id\",\"op\":\"eq\",\"value\":2}}}}'"
+            ),
+        ]);
     }
-    std::io::stdout().flush().ok();
+    // A closed standard output (piped to `head`, say) must not stop the server.
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+    drop(out);
     let state = AppState::new(
         service,
         ServerConfig {

@@ -1350,9 +1350,9 @@ fn start_demo(args: &[&str], until: &str) -> (std::process::Child, Vec<String>) 
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("segmint starts");
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut lines = Vec::new();
-    for line in stdout.lines() {
+    for line in stdout.by_ref() {
         let line = line.unwrap();
         let done = line.contains(until);
         lines.push(line);
@@ -1360,6 +1360,8 @@ fn start_demo(args: &[&str], until: &str) -> (std::process::Child, Vec<String>) 
             break;
         }
     }
+    // Keep reading, as a terminal would, whatever the server prints next.
+    std::thread::spawn(move || stdout.for_each(drop));
     (child, lines)
 }
 

@@ -17,7 +17,7 @@ use crate::segment::aggregate::{AggregateInput, aggregate};
 use crate::segment::definition::{
     AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Op, Operand, Scalar, Segment, SegmentId,
 };
-use crate::segment::index::{ColumnIndex, ColumnReader, filter_rows};
+use crate::segment::index::{Bitset, ColumnIndex, ColumnReader, filter_rows};
 use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compile};
 use crate::segment::predicate::Test;
 use crate::segment::schema::{DerivedField, Field, FieldSource, FieldTable, RelationKind, Schema};
@@ -779,13 +779,20 @@ impl Engine {
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
         let rows = self.records(context, space, filter, &candidates)?;
         let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
-        let gathered_ms = started.elapsed().as_secs_f64() * 1e3;
         let (subject_of_row, subject_offsets) = self.subject_of_rows(space);
         let table = &space.relation(&self.dataset).table;
         let values = of
             .and_then(|field| table.column(&field.column))
             .filter(|c| !c.array.data_type().is_null())
             .map(|c| self.aggregate_values(table.name, c));
+        // An average of ints compares in decimal units.
+        let scale = match of.map(|f| f.ty) {
+            Some(FieldType::Int) => crate::data::value::DECIMAL_SCALE,
+            _ => 1,
+        };
+        // Subjects without matching records: count, sum and avg are 0, min/max have no value.
+        let zero_passes = !matches!(function, AggregateFunction::Min | AggregateFunction::Max)
+            && comparison.test.number(Some(0));
         let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
         let aggregated = aggregate(&AggregateInput {
             function,
@@ -797,43 +804,32 @@ impl Engine {
         })
         .map_err(EvalError::Engine)?;
         let aggregated_ms = started.elapsed().as_secs_f64() * 1e3;
-        // An average of ints compares in decimal units.
-        let scale = match of.map(|f| f.ty) {
-            Some(FieldType::Int) => crate::data::value::DECIMAL_SCALE,
-            _ => 1,
-        };
-        let mut passing = Vec::new();
-        let mut seen = Vec::new();
+        // Every subject in one pass over the aggregates, then those still in question.
+        let value = aggregated.value.as_ref();
+        let mut passing = Bitset::new(subjects);
         for (subject, &count) in aggregated.count.iter().enumerate() {
-            if count == 0 {
-                continue;
-            }
             let count = count as i64;
-            seen.push(subject as u32);
-            let value = aggregated.value.as_ref();
-            let group = Group {
-                count,
-                value: value.and_then(|v| v.is_valid(subject).then(|| v.value(subject))),
-                value_count: aggregated
-                    .value_count
-                    .as_ref()
-                    .map_or(count, |c| c.value(subject)),
+            let passes = if count == 0 {
+                zero_passes
+            } else {
+                let group = Group {
+                    count,
+                    value: value.and_then(|v| v.is_valid(subject).then(|| v.value(subject))),
+                    value_count: aggregated
+                        .value_count
+                        .as_ref()
+                        .map_or(count, |c| c.value(subject)),
+                };
+                passes_aggregate(function, &group, scale, comparison)
             };
-            if passes_aggregate(function, &group, scale, comparison) {
-                passing.push(subject as u32);
+            if passes {
+                passing.insert(subject as u32);
             }
         }
-        let mut members = RoaringBitmap::from_sorted_iter(passing).expect("runs ascend");
-        // Subjects with no matching records: count, sum and avg are 0, min/max have no value.
-        if !matches!(function, AggregateFunction::Min | AggregateFunction::Max)
-            && comparison.test.number(Some(0))
-        {
-            let seen = RoaringBitmap::from_sorted_iter(seen).expect("ascending");
-            members |= &eligible - seen;
-        }
+        let mut members = passing.into_bitmap();
         members &= &eligible;
         tracing::debug!(
-            "{}({relation}): {} candidate records in {candidates_ms:.2} ms, {} matching at {filtered_ms:.2} ms, gathered at {gathered_ms:.2} ms, aggregated at {aggregated_ms:.2} ms, {} members at {:.2} ms",
+            "{}({relation}): {} candidate records in {candidates_ms:.2} ms, {} matching at {filtered_ms:.2} ms, aggregated at {aggregated_ms:.2} ms, {} members at {:.2} ms",
             function.name(),
             candidates.len(),
             rows.len(),
