@@ -132,6 +132,20 @@ fn min_and_max_over_no_records_have_no_value() {
 }
 
 #[test]
+fn min_over_every_order_leaves_out_customers_without_orders() {
+    // Regression: aggregates without a `where` read per-subject rollups; these once gave
+    // customers without orders DataFusion's value for a group that saw no rows.
+    let store = store();
+    let first_order_this_year = json!({"aggregate": "min", "of": "order.created_at",
+        "op": "gte", "value": "2026-01-01"});
+    assert_eq!(store.members(first_order_this_year.clone()), ["c:1", "c:2"]);
+    assert_eq!(
+        store.members(json!({"not": first_order_this_year})),
+        ["c:3", "v:7"]
+    );
+}
+
+#[test]
 fn averages_compare_exactly() {
     let store = store();
     // Customer 1: (500 + 100.0001) / 2 = 300.00005; customer 2: (100 + 100.0001) / 2 = 100.00005.

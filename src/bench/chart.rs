@@ -63,6 +63,7 @@ where
     chart
         .configure_mesh()
         .x_desc("customers")
+        .x_labels(6)
         .y_desc(unit)
         .x_label_formatter(&|x| format_count(*x))
         .y_label_formatter(&|y| format_value(*y))

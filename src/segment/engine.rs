@@ -17,7 +17,7 @@ use crate::segment::aggregate::{AggregateInput, aggregate};
 use crate::segment::definition::{
     AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Op, Operand, Scalar, Segment, SegmentId,
 };
-use crate::segment::index::{Bitset, ColumnIndex, ColumnReader, filter_rows};
+use crate::segment::index::{Bitset, ColumnIndex, ColumnReader, SortedIndex, filter_rows};
 use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compile};
 use crate::segment::predicate::Test;
 use crate::segment::schema::{DerivedField, Field, FieldSource, FieldTable, RelationKind, Schema};
@@ -101,6 +101,8 @@ pub struct Engine {
     /// Per space: for each product, the rows of that product (CSR).
     product_rows: Mutex<FxHashMap<TableName, Arc<ProductRows>>>,
     scopes: Mutex<FxHashMap<(Space, ScopeKey), Arc<RoaringBitmap>>>,
+    /// Per-subject aggregates over every in-scope record (no `where`), as sorted indexes.
+    rollups: Mutex<FxHashMap<RollupKey, Arc<SortedIndex>>>,
     /// Per space: the subject of every row, and each subject's first row.
     subject_of_rows: Mutex<FxHashMap<Space, SubjectRows>>,
     /// Each customer's birth (year, month, day); month 0 when unknown.
@@ -111,6 +113,9 @@ pub struct Engine {
 }
 
 type SubjectRows = (Arc<Vec<usize>>, Arc<Vec<u32>>);
+
+/// A rollup: the aggregate, its relation and column, and the scope of the records.
+type RollupKey = (AggregateFunction, Space, Option<String>, ScopeKey);
 
 /// The products passing each product test of one record plan (keyed by the test's
 /// place in the plan, which lives as long as the evaluation).
@@ -131,6 +136,7 @@ impl Engine {
             indexes: Mutex::default(),
             product_rows: Mutex::default(),
             scopes: Mutex::default(),
+            rollups: Mutex::default(),
             subject_of_rows: Mutex::default(),
             wide_columns: Mutex::default(),
             birthdays: std::sync::OnceLock::new(),
@@ -679,6 +685,63 @@ impl Engine {
     /// subject, guest orders, say 0 but are never in scope, so never counted), and the
     /// first row of each subject, plus the end (subjects without rows here take the
     /// previous end, so that the offsets ascend).
+    /// Every subject's count, sum, min or max over all its in-scope records of `space`, as
+    /// a sorted index over subjects (built on first use and kept). Count and sum are 0 for
+    /// a subject without records; min and max have no value.
+    fn rollup(
+        &self,
+        context: &Context,
+        function: AggregateFunction,
+        space: Space,
+        of: Option<&Field>,
+    ) -> Result<Arc<SortedIndex>, EvalError> {
+        let key = (
+            function,
+            space,
+            of.map(|f| f.column.clone()),
+            context.scope.clone(),
+        );
+        if let Some(found) = self.rollups.lock().expect("lock").get(&key) {
+            return Ok(found.clone());
+        }
+        let (subject_of_row, subject_offsets) = self.subject_of_rows(space);
+        let table = &space.relation(&self.dataset).table;
+        let values = of
+            .and_then(|field| table.column(&field.column))
+            .filter(|c| !c.array.data_type().is_null())
+            .map(|c| self.aggregate_values(table.name, c));
+        let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
+        let aggregated = aggregate(&AggregateInput {
+            function,
+            subject_of_row: &subject_of_row,
+            subject_offsets: &subject_offsets,
+            values: values.as_ref(),
+            rows: &self.scope_rows(space, &context.scope),
+            subjects,
+        })
+        .map_err(EvalError::Engine)?;
+        let value = |subject: usize| {
+            aggregated
+                .value
+                .as_ref()
+                .and_then(|v| v.is_valid(subject).then(|| v.value(subject)))
+        };
+        let keys = (0..subjects).map(|subject| match function {
+            AggregateFunction::Count => Some(aggregated.count[subject] as i64),
+            AggregateFunction::Sum if aggregated.count[subject] == 0 => Some(0),
+            AggregateFunction::Sum => Some(value(subject).unwrap_or(0)),
+            // DataFusion's value for a subject without records is no value of its.
+            _ if aggregated.count[subject] == 0 => None,
+            _ => value(subject),
+        });
+        let built = Arc::new(SortedIndex::build(keys, subjects));
+        self.rollups
+            .lock()
+            .expect("lock")
+            .insert(key, built.clone());
+        Ok(built)
+    }
+
     fn subject_of_rows(&self, space: Space) -> SubjectRows {
         if let Some(found) = self.subject_of_rows.lock().expect("lock").get(&space) {
             return found.clone();
@@ -773,6 +836,16 @@ impl Engine {
         let mut eligible = within.clone();
         if !relation.visitors_have_it() {
             eligible.remove_range(self.dataset.customer_count() as u32..);
+        }
+        // Over every record (no `where`): the subjects' aggregates do not depend on the
+        // evaluation, so they are an index of their own, built once.
+        if let (Tree::Everything, Test::Ranges { ranges, negate }) = (filter, comparison.test)
+            && function != AggregateFunction::Avg
+        {
+            let rollup = self.rollup(context, function, space, of)?;
+            let mut members = rollup.ranges(ranges, *negate);
+            members &= &eligible;
+            return Ok(members);
         }
         let started = std::time::Instant::now();
         let candidates = self.candidate_rows(context, space, &eligible);
