@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 
 use crate::data::value::{date_from_days, day_of_micros};
 use crate::model::{FieldType, TableName};
-use crate::segment::aggregate::{AggregateInput, aggregate};
+use crate::segment::aggregate::{AggregateInput, Aggregated, aggregate};
 use crate::segment::definition::{
     AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Op, Operand, Scalar, Segment, SegmentId,
 };
@@ -704,22 +704,9 @@ impl Engine {
         if let Some(found) = self.rollups.lock().expect("lock").get(&key) {
             return Ok(found.clone());
         }
-        let (subject_of_row, subject_offsets) = self.subject_of_rows(space);
-        let table = &space.relation(&self.dataset).table;
-        let values = of
-            .and_then(|field| table.column(&field.column))
-            .filter(|c| !c.array.data_type().is_null())
-            .map(|c| self.aggregate_values(table.name, c));
         let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
-        let aggregated = aggregate(&AggregateInput {
-            function,
-            subject_of_row: &subject_of_row,
-            subject_offsets: &subject_offsets,
-            values: values.as_ref(),
-            rows: &self.scope_rows(space, &context.scope),
-            subjects,
-        })
-        .map_err(EvalError::Engine)?;
+        let aggregated =
+            self.aggregate_rows(function, space, of, &self.scope_rows(space, &context.scope))?;
         let value = |subject: usize| {
             aggregated
                 .value
@@ -740,6 +727,31 @@ impl Engine {
             .expect("lock")
             .insert(key, built.clone());
         Ok(built)
+    }
+
+    /// `function` of the field `of` (none for `count`) over `rows` of `space`, per subject.
+    fn aggregate_rows(
+        &self,
+        function: AggregateFunction,
+        space: Space,
+        of: Option<&Field>,
+        rows: &RoaringBitmap,
+    ) -> Result<Aggregated, EvalError> {
+        let (subject_of_row, subject_offsets) = self.subject_of_rows(space);
+        let table = &space.relation(&self.dataset).table;
+        let values = of
+            .and_then(|field| table.column(&field.column))
+            .filter(|c| !c.array.data_type().is_null())
+            .map(|c| self.aggregate_values(table.name, c));
+        aggregate(&AggregateInput {
+            function,
+            subject_of_row: &subject_of_row,
+            subject_offsets: &subject_offsets,
+            values: values.as_ref(),
+            rows,
+            subjects: self.dataset.customer_count() + self.dataset.visitor_count(),
+        })
+        .map_err(EvalError::Engine)
     }
 
     fn subject_of_rows(&self, space: Space) -> SubjectRows {
@@ -852,12 +864,6 @@ impl Engine {
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
         let rows = self.records(context, space, filter, &candidates)?;
         let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
-        let (subject_of_row, subject_offsets) = self.subject_of_rows(space);
-        let table = &space.relation(&self.dataset).table;
-        let values = of
-            .and_then(|field| table.column(&field.column))
-            .filter(|c| !c.array.data_type().is_null())
-            .map(|c| self.aggregate_values(table.name, c));
         // An average of ints compares in decimal units.
         let scale = match of.map(|f| f.ty) {
             Some(FieldType::Int) => crate::data::value::DECIMAL_SCALE,
@@ -867,15 +873,7 @@ impl Engine {
         let zero_passes = !matches!(function, AggregateFunction::Min | AggregateFunction::Max)
             && comparison.test.number(Some(0));
         let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
-        let aggregated = aggregate(&AggregateInput {
-            function,
-            subject_of_row: &subject_of_row,
-            subject_offsets: &subject_offsets,
-            values: values.as_ref(),
-            rows: &rows,
-            subjects,
-        })
-        .map_err(EvalError::Engine)?;
+        let aggregated = self.aggregate_rows(function, space, of, &rows)?;
         let aggregated_ms = started.elapsed().as_secs_f64() * 1e3;
         // Every subject in one pass over the aggregates, then those still in question.
         let value = aggregated.value.as_ref();
