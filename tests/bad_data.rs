@@ -165,7 +165,9 @@ fn a_duplicate_primary_id_names_both_lines() {
 #[test]
 fn a_child_row_without_its_parent_is_rejected() {
     let orders = "order_id,customer_id,website_id,created_at,status\n10,1,1,2026-01-01T00:00:00Z,complete\n11,,1,2026-01-01T00:00:00Z,complete\n";
-    let cases: Vec<(Vec<(&str, &str)>, &str, u64, &str, &str)> = vec![
+    // (files, file named in the error, line, column, reason)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, u64, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![(
                 "orders.csv",

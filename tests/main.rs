@@ -3,6 +3,7 @@
 mod common;
 
 mod bad_data;
+mod bench;
 mod bitmaps;
 mod differential;
 mod generator;

@@ -146,6 +146,24 @@ fn min_over_every_order_leaves_out_customers_without_orders() {
 }
 
 #[test]
+fn aggregates_over_every_order_keep_each_scope_apart() {
+    // Rollups are kept per scope: one engine, website 1, then 2, then both, then 1 again.
+    // Customer 3 belongs to website 1 but ordered on website 2; customer 4 (website 2)
+    // never ordered.
+    let store = store();
+    let orders = |websites: Json| {
+        store.members_of(
+            json!({"name": "case", "websites": websites, "apply_to": "registered",
+            "conditions": {"aggregate": "count", "of": "order", "op": "gte", "value": 1}}),
+        )
+    };
+    assert_eq!(orders(json!([1])), ["c:1", "c:2"]);
+    assert!(orders(json!([2])).is_empty());
+    assert_eq!(orders(json!([1, 2])), ["c:1", "c:2", "c:3"]);
+    assert_eq!(orders(json!([1])), ["c:1", "c:2"]);
+}
+
+#[test]
 fn averages_compare_exactly() {
     let store = store();
     // Customer 1: (500 + 100.0001) / 2 = 300.00005; customer 2: (100 + 100.0001) / 2 = 100.00005.

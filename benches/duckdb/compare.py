@@ -101,13 +101,17 @@ def main():
     parser.add_argument("--segments", type=Path, default=ROOT / "benches" / "segments")
     parser.add_argument("--out", type=Path, help="also write the comparison as JSON here")
     args = parser.parse_args()
+    if args.repeat < 2:
+        parser.error("--repeat must be at least 2: the first run is not counted")
     ensure_duckdb()
 
     as_of = args.as_of
     if as_of is None:
         meta = json.loads((args.data / "dataset.json").read_text())
         as_of = meta["reference_time"]
-    instant = datetime.fromisoformat(as_of.replace("Z", "+00:00")).astimezone(timezone.utc)
+    instant = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+    # segmint reads an instant without a zone as UTC, so must this.
+    instant = instant.replace(tzinfo=timezone.utc) if instant.tzinfo is None else instant.astimezone(timezone.utc)
 
     print(f"segmint: evaluating the suite {args.repeat} times per segment ...", file=sys.stderr)
     ours = run_segmint(args.segmint, args.data, as_of, args.repeat, args.segments)

@@ -85,6 +85,9 @@ pub struct ScaleReport {
     pub lookup: Option<LoadResult>,
     /// The worker's peak RSS at the end: data, indexes, stored segments, HTTP load.
     pub peak_rss_bytes: Option<u64>,
+    /// Measures left out, and why.
+    #[serde(default)]
+    pub notes: Vec<String>,
     pub error: Option<String>,
 }
 
@@ -272,15 +275,23 @@ fn measure_scale(
         .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", options.exe.display()))?;
     let outcome = drive_worker(options, scale, progress, &mut child, &worker_report, report);
     report.peak_rss_bytes = peak_rss_of(child.id()).or(report.peak_rss_bytes);
+    // How the worker ended, before this process stops it: a worker that died on its own
+    // makes every measure after it void.
+    let ended = child.try_wait().ok().flatten();
     let _ = child.kill();
-    let status = child.wait().ok();
-    outcome.map_err(|e| match status {
-        Some(s) if !s.success() && s.code().is_none() => anyhow::anyhow!(
-            "{e:#} (the worker was killed by a signal: out of memory? see {}-worker.log)",
-            scale.label
-        ),
-        _ => e,
-    })
+    let _ = child.wait();
+    match (outcome, ended) {
+        (Ok(()), None) => Ok(()),
+        (outcome, Some(status)) => {
+            let why = match status.code() {
+                None => "was killed by a signal (out of memory?)".to_string(),
+                Some(code) => format!("exited with status {code}"),
+            };
+            let before = outcome.err().map_or(String::new(), |e| format!("{e:#}; "));
+            anyhow::bail!("{before}the worker {why}: see {}-worker.log", scale.label)
+        }
+        (Err(e), None) => Err(e),
+    }
 }
 
 fn drive_worker(
@@ -333,7 +344,12 @@ fn drive_worker(
             "{}: POST /estimate ({id}) from {} connections for {:.0} s",
             scale.label, options.concurrency, options.http_seconds
         ));
-        let body = body_of(id)?;
+        let Ok(body) = body_of(id) else {
+            report.notes.push(format!(
+                "/estimate of {id} not measured: the suite has no {id}.json"
+            ));
+            continue;
+        };
         let request = load::Request {
             method: "POST",
             path: &estimate_path,
@@ -551,6 +567,9 @@ pub fn render(report: &BenchReport) -> String {
             load(&r.estimate_aggregate),
             load(&r.lookup),
         );
+        for note in &r.notes {
+            let _ = writeln!(out, "|   | {}: {note} |", scale.label);
+        }
         if let Some(error) = &r.error {
             let _ = writeln!(out, "|   | {} did not complete: {error} |", scale.label);
         }
@@ -563,17 +582,15 @@ pub fn render(report: &BenchReport) -> String {
     if let Some(first) = ran.first().and_then(|r| r.worker.as_ref()) {
         let _ = write!(out, "\n| segment |");
         for r in &ran {
+            let l = label(r);
             let _ = write!(
                 out,
-                " {} members | {} p50 ms | {} p99 ms |",
-                label(r),
-                label(r),
-                label(r)
+                " {l} members | {l} first ms | {l} p50 ms | {l} p99 ms |"
             );
         }
         let _ = write!(out, "\n|---|");
         for _ in &ran {
-            let _ = write!(out, "---:|---:|---:|");
+            let _ = write!(out, "---:|---:|---:|---:|");
         }
         let _ = writeln!(out);
         for (i, segment) in first.segments.iter().enumerate() {
@@ -581,14 +598,15 @@ pub fn render(report: &BenchReport) -> String {
             for r in &ran {
                 match r.worker.as_ref().and_then(|w| w.segments.get(i)) {
                     Some(s) => {
+                        let t = &s.timing;
                         let _ = write!(
                             out,
-                            " {} | {:.3} | {:.3} |",
-                            s.count, s.timing.p50_ms, s.timing.p99_ms
+                            " {} | {:.3} | {:.3} | {:.3} |",
+                            s.count, t.first_ms, t.p50_ms, t.p99_ms
                         );
                     }
                     None => {
-                        let _ = write!(out, " - | - | - |");
+                        let _ = write!(out, " - | - | - | - |");
                     }
                 }
             }

@@ -1244,6 +1244,8 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
     let reference = options.reference_time.unwrap_or(REFERENCE_TIME_MICROS);
     std::fs::create_dir_all(&options.out)
         .map_err(|e| anyhow::anyhow!("{}: {e}", options.out.display()))?;
+    // Written last: a dataset.json stands only beside a complete dataset.
+    let _ = std::fs::remove_file(options.out.join(META_FILE));
     let ext = extension(options.format);
     for table in TableName::ALL {
         // A stale file of the other format would shadow or mix with the new data.

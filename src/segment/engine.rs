@@ -114,6 +114,9 @@ pub struct Engine {
 
 type SubjectRows = (Arc<Vec<usize>>, Arc<Vec<u32>>);
 
+/// Rollups kept at most (each is about 20 MB per million subjects).
+const MAX_ROLLUPS: usize = 64;
+
 /// A rollup: the aggregate, its relation and column, and the scope of the records.
 type RollupKey = (AggregateFunction, Space, Option<String>, ScopeKey);
 
@@ -687,23 +690,32 @@ impl Engine {
     /// previous end, so that the offsets ascend).
     /// Every subject's count, sum, min or max over all its in-scope records of `space`, as
     /// a sorted index over subjects (built on first use and kept). Count and sum are 0 for
-    /// a subject without records; min and max have no value.
+    /// a subject without records; min and max have no value. `None` once [`MAX_ROLLUPS`]
+    /// are kept: the caller aggregates the rows instead, so that requests naming ever new
+    /// website lists cannot grow memory without bound.
     fn rollup(
         &self,
         context: &Context,
         function: AggregateFunction,
         space: Space,
         of: Option<&Field>,
-    ) -> Result<Arc<SortedIndex>, EvalError> {
+    ) -> Result<Option<Arc<SortedIndex>>, EvalError> {
         let key = (
             function,
             space,
             of.map(|f| f.column.clone()),
             context.scope.clone(),
         );
-        if let Some(found) = self.rollups.lock().expect("lock").get(&key) {
-            return Ok(found.clone());
+        {
+            let rollups = self.rollups.lock().expect("lock");
+            if let Some(found) = rollups.get(&key) {
+                return Ok(Some(found.clone()));
+            }
+            if rollups.len() >= MAX_ROLLUPS {
+                return Ok(None);
+            }
         }
+        context.check_deadline()?;
         let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
         let aggregated =
             self.aggregate_rows(function, space, of, &self.scope_rows(space, &context.scope))?;
@@ -726,7 +738,7 @@ impl Engine {
             .lock()
             .expect("lock")
             .insert(key, built.clone());
-        Ok(built)
+        Ok(Some(built))
     }
 
     /// `function` of the field `of` (none for `count`) over `rows` of `space`, per subject.
@@ -853,8 +865,8 @@ impl Engine {
         // evaluation, so they are an index of their own, built once.
         if let (Tree::Everything, Test::Ranges { ranges, negate }) = (filter, comparison.test)
             && function != AggregateFunction::Avg
+            && let Some(rollup) = self.rollup(context, function, space, of)?
         {
-            let rollup = self.rollup(context, function, space, of)?;
             let mut members = rollup.ranges(ranges, *negate);
             members &= &eligible;
             return Ok(members);
@@ -1035,8 +1047,13 @@ impl Engine {
         })
     }
 
-    /// Bytes held by the indexes built so far.
+    /// Bytes held by what evaluations build on first use and keep: column indexes,
+    /// rollups, product-to-rows maps, row-to-subject maps, widened columns and the rows
+    /// and subjects of each scope.
     pub fn index_memory_bytes(&self) -> usize {
+        fn bitmaps<K>(map: &FxHashMap<K, Arc<RoaringBitmap>>) -> usize {
+            map.values().map(|b| b.serialized_size()).sum()
+        }
         self.indexes
             .lock()
             .expect("lock")
@@ -1044,12 +1061,35 @@ impl Engine {
             .map(|i| i.memory_bytes())
             .sum::<usize>()
             + self
+                .rollups
+                .lock()
+                .expect("lock")
+                .values()
+                .map(|r| r.memory_bytes())
+                .sum::<usize>()
+            + self
                 .product_rows
                 .lock()
                 .expect("lock")
                 .values()
                 .map(|p| (p.offsets.len() + p.rows.len()) * 4)
                 .sum::<usize>()
+            + self
+                .subject_of_rows
+                .lock()
+                .expect("lock")
+                .values()
+                .map(|(subjects, offsets)| subjects.len() * 8 + offsets.len() * 4)
+                .sum::<usize>()
+            + self
+                .wide_columns
+                .lock()
+                .expect("lock")
+                .values()
+                .map(|c| c.get_array_memory_size())
+                .sum::<usize>()
+            + bitmaps(&self.scopes.lock().expect("lock"))
+            + bitmaps(&self.universes.lock().expect("lock"))
     }
 }
 

@@ -1,0 +1,119 @@
+//! `segmint bench`: scales, the capacity fit, and a small run end to end.
+
+use segmint::bench::{BenchReport, LinearFit, Scale};
+
+#[test]
+fn scales_are_names_or_customer_counts() {
+    let customers = |text: &str| Scale::parse(text).map(|s| (s.label, s.customers));
+    assert_eq!(customers("S"), Ok(("S".to_string(), 100_000)));
+    assert_eq!(customers("m"), Ok(("M".to_string(), 1_000_000)));
+    assert_eq!(customers("L"), Ok(("L".to_string(), 10_000_000)));
+    assert_eq!(customers("250_000"), Ok(("250000".to_string(), 250_000)));
+    assert!(customers("XL").is_err());
+    assert!(customers("0").is_err());
+}
+
+#[test]
+fn the_capacity_fit_is_a_least_squares_line() {
+    let fit = LinearFit::of(&[(100.0, 250.0), (1000.0, 2050.0), (2000.0, 4050.0)]).unwrap();
+    assert!((fit.per_customer - 2.0).abs() < 1e-9 && (fit.fixed - 50.0).abs() < 1e-6);
+    assert!((fit.at(10_000.0) - 20_050.0).abs() < 1e-6);
+    // One scale: a line through the origin.
+    let one = LinearFit::of(&[(100.0, 300.0)]).unwrap();
+    assert_eq!((one.fixed, one.per_customer), (0.0, 3.0));
+    assert!(LinearFit::of(&[]).is_none());
+}
+
+/// Runs `segmint bench` on a tiny scale and reads its report.
+fn bench(
+    suite: &std::path::Path,
+) -> (std::process::Output, Option<BenchReport>, tempfile::TempDir) {
+    let work = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
+        .args([
+            "bench",
+            "--scale",
+            "2000",
+            "--repeat",
+            "2",
+            "--http-seconds",
+            "0.3",
+        ])
+        .args(["--concurrency", "2", "--capacity", "50000"])
+        .arg("--data-root")
+        .arg(work.path().join("data"))
+        .arg("--out")
+        .arg(work.path().join("out"))
+        .arg("--suite")
+        .arg(suite)
+        .output()
+        .expect("segmint runs");
+    let report = std::fs::read_to_string(work.path().join("out/bench-report.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    (output, report, work)
+}
+
+#[test]
+fn a_small_bench_measures_every_step_and_writes_its_report_and_chart() {
+    let suite = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/segments");
+    let (output, report, work) = bench(&suite);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = report.expect("bench-report.json");
+    let scale = &report.scales[0];
+    assert!(scale.error.is_none(), "{:?}", scale.error);
+    assert!(scale.generate_seconds.is_some() && scale.files_bytes > 0);
+    let worker = scale.worker.as_ref().expect("the worker's measures");
+    assert_eq!(worker.segments.len(), 18);
+    assert!(worker.segments.iter().any(|s| s.count > 0));
+    assert!(worker.ready_seconds >= worker.load_seconds);
+    assert_eq!(worker.bulk_refresh_ms.len(), 3);
+    for load in [
+        &scale.estimate_attribute_only,
+        &scale.estimate_aggregate,
+        &scale.lookup,
+    ] {
+        let load = load.as_ref().expect("measured");
+        assert!(load.requests > 0 && load.errors == 0, "{load:?}");
+    }
+    assert!(scale.peak_rss_bytes.unwrap_or(0) > 0);
+    assert!(report.capacity.expected_suite_p50_ms.is_some());
+    assert!(
+        stdout.contains("| 2000 |") && stdout.contains("customers per GiB"),
+        "{stdout}"
+    );
+    let chart = std::fs::read_to_string(work.path().join("out/bench.svg")).expect("a chart");
+    assert!(chart.starts_with("<svg") && chart.contains("peak RSS"));
+}
+
+#[test]
+fn a_suite_without_the_http_segments_skips_those_measures_and_says_so() {
+    let suite = tempfile::tempdir().unwrap();
+    std::fs::write(
+        suite.path().join("wholesale.json"),
+        r#"{"name": "w", "websites": [1], "conditions": {"field": "customer.group_id", "op": "eq", "value": 2}}"#,
+    )
+    .unwrap();
+    let (output, report, _work) = bench(suite.path());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let scale = &report.expect("report").scales[0];
+    assert!(scale.error.is_none(), "{:?}", scale.error);
+    assert!(scale.estimate_attribute_only.is_none() && scale.lookup.is_some());
+    assert!(
+        scale
+            .notes
+            .iter()
+            .any(|n| n.contains("attributes_wholesale")),
+        "{:?}",
+        scale.notes
+    );
+}
