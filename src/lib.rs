@@ -20,6 +20,7 @@
 //!
 //! - [`segment`]: the segment language, compiled to plans over roaring bitmaps and
 //!   evaluated by the [`segment::Engine`].
+//! - [`events`]: real-time events applied to the data, and their durable log.
 //! - [`service`]: stored segments with their member bitmaps over one engine, as immutable
 //!   snapshots changed by one writer, following a clock; what any front end serves.
 //! - [`server`]: the HTTP API, thin over the service.
@@ -30,6 +31,7 @@
 pub mod bench;
 pub mod data;
 pub mod demo;
+pub mod events;
 pub mod model;
 pub mod segment;
 pub mod server;

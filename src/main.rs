@@ -397,8 +397,8 @@ struct ServeArgs {
     /// Address to listen on. Anything but loopback needs --token.
     #[arg(long, default_value = "127.0.0.1:8080")]
     bind: std::net::SocketAddr,
-    /// Directory that keeps segment definitions across restarts (created if missing).
-    /// Without it they live in memory only.
+    /// Directory that keeps segment definitions and the event log across restarts
+    /// (created if missing). Without it they live in memory only.
     #[arg(long)]
     state: Option<PathBuf>,
     /// Require 'Authorization: Bearer <token>' on every request but GET /health.
@@ -468,7 +468,7 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         Some(dir) => Some(StateDir::open(dir)?),
         None => {
             tracing::warn!(
-                "no --state given: segments are kept in memory only and are gone when the server stops"
+                "no --state given: segments and events are kept in memory only and are gone when the server stops"
             );
             None
         }

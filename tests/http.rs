@@ -1341,7 +1341,7 @@ fn xlsx_exports_go_on_to_further_sheets() {
 
 /// Starts `segmint serve` (the demo, with `args`) and reads what it prints up to the line
 /// that contains `until`.
-fn start_demo(args: &[&str], until: &str) -> (std::process::Child, Vec<String>) {
+pub fn start_demo(args: &[&str], until: &str) -> (std::process::Child, Vec<String>) {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
         .args(["serve", "--bind", "127.0.0.1:0"])
@@ -1391,4 +1391,50 @@ fn the_demo_keeps_a_deleted_example_deleted_across_a_restart() {
     let _ = second.kill();
     let _ = second.wait();
     assert!(lines.last().unwrap().contains("6 segments"), "{lines:?}");
+}
+
+#[test]
+fn events_move_a_customer_into_a_segment_and_bad_events_change_nothing() {
+    let server = Server::start(Options::default());
+    let dataset = load(data());
+    let customer = dataset.customer_ids().value(0);
+    let website = dataset.customers.ints("website_id").unwrap().value(0);
+    let id = server.create(&json!({"name": "big order", "websites": [website],
+        "apply_to": "registered", "conditions": {"aggregate": "max", "of": "order.grand_total",
+        "op": "gte", "value": 1_000_000}}));
+    let segments_of = || {
+        server
+            .get(&format!("/customers/{customer}/segments"))
+            .ok_json()
+    };
+    assert_eq!(segments_of()["segments"], json!([]));
+    let order = json!({"type": "order_placed", "order_id": 987_654_321, "customer_id": customer,
+        "website_id": website, "created_at": "2026-10-31T10:00:00Z", "status": "complete",
+        "grand_total": "1000000.5", "items": [{"product_id": 1, "qty_ordered": 1, "price": 1, "row_total": 1}]});
+    // A bad second event: nothing applies, the answer points at it.
+    let bad = json!([order, {"type": "order_updated", "order_id": 1, "status": 5}]);
+    let problem = server.post_json("/events", &bad).problem(422);
+    assert_eq!(problem["pointer"], "/1/status", "{problem}");
+    assert_eq!(segments_of()["segments"], json!([]));
+    let not_a_list = server.post_json("/events", &order).problem(422);
+    assert!(not_a_list["detail"].as_str().unwrap().contains("list"));
+    server.post("/events", "[{\"type\": ").problem(400);
+    // The order alone applies, and the answer names who moved.
+    let reply = server.post_json("/events", &json!([order])).ok_json();
+    assert_eq!(reply["applied"], 1);
+    assert_eq!(
+        reply["changes"],
+        json!([{"segment": id, "customer_id": customer, "entered": true}])
+    );
+    assert_eq!(segments_of()["segments"], json!([id]));
+    let count = server.get(&format!("/segments/{}", plain(&id))).ok_json()["count"].clone();
+    assert_eq!(count, 1);
+    // Placing it again is refused: order ids are unique.
+    let again = server.post_json("/events", &json!([order])).problem(422);
+    assert_eq!(again["pointer"], "/0/order_id");
+    let metrics = server.get("/metrics").text;
+    assert!(
+        metrics.contains("segmint_events_applied_total 1"),
+        "{metrics}"
+    );
 }

@@ -6,6 +6,7 @@ mod bad_data;
 mod bench;
 mod bitmaps;
 mod differential;
+mod events;
 mod generator;
 mod http;
 mod loading;

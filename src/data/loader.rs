@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int64Array};
 use datafusion::arrow::compute::filter;
 use datafusion::arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use datafusion::arrow::record_batch::RecordBatch;
 use indicatif::ProgressBar;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::{DataError, LoadError, Rule, SkippedRows};
-use super::read::{Format, Parent, RawTable, file_name, find_table_file, read_table};
+use super::read::{Format, Parent, RawTable, file_name, find_table_file, read_batches, read_table};
 use super::value::parse_instant;
 use crate::model::TableName;
 use crate::store::{
@@ -143,6 +144,40 @@ pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Dataset, LoadR
     report.memory_bytes = dataset.memory_bytes();
     report.peak_rss_bytes = crate::util::peak_rss_bytes();
     Ok((dataset, report))
+}
+
+/// Builds a dataset from tables already in memory (a dataset with events applied), with
+/// the same checks as a directory, strictly: `label` names the source in errors.
+pub fn load_tables(
+    tables: &BTreeMap<TableName, RecordBatch>,
+    reference_time: Option<i64>,
+    label: &Path,
+) -> Result<Dataset, LoadError> {
+    let mut read_phase = |names: &[TableName], parents: &[(TableName, Parent)]| {
+        let mut raw = BTreeMap::new();
+        for &name in names {
+            let own: Vec<Parent> = parents
+                .iter()
+                .filter(|(t, _)| *t == name)
+                .map(|(_, p)| *p)
+                .collect();
+            let table = match tables.get(&name) {
+                Some(batch) => read_batches(
+                    name,
+                    &label.join(name.file_stem()),
+                    &batch.schema(),
+                    batch.num_rows(),
+                    std::iter::once(Ok(batch.clone())),
+                    false,
+                    &own,
+                )?,
+                None => RawTable::empty(name, label),
+            };
+            raw.insert(name, table);
+        }
+        Ok(raw)
+    };
+    assemble(&mut read_phase, reference_time, &mut LoadReport::default())
 }
 
 /// Where the memory goes, per table and column (`RUST_LOG=debug`), for capacity planning.

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, NullArray, new_null_array};
 use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
-use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::Int64Type;
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use indicatif::ProgressBar;
 use roaring::RoaringBitmap;
@@ -614,8 +615,6 @@ fn read_parquet(
     parents: &[Parent<'_>],
     progress: &ProgressBar,
 ) -> Result<RawTable, LoadError> {
-    let spec = name.spec();
-    let mut problems = Problems::new(&file_name(path), lenient);
     let file = File::open(path).map_err(|e| LoadError::file(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| LoadError::file(path, format!("not a readable Parquet file: {e}")))?
@@ -628,6 +627,29 @@ fn read_parquet(
         .map(|g| g.compressed_size() as u64)
         .sum();
     let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
+    let reader = builder.build().map_err(|e| LoadError::file(path, e))?;
+    let batches = reader.map(|batch| {
+        let batch = batch.map_err(|e| LoadError::file(path, format!("cannot decode: {e}")))?;
+        progress.inc(total_bytes * batch.num_rows() as u64 / total_rows.max(1));
+        Ok(batch)
+    });
+    let rows_in_file = usize::try_from(total_rows).unwrap_or(0);
+    read_batches(name, path, &schema, rows_in_file, batches, lenient, parents)
+}
+
+/// Reads a table from Arrow record batches of `schema` (a Parquet file's, or tables built
+/// in memory when events are applied). `path` names the source in errors.
+pub fn read_batches(
+    name: TableName,
+    path: &Path,
+    schema: &Schema,
+    rows_expected: usize,
+    batches: impl Iterator<Item = Result<RecordBatch, LoadError>>,
+    lenient: bool,
+    parents: &[Parent<'_>],
+) -> Result<RawTable, LoadError> {
+    let spec = name.spec();
+    let mut problems = Problems::new(&file_name(path), lenient);
     let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let plans = plan_columns(spec, &header, &problems, &mut |i| {
         let field = schema.field(i);
@@ -642,15 +664,13 @@ fn read_parquet(
             )
         })
     })?;
-    let rows_in_file = usize::try_from(total_rows).unwrap_or(0);
     let mut targets: Vec<Target> = plans
         .iter()
-        .map(|p| Target::new(p, rows_in_file, parents))
+        .map(|p| Target::new(p, rows_expected, parents))
         .collect();
-    let reader = builder.build().map_err(|e| LoadError::file(path, e))?;
     let mut rows = 0usize;
-    for batch in reader {
-        let batch = batch.map_err(|e| LoadError::file(path, format!("cannot decode: {e}")))?;
+    for batch in batches {
+        let batch = batch?;
         for (plan, target) in plans.iter().zip(targets.iter_mut()) {
             let Some(source) = plan.source else { continue };
             let array: &ArrayRef = batch.column(source);
@@ -689,7 +709,6 @@ fn read_parquet(
             }
         }
         rows += batch.num_rows();
-        progress.inc(total_bytes * batch.num_rows() as u64 / total_rows.max(1));
     }
     let (columns, links) = finish_columns(plans, targets, rows);
     Ok(RawTable {

@@ -12,7 +12,7 @@ use crate::segment::Schema;
 use crate::segment::definition::AggregateFunction;
 use crate::segment::schema::{FieldSource, FieldTable, RelationKind, operators_of};
 use crate::service::report::MemberRow;
-use crate::service::{SegmentKey, StoredSegment};
+use crate::service::{MembershipChange, SegmentKey, StoredSegment, SubjectId};
 
 /// A segment id: a number, or a name of letters, digits, `_` and `-`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -284,6 +284,40 @@ impl SchemaView {
             tables,
             relations,
             aggregates: AggregateFunction::ALL.iter().map(|a| a.name()).collect(),
+        }
+    }
+}
+
+/// What `POST /events` did: how many events applied, and who moved.
+#[derive(Serialize, ToSchema)]
+pub struct EventsAnswer {
+    pub applied: u64,
+    pub changes: Vec<EventChange>,
+    pub elapsed_ms: f64,
+}
+
+/// One subject entering (`entered: true`) or leaving a segment.
+#[derive(Serialize, ToSchema)]
+pub struct EventChange {
+    pub segment: Id,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visitor_id: Option<i64>,
+    pub entered: bool,
+}
+
+impl From<&MembershipChange> for EventChange {
+    fn from(change: &MembershipChange) -> EventChange {
+        let (customer_id, visitor_id) = match change.subject {
+            SubjectId::Customer(id) => (Some(id), None),
+            SubjectId::Visitor(id) => (None, Some(id)),
+        };
+        EventChange {
+            segment: Id::from(&change.segment),
+            customer_id,
+            visitor_id,
+            entered: change.entered,
         }
     }
 }

@@ -125,6 +125,17 @@ impl Collector for ServiceCollector {
                 ConstGauge::new(stored.count() as i64).encode(family.encode_family(&labels)?)?;
             }
         }
+        {
+            let counter = prometheus_client::metrics::counter::ConstCounter::new(
+                self.service.events_applied(),
+            );
+            counter.encode(encoder.encode_descriptor(
+                "segmint_events_applied",
+                "Events applied since the start",
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
         gauge(
             &mut encoder,
             "segmint_segments",

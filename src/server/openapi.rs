@@ -29,6 +29,7 @@ use crate::service::report::{CustomerRow, MemberRow};
         routes::report,
         routes::customer_segments,
         routes::visitor_segments,
+        routes::post_events,
         routes::metrics,
         routes::openapi,
     ),

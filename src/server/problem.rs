@@ -130,6 +130,13 @@ impl From<ServiceError> for Problem {
         let detail = error.to_string();
         match error {
             ServiceError::Invalid(e) => Problem::invalid(&e),
+            ServiceError::Event(e) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-event",
+                "Invalid event",
+                &e.message,
+            )
+            .at(&e.pointer),
             ServiceError::NotFound(_) => Problem::not_found(detail),
             ServiceError::Conflict(_) => {
                 Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)

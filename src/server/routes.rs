@@ -47,6 +47,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/report", post(report))
         .route("/customers/{customer_id}/segments", get(customer_segments))
         .route("/visitors/{visitor_id}/segments", get(visitor_segments))
+        .route("/events", post(post_events))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
 }
@@ -239,6 +240,33 @@ pub async fn refresh_all(
             })
             .collect(),
         elapsed_ms: elapsed.as_secs_f64() * 1e3,
+    })
+    .into_response())
+}
+
+#[utoipa::path(post, path = "/events", tag = "events",
+    request_body(content = Vec<Object>, description = "Events (interface.md), applied in order: all or none"),
+    responses(
+        (status = 200, description = "Applied (and, with --state, in the event log on disk)", body = EventsAnswer),
+        (status = 422, description = "An event does not fit (pointer names it): none applied", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn post_events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let json = required(
+        read_json(&state, &headers, body).await?,
+        "a list of events: [{\"type\": ..., ...}, ...]",
+    )?;
+    let service = state.service.clone();
+    let applied = state
+        .evaluate_on_all_cores(move || service.apply_events(&json).map_err(Problem::from))
+        .await?;
+    Ok(Json(EventsAnswer {
+        applied: applied.applied as u64,
+        changes: applied.changes.iter().map(EventChange::from).collect(),
+        elapsed_ms: applied.elapsed.as_secs_f64() * 1e3,
     })
     .into_response())
 }

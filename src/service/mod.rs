@@ -19,7 +19,8 @@ pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,8 +29,11 @@ use roaring::RoaringBitmap;
 use serde_json::{Map, Value as Json};
 
 use crate::data::value::{day_of_micros, parse_instant};
+use crate::events::log::EventLog;
+use crate::events::{self, ApplyError, EventError};
 use crate::segment::definition::{SegmentId, segment_id};
 use crate::segment::{DefinitionError, Engine, ErrorKind, EvalError, Segment, SegmentSource};
+use crate::store::Dataset;
 use clock::Clock;
 use state::{SavedSegment, SavedSegments, StateDir, StateError};
 
@@ -39,6 +43,9 @@ pub enum ServiceError {
     /// The request does not fit: the definition, or another part of the body.
     #[error("{0}")]
     Invalid(DefinitionError),
+    /// An event of a list does not fit: none of the list is applied.
+    #[error("{0}")]
+    Event(EventError),
     #[error("segment {0} does not exist")]
     NotFound(SegmentId),
     /// The request conflicts with what is stored (an id taken, a segment still named).
@@ -235,7 +242,43 @@ pub enum SetOperation {
 
 struct Writer {
     state: Option<StateDir>,
+    /// The event log of the state directory: every accepted list of events.
+    events: Option<EventLog>,
     next_id: u64,
+}
+
+/// A subject as clients name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SubjectId {
+    Customer(i64),
+    Visitor(i64),
+}
+
+impl SubjectId {
+    /// The subject of dense id `subject` in `dataset`.
+    pub fn of(dataset: &Dataset, subject: u32) -> SubjectId {
+        let customers = dataset.customer_count();
+        match (subject as usize).checked_sub(customers) {
+            None => SubjectId::Customer(dataset.customer_ids().value(subject as usize)),
+            Some(v) => SubjectId::Visitor(dataset.visitor_ids[v]),
+        }
+    }
+}
+
+/// A subject entering or leaving a segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MembershipChange {
+    pub segment: SegmentKey,
+    pub subject: SubjectId,
+    pub entered: bool,
+}
+
+/// What a list of events did.
+#[derive(Clone, Debug)]
+pub struct EventsApplied {
+    pub applied: usize,
+    pub changes: Vec<MembershipChange>,
+    pub elapsed: Duration,
 }
 
 /// A segment's new version (`None`: deleted), and the version it replaces when it must
@@ -254,6 +297,7 @@ pub struct Service {
     catch_up: Mutex<()>,
     clock: Arc<dyn Clock>,
     time_limit: Option<Duration>,
+    events_applied: AtomicU64,
 }
 
 impl Service {
@@ -261,6 +305,13 @@ impl Service {
     /// matched at the clock's now. A saved definition that no longer fits the data stops
     /// the start: dropping it would lose a definition without anyone knowing.
     pub fn start(engine: Arc<Engine>, options: ServiceOptions) -> Result<Service, ServiceError> {
+        let (engine, events) = match &options.state {
+            Some(state) => {
+                let (engine, log) = replay(engine, state.path())?;
+                (engine, Some(log))
+            }
+            None => (engine, None),
+        };
         let saved = match &options.state {
             Some(state) => state.load_segments()?.unwrap_or_default(),
             None => SavedSegments::default(),
@@ -331,11 +382,13 @@ impl Service {
             }),
             writer: Mutex::new(Writer {
                 state: options.state,
+                events,
                 next_id,
             }),
             catch_up: Mutex::new(()),
             clock: options.clock,
             time_limit: options.time_limit,
+            events_applied: AtomicU64::new(0),
         })
     }
 
@@ -440,6 +493,58 @@ impl Service {
             next
         });
         published.expect("rcu runs its closure at least once")
+    }
+
+    /// Events applied since the start (not counting the log replayed at start).
+    pub fn events_applied(&self) -> u64 {
+        self.events_applied.load(Ordering::Relaxed)
+    }
+
+    /// Applies a list of events (`POST /events`) in order: all of them or, on the first
+    /// bad one, none. With a state directory the list is in the event log, flushed to
+    /// disk, before the new data is published and the answer returned. Every segment is
+    /// matched again over the new data; the answer lists the subjects that moved.
+    pub fn apply_events(&self, list: &Json) -> Result<EventsApplied, ServiceError> {
+        let started = Instant::now();
+        let mut writer = self.lock_writer();
+        let before = self.current()?;
+        let dataset = events::apply(before.engine.dataset(), list, Path::new("events")).map_err(
+            |e| match e {
+                ApplyError::Event(e) => ServiceError::Event(e),
+                ApplyError::Data(e) => ServiceError::Event(EventError {
+                    pointer: String::new(),
+                    message: e.to_string(),
+                }),
+            },
+        )?;
+        let applied = list.as_array().map_or(0, Vec::len);
+        let engine = Arc::new(Engine::new(Arc::new(dataset)));
+        let now = self.clock.now_micros();
+        let mut segments = before.segments.clone();
+        let keys: Vec<SegmentKey> = segments.keys().cloned().collect();
+        rematch(&engine, &mut segments, &keys, now, now)?;
+        if let Some(log) = &mut writer.events {
+            log.append(list).map_err(|e| {
+                ServiceError::State(StateError {
+                    path: e.path,
+                    reason: e.reason,
+                })
+            })?;
+        }
+        let changes = membership_changes(&before, &engine, &segments);
+        let day = current_day(&segments, day_of_micros(now));
+        self.current.store(Arc::new(Snapshot {
+            engine,
+            segments,
+            day,
+        }));
+        self.events_applied
+            .fetch_add(applied as u64, Ordering::Relaxed);
+        Ok(EventsApplied {
+            applied,
+            changes,
+            elapsed: started.elapsed(),
+        })
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -909,6 +1014,86 @@ fn dependents_of(key: &SegmentKey, segments: &Segments) -> Vec<SegmentKey> {
         }
     }
     found.into_iter().collect()
+}
+
+/// Applies the event log in `dir` on top of the loaded data: the data the server stops
+/// with is the data it starts with.
+fn replay(engine: Arc<Engine>, dir: &Path) -> Result<(Arc<Engine>, EventLog), ServiceError> {
+    let recovered = EventLog::open(dir).map_err(|e| {
+        ServiceError::State(StateError {
+            path: e.path,
+            reason: e.reason,
+        })
+    })?;
+    if recovered.lists.is_empty() {
+        return Ok((engine, recovered.log));
+    }
+    let started = Instant::now();
+    let events: Vec<Json> = recovered
+        .lists
+        .into_iter()
+        .flat_map(|list| match list {
+            Json::Array(events) => events,
+            other => vec![other],
+        })
+        .collect();
+    let count = events.len();
+    let path = dir.join(events::log::LOG_FILE);
+    let dataset = events::apply(engine.dataset(), &Json::Array(events), &path).map_err(|e| {
+        ServiceError::Engine(format!(
+            "{}: the logged events do not apply to this data (was the server started with other --data?): {e}",
+            path.display()
+        ))
+    })?;
+    tracing::info!(
+        "replayed {count} logged events in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok((Arc::new(Engine::new(Arc::new(dataset))), recovered.log))
+}
+
+/// Who entered and left each segment between `before` and `after` (over `engine`'s data).
+fn membership_changes(
+    before: &Snapshot,
+    engine: &Engine,
+    after: &Segments,
+) -> Vec<MembershipChange> {
+    let old_data = before.engine.dataset();
+    let new_data = engine.dataset();
+    let same_subjects = old_data.customer_ids() == new_data.customer_ids()
+        && old_data.visitor_ids == new_data.visitor_ids;
+    let mut changes = Vec::new();
+    let empty = RoaringBitmap::new();
+    for (key, stored) in after {
+        let old = before
+            .segments
+            .get(key)
+            .map_or(&empty, |s| s.members.as_ref());
+        let new = stored.members.as_ref();
+        let mut moved: Vec<(SubjectId, bool)> = if same_subjects {
+            (old ^ new)
+                .iter()
+                .map(|s| (SubjectId::of(new_data, s), new.contains(s)))
+                .collect()
+        } else {
+            let old: BTreeSet<SubjectId> = old.iter().map(|s| SubjectId::of(old_data, s)).collect();
+            let new: BTreeSet<SubjectId> = new.iter().map(|s| SubjectId::of(new_data, s)).collect();
+            old.symmetric_difference(&new)
+                .map(|s| (*s, new.contains(s)))
+                .collect()
+        };
+        moved.sort();
+        changes.extend(
+            moved
+                .into_iter()
+                .map(|(subject, entered)| MembershipChange {
+                    segment: key.clone(),
+                    subject,
+                    entered,
+                }),
+        );
+    }
+    changes
 }
 
 /// Re-matches `keys` at `as_of`, writing the results into `segments`: in levels, so a

@@ -1,0 +1,181 @@
+//! The event log (`--state DIR/events.log`): every accepted list of events, appended and
+//! flushed to disk before the request is answered, replayed on top of the loaded data at
+//! start.
+//!
+//! A record is `length (u32 LE) | CRC-32 of the payload (u32 LE) | payload`, the payload
+//! being the list as JSON. A crash while appending leaves a torn last record: it is shorter
+//! than its length says or fails its checksum. That request was never answered, so the
+//! record is dropped (and cut off the file) at the next start. A bad record with good ones
+//! after it is not a crash but damage, and stops the start.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+pub const LOG_FILE: &str = "events.log";
+
+const HEADER: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct LogError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+pub struct EventLog {
+    file: File,
+    path: PathBuf,
+    /// Bytes of whole records: where the next one goes.
+    end: u64,
+    /// Set when an append failed and could not be undone: later records would follow a
+    /// broken one, so no more are written.
+    broken: bool,
+}
+
+/// What the log held at start.
+pub struct Recovered {
+    pub log: EventLog,
+    /// Every logged list, oldest first.
+    pub lists: Vec<Json>,
+    /// Bytes of a torn last record that were cut off (0 if none).
+    pub dropped_bytes: u64,
+}
+
+impl EventLog {
+    /// Opens (creating) the log in `dir`, reads every record and cuts off a torn last one.
+    pub fn open(dir: &Path) -> Result<Recovered, LogError> {
+        let path = dir.join(LOG_FILE);
+        let fail = |reason: String| LogError {
+            path: path.clone(),
+            reason,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| fail(format!("cannot open the event log: {e}")))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| fail(format!("cannot read the event log: {e}")))?;
+        let mut lists = Vec::new();
+        let mut at = 0usize;
+        while at < bytes.len() {
+            match record_at(&bytes, at) {
+                Ok((payload, next)) => {
+                    let list = serde_json::from_slice(payload).map_err(|e| {
+                        fail(format!("record at byte {at} is not a list of events: {e}"))
+                    })?;
+                    lists.push(list);
+                    at = next;
+                }
+                Err(why) if is_last(&bytes, at) => {
+                    tracing::warn!(
+                        "{}: dropped a torn last record at byte {at} ({why}): its request was never answered",
+                        path.display()
+                    );
+                    break;
+                }
+                Err(why) => {
+                    return Err(fail(format!(
+                        "record at byte {at} is damaged ({why}) and records follow it"
+                    )));
+                }
+            }
+        }
+        let dropped_bytes = (bytes.len() - at) as u64;
+        if dropped_bytes > 0 {
+            file.set_len(at as u64)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| fail(format!("cannot cut off the torn last record: {e}")))?;
+        }
+        file.seek(SeekFrom::Start(at as u64))
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Recovered {
+            log: EventLog {
+                file,
+                path,
+                end: at as u64,
+                broken: false,
+            },
+            lists,
+            dropped_bytes,
+        })
+    }
+
+    /// Appends one list and flushes it to disk. On failure the log is as before.
+    pub fn append(&mut self, list: &Json) -> Result<(), LogError> {
+        let fail = |reason: String| LogError {
+            path: self.path.clone(),
+            reason,
+        };
+        if self.broken {
+            return Err(fail(
+                "an earlier write failed and could not be undone; restart the server".into(),
+            ));
+        }
+        let payload = serde_json::to_vec(list).map_err(|e| fail(e.to_string()))?;
+        let length = u32::try_from(payload.len())
+            .map_err(|_| fail("a list of events over 4 GiB cannot be logged".into()))?;
+        let mut record = Vec::with_capacity(HEADER + payload.len());
+        record.extend_from_slice(&length.to_le_bytes());
+        record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        record.extend_from_slice(&payload);
+        let written = self
+            .file
+            .write_all(&record)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // Undo the partial record, so that the next one does not follow garbage.
+            let undone = self
+                .file
+                .set_len(self.end)
+                .and_then(|()| self.file.seek(SeekFrom::Start(self.end)).map(|_| ()));
+            if undone.is_err() {
+                self.broken = true;
+            }
+            return Err(fail(format!("cannot write the event log: {e}")));
+        }
+        self.end += record.len() as u64;
+        Ok(())
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.end
+    }
+}
+
+/// The payload of the record at `at` and where the next one starts.
+fn record_at(bytes: &[u8], at: usize) -> Result<(&[u8], usize), String> {
+    let header = bytes
+        .get(at..at + HEADER)
+        .ok_or("the header is incomplete")?;
+    let length = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+    let checksum = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
+    let payload = bytes
+        .get(at + HEADER..at + HEADER + length)
+        .ok_or_else(|| format!("{length} bytes announced, fewer written"))?;
+    if crc32fast::hash(payload) != checksum {
+        return Err("the checksum does not match".into());
+    }
+    Ok((payload, at + HEADER + length))
+}
+
+/// Whether the bad record at `at` ends the file: cut short, or whole but failing its
+/// checksum with nothing after it. Anything else is damage, not a crash.
+fn is_last(bytes: &[u8], at: usize) -> bool {
+    let announced = bytes
+        .get(at..at + 4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
+    match announced {
+        // A record cut short: nothing can follow what is missing.
+        Some(length) if at + HEADER + length > bytes.len() => true,
+        None => true,
+        // A whole-length record with a bad checksum: torn only if it ends the file.
+        Some(length) => at + HEADER + length == bytes.len(),
+    }
+}

@@ -1,0 +1,920 @@
+//! Real-time events (interface.md, "Events"): each event is a change to the data, applied
+//! in order on top of a loaded dataset. A list applies whole or not at all: the first bad
+//! event stops it with a pointer to the offending part, and the dataset is left as it was.
+//!
+//! Events are applied to the tables as loaded (`Dataset::full_table`): rows taken out,
+//! rows added, and the result checked and laid out again by the loader itself
+//! (`load_tables`), so the data after events obeys exactly the rules of a dataset on disk.
+//! That costs a pass over the data per list of events; see the README's Status for what
+//! this means at M.
+
+pub mod log;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, DictionaryArray,
+    Int64Array, ListArray, TimestampMicrosecondArray, new_null_array,
+};
+use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Field, Int32Type, Int64Type, Schema, TimeUnit,
+    TimestampMicrosecondType,
+};
+use datafusion::arrow::record_batch::RecordBatch;
+use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
+use serde_json::{Map, Value as Json};
+
+use crate::data::LoadError;
+use crate::data::loader::load_tables;
+use crate::data::value::{parse_date, parse_decimal, parse_timestamp};
+use crate::model::{FieldType, TableName};
+use crate::store::{Column, Dataset, Ints, Table};
+
+/// The event types of interface.md.
+pub const EVENT_TYPES: [&str; 11] = [
+    "customer_upserted",
+    "address_upserted",
+    "address_deleted",
+    "order_placed",
+    "order_updated",
+    "cart_updated",
+    "wishlist_item_added",
+    "wishlist_item_removed",
+    "product_viewed",
+    "product_upserted",
+    "visitor_logged_in",
+];
+
+/// Why a list of events was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{pointer}: {message}")]
+pub struct EventError {
+    /// JSON Pointer into the list: `/3/items/0/product_id`.
+    pub pointer: String,
+    pub message: String,
+}
+
+fn refuse(pointer: impl Into<String>, message: impl Into<String>) -> EventError {
+    EventError {
+        pointer: pointer.into(),
+        message: message.into(),
+    }
+}
+
+/// One cell. Decimals are units of 1/10000 in `Int`, as the store keeps them.
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    Null,
+    Int(i64),
+    Bool(bool),
+    Date(i32),
+    Micros(i64),
+    Text(String),
+    Ids(Vec<i64>),
+}
+
+impl Value {
+    fn id(&self) -> Option<i64> {
+        match self {
+            Value::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+/// Where a row is: among the rows as loaded, or among those events added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Loc {
+    Base(u32),
+    Added(usize),
+}
+
+/// The Arrow type a column is handed back to the loader in: the store's types, except
+/// decimals (units are not a decimal type) and ints, which the loader narrows again.
+fn exchange_type(ty: FieldType) -> DataType {
+    match ty {
+        FieldType::Id | FieldType::Int => DataType::Int64,
+        FieldType::Decimal => DataType::Decimal128(20, 4),
+        FieldType::Bool => DataType::Boolean,
+        FieldType::Date => DataType::Date32,
+        FieldType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        FieldType::String => {
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+        }
+        FieldType::IdList => DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
+    }
+}
+
+fn exchange_array(column: &Column, rows: usize) -> Result<ArrayRef, LoadError> {
+    let target = exchange_type(column.ty);
+    let array = &column.array;
+    if array.data_type() == &DataType::Null {
+        return Ok(new_null_array(&target, rows));
+    }
+    let converted: ArrayRef = match column.ty {
+        FieldType::Decimal => {
+            let units = Ints::of(array.as_ref()).ok_or_else(|| {
+                LoadError::file(&column.name, "a decimal column is not stored as units")
+            })?;
+            Arc::new(
+                units
+                    .iter()
+                    .map(|u| u.map(i128::from))
+                    .collect::<Decimal128Array>()
+                    .with_precision_and_scale(20, 4)
+                    .map_err(|e| LoadError::file(&column.name, e))?,
+            )
+        }
+        _ if array.data_type() != &target => {
+            cast(array, &target).map_err(|e| LoadError::file(&column.name, e))?
+        }
+        _ => array.clone(),
+    };
+    Ok(converted)
+}
+
+fn value_at(ty: FieldType, array: &dyn Array, row: usize) -> Value {
+    if array.is_null(row) {
+        return Value::Null;
+    }
+    match ty {
+        FieldType::Id | FieldType::Int => Value::Int(array.as_primitive::<Int64Type>().value(row)),
+        FieldType::Decimal => Value::Int(array.as_primitive::<Decimal128Type>().value(row) as i64),
+        FieldType::Bool => Value::Bool(array.as_boolean().value(row)),
+        FieldType::Date => Value::Date(array.as_primitive::<Date32Type>().value(row)),
+        FieldType::Timestamp => {
+            Value::Micros(array.as_primitive::<TimestampMicrosecondType>().value(row))
+        }
+        FieldType::String => {
+            let dictionary = array.as_dictionary::<Int32Type>();
+            let key = dictionary.keys().value(row) as usize;
+            Value::Text(
+                dictionary
+                    .values()
+                    .as_string::<i32>()
+                    .value(key)
+                    .to_string(),
+            )
+        }
+        FieldType::IdList => {
+            let list = array.as_list::<i32>().value(row);
+            Value::Ids(list.as_primitive::<Int64Type>().iter().flatten().collect())
+        }
+    }
+}
+
+fn build_array(ty: FieldType, values: &[&Value]) -> ArrayRef {
+    let ints = || {
+        values
+            .iter()
+            .map(|v| match v {
+                Value::Int(i) => Some(*i),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    match ty {
+        FieldType::Id | FieldType::Int => Arc::new(Int64Array::from(ints())),
+        FieldType::Decimal => Arc::new(
+            ints()
+                .into_iter()
+                .map(|u| u.map(i128::from))
+                .collect::<Decimal128Array>()
+                .with_precision_and_scale(20, 4)
+                .expect("20,4 is a valid decimal type"),
+        ),
+        FieldType::Bool => Arc::new(
+            values
+                .iter()
+                .map(|v| match v {
+                    Value::Bool(b) => Some(*b),
+                    _ => None,
+                })
+                .collect::<BooleanArray>(),
+        ),
+        FieldType::Date => Arc::new(
+            values
+                .iter()
+                .map(|v| match v {
+                    Value::Date(d) => Some(*d),
+                    _ => None,
+                })
+                .collect::<Date32Array>(),
+        ),
+        FieldType::Timestamp => Arc::new(
+            values
+                .iter()
+                .map(|v| match v {
+                    Value::Micros(m) => Some(*m),
+                    _ => None,
+                })
+                .collect::<TimestampMicrosecondArray>(),
+        ),
+        FieldType::String => Arc::new(
+            values
+                .iter()
+                .map(|v| match v {
+                    Value::Text(t) => Some(t.as_str()),
+                    _ => None,
+                })
+                .collect::<DictionaryArray<Int32Type>>(),
+        ),
+        FieldType::IdList => Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
+            values.iter().map(|v| match v {
+                Value::Ids(ids) => Some(ids.iter().map(|&i| Some(i)).collect::<Vec<_>>()),
+                _ => None,
+            }),
+        )),
+    }
+}
+
+/// One table under edit: the rows as loaded, the ones taken out, and the rows added.
+struct Editable {
+    name: TableName,
+    columns: Vec<(String, FieldType)>,
+    base: Vec<ArrayRef>,
+    base_rows: usize,
+    removed: RoaringBitmap,
+    /// `None`: added, then taken out again by a later event.
+    added: Vec<Option<Vec<Value>>>,
+}
+
+impl Editable {
+    fn new(table: &Table) -> Result<Editable, LoadError> {
+        Ok(Editable {
+            name: table.name,
+            columns: table
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.ty))
+                .collect(),
+            base: table
+                .columns
+                .iter()
+                .map(|c| exchange_array(c, table.rows))
+                .collect::<Result<_, _>>()?,
+            base_rows: table.rows,
+            removed: RoaringBitmap::new(),
+            added: Vec::new(),
+        })
+    }
+
+    fn position(&self, column: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|(name, _)| name == column)
+            .unwrap_or_else(|| panic!("{} has the data model's column {column}", self.name))
+    }
+
+    fn is_live(&self, loc: Loc) -> bool {
+        match loc {
+            Loc::Base(row) => !self.removed.contains(row),
+            Loc::Added(i) => self.added[i].is_some(),
+        }
+    }
+
+    fn value(&self, loc: Loc, column: usize) -> Value {
+        match loc {
+            Loc::Base(row) => value_at(
+                self.columns[column].1,
+                self.base[column].as_ref(),
+                row as usize,
+            ),
+            Loc::Added(i) => self.added[i].as_ref().expect("a live row")[column].clone(),
+        }
+    }
+
+    fn row(&self, loc: Loc) -> Vec<Value> {
+        (0..self.columns.len())
+            .map(|c| self.value(loc, c))
+            .collect()
+    }
+
+    fn remove(&mut self, loc: Loc) {
+        match loc {
+            Loc::Base(row) => {
+                self.removed.insert(row);
+            }
+            Loc::Added(i) => self.added[i] = None,
+        }
+    }
+
+    fn add(&mut self, row: Vec<Value>) -> Loc {
+        self.added.push(Some(row));
+        Loc::Added(self.added.len() - 1)
+    }
+
+    /// Added rows still live whose `column` holds `id`.
+    fn added_with(&self, column: usize, id: i64) -> impl Iterator<Item = Loc> + '_ {
+        self.added.iter().enumerate().filter_map(move |(i, row)| {
+            let row = row.as_ref()?;
+            (row[column] == Value::Int(id)).then_some(Loc::Added(i))
+        })
+    }
+
+    fn finish(self) -> Result<RecordBatch, LoadError> {
+        let schema = Arc::new(Schema::new(
+            self.columns
+                .iter()
+                .map(|(name, ty)| Field::new(name, exchange_type(*ty), true))
+                .collect::<Vec<_>>(),
+        ));
+        let failed = |e: datafusion::arrow::error::ArrowError| {
+            LoadError::file(self.name.file_stem(), e.to_string())
+        };
+        let base = RecordBatch::try_new(schema.clone(), self.base.clone()).map_err(failed)?;
+        let keep: BooleanArray = (0..self.base_rows as u32)
+            .map(|row| Some(!self.removed.contains(row)))
+            .collect();
+        let kept = filter_record_batch(&base, &keep).map_err(failed)?;
+        let added: Vec<&Vec<Value>> = self.added.iter().flatten().collect();
+        let added_columns: Vec<ArrayRef> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(c, (_, ty))| {
+                let values: Vec<&Value> = added.iter().map(|row| &row[c]).collect();
+                build_array(*ty, &values)
+            })
+            .collect();
+        let added = RecordBatch::try_new(schema.clone(), added_columns).map_err(failed)?;
+        concat_batches(&schema, [&kept, &added]).map_err(failed)
+    }
+}
+
+/// Applies `events` (a JSON list) in order to `dataset`: the dataset they leave, or the
+/// first bad event. `label` names the result in the (unexpected) case that the loader
+/// refuses it.
+pub fn apply(dataset: &Dataset, events: &Json, label: &Path) -> Result<Dataset, ApplyError> {
+    let Some(list) = events.as_array() else {
+        return Err(refuse("", "the body must be a JSON list of events").into());
+    };
+    let mut applier = Applier::new(dataset);
+    for (i, event) in list.iter().enumerate() {
+        applier.apply(event, &format!("/{i}"))?;
+    }
+    applier.finish(label).map_err(ApplyError::Data)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{0}")]
+    Event(#[from] EventError),
+    /// The events were valid but the data they leave is not (a bug, or data the loader
+    /// rules out that no event check catches): nothing is applied.
+    #[error("the events leave data that does not load: {0}")]
+    Data(LoadError),
+}
+
+struct Applier<'a> {
+    dataset: &'a Dataset,
+    tables: BTreeMap<TableName, Editable>,
+    /// Primary key to row, for tables whose events name rows by key.
+    keys: FxHashMap<TableName, FxHashMap<i64, Loc>>,
+}
+
+impl<'a> Applier<'a> {
+    fn new(dataset: &'a Dataset) -> Applier<'a> {
+        Applier {
+            dataset,
+            tables: BTreeMap::new(),
+            keys: FxHashMap::default(),
+        }
+    }
+
+    fn table(&mut self, name: TableName) -> &mut Editable {
+        let dataset = self.dataset;
+        self.tables.entry(name).or_insert_with(|| {
+            let table = match name {
+                TableName::Customers => dataset.customers.clone(),
+                TableName::Products => dataset.products.clone(),
+                other => dataset.full_table(dataset.relation(other).expect("a relation")),
+            };
+            Editable::new(&table).expect("loaded columns convert back")
+        })
+    }
+
+    /// The row with primary key `id`, if there is one now.
+    fn find(&mut self, name: TableName, id: i64) -> Option<Loc> {
+        let key = name.spec().primary_key.expect("a keyed table");
+        if !self.keys.contains_key(&name) {
+            let table = self.table(name);
+            let column = table.position(key);
+            let ids = table.base[column].as_primitive::<Int64Type>().clone();
+            let index: FxHashMap<i64, Loc> = ids
+                .iter()
+                .enumerate()
+                .filter_map(|(row, id)| Some((id?, Loc::Base(row as u32))))
+                .collect();
+            self.keys.insert(name, index);
+        }
+        let loc = *self.keys[&name].get(&id)?;
+        self.table(name).is_live(loc).then_some(loc)
+    }
+
+    /// Adds a keyed row, replacing the row with the same key.
+    fn upsert(&mut self, name: TableName, row: Vec<Value>) -> Loc {
+        let key_column = self
+            .table(name)
+            .position(name.spec().primary_key.expect("keyed"));
+        let id = row[key_column].id().expect("a checked key");
+        if let Some(old) = self.find(name, id) {
+            self.table(name).remove(old);
+        }
+        let loc = self.table(name).add(row);
+        self.keys
+            .get_mut(&name)
+            .expect("built by find")
+            .insert(id, loc);
+        loc
+    }
+
+    /// Live rows of a child table whose `column` holds `id`: the loaded rows of the owner
+    /// (found through the dataset's grouping) and added rows.
+    fn children(&mut self, name: TableName, column: &str, id: i64) -> Vec<Loc> {
+        let dataset = self.dataset;
+        let base: Vec<Loc> = match (name, column) {
+            (TableName::CartItems, "cart_id") => dataset
+                .cart_index
+                .get(id)
+                .map(|cart| dataset.cart_items.groups.rows_of(cart as usize))
+                .into_iter()
+                .flatten()
+                .map(|r| Loc::Base(r as u32))
+                .collect(),
+            (TableName::WishlistItems, "customer_id") => dataset
+                .customer_index
+                .get(id)
+                .map(|c| dataset.wishlist_items.groups.rows_of(c as usize))
+                .into_iter()
+                .flatten()
+                .map(|r| Loc::Base(r as u32))
+                .collect(),
+            (TableName::Carts | TableName::ProductViews, "visitor_id") => {
+                let relation = dataset.relation(name).expect("a relation");
+                match (dataset.visitor_index.get(id), &relation.visitor_groups) {
+                    (Some(v), Some(groups)) => groups
+                        .rows_of(v as usize)
+                        .map(|r| Loc::Base(r as u32))
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            }
+            _ => unreachable!("no grouping of {name} by {column}"),
+        };
+        let table = self.table(name);
+        let position = table.position(column);
+        let mut rows: Vec<Loc> = base.into_iter().filter(|&l| table.is_live(l)).collect();
+        rows.extend(table.added_with(position, id));
+        rows
+    }
+
+    fn exists(&mut self, name: TableName, id: i64) -> bool {
+        self.find(name, id).is_some()
+    }
+
+    fn apply(&mut self, event: &Json, at: &str) -> Result<(), EventError> {
+        let Some(object) = event.as_object() else {
+            return Err(refuse(at, "an event is a JSON object"));
+        };
+        let kind = match object.get("type") {
+            Some(Json::String(kind)) => kind.as_str(),
+            Some(_) => return Err(refuse(format!("{at}/type"), "type must be a string")),
+            None => return Err(refuse(at, "the event has no type")),
+        };
+        match kind {
+            "customer_upserted" => {
+                let row = self.parse_row(TableName::Customers, object, at, &[], &[])?;
+                self.upsert(TableName::Customers, row);
+            }
+            "product_upserted" => {
+                let row = self.parse_row(TableName::Products, object, at, &[], &[])?;
+                self.upsert(TableName::Products, row);
+            }
+            "address_upserted" => {
+                let row = self.parse_row(TableName::Addresses, object, at, &[], &[])?;
+                self.check_references(TableName::Addresses, &row, at)?;
+                self.upsert(TableName::Addresses, row);
+            }
+            "address_deleted" => {
+                let id = only_id(object, "address_id", at, &[])?;
+                let found = self.find(TableName::Addresses, id).ok_or_else(|| {
+                    refuse(
+                        format!("{at}/address_id"),
+                        format!("address {id} does not exist"),
+                    )
+                })?;
+                self.table(TableName::Addresses).remove(found);
+            }
+            "order_placed" => self.order_placed(object, at)?,
+            "order_updated" => self.order_updated(object, at)?,
+            "cart_updated" => self.cart_updated(object, at)?,
+            "wishlist_item_added" => {
+                let row = self.parse_row(TableName::WishlistItems, object, at, &[], &[])?;
+                self.check_references(TableName::WishlistItems, &row, at)?;
+                self.table(TableName::WishlistItems).add(row);
+            }
+            "wishlist_item_removed" => {
+                let customer = only_id(object, "customer_id", at, &["product_id", "added_at"])?;
+                let product = only_id(object, "product_id", at, &["customer_id", "added_at"])?;
+                let items = self.children(TableName::WishlistItems, "customer_id", customer);
+                let table = self.table(TableName::WishlistItems);
+                let product_column = table.position("product_id");
+                let on_list: Vec<Loc> = items
+                    .into_iter()
+                    .filter(|&l| table.value(l, product_column) == Value::Int(product))
+                    .collect();
+                if on_list.is_empty() {
+                    return Err(refuse(
+                        format!("{at}/product_id"),
+                        format!("product {product} is not on customer {customer}'s wishlist"),
+                    ));
+                }
+                for loc in on_list {
+                    table.remove(loc);
+                }
+            }
+            "product_viewed" => {
+                let row = self.parse_row(TableName::ProductViews, object, at, &[], &[])?;
+                self.check_references(TableName::ProductViews, &row, at)?;
+                self.table(TableName::ProductViews).add(row);
+            }
+            "visitor_logged_in" => self.visitor_logged_in(object, at)?,
+            other => {
+                return Err(refuse(
+                    format!("{at}/type"),
+                    format!(
+                        "unknown event type {other:?}; the types are {}",
+                        EVENT_TYPES.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn order_placed(&mut self, object: &Map<String, Json>, at: &str) -> Result<(), EventError> {
+        let nested = ["items", "addresses"];
+        let row = self.parse_row(TableName::Orders, object, at, &nested, &[])?;
+        let order_id = row[self.table(TableName::Orders).position("order_id")]
+            .id()
+            .expect("checked");
+        if self.exists(TableName::Orders, order_id) {
+            return Err(refuse(
+                format!("{at}/order_id"),
+                format!("order {order_id} exists already: change it with order_updated"),
+            ));
+        }
+        self.check_references(TableName::Orders, &row, at)?;
+        let implied = [("order_id", order_id)];
+        let items = self.parse_list(TableName::OrderItems, object, "items", at, &implied)?;
+        let addresses =
+            self.parse_list(TableName::OrderAddresses, object, "addresses", at, &implied)?;
+        for (i, item) in items.iter().enumerate() {
+            self.check_product(TableName::OrderItems, item, &format!("{at}/items/{i}"))?;
+        }
+        for (i, address) in addresses.iter().enumerate() {
+            let column = self
+                .table(TableName::OrderAddresses)
+                .position("address_type");
+            if !matches!(&address[column], Value::Text(t) if t == "billing" || t == "shipping") {
+                return Err(refuse(
+                    format!("{at}/addresses/{i}/address_type"),
+                    "address_type is billing or shipping",
+                ));
+            }
+        }
+        self.upsert(TableName::Orders, row);
+        for item in items {
+            self.table(TableName::OrderItems).add(item);
+        }
+        for address in addresses {
+            self.table(TableName::OrderAddresses).add(address);
+        }
+        Ok(())
+    }
+
+    fn order_updated(&mut self, object: &Map<String, Json>, at: &str) -> Result<(), EventError> {
+        let id = match object.get("order_id") {
+            Some(Json::Number(n)) if n.as_i64().is_some() => n.as_i64().expect("checked"),
+            Some(_) => {
+                return Err(refuse(
+                    format!("{at}/order_id"),
+                    "order_id must be an integer id",
+                ));
+            }
+            None => return Err(refuse(at, "order_updated needs order_id")),
+        };
+        let Some(loc) = self.find(TableName::Orders, id) else {
+            return Err(refuse(
+                format!("{at}/order_id"),
+                format!("order {id} does not exist"),
+            ));
+        };
+        let mut row = self.table(TableName::Orders).row(loc);
+        let changes = self.parse_columns(TableName::Orders, object, at, &[])?;
+        for (column, value) in changes {
+            row[column] = value;
+        }
+        self.check_required(TableName::Orders, &row, at)?;
+        self.check_references(TableName::Orders, &row, at)?;
+        self.upsert(TableName::Orders, row);
+        Ok(())
+    }
+
+    fn cart_updated(&mut self, object: &Map<String, Json>, at: &str) -> Result<(), EventError> {
+        let row = self.parse_row(TableName::Carts, object, at, &["items"], &[])?;
+        self.check_references(TableName::Carts, &row, at)?;
+        let cart_id = row[self.table(TableName::Carts).position("cart_id")]
+            .id()
+            .expect("checked");
+        let items = self.parse_list(
+            TableName::CartItems,
+            object,
+            "items",
+            at,
+            &[("cart_id", cart_id)],
+        )?;
+        for (i, item) in items.iter().enumerate() {
+            self.check_product(TableName::CartItems, item, &format!("{at}/items/{i}"))?;
+        }
+        // The cart comes whole: its old items go.
+        for old in self.children(TableName::CartItems, "cart_id", cart_id) {
+            self.table(TableName::CartItems).remove(old);
+        }
+        self.upsert(TableName::Carts, row);
+        for item in items {
+            self.table(TableName::CartItems).add(item);
+        }
+        Ok(())
+    }
+
+    /// The visitor's carts and product views become the customer's.
+    fn visitor_logged_in(
+        &mut self,
+        object: &Map<String, Json>,
+        at: &str,
+    ) -> Result<(), EventError> {
+        let visitor = only_id(object, "visitor_id", at, &["customer_id"])?;
+        let customer = only_id(object, "customer_id", at, &["visitor_id"])?;
+        if !self.exists(TableName::Customers, customer) {
+            return Err(refuse(
+                format!("{at}/customer_id"),
+                format!("customer {customer} does not exist"),
+            ));
+        }
+        for name in [TableName::Carts, TableName::ProductViews] {
+            for loc in self.children(name, "visitor_id", visitor) {
+                let table = self.table(name);
+                let mut row = table.row(loc);
+                row[table.position("customer_id")] = Value::Int(customer);
+                row[table.position("visitor_id")] = Value::Null;
+                if name == TableName::Carts {
+                    self.upsert(name, row);
+                } else {
+                    let table = self.table(name);
+                    table.remove(loc);
+                    table.add(row);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A whole row of `name` from the event's fields (`nested` names lists that are not
+    /// columns; `implied` columns come from the parent and may be left out).
+    fn parse_row(
+        &mut self,
+        name: TableName,
+        object: &Map<String, Json>,
+        at: &str,
+        nested: &[&str],
+        implied: &[(&str, i64)],
+    ) -> Result<Vec<Value>, EventError> {
+        let width = self.table(name).columns.len();
+        let mut row = vec![Value::Null; width];
+        for (column, value) in self.parse_columns(name, object, at, nested)? {
+            row[column] = value;
+        }
+        for (column, id) in implied {
+            let position = self.table(name).position(column);
+            match &row[position] {
+                Value::Null => row[position] = Value::Int(*id),
+                Value::Int(given) if given == id => {}
+                _ => {
+                    return Err(refuse(
+                        format!("{at}/{column}"),
+                        format!("{column} must be that of the event, {id}, or left out"),
+                    ));
+                }
+            }
+        }
+        self.check_required(name, &row, at)?;
+        if name.spec().customer_or_visitor {
+            let table = self.table(name);
+            let customer = &row[table.position("customer_id")];
+            let visitor = &row[table.position("visitor_id")];
+            if (*customer == Value::Null) == (*visitor == Value::Null) {
+                return Err(refuse(
+                    at,
+                    "exactly one of customer_id and visitor_id is set",
+                ));
+            }
+        }
+        Ok(row)
+    }
+
+    /// The event's fields as column positions and values.
+    fn parse_columns(
+        &mut self,
+        name: TableName,
+        object: &Map<String, Json>,
+        at: &str,
+        nested: &[&str],
+    ) -> Result<Vec<(usize, Value)>, EventError> {
+        let table = self.table(name);
+        let mut values = Vec::new();
+        for (key, json) in object {
+            if key == "type" || nested.contains(&key.as_str()) {
+                continue;
+            }
+            let pointer = format!("{at}/{}", escape(key));
+            let Some(position) = table.columns.iter().position(|(n, _)| n == key) else {
+                let columns: Vec<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(refuse(
+                    pointer,
+                    format!(
+                        "{name} has no column {key:?}; its columns are {}",
+                        columns.join(", ")
+                    ),
+                ));
+            };
+            let ty = table.columns[position].1;
+            let value = parse_value(ty, json).map_err(|why| refuse(&pointer, why))?;
+            values.push((position, value));
+        }
+        Ok(values)
+    }
+
+    fn parse_list(
+        &mut self,
+        name: TableName,
+        object: &Map<String, Json>,
+        key: &str,
+        at: &str,
+        implied: &[(&str, i64)],
+    ) -> Result<Vec<Vec<Value>>, EventError> {
+        match object.get(key) {
+            None | Some(Json::Null) => Ok(Vec::new()),
+            Some(Json::Array(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let pointer = format!("{at}/{key}/{i}");
+                    let fields = item.as_object().ok_or_else(|| {
+                        refuse(&pointer, format!("a {name} row is a JSON object"))
+                    })?;
+                    self.parse_row(name, fields, &pointer, &[], implied)
+                })
+                .collect(),
+            Some(_) => Err(refuse(
+                format!("{at}/{key}"),
+                format!("{key} must be a list of {name} rows"),
+            )),
+        }
+    }
+
+    fn check_required(
+        &mut self,
+        name: TableName,
+        row: &[Value],
+        at: &str,
+    ) -> Result<(), EventError> {
+        let table = self.table(name);
+        for spec in name.spec().columns.iter().filter(|c| c.required) {
+            if row[table.position(spec.name)] == Value::Null {
+                return Err(refuse(
+                    at,
+                    format!("{} is required in a {name} row", spec.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The customer a row names exists now.
+    fn check_references(
+        &mut self,
+        name: TableName,
+        row: &[Value],
+        at: &str,
+    ) -> Result<(), EventError> {
+        let customer = row[self.table(name).position("customer_id")].id();
+        if let Some(customer) = customer
+            && !self.exists(TableName::Customers, customer)
+        {
+            return Err(refuse(
+                format!("{at}/customer_id"),
+                format!("customer {customer} does not exist"),
+            ));
+        }
+        if matches!(name, TableName::WishlistItems | TableName::ProductViews) {
+            self.check_product(name, row, at)?;
+        }
+        Ok(())
+    }
+
+    fn check_product(
+        &mut self,
+        name: TableName,
+        row: &[Value],
+        at: &str,
+    ) -> Result<(), EventError> {
+        let product = row[self.table(name).position("product_id")].id();
+        match product {
+            Some(id) if !self.exists(TableName::Products, id) => Err(refuse(
+                format!("{at}/product_id"),
+                format!("product {id} does not exist"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(mut self, label: &Path) -> Result<Dataset, LoadError> {
+        let mut tables = BTreeMap::new();
+        for name in TableName::ALL {
+            self.table(name);
+            let editable = self.tables.remove(&name).expect("made just above");
+            tables.insert(name, editable.finish()?);
+        }
+        load_tables(&tables, self.dataset.reference_time, label)
+    }
+}
+
+/// The id in `key`, for events that carry nothing else but `others`.
+fn only_id(
+    object: &Map<String, Json>,
+    key: &str,
+    at: &str,
+    others: &[&str],
+) -> Result<i64, EventError> {
+    if let Some(extra) = object
+        .keys()
+        .find(|k| *k != "type" && *k != key && !others.contains(&k.as_str()))
+    {
+        return Err(refuse(
+            format!("{at}/{}", escape(extra)),
+            format!("unknown field {extra:?} for this event type"),
+        ));
+    }
+    match object.get(key) {
+        Some(Json::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64().expect("checked")),
+        Some(_) => Err(refuse(
+            format!("{at}/{key}"),
+            format!("{key} must be an integer id"),
+        )),
+        None => Err(refuse(at, format!("the event needs {key}"))),
+    }
+}
+
+fn parse_value(ty: FieldType, json: &Json) -> Result<Value, String> {
+    if json.is_null() {
+        return Ok(Value::Null);
+    }
+    let wrong = || format!("expected a {ty}, got {json}");
+    let text = || json.as_str().ok_or_else(wrong);
+    Ok(match ty {
+        FieldType::Id | FieldType::Int => Value::Int(json.as_i64().ok_or_else(wrong)?),
+        FieldType::Decimal => {
+            let text = match json {
+                Json::Number(n) => n.to_string(),
+                Json::String(s) => s.clone(),
+                _ => return Err(wrong()),
+            };
+            Value::Int(parse_decimal(&text)?)
+        }
+        FieldType::Bool => Value::Bool(json.as_bool().ok_or_else(wrong)?),
+        FieldType::Date => Value::Date(parse_date(text()?)?),
+        FieldType::Timestamp => Value::Micros(parse_timestamp(text()?)?),
+        FieldType::String => Value::Text(text()?.to_string()),
+        FieldType::IdList => Value::Ids(
+            json.as_array()
+                .ok_or_else(wrong)?
+                .iter()
+                .map(|id| {
+                    id.as_i64()
+                        .ok_or_else(|| format!("{id} is not an integer id"))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+/// A key as a JSON Pointer token (RFC 6901).
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}

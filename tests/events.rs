@@ -1,0 +1,927 @@
+//! Events: random lists applied through the service against a naive model (the events
+//! applied row by row to plain rows, then every segment evaluated by the reference
+//! evaluator); every kind of bad event refused whole; memberships leaving with time after
+//! an event; and the event log surviving SIGKILL at random moments.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate};
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+use segmint::data::value::parse_instant;
+use segmint::service::clock::ManualClock;
+use segmint::service::{MembershipChange, Service, ServiceError, ServiceOptions, SubjectId};
+use serde_json::{Value as Json, json};
+
+use crate::differential::{AS_OF, engine_for, segment, world};
+use crate::reference::{MICROS_PER_DAY, Oracle, Row, V, World, columns};
+
+const INSTANTS: [&str; 5] = [
+    "2026-10-31T12:00:00Z",
+    "2026-10-25T08:30:00Z",
+    "2026-10-02T00:00:00Z",
+    "2026-01-15T08:00:00Z",
+    "2025-12-31T23:59:59Z",
+];
+const STATUSES: [&str; 3] = ["complete", "canceled", "processing"];
+const COUNTRIES: [&str; 3] = ["DE", "FR", "US"];
+const DECIMALS: [&str; 5] = ["0", "12.5", "99.9999", "150", "500.0001"];
+
+// ---------------------------------------------------------------- the naive model
+
+/// A JSON value of an event as the oracle's value of a column of `table`.
+fn cell(table: &str, column: &str, value: &Json) -> V {
+    let ty = columns(table)
+        .iter()
+        .find(|(name, _)| *name == column)
+        .unwrap_or_else(|| panic!("{table} has no column {column}"))
+        .1;
+    if value.is_null() {
+        return V::Null;
+    }
+    match ty {
+        "id" | "int" => V::Int(value.as_i64().unwrap()),
+        "decimal" => {
+            let text = match value {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+            let fraction = format!("{fraction:0<4}");
+            V::Dec(whole.parse::<i64>().unwrap() * 10_000 + fraction.parse::<i64>().unwrap())
+        }
+        "bool" => V::Bool(value.as_bool().unwrap()),
+        "date" => {
+            let date = NaiveDate::parse_from_str(value.as_str().unwrap(), "%Y-%m-%d").unwrap();
+            V::Date((date - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32)
+        }
+        "timestamp" => V::Ts(
+            DateTime::parse_from_rfc3339(value.as_str().unwrap())
+                .unwrap()
+                .timestamp_micros(),
+        ),
+        "string" => V::Str(value.as_str().unwrap().to_string()),
+        "list" => V::List(
+            value
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+                .collect(),
+        ),
+        other => panic!("type {other}"),
+    }
+}
+
+/// The row of `table` an event (or a nested item) carries; `skip` names nested lists.
+fn row_of(table: &str, object: &Json, skip: &[&str]) -> Row {
+    let mut row = Row::default();
+    for (key, value) in object.as_object().unwrap() {
+        if key == "type" || skip.contains(&key.as_str()) {
+            continue;
+        }
+        let column = columns(table)
+            .iter()
+            .find(|(name, _)| name == key)
+            .unwrap()
+            .0;
+        row.0.insert(column, cell(table, column, value));
+    }
+    row
+}
+
+fn upsert(rows: &mut Vec<Row>, key: &str, row: Row) {
+    let id = row.id(key);
+    rows.retain(|r| r.id(key) != id);
+    rows.push(row);
+}
+
+fn id_of(event: &Json, key: &str) -> i64 {
+    event[key].as_i64().unwrap()
+}
+
+/// One event applied to plain rows, following interface.md literally.
+fn apply_naively(world: &mut World, event: &Json) {
+    match event["type"].as_str().unwrap() {
+        "customer_upserted" => upsert(
+            &mut world.customers,
+            "customer_id",
+            row_of("customers", event, &[]),
+        ),
+        "product_upserted" => upsert(
+            &mut world.products,
+            "product_id",
+            row_of("products", event, &[]),
+        ),
+        "address_upserted" => upsert(
+            &mut world.addresses,
+            "address_id",
+            row_of("addresses", event, &[]),
+        ),
+        "address_deleted" => {
+            let id = id_of(event, "address_id");
+            world.addresses.retain(|r| r.id("address_id") != Some(id));
+        }
+        "order_placed" => {
+            let order_id = id_of(event, "order_id");
+            world
+                .orders
+                .push(row_of("orders", event, &["items", "addresses"]));
+            for (list, table, rows) in [
+                ("items", "order_items", &mut world.order_items),
+                ("addresses", "order_addresses", &mut world.order_addresses),
+            ] {
+                for item in event[list].as_array().into_iter().flatten() {
+                    let mut row = row_of(table, item, &[]);
+                    row.0.insert("order_id", V::Int(order_id));
+                    rows.push(row);
+                }
+            }
+        }
+        "order_updated" => {
+            let id = id_of(event, "order_id");
+            let changes = row_of("orders", event, &[]);
+            let order = world
+                .orders
+                .iter_mut()
+                .find(|r| r.id("order_id") == Some(id))
+                .unwrap();
+            order.0.extend(changes.0);
+        }
+        "cart_updated" => {
+            let cart_id = id_of(event, "cart_id");
+            upsert(
+                &mut world.carts,
+                "cart_id",
+                row_of("carts", event, &["items"]),
+            );
+            world
+                .cart_items
+                .retain(|r| r.id("cart_id") != Some(cart_id));
+            for item in event["items"].as_array().into_iter().flatten() {
+                let mut row = row_of("cart_items", item, &[]);
+                row.0.insert("cart_id", V::Int(cart_id));
+                world.cart_items.push(row);
+            }
+        }
+        "wishlist_item_added" => world
+            .wishlist_items
+            .push(row_of("wishlist_items", event, &[])),
+        "wishlist_item_removed" => {
+            let (customer, product) = (id_of(event, "customer_id"), id_of(event, "product_id"));
+            world.wishlist_items.retain(|r| {
+                r.id("customer_id") != Some(customer) || r.id("product_id") != Some(product)
+            });
+        }
+        "product_viewed" => world
+            .product_views
+            .push(row_of("product_views", event, &[])),
+        "visitor_logged_in" => {
+            let (visitor, customer) = (id_of(event, "visitor_id"), id_of(event, "customer_id"));
+            for row in world.carts.iter_mut().chain(world.product_views.iter_mut()) {
+                if row.id("visitor_id") == Some(visitor) {
+                    row.0.insert("visitor_id", V::Null);
+                    row.0.insert("customer_id", V::Int(customer));
+                }
+            }
+        }
+        other => panic!("event type {other}"),
+    }
+}
+
+fn is_active(cart: &Row) -> bool {
+    !matches!(cart.get("is_active"), V::Bool(false))
+}
+
+/// data-model.md: a subject has at most one active cart per website; where there are more,
+/// the most recently updated (then the highest cart id) wins and the others count as
+/// inactive.
+fn one_active_cart(world: &mut World) {
+    let recency = |cart: &Row| {
+        let updated = match cart.get("updated_at") {
+            V::Ts(t) => Some(t),
+            _ => None,
+        };
+        (updated, cart.id("cart_id"))
+    };
+    let owner = |cart: &Row| {
+        (
+            cart.id("customer_id"),
+            cart.id("visitor_id"),
+            cart.id("website_id"),
+        )
+    };
+    let mut newest: BTreeMap<_, usize> = BTreeMap::new();
+    for (i, cart) in world.carts.iter().enumerate() {
+        if !is_active(cart) {
+            continue;
+        }
+        match newest.get(&owner(cart)) {
+            Some(&kept) if recency(&world.carts[kept]) >= recency(cart) => {}
+            _ => {
+                newest.insert(owner(cart), i);
+            }
+        }
+    }
+    let winners: BTreeSet<usize> = newest.values().copied().collect();
+    for (i, cart) in world.carts.iter_mut().enumerate() {
+        if is_active(cart) && !winners.contains(&i) {
+            cart.0.insert("is_active", V::Bool(false));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- random events
+
+fn pick<'a, T>(rng: &mut Pcg64, items: &'a [T]) -> Option<&'a T> {
+    (!items.is_empty()).then(|| &items[rng.random_range(0..items.len())])
+}
+
+fn ids(rows: &[Row], key: &str) -> Vec<i64> {
+    let set: BTreeSet<i64> = rows.iter().filter_map(|r| r.id(key)).collect();
+    set.into_iter().collect()
+}
+
+fn instant(rng: &mut Pcg64) -> &'static str {
+    INSTANTS[rng.random_range(0..INSTANTS.len())]
+}
+
+fn decimal(rng: &mut Pcg64) -> Json {
+    let text = DECIMALS[rng.random_range(0..DECIMALS.len())];
+    if rng.random_bool(0.5) {
+        json!(text)
+    } else {
+        serde_json::from_str(text).unwrap()
+    }
+}
+
+/// A subject that exists now, or a new visitor.
+fn subject(rng: &mut Pcg64, world: &World, fresh: &mut i64) -> (&'static str, i64) {
+    let customers = ids(&world.customers, "customer_id");
+    let visitors: Vec<i64> = ids(&world.carts, "visitor_id")
+        .into_iter()
+        .chain(ids(&world.product_views, "visitor_id"))
+        .collect();
+    match rng.random_range(0..4) {
+        0 | 1 if !customers.is_empty() => ("customer_id", *pick(rng, &customers).unwrap()),
+        2 if !visitors.is_empty() => ("visitor_id", *pick(rng, &visitors).unwrap()),
+        _ => {
+            *fresh += 1;
+            ("visitor_id", *fresh)
+        }
+    }
+}
+
+/// A valid event over `world` as it is now (ids it names exist; new ids are new).
+fn random_event(rng: &mut Pcg64, world: &World, fresh: &mut i64) -> Json {
+    let customers = ids(&world.customers, "customer_id");
+    let products = ids(&world.products, "product_id");
+    let product = |rng: &mut Pcg64| *pick(rng, &products).unwrap();
+    loop {
+        let event = match rng.random_range(0..11) {
+            0 => {
+                let id = match pick(rng, &customers) {
+                    Some(&id) if rng.random_bool(0.7) => id,
+                    _ => {
+                        *fresh += 1;
+                        *fresh
+                    }
+                };
+                json!({"type": "customer_upserted", "customer_id": id,
+                    "website_id": rng.random_range(1..3), "group_id": rng.random_range(0..4),
+                    "email": if rng.random_bool(0.5) { "a@shop.de" } else { "b@example.com" },
+                    "created_at": instant(rng), "store_credit": decimal(rng),
+                    "newsletter_subscribed": rng.random_bool(0.5),
+                    "loyalty_tier": if rng.random_bool(0.5) { "gold" } else { "silver" }})
+            }
+            1 if !customers.is_empty() => {
+                let id = match pick(rng, &ids(&world.addresses, "address_id")) {
+                    Some(&id) if rng.random_bool(0.5) => id,
+                    _ => {
+                        *fresh += 1;
+                        *fresh
+                    }
+                };
+                json!({"type": "address_upserted", "address_id": id,
+                    "customer_id": pick(rng, &customers), "is_default_billing": rng.random_bool(0.7),
+                    "country_id": pick(rng, &COUNTRIES), "city": "Berlin"})
+            }
+            2 if !world.addresses.is_empty() => {
+                json!({"type": "address_deleted",
+                    "address_id": pick(rng, &ids(&world.addresses, "address_id"))})
+            }
+            3 => {
+                *fresh += 1;
+                let customer = if rng.random_bool(0.9) {
+                    pick(rng, &customers).copied()
+                } else {
+                    None
+                };
+                let items: Vec<Json> = (0..rng.random_range(0..3))
+                    .map(|_| json!({"product_id": product(rng), "qty_ordered": decimal(rng), "row_total": decimal(rng)}))
+                    .collect();
+                let addresses: Vec<Json> = (0..rng.random_range(0..2))
+                    .map(|_| json!({"address_type": if rng.random_bool(0.5) { "billing" } else { "shipping" },
+                        "country_id": pick(rng, &COUNTRIES)}))
+                    .collect();
+                json!({"type": "order_placed", "order_id": *fresh, "customer_id": customer,
+                    "website_id": rng.random_range(1..3), "created_at": instant(rng),
+                    "status": pick(rng, &STATUSES), "grand_total": decimal(rng),
+                    "items": items, "addresses": addresses})
+            }
+            4 if !world.orders.is_empty() => {
+                json!({"type": "order_updated", "order_id": pick(rng, &ids(&world.orders, "order_id")),
+                    "status": pick(rng, &STATUSES), "grand_total": decimal(rng)})
+            }
+            5 => {
+                let (kind, id) = subject(rng, world, fresh);
+                let website = rng.random_range(1..3);
+                let current = world.carts.iter().find(|c| {
+                    is_active(c) && c.id(kind) == Some(id) && c.id("website_id") == Some(website)
+                });
+                let cart_id = match current {
+                    Some(cart) => cart.id("cart_id").unwrap(),
+                    None => {
+                        *fresh += 1;
+                        *fresh
+                    }
+                };
+                let items: Vec<Json> = (0..rng.random_range(0..3))
+                    .map(|_| json!({"product_id": product(rng), "qty": decimal(rng), "added_at": instant(rng)}))
+                    .collect();
+                json!({"type": "cart_updated", "cart_id": cart_id, kind: id, "website_id": website,
+                    "is_active": rng.random_bool(0.8), "updated_at": instant(rng),
+                    "items_count": items.len(), "grand_total": decimal(rng), "items": items})
+            }
+            6 if !customers.is_empty() => {
+                json!({"type": "wishlist_item_added", "customer_id": pick(rng, &customers),
+                    "product_id": product(rng), "added_at": instant(rng)})
+            }
+            7 if !world.wishlist_items.is_empty() => {
+                let item = pick(rng, &world.wishlist_items).unwrap();
+                json!({"type": "wishlist_item_removed", "customer_id": item.id("customer_id"),
+                    "product_id": item.id("product_id")})
+            }
+            8 => {
+                let (kind, id) = subject(rng, world, fresh);
+                json!({"type": "product_viewed", kind: id, "product_id": product(rng),
+                    "website_id": rng.random_range(1..3), "viewed_at": instant(rng)})
+            }
+            9 => {
+                let id = if rng.random_bool(0.8) {
+                    product(rng)
+                } else {
+                    200 + rng.random_range(0..3)
+                };
+                let categories: &[i64] = match rng.random_range(0..3) {
+                    0 => &[],
+                    1 => &[1],
+                    _ => &[2, 3],
+                };
+                json!({"type": "product_upserted", "product_id": id, "sku": format!("SKU-{id}"),
+                    "price": decimal(rng), "category_ids": categories,
+                    "color": if rng.random_bool(0.5) { "red" } else { "blue" }})
+            }
+            10 if !customers.is_empty() => {
+                let visitors: Vec<i64> = ids(&world.carts, "visitor_id")
+                    .into_iter()
+                    .chain(ids(&world.product_views, "visitor_id"))
+                    .collect();
+                let visitor = match pick(rng, &visitors) {
+                    Some(&v) => v,
+                    None => continue,
+                };
+                json!({"type": "visitor_logged_in", "visitor_id": visitor,
+                    "customer_id": pick(rng, &customers)})
+            }
+            _ => continue,
+        };
+        return event;
+    }
+}
+
+// ---------------------------------------------------------------- the service under test
+
+fn service_over(world: &World, as_of: i64) -> (tempfile::TempDir, Service) {
+    let (dir, engine) = engine_for(world);
+    let service = Service::start(
+        Arc::new(engine),
+        ServiceOptions {
+            clock: Arc::new(ManualClock::new(as_of)),
+            state: None,
+            time_limit: None,
+        },
+    )
+    .expect("starts");
+    (dir, service)
+}
+
+/// Every stored segment's members, as `c:<id>` / `v:<id>`.
+fn memberships(service: &Service) -> BTreeMap<String, Vec<String>> {
+    let snapshot = service.current().unwrap();
+    snapshot
+        .segments
+        .values()
+        .map(|s| {
+            (
+                s.id(),
+                snapshot.engine.member_ids(&s.members).collect::<Vec<_>>(),
+            )
+        })
+        .collect()
+}
+
+fn expected_memberships(
+    world: &World,
+    as_of: i64,
+    definitions: &BTreeMap<String, Json>,
+) -> BTreeMap<String, Vec<String>> {
+    let oracle = Oracle {
+        world,
+        as_of,
+        segments: definitions,
+    };
+    definitions
+        .iter()
+        .map(|(id, definition)| (id.clone(), oracle.members(definition)))
+        .collect()
+}
+
+fn subject_text(subject: SubjectId) -> String {
+    match subject {
+        SubjectId::Customer(id) => format!("c:{id}"),
+        SubjectId::Visitor(id) => format!("v:{id}"),
+    }
+}
+
+fn change_set(changes: &[MembershipChange]) -> BTreeSet<(String, String, bool)> {
+    changes
+        .iter()
+        .map(|c| (c.segment.to_string(), subject_text(c.subject), c.entered))
+        .collect()
+}
+
+fn expected_changes(
+    before: &BTreeMap<String, Vec<String>>,
+    after: &BTreeMap<String, Vec<String>>,
+) -> BTreeSet<(String, String, bool)> {
+    let mut changes = BTreeSet::new();
+    for (id, members) in after {
+        let old: BTreeSet<&String> = before[id].iter().collect();
+        let new: BTreeSet<&String> = members.iter().collect();
+        for entered in new.difference(&old) {
+            changes.insert((id.clone(), (*entered).clone(), true));
+        }
+        for left in old.difference(&new) {
+            changes.insert((id.clone(), (*left).clone(), false));
+        }
+    }
+    changes
+}
+
+fn check_random_events(seed: u64, customers: usize, lists: usize) -> Result<(), TestCaseError> {
+    let mut world = world(seed, customers);
+    let as_of = parse_instant(AS_OF[1]).unwrap();
+    let (_dir, service) = service_over(&world, as_of);
+    let mut rng = Pcg64::seed_from_u64(seed ^ 0xe7e7);
+    let mut definitions = BTreeMap::new();
+    definitions.insert("base".to_string(), segment(&mut rng, 1, false));
+    for i in 0..5 {
+        definitions.insert(format!("s{i}"), segment(&mut rng, 2, true));
+    }
+    for (id, definition) in &definitions {
+        let mut body = definition.clone();
+        body["id"] = json!(id);
+        service.create(&body).expect("a random segment is stored");
+    }
+    let mut fresh = 10_000;
+    let mut before = expected_memberships(&world, as_of, &definitions);
+    prop_assert_eq!(&memberships(&service), &before);
+    for _ in 0..lists {
+        let list: Vec<Json> = (0..rng.random_range(1..5))
+            .map(|_| {
+                let event = random_event(&mut rng, &world, &mut fresh);
+                apply_naively(&mut world, &event);
+                event
+            })
+            .collect();
+        one_active_cart(&mut world);
+        let applied = service
+            .apply_events(&Json::Array(list.clone()))
+            .map_err(|e| {
+                TestCaseError::fail(format!("refused {e}: {}", Json::Array(list.clone())))
+            })?;
+        prop_assert_eq!(applied.applied, list.len());
+        let after = expected_memberships(&world, as_of, &definitions);
+        let actual = memberships(&service);
+        prop_assert_eq!(
+            &actual,
+            &after,
+            "seed {} after {}\ndefinitions {}",
+            seed,
+            Json::Array(list),
+            serde_json::to_string(&definitions).unwrap()
+        );
+        prop_assert_eq!(
+            change_set(&applied.changes),
+            expected_changes(&before, &after)
+        );
+        before = after;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(24),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn events_give_the_memberships_of_evaluating_the_resulting_data_from_scratch(
+        seed in any::<u64>(), customers in 0usize..8,
+    ) {
+        check_random_events(seed, customers, 4)?;
+    }
+}
+
+// ---------------------------------------------------------------- bad events
+
+#[test]
+fn each_bad_event_refuses_the_whole_list_with_a_pointer_and_applies_nothing() {
+    let world = world(3, 6);
+    let (_dir, service) = service_over(&world, parse_instant(AS_OF[0]).unwrap());
+    let customer = world.customers[0].id("customer_id").unwrap();
+    let order = world
+        .orders
+        .first()
+        .map_or(1001, |o| o.id("order_id").unwrap());
+    service
+        .create(
+            &json!({"id": "viewers", "name": "viewers", "websites": [1, 2], "apply_to": "both",
+            "conditions": {"has": "product_view"}}),
+        )
+        .unwrap();
+    let good = json!({"type": "product_viewed", "customer_id": customer, "product_id": 100,
+        "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"});
+    let view = |extra: Json| {
+        let mut event = good.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            event[k] = v.clone();
+        }
+        event
+    };
+    let cases: Vec<(Json, &str, &str)> = vec![
+        (
+            json!({"type": "bought_a_hat"}),
+            "/1/type",
+            "unknown event type",
+        ),
+        (json!({"customer_id": customer}), "/1", "no type"),
+        (json!("product_viewed"), "/1", "JSON object"),
+        (json!({"type": 7}), "/1/type", "string"),
+        (
+            view(json!({"website_id": "one"})),
+            "/1/website_id",
+            "expected a int",
+        ),
+        (view(json!({"colour": "red"})), "/1/colour", "no column"),
+        (
+            view(json!({"viewed_at": null})),
+            "/1",
+            "viewed_at is required",
+        ),
+        (view(json!({"viewed_at": "yesterday"})), "/1/viewed_at", ""),
+        (
+            view(json!({"customer_id": 999_999})),
+            "/1/customer_id",
+            "customer 999999 does not exist",
+        ),
+        (
+            view(json!({"product_id": 999})),
+            "/1/product_id",
+            "product 999 does not exist",
+        ),
+        (
+            view(json!({"visitor_id": 5})),
+            "/1",
+            "exactly one of customer_id and visitor_id",
+        ),
+        (
+            json!({"type": "order_placed", "order_id": order, "customer_id": customer, "website_id": 1,
+                "created_at": "2026-10-31T12:00:00Z", "status": "complete"}),
+            "/1/order_id",
+            "exists already",
+        ),
+        (
+            json!({"type": "order_placed", "order_id": 77_777, "customer_id": customer, "website_id": 1,
+                "created_at": "2026-10-31T12:00:00Z", "status": "complete",
+                "items": [{"product_id": 100}, {"product_id": 12_345}]}),
+            "/1/items/1/product_id",
+            "does not exist",
+        ),
+        (
+            json!({"type": "order_placed", "order_id": 77_777, "customer_id": customer, "website_id": 1,
+                "created_at": "2026-10-31T12:00:00Z", "status": "complete",
+                "addresses": [{"address_type": "home"}]}),
+            "/1/addresses/0/address_type",
+            "billing or shipping",
+        ),
+        (
+            json!({"type": "order_placed", "order_id": 77_777, "customer_id": customer, "website_id": 1,
+                "created_at": "2026-10-31T12:00:00Z", "status": "complete", "items": {"product_id": 100}}),
+            "/1/items",
+            "list",
+        ),
+        (
+            json!({"type": "order_updated", "order_id": 123_456, "status": "complete"}),
+            "/1/order_id",
+            "does not exist",
+        ),
+        (
+            json!({"type": "order_updated", "order_id": order, "status": null}),
+            "/1",
+            "status is required",
+        ),
+        (
+            json!({"type": "address_deleted", "address_id": 424_242}),
+            "/1/address_id",
+            "does not exist",
+        ),
+        (
+            json!({"type": "wishlist_item_removed", "customer_id": customer, "product_id": 999}),
+            "/1/product_id",
+            "not on customer",
+        ),
+        (
+            json!({"type": "visitor_logged_in", "visitor_id": 50, "customer_id": 31_337}),
+            "/1/customer_id",
+            "does not exist",
+        ),
+        (
+            json!({"type": "visitor_logged_in", "visitor_id": 50}),
+            "/1",
+            "needs customer_id",
+        ),
+        (
+            json!({"type": "address_deleted", "address_id": 1, "extra": true}),
+            "/1/extra",
+            "unknown field",
+        ),
+        (
+            json!({"type": "cart_updated", "cart_id": 5, "visitor_id": 50, "website_id": 1,
+                "items": [{"product_id": 100, "qty": "1.23456"}]}),
+            "/1/items/0/qty",
+            "",
+        ),
+    ];
+    let before = memberships(&service);
+    let engine_before = service.snapshot().engine.clone();
+    for (bad, pointer, message) in cases {
+        let list = json!([good.clone(), bad.clone()]);
+        match service.apply_events(&list) {
+            Err(ServiceError::Event(e)) => {
+                assert_eq!(e.pointer, pointer, "{bad}: {e}");
+                assert!(e.message.contains(message), "{bad}: {e}");
+            }
+            other => panic!("{bad}: expected a refusal, got {other:?}"),
+        }
+        assert!(
+            Arc::ptr_eq(&service.snapshot().engine, &engine_before),
+            "{bad}: the data changed"
+        );
+        assert_eq!(memberships(&service), before, "{bad}");
+    }
+    match service.apply_events(&json!({"type": "product_viewed"})) {
+        Err(ServiceError::Event(e)) => assert!(e.message.contains("list"), "{e}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // The good event alone applies.
+    let applied = service.apply_events(&json!([good])).unwrap();
+    assert_eq!(applied.applied, 1);
+}
+
+// ---------------------------------------------------------------- time
+
+#[test]
+fn a_customer_who_ordered_by_event_leaves_ordered_in_the_last_30_days_on_day_31() {
+    let world = world(5, 4);
+    let day_0 = parse_instant("2026-11-01T10:00:00Z").unwrap();
+    let (_dir, engine) = engine_for(&world);
+    let clock = Arc::new(ManualClock::new(day_0));
+    let service = Service::start(
+        Arc::new(engine),
+        ServiceOptions {
+            clock: clock.clone(),
+            state: None,
+            time_limit: None,
+        },
+    )
+    .unwrap();
+    service
+        .create(
+            &json!({"id": "recent", "name": "ordered in the last 30 days",
+            "websites": [1], "apply_to": "registered",
+            "conditions": {"has": "order", "where":
+                {"field": "order.created_at", "op": "in_last_days", "value": 30}}}),
+        )
+        .unwrap();
+    let in_recent = || {
+        let snapshot = service.current().unwrap();
+        let subject = snapshot.customer(5_555).expect("the new customer");
+        snapshot
+            .segments_of(subject, None)
+            .iter()
+            .any(|k| k.to_string() == "recent")
+    };
+    let applied = service
+        .apply_events(&json!([
+            {"type": "customer_upserted", "customer_id": 5_555, "website_id": 1},
+            {"type": "order_placed", "order_id": 88_888, "customer_id": 5_555,
+                "website_id": 1, "created_at": "2026-11-01T09:00:00Z", "status": "pending"}]))
+        .unwrap();
+    assert!(
+        change_set(&applied.changes).contains(&("recent".into(), "c:5555".into(), true)),
+        "{:?}",
+        applied.changes
+    );
+    assert!(in_recent(), "the order placed now counts");
+    clock.set(day_0 + 30 * MICROS_PER_DAY);
+    assert!(in_recent(), "day 30: still in the last 30 days");
+    clock.set(day_0 + 31 * MICROS_PER_DAY);
+    assert!(!in_recent(), "day 31: the customer left without any event");
+}
+
+// ---------------------------------------------------------------- durability
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(30)))
+            .build(),
+    )
+}
+
+fn url_of(lines: &[String]) -> String {
+    let line = lines.last().unwrap();
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line}"))
+        .to_string()
+}
+
+fn get_json(agent: &ureq::Agent, url: &str) -> Json {
+    let mut reply = agent.get(url).call().unwrap();
+    assert_eq!(reply.status(), 200, "GET {url}");
+    serde_json::from_str(&reply.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+fn post_json(agent: &ureq::Agent, url: &str, body: &Json) -> Result<(u16, Json), ureq::Error> {
+    let mut reply = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .send(body.to_string())?;
+    let status = reply.status().as_u16();
+    let text = reply.body_mut().read_to_string()?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Json::Null)))
+}
+
+const FIRST_VISITOR: i64 = 900_000_000;
+
+#[test]
+fn every_acknowledged_event_survives_sigkill_at_random_moments() {
+    let data = crate::common::generated(300, 5, segmint::data::generate::OutputFormat::Parquet);
+    let state = tempfile::tempdir().unwrap();
+    let args = [
+        "--data",
+        data.path().to_str().unwrap(),
+        "--state",
+        state.path().to_str().unwrap(),
+        "--as-of",
+        "2026-11-01T00:00:00Z",
+    ];
+    let viewers = json!({"id": "viewers", "name": "new viewers", "websites": [1, 2],
+        "apply_to": "visitors", "conditions": {"has": "product_view", "where":
+            {"field": "product_view.viewed_at", "op": "gte", "value": "2026-10-31T23:00:00Z"}}});
+    let agent = agent();
+    let mut rng = Pcg64::seed_from_u64(17);
+    let mut next = 0i64;
+    let mut acknowledged = 0i64;
+    for round in 0..4 {
+        let (mut child, lines) = crate::http::start_demo(&args, "listening on");
+        let url = url_of(&lines);
+        if round == 0 {
+            let (status, reply) = post_json(&agent, &format!("{url}/segments"), &viewers).unwrap();
+            assert_eq!(status, 201, "{reply}");
+        }
+        // Whatever the last round sent: every acknowledged view is there, and the views
+        // present are exactly the first ones sent (the one in flight may or may not be).
+        // An unknown visitor is a 404.
+        let present = |i: i64| {
+            let path = format!("{url}/visitors/{}/segments", FIRST_VISITOR + i);
+            let mut reply = agent.get(&path).call().unwrap();
+            let text = reply.body_mut().read_to_string().unwrap();
+            match reply.status().as_u16() {
+                404 => false,
+                200 => {
+                    serde_json::from_str::<Json>(&text).unwrap()["segments"] == json!(["viewers"])
+                }
+                other => panic!("{path}: {other} {text}"),
+            }
+        };
+        for i in 0..acknowledged {
+            assert!(present(i), "round {round}: acknowledged view {i} is lost");
+        }
+        if acknowledged < next {
+            // The view in flight when the server was killed: if it is there, it counts.
+            if present(acknowledged) {
+                acknowledged += 1;
+            }
+        }
+        assert!(!present(next), "round {round}: a view never sent is there");
+        // The stored members equal a fresh evaluation of the data the log rebuilt.
+        let stored = get_json(&agent, &format!("{url}/segments/viewers"));
+        let estimate_body = json!({"websites": viewers["websites"], "apply_to": "visitors",
+            "conditions": viewers["conditions"]});
+        let (status, estimate) =
+            post_json(&agent, &format!("{url}/estimate"), &estimate_body).unwrap();
+        assert_eq!(status, 200, "{estimate}");
+        assert_eq!(stored["count"], estimate["count"], "round {round}");
+        if round == 3 {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        next = acknowledged;
+        // Send views one list at a time until the server is killed at a random moment.
+        let kill_after = std::time::Duration::from_millis(rng.random_range(30..400));
+        let sender = {
+            let agent = agent.clone();
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut sent = next;
+                let mut acked = next;
+                loop {
+                    let event = json!([{"type": "product_viewed", "visitor_id": FIRST_VISITOR + sent,
+                        "product_id": 1, "website_id": 1, "viewed_at": "2026-11-01T00:00:00Z"}]);
+                    sent += 1;
+                    match post_json(&agent, &format!("{url}/events"), &event) {
+                        Ok((200, _)) => acked = sent,
+                        Ok((status, reply)) => panic!("event refused: {status} {reply}"),
+                        Err(_) => return (sent, acked),
+                    }
+                }
+            })
+        };
+        std::thread::sleep(kill_after);
+        child.kill().unwrap();
+        let _ = child.wait();
+        let (sent, acked) = sender.join().unwrap();
+        eprintln!("round {round}: killed after {kill_after:?}: {acked} acknowledged, {sent} sent");
+        assert!(
+            acked > acknowledged || round > 0,
+            "round {round}: no event was applied in {kill_after:?}"
+        );
+        next = sent;
+        acknowledged = acked;
+    }
+    assert!(acknowledged > 0);
+}
+
+#[test]
+fn a_torn_last_record_is_dropped_and_damage_before_good_records_stops_the_start() {
+    use segmint::events::log::{EventLog, LOG_FILE};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = EventLog::open(dir.path()).unwrap().log;
+        log.append(&json!([{"n": 1}])).unwrap();
+        log.append(&json!([{"n": 2}])).unwrap();
+    }
+    let path = dir.path().join(LOG_FILE);
+    let whole = std::fs::read(&path).unwrap();
+    // Every cut inside the last record: the first record survives, the torn one is gone.
+    let first_end = 8 + json!([{"n": 1}]).to_string().len();
+    for cut in first_end + 1..whole.len() {
+        std::fs::write(&path, &whole[..cut]).unwrap();
+        let recovered = EventLog::open(dir.path()).unwrap();
+        assert_eq!(recovered.lists, vec![json!([{"n": 1}])], "cut at {cut}");
+        assert_eq!(recovered.dropped_bytes, (cut - first_end) as u64);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), first_end as u64);
+        // The log goes on after the cut.
+        let mut log = recovered.log;
+        log.append(&json!([{"n": 3}])).unwrap();
+        drop(log);
+        let again = EventLog::open(dir.path()).unwrap();
+        assert_eq!(again.lists, vec![json!([{"n": 1}]), json!([{"n": 3}])]);
+    }
+    // A flipped byte in the first of two records is damage, not a crash.
+    let mut damaged = whole.clone();
+    damaged[10] ^= 0x20;
+    std::fs::write(&path, &damaged).unwrap();
+    let error = EventLog::open(dir.path()).err().expect("damage is refused");
+    assert!(error.reason.contains("damaged"), "{error}");
+}
