@@ -5,7 +5,8 @@
 //!   never kept);
 //! - `index/...`: a sorted-index lookup (an equality and a date range over orders);
 //! - `aggregate/...`: aggregates alone, with and without a `where`;
-//! - `lookup/...`: the segments one customer is in, with the suite and 82 more stored.
+//! - `lookup/...`: the segments one customer is in, with the suite and 82 more stored;
+//! - `event/...`: one event applied through the service, with those 100 segments stored.
 //!
 //! The dataset is `SEGMINT_BENCH_DATA` when set (e.g. a generated M), else a generated S
 //! (100,000 customers, seed 1) in a temporary directory; times are at its reference time.
@@ -154,6 +155,28 @@ fn hot_paths(c: &mut Criterion) {
         b.iter(|| {
             next = (next + 7919) % customers;
             snapshot.segments_of(next, None).len()
+        })
+    });
+    group.finish();
+
+    let customer_ids = engine.dataset().customer_ids().clone();
+    let websites = engine
+        .dataset()
+        .customers
+        .ints("website_id")
+        .expect("website_id");
+    let viewed_at = segmint::data::value::format_timestamp(as_of);
+    let mut group = c.benchmark_group("event");
+    // Each event rebuilds the data (see the README): seconds at S, so few samples.
+    group.sample_size(10);
+    let mut next = 0usize;
+    group.bench_function("one product view, 100 segments stored", |b| {
+        b.iter(|| {
+            next = (next + 7919) % customer_ids.len();
+            let event = serde_json::json!([{"type": "product_viewed",
+                "customer_id": customer_ids.value(next), "product_id": 1,
+                "website_id": websites.value(next), "viewed_at": viewed_at}]);
+            service.apply_events(&event).expect("applies").changes.len()
         })
     });
     group.finish();

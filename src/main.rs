@@ -75,6 +75,10 @@ enum Command {
         repeat: usize,
         #[arg(long)]
         as_of: Option<String>,
+        #[arg(long, default_value_t = 3)]
+        event_lists: usize,
+        #[arg(long, default_value_t = 100)]
+        events_per_list: usize,
         #[arg(long)]
         report: PathBuf,
     },
@@ -218,6 +222,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             suite,
             repeat,
             as_of,
+            event_lists,
+            events_per_list,
             report,
         } => segmint::bench::worker::run(&segmint::bench::worker::WorkerOptions {
             data,
@@ -227,6 +233,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .transpose()?,
             repeat,
             bulk_runs: 3,
+            event_lists,
+            events_per_list,
             report,
         }),
         Command::Eval {
@@ -357,6 +365,11 @@ struct BenchArgs {
     /// Generate datasets again even when they are there already.
     #[arg(long)]
     regenerate: bool,
+    /// Lists of events to apply with 100 active segments (0: none), and events per list.
+    #[arg(long, default_value_t = 3)]
+    event_lists: usize,
+    #[arg(long, default_value_t = 100)]
+    events_per_list: usize,
 }
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
@@ -377,6 +390,8 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency.max(1),
         capacity_customers: args.capacity,
         regenerate: args.regenerate,
+        event_lists: args.event_lists,
+        events_per_list: args.events_per_list.max(1),
         exe: std::env::current_exe().context("cannot find the segmint binary")?,
     })?;
     println!("{}", segmint::bench::render(&report));

@@ -40,6 +40,7 @@ fn bench(
             "0.3",
         ])
         .args(["--concurrency", "2", "--capacity", "50000"])
+        .args(["--event-lists", "2", "--events-per-list", "20"])
         .arg("--data-root")
         .arg(work.path().join("data"))
         .arg("--out")
@@ -73,6 +74,10 @@ fn a_small_bench_measures_every_step_and_writes_its_report_and_chart() {
     assert!(worker.segments.iter().any(|s| s.count > 0));
     assert!(worker.ready_seconds >= worker.load_seconds);
     assert_eq!(worker.bulk_refresh_ms.len(), 3);
+    let events = worker.events.as_ref().expect("the events measure");
+    assert_eq!((events.segments, events.events_per_list), (100, 20));
+    assert_eq!(events.list_ms.len(), 2);
+    assert!(events.events_per_second > 0.0);
     for load in [
         &scale.estimate_attribute_only,
         &scale.estimate_aggregate,

@@ -69,6 +69,9 @@ pub struct BenchOptions {
     /// The customer count to estimate suite time and memory for.
     pub capacity_customers: u64,
     pub regenerate: bool,
+    /// Lists of events to apply (0: none) and events per list.
+    pub event_lists: usize,
+    pub events_per_list: usize,
     /// The `segmint` binary that runs the workers.
     pub exe: PathBuf,
 }
@@ -254,7 +257,7 @@ fn measure_scale(
     report.files_bytes = dataset_bytes(&dir);
 
     progress.set_message(format!(
-        "{}: loading, evaluating the suite {} times per segment, re-matching it in bulk",
+        "{}: loading, evaluating the suite {} times per segment, re-matching it in bulk, applying events",
         scale.label, options.repeat
     ));
     let worker_report = options.out.join(format!("{}-worker.json", scale.label));
@@ -267,6 +270,10 @@ fn measure_scale(
         .arg(&options.suite)
         .arg("--repeat")
         .arg(options.repeat.to_string())
+        .arg("--event-lists")
+        .arg(options.event_lists.to_string())
+        .arg("--events-per-list")
+        .arg(options.events_per_list.to_string())
         .arg("--report")
         .arg(&worker_report)
         .stdout(Stdio::piped())
@@ -567,6 +574,17 @@ pub fn render(report: &BenchReport) -> String {
             load(&r.estimate_aggregate),
             load(&r.lookup),
         );
+        if let Some(events) = w.and_then(|w| w.events.as_ref()) {
+            let _ = writeln!(
+                out,
+                "|   | {}: events with {} active segments: {:.1} events/s in lists of {}; slowest list {:.1} ms |",
+                scale.label,
+                events.segments,
+                events.events_per_second,
+                events.events_per_list,
+                events.max_event_to_membership_ms
+            );
+        }
         for note in &r.notes {
             let _ = writeln!(out, "|   | {}: {note} |", scale.label);
         }

@@ -40,6 +40,22 @@ pub struct WorkerReport {
     pub index_bytes: u64,
     /// Peak RSS once ready to serve: data, indexes and stored memberships.
     pub ready_peak_rss_bytes: Option<u64>,
+    /// Lists of events applied with 100 active segments (after the measures above).
+    #[serde(default)]
+    pub events: Option<EventsMeasure>,
+}
+
+/// Events applied through the service, a list at a time, with `segments` active.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EventsMeasure {
+    pub segments: usize,
+    pub events_per_list: usize,
+    /// Each list's time from the call to its memberships published.
+    pub list_ms: Vec<f64>,
+    pub events_per_second: f64,
+    /// The slowest list: no event of any list waited longer for its memberships.
+    pub max_event_to_membership_ms: f64,
+    pub changes: usize,
 }
 
 pub struct WorkerOptions {
@@ -48,6 +64,9 @@ pub struct WorkerOptions {
     pub as_of: Option<i64>,
     pub repeat: usize,
     pub bulk_runs: usize,
+    /// Lists of events to apply (0: no events measure) and events per list.
+    pub event_lists: usize,
+    pub events_per_list: usize,
     pub report: PathBuf,
 }
 
@@ -124,6 +143,14 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
         bulk_refresh_ms.push(started.elapsed().as_secs_f64() * 1e3);
     }
 
+    let index_bytes = engine.index_memory_bytes() as u64;
+    let ready_peak_rss_bytes = crate::util::peak_rss_bytes();
+    let events = if options.event_lists > 0 {
+        Some(measure_events(&service, &options.suite, options)?)
+    } else {
+        None
+    };
+
     let report = WorkerReport {
         as_of: crate::data::value::format_timestamp(as_of),
         load_seconds: load.elapsed.as_secs_f64(),
@@ -134,8 +161,9 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
         segments,
         suite_p50_ms,
         bulk_refresh_ms,
-        index_bytes: engine.index_memory_bytes() as u64,
-        ready_peak_rss_bytes: crate::util::peak_rss_bytes(),
+        index_bytes,
+        ready_peak_rss_bytes,
+        events,
     };
     write_json(&options.report, &report)?;
 
@@ -148,6 +176,94 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
     let state = AppState::new(service, ServerConfig::default());
     runtime.block_on(serve(listener, state, std::future::pending()))?;
     Ok(())
+}
+
+/// Active segments while events are measured (benchmark.md).
+const EVENT_SEGMENTS: usize = 100;
+
+/// Stores copies of the suite up to 100 active segments, then applies lists of events
+/// over existing customers and products: views, orders and wishlist items.
+fn measure_events(
+    service: &Service,
+    suite_dir: &Path,
+    options: &WorkerOptions,
+) -> anyhow::Result<EventsMeasure> {
+    let suite = read_suite(suite_dir)?;
+    let mut copy = 0;
+    while service.snapshot().segments.len() < EVENT_SEGMENTS && !suite.is_empty() {
+        let file = &suite[copy % suite.len()];
+        let mut definition: serde_json::Value = serde_json::from_str(&file.text)?;
+        definition["id"] = serde_json::Value::from(format!("{}_copy{copy}", file.id));
+        service.create(&definition)?;
+        copy += 1;
+    }
+    let snapshot = service.snapshot();
+    let dataset = snapshot.engine.dataset();
+    let customers = dataset.customer_ids().clone();
+    let websites = dataset.customers.ints("website_id").expect("website_id");
+    let products = dataset
+        .products
+        .int64("product_id")
+        .expect("product_id")
+        .clone();
+    let mut next_order = dataset
+        .orders
+        .table
+        .int64("order_id")
+        .and_then(|ids| ids.iter().flatten().max())
+        .unwrap_or(0);
+    anyhow::ensure!(
+        !customers.is_empty() && !products.is_empty(),
+        "events need customers and products"
+    );
+    let as_of = crate::data::value::format_timestamp(service.clock().now_micros());
+    let mut rng = rand_pcg::Pcg64Mcg::new(0x5e9_e7e7);
+    let mut list_ms = Vec::new();
+    let mut changes = 0;
+    for _ in 0..options.event_lists {
+        use rand::Rng;
+        let list: Vec<serde_json::Value> = (0..options.events_per_list)
+            .map(|_| {
+                let c = rng.random_range(0..customers.len());
+                let customer = customers.value(c);
+                let website = websites.value(c);
+                let product = products.value(rng.random_range(0..products.len()));
+                match rng.random_range(0..3) {
+                    0 => serde_json::json!({"type": "product_viewed", "customer_id": customer,
+                        "product_id": product, "website_id": website, "viewed_at": as_of}),
+                    1 => {
+                        next_order += 1;
+                        serde_json::json!({"type": "order_placed", "order_id": next_order,
+                            "customer_id": customer, "website_id": website, "created_at": as_of,
+                            "status": "complete", "grand_total": "129.9000",
+                            "items": [{"product_id": product, "qty_ordered": 1, "price": "129.9000", "row_total": "129.9000"}]})
+                    }
+                    _ => serde_json::json!({"type": "wishlist_item_added", "customer_id": customer,
+                        "product_id": product, "added_at": as_of}),
+                }
+            })
+            .collect();
+        let started = Instant::now();
+        let applied = service.apply_events(&serde_json::Value::Array(list))?;
+        let elapsed = started.elapsed().as_secs_f64() * 1e3;
+        tracing::info!(
+            "{} events applied in {elapsed:.1} ms, {} membership changes",
+            applied.applied,
+            applied.changes.len()
+        );
+        changes += applied.changes.len();
+        list_ms.push(elapsed);
+    }
+    let total_ms: f64 = list_ms.iter().sum();
+    Ok(EventsMeasure {
+        segments: service.snapshot().segments.len(),
+        events_per_list: options.events_per_list,
+        events_per_second: (options.event_lists * options.events_per_list) as f64
+            / (total_ms / 1e3),
+        max_event_to_membership_ms: list_ms.iter().copied().fold(0.0, f64::max),
+        list_ms,
+        changes,
+    })
 }
 
 /// Stores every segment of a suite directory under its file name, each after the

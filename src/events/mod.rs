@@ -327,6 +327,9 @@ impl Editable {
             LoadError::file(self.name.file_stem(), e.to_string())
         };
         let base = RecordBatch::try_new(schema.clone(), self.base.clone()).map_err(failed)?;
+        if self.removed.is_empty() && self.added.is_empty() {
+            return Ok(base);
+        }
         let keep: BooleanArray = (0..self.base_rows as u32)
             .map(|row| Some(!self.removed.contains(row)))
             .collect();
@@ -845,13 +848,21 @@ impl<'a> Applier<'a> {
     }
 
     fn finish(mut self, label: &Path) -> Result<Dataset, LoadError> {
+        let started = std::time::Instant::now();
         let mut tables = BTreeMap::new();
         for name in TableName::ALL {
             self.table(name);
             let editable = self.tables.remove(&name).expect("made just above");
             tables.insert(name, editable.finish()?);
         }
-        load_tables(&tables, self.dataset.reference_time, label)
+        let built = started.elapsed();
+        let dataset = load_tables(&tables, self.dataset.reference_time, label);
+        tracing::debug!(
+            "tables with events applied: built in {:.1} ms, loaded in {:.1} ms",
+            built.as_secs_f64() * 1e3,
+            (started.elapsed() - built).as_secs_f64() * 1e3
+        );
+        dataset
     }
 }
 

@@ -518,11 +518,18 @@ impl Service {
             },
         )?;
         let applied = list.as_array().map_or(0, Vec::len);
+        let rebuilt = started.elapsed();
         let engine = Arc::new(Engine::new(Arc::new(dataset)));
         let now = self.clock.now_micros();
         let mut segments = before.segments.clone();
         let keys: Vec<SegmentKey> = segments.keys().cloned().collect();
         rematch(&engine, &mut segments, &keys, now, now)?;
+        tracing::debug!(
+            "{applied} events: data rebuilt in {:.1} ms, {} segments re-matched in {:.1} ms",
+            rebuilt.as_secs_f64() * 1e3,
+            keys.len(),
+            (started.elapsed() - rebuilt).as_secs_f64() * 1e3
+        );
         if let Some(log) = &mut writer.events {
             log.append(list).map_err(|e| {
                 ServiceError::State(StateError {
