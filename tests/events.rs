@@ -11,7 +11,9 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use segmint::data::value::parse_instant;
+use segmint::segment::Engine;
 use segmint::service::clock::ManualClock;
+use segmint::service::state::StateDir;
 use segmint::service::{MembershipChange, Service, ServiceError, ServiceOptions, SubjectId};
 use serde_json::{Value as Json, json};
 
@@ -406,16 +408,19 @@ fn random_event(rng: &mut Pcg64, world: &World, fresh: &mut i64) -> Json {
 
 fn service_over(world: &World, as_of: i64) -> (tempfile::TempDir, Service) {
     let (dir, engine) = engine_for(world);
-    let service = Service::start(
+    (dir, start(engine, as_of, None))
+}
+
+fn start(engine: Engine, as_of: i64, state: Option<&std::path::Path>) -> Service {
+    Service::start(
         Arc::new(engine),
         ServiceOptions {
             clock: Arc::new(ManualClock::new(as_of)),
-            state: None,
+            state: state.map(|dir| StateDir::open(dir).expect("state dir")),
             time_limit: None,
         },
     )
-    .expect("starts");
-    (dir, service)
+    .expect("starts")
 }
 
 /// Every stored segment's members, as `c:<id>` / `v:<id>`.
@@ -484,7 +489,11 @@ fn expected_changes(
 fn check_random_events(seed: u64, customers: usize, lists: usize) -> Result<(), TestCaseError> {
     let mut world = world(seed, customers);
     let as_of = parse_instant(AS_OF[1]).unwrap();
-    let (_dir, service) = service_over(&world, as_of);
+    // Loaded from the world as it starts; with a state directory, to start again below.
+    let (_data, engine) = engine_for(&world);
+    let loaded = engine.dataset().clone();
+    let state = tempfile::tempdir().unwrap();
+    let service = start(engine, as_of, Some(state.path()));
     let mut rng = Pcg64::seed_from_u64(seed ^ 0xe7e7);
     let mut definitions = BTreeMap::new();
     definitions.insert("base".to_string(), segment(&mut rng, 1, false));
@@ -528,7 +537,75 @@ fn check_random_events(seed: u64, customers: usize, lists: usize) -> Result<(), 
             change_set(&applied.changes),
             expected_changes(&before, &after)
         );
+        check_reads(&service, &world, &definitions)?;
         before = after;
+    }
+    // A restart on the data as loaded replays the event log to the same memberships.
+    drop(service);
+    let restarted = start(Engine::new(loaded), as_of, Some(state.path()));
+    prop_assert_eq!(&memberships(&restarted), &before, "after a restart");
+    Ok(())
+}
+
+/// Estimates, scopes, lookups and member rows read the data as the events left it.
+fn check_reads(
+    service: &Service,
+    world: &World,
+    definitions: &BTreeMap<String, Json>,
+) -> Result<(), TestCaseError> {
+    let snapshot = service.current().unwrap();
+    for (id, definition) in definitions {
+        let mut body = json!({"conditions": definition["conditions"],
+            "websites": definition["websites"]});
+        if let Some(apply_to) = definition.get("apply_to") {
+            body["apply_to"] = apply_to.clone();
+        }
+        let estimate = service.estimate(&snapshot, &body).unwrap();
+        let stored = snapshot.segment(id).unwrap();
+        // An estimate matches the conditions whether or not the segment is active.
+        let mut active = definition.clone();
+        active["active"] = json!(true);
+        let oracle = Oracle {
+            world,
+            as_of: snapshot.segments[&stored.key].as_of,
+            segments: definitions,
+        };
+        prop_assert_eq!(
+            estimate.count,
+            oracle.members(&active).len() as u64,
+            "estimate of {} {}",
+            id,
+            definition
+        );
+        prop_assert_eq!(stored.universe, estimate.universe, "scope of {}", id);
+    }
+    let with_records: BTreeSet<i64> = ids(&world.carts, "visitor_id")
+        .into_iter()
+        .chain(ids(&world.product_views, "visitor_id"))
+        .collect();
+    for visitor in 50..53 {
+        prop_assert_eq!(
+            snapshot.visitor(visitor).is_some(),
+            with_records.contains(&visitor),
+            "visitor {}",
+            visitor
+        );
+    }
+    let source = snapshot.member_source().unwrap();
+    let rows = source.readers();
+    for customer in &world.customers {
+        let id = customer.id("customer_id").unwrap();
+        let subject = snapshot.customer(id).unwrap();
+        let email = match customer.get("email") {
+            V::Str(email) => Some(email.clone()),
+            _ => None,
+        };
+        match rows.row(subject) {
+            segmint::service::report::MemberRow::Customer(row) => {
+                prop_assert_eq!(row.email, email, "customer {}", id)
+            }
+            other => prop_assert!(false, "customer {} reads as {:?}", id, other),
+        }
     }
     Ok(())
 }
@@ -702,6 +779,30 @@ fn each_bad_event_refuses_the_whole_list_with_a_pointer_and_applies_nothing() {
     // The good event alone applies.
     let applied = service.apply_events(&json!([good])).unwrap();
     assert_eq!(applied.applied, 1);
+}
+
+#[test]
+fn events_on_known_subjects_apply_to_them_alone_and_new_subjects_or_products_rebuild() {
+    let world = world(11, 6);
+    let (_dir, service) = service_over(&world, parse_instant(AS_OF[1]).unwrap());
+    let customer = world.customers[0].id("customer_id").unwrap();
+    let view = json!([{"type": "product_viewed", "customer_id": customer, "product_id": 100,
+        "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
+    assert!(!service.apply_events(&view).unwrap().rebuilt);
+    let engine = service.snapshot().engine.clone();
+    assert!(!service.apply_events(&view).unwrap().rebuilt);
+    assert!(
+        Arc::ptr_eq(&engine, &service.snapshot().engine),
+        "the loaded data stays"
+    );
+    let new_visitor = json!([{"type": "product_viewed", "visitor_id": 77_777, "product_id": 100,
+        "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
+    assert!(service.apply_events(&new_visitor).unwrap().rebuilt);
+    assert!(service.snapshot().visitor(77_777).is_some());
+    let product = json!([{"type": "product_upserted", "product_id": 100, "color": "green"}]);
+    assert!(service.apply_events(&product).unwrap().rebuilt);
+    // After a rebuild the known subjects go the incremental way again, on the new data.
+    assert!(!service.apply_events(&view).unwrap().rebuilt);
 }
 
 // ---------------------------------------------------------------- time

@@ -1297,13 +1297,17 @@ fn the_command_line_refuses_a_public_address_without_a_token() {
 #[test]
 fn xlsx_exports_go_on_to_further_sheets() {
     use calamine::Reader;
-    use segmint::service::report::{XlsxSheets, write_xlsx};
-    let dataset = load(data());
+    use segmint::service::report::{MemberSource, XlsxSheets, write_xlsx};
+    let dataset = Arc::new(load(data()));
     let mut members = roaring::RoaringBitmap::new();
     members.insert_range(0..250);
     let mut bytes = Vec::new();
+    let source = MemberSource {
+        dataset: dataset.clone(),
+        touched: None,
+    };
     let written = write_xlsx(
-        &dataset,
+        &source,
         &members,
         None,
         None,

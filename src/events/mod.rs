@@ -353,12 +353,27 @@ impl Editable {
 /// first bad event. `label` names the result in the (unexpected) case that the loader
 /// refuses it.
 pub fn apply(dataset: &Dataset, events: &Json, label: &Path) -> Result<Dataset, ApplyError> {
-    let Some(list) = events.as_array() else {
-        return Err(refuse("", "the body must be a JSON list of events").into());
-    };
+    apply_lists(dataset, std::slice::from_ref(events), label)
+}
+
+/// Applies lists one after the other, each as [`apply`] would (pointers are into the list
+/// that holds the bad event): the data after the last.
+pub fn apply_lists(
+    dataset: &Dataset,
+    lists: &[impl std::borrow::Borrow<Json>],
+    label: &Path,
+) -> Result<Dataset, ApplyError> {
     let mut applier = Applier::new(dataset);
-    for (i, event) in list.iter().enumerate() {
-        applier.apply(event, &format!("/{i}"))?;
+    for events in lists {
+        let Some(list) = events.borrow().as_array() else {
+            return Err(refuse("", "the body must be a JSON list of events").into());
+        };
+        for (i, event) in list.iter().enumerate() {
+            applier.apply(event, &format!("/{i}"))?;
+        }
+        // As a load would: a list that leaves a subject two active carts on a website
+        // keeps the most recently updated (data-model.md).
+        applier.one_active_cart();
     }
     applier.finish(label).map_err(ApplyError::Data)
 }
@@ -688,6 +703,87 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
+    /// Where events left a subject more than one active cart on a website, the most
+    /// recently updated (then the highest cart id) stays active; the others become
+    /// inactive, as the loader rules for a file.
+    fn one_active_cart(&mut self) {
+        let dataset = self.dataset;
+        let table = self.table(TableName::Carts);
+        let [customer, visitor, website, active, updated, cart] = [
+            "customer_id",
+            "visitor_id",
+            "website_id",
+            "is_active",
+            "updated_at",
+            "cart_id",
+        ]
+        .map(|c| table.position(c));
+        let is_active = |table: &Editable, loc: Loc| table.value(loc, active) != Value::Bool(false);
+        // Only carts events wrote can clash: those rows were added.
+        let mut keys: Vec<(Value, Value, Value)> = Vec::new();
+        for loc in (0..table.added.len()).map(Loc::Added) {
+            if table.is_live(loc) && is_active(table, loc) {
+                let key = (
+                    table.value(loc, customer),
+                    table.value(loc, visitor),
+                    table.value(loc, website),
+                );
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        for (owner_customer, owner_visitor, on_website) in keys {
+            let base: Vec<Loc> = match (&owner_customer, &owner_visitor) {
+                (Value::Int(c), _) => dataset
+                    .customer_index
+                    .get(*c)
+                    .map(|c| dataset.carts.groups.rows_of(c as usize))
+                    .into_iter()
+                    .flatten()
+                    .map(|r| Loc::Base(r as u32))
+                    .collect(),
+                (_, Value::Int(v)) => {
+                    match (dataset.visitor_index.get(*v), &dataset.carts.visitor_groups) {
+                        (Some(v), Some(groups)) => groups
+                            .rows_of(v as usize)
+                            .map(|r| Loc::Base(r as u32))
+                            .collect(),
+                        _ => Vec::new(),
+                    }
+                }
+                _ => Vec::new(),
+            };
+            let table = self.table(TableName::Carts);
+            let rivals: Vec<Loc> = base
+                .into_iter()
+                .chain((0..table.added.len()).map(Loc::Added))
+                .filter(|&loc| {
+                    table.is_live(loc)
+                        && is_active(table, loc)
+                        && table.value(loc, customer) == owner_customer
+                        && table.value(loc, visitor) == owner_visitor
+                        && table.value(loc, website) == on_website
+                })
+                .collect();
+            let recency = |loc: Loc| {
+                let updated = match table.value(loc, updated) {
+                    Value::Micros(t) => Some(t),
+                    _ => None,
+                };
+                (updated, table.value(loc, cart).id())
+            };
+            let Some(&winner) = rivals.iter().max_by_key(|&&loc| recency(loc)) else {
+                continue;
+            };
+            for loser in rivals.into_iter().filter(|&loc| loc != winner) {
+                let mut row = self.table(TableName::Carts).row(loser);
+                row[active] = Value::Bool(false);
+                self.upsert(TableName::Carts, row);
+            }
+        }
+    }
+
     /// A whole row of `name` from the event's fields (`nested` names lists that are not
     /// columns; `implied` columns come from the parent and may be left out).
     fn parse_row(
@@ -928,4 +1024,250 @@ fn parse_value(ty: FieldType, json: &Json) -> Result<Value, String> {
 /// A key as a JSON Pointer token (RFC 6901).
 fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
+}
+
+// ---- one subject's rows, for applying events to a few subjects at a time ----
+
+/// Every row of one subject, per table, in the columns of [`Dataset::full_table`]: its
+/// customer row, addresses, orders with their items and addresses, carts with their items,
+/// wishlist items and product views. Empty for a subject without records.
+#[derive(Clone, Debug, Default)]
+pub struct SubjectRows(BTreeMap<TableName, Vec<Vec<Value>>>);
+
+impl SubjectRows {
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(Vec::is_empty)
+    }
+
+    pub fn rows(&self) -> usize {
+        self.0.values().map(Vec::len).sum()
+    }
+
+    /// The product ids its rows name.
+    fn products(&self, layouts: &Layouts, into: &mut Vec<i64>) {
+        for (table, rows) in &self.0 {
+            if let Some(column) = layouts.position(*table, "product_id") {
+                into.extend(rows.iter().filter_map(|row| row[column].id()));
+            }
+        }
+    }
+}
+
+/// Where a column of a table as read comes from in the store.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    Column(usize),
+    Link(crate::store::LinkTarget),
+}
+
+/// The columns of every table as read (`Dataset::full_table`'s order), with their types.
+#[derive(Clone, Debug)]
+pub struct Layouts(BTreeMap<TableName, Vec<(String, FieldType, Source)>>);
+
+impl Layouts {
+    pub fn of(dataset: &Dataset) -> Layouts {
+        let plain = |table: &Table| -> Vec<(String, FieldType, Source)> {
+            table
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name.clone(), c.ty, Source::Column(i)))
+                .collect()
+        };
+        let mut layouts = BTreeMap::new();
+        layouts.insert(TableName::Customers, plain(&dataset.customers));
+        layouts.insert(TableName::Products, plain(&dataset.products));
+        for (name, relation) in dataset.relations() {
+            let mut columns = plain(&relation.table);
+            for link in &relation.links {
+                let at = link.position.min(columns.len());
+                columns.insert(
+                    at,
+                    (link.name.clone(), FieldType::Id, Source::Link(link.target)),
+                );
+            }
+            layouts.insert(name, columns);
+        }
+        Layouts(layouts)
+    }
+
+    fn position(&self, table: TableName, column: &str) -> Option<usize> {
+        self.0[&table]
+            .iter()
+            .position(|(name, _, _)| name == column)
+    }
+}
+
+/// A value of the store's column at `row` (ints and decimals in either width, interned
+/// strings).
+fn stored_value(ty: FieldType, array: &dyn Array, row: usize) -> Value {
+    if array.data_type() == &DataType::Null || array.is_null(row) {
+        return Value::Null;
+    }
+    match ty {
+        FieldType::Id | FieldType::Int | FieldType::Decimal => {
+            Value::Int(Ints::of(array).map_or(0, |ints| ints.value(row)))
+        }
+        _ => value_at(ty, array, row),
+    }
+}
+
+/// One row of a table as read, from the store.
+fn row_of(dataset: &Dataset, layouts: &Layouts, name: TableName, row: usize) -> Vec<Value> {
+    let (table, relation) = match name {
+        TableName::Customers => (&dataset.customers, None),
+        TableName::Products => (&dataset.products, None),
+        other => {
+            let relation = dataset.relation(other).expect("a relation");
+            (&relation.table, Some(relation))
+        }
+    };
+    layouts.0[&name]
+        .iter()
+        .map(|(_, ty, source)| match (source, relation) {
+            (Source::Column(i), _) => stored_value(*ty, table.columns[*i].array.as_ref(), row),
+            (Source::Link(target), Some(relation)) => link_value(dataset, relation, *target, row),
+            (Source::Link(_), None) => Value::Null,
+        })
+        .collect()
+}
+
+fn link_value(
+    dataset: &Dataset,
+    relation: &crate::store::Relation,
+    target: crate::store::LinkTarget,
+    row: usize,
+) -> Value {
+    use crate::store::{LinkTarget, NONE};
+    let key = |table: &Table, column: &str, at: u32| {
+        Value::Int(table.int64(column).expect("key column").value(at as usize))
+    };
+    let owner = |owners: &[u32]| owners.get(row).copied().filter(|&o| o != NONE);
+    match target {
+        LinkTarget::Customer => owner(&relation.groups.owner)
+            .map_or(Value::Null, |c| key(&dataset.customers, "customer_id", c)),
+        LinkTarget::Visitor => relation
+            .visitor_groups
+            .as_ref()
+            .and_then(|g| owner(&g.owner))
+            .map_or(Value::Null, |v| Value::Int(dataset.visitor_ids[v as usize])),
+        LinkTarget::Parent if relation.table.name == TableName::CartItems => {
+            owner(&relation.groups.owner)
+                .map_or(Value::Null, |c| key(&dataset.carts.table, "cart_id", c))
+        }
+        LinkTarget::Parent => owner(&relation.groups.owner)
+            .map_or(Value::Null, |o| key(&dataset.orders.table, "order_id", o)),
+        LinkTarget::Product => relation
+            .product_row
+            .as_deref()
+            .and_then(owner)
+            .map_or(Value::Null, |p| key(&dataset.products, "product_id", p)),
+    }
+}
+
+/// Every row of subject `subject` (a dense id of `dataset`).
+pub fn subject_rows(dataset: &Dataset, layouts: &Layouts, subject: u32) -> SubjectRows {
+    let mut rows: BTreeMap<TableName, Vec<Vec<Value>>> = BTreeMap::new();
+    let mut take = |name: TableName, range: std::ops::Range<usize>| {
+        let list = rows.entry(name).or_default();
+        list.extend(range.map(|row| row_of(dataset, layouts, name, row)));
+    };
+    let customers = dataset.customer_count();
+    let (carts, views) = match (subject as usize).checked_sub(customers) {
+        None => {
+            let c = subject as usize;
+            take(TableName::Customers, c..c + 1);
+            take(TableName::Addresses, dataset.addresses.groups.rows_of(c));
+            let orders = dataset.orders.groups.rows_of(c);
+            for order in orders.clone() {
+                take(
+                    TableName::OrderItems,
+                    dataset.order_items.groups.rows_of(order),
+                );
+                take(
+                    TableName::OrderAddresses,
+                    dataset.order_addresses.groups.rows_of(order),
+                );
+            }
+            take(TableName::Orders, orders);
+            take(
+                TableName::WishlistItems,
+                dataset.wishlist_items.groups.rows_of(c),
+            );
+            (
+                dataset.carts.groups.rows_of(c),
+                dataset.product_views.groups.rows_of(c),
+            )
+        }
+        Some(v) => {
+            let of = |relation: &crate::store::Relation| {
+                relation
+                    .visitor_groups
+                    .as_ref()
+                    .map_or(0..0, |g| g.rows_of(v))
+            };
+            (of(&dataset.carts), of(&dataset.product_views))
+        }
+    };
+    for cart in carts.clone() {
+        take(
+            TableName::CartItems,
+            dataset.cart_items.groups.rows_of(cart),
+        );
+    }
+    take(TableName::Carts, carts);
+    take(TableName::ProductViews, views);
+    SubjectRows(rows)
+}
+
+/// A dataset of just these subjects' rows, with the products they (or `more_products`)
+/// name from `dataset`.
+pub fn dataset_of<'a>(
+    dataset: &Dataset,
+    layouts: &Layouts,
+    subjects: impl Iterator<Item = &'a SubjectRows> + Clone,
+    more_products: &[i64],
+    label: &Path,
+) -> Result<Dataset, LoadError> {
+    let mut products: Vec<i64> = more_products.to_vec();
+    for subject in subjects.clone() {
+        subject.products(layouts, &mut products);
+    }
+    products.sort_unstable();
+    products.dedup();
+    let product_rows: Vec<Vec<Value>> = products
+        .iter()
+        .filter_map(|&id| dataset.product_index.get(id))
+        .map(|row| row_of(dataset, layouts, TableName::Products, row as usize))
+        .collect();
+    let mut tables = BTreeMap::new();
+    for name in TableName::ALL {
+        let columns = &layouts.0[&name];
+        let rows: Vec<&Vec<Value>> = if name == TableName::Products {
+            product_rows.iter().collect()
+        } else {
+            subjects
+                .clone()
+                .flat_map(|s| s.0.get(&name).into_iter().flatten())
+                .collect()
+        };
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|(column, ty, _)| Field::new(column, exchange_type(*ty), true))
+                .collect::<Vec<_>>(),
+        ));
+        let arrays: Vec<ArrayRef> = columns
+            .iter()
+            .enumerate()
+            .map(|(c, (_, ty, _))| {
+                let values: Vec<&Value> = rows.iter().map(|row| &row[c]).collect();
+                build_array(*ty, &values)
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema, arrays)
+            .map_err(|e| LoadError::file(name.file_stem(), e.to_string()))?;
+        tables.insert(name, batch);
+    }
+    load_tables(&tables, dataset.reference_time, label)
 }

@@ -66,8 +66,9 @@ pub enum EvalError {
 #[derive(Clone, Debug)]
 pub struct Evaluation {
     pub members: RoaringBitmap,
-    /// The subjects in the segment's scope (website and apply_to).
+    /// The subjects in the segment's scope (website and apply_to): how many, and which.
     pub universe: u64,
+    pub universe_members: Arc<RoaringBitmap>,
 }
 
 /// The scope a segment is evaluated in.
@@ -186,6 +187,14 @@ impl Engine {
         self.evaluate_nested(segment, as_of, source, &mut stack, deadline)
     }
 
+    /// The subjects in a segment's scope (its websites and `apply_to`).
+    pub fn scope_of(&self, segment: &Segment) -> Arc<RoaringBitmap> {
+        self.universe(&ScopeKey {
+            websites: segment.websites.clone(),
+            apply_to: segment.apply_to,
+        })
+    }
+
     /// The simplified plan of a segment, for showing how it will be evaluated.
     pub fn plan(
         &self,
@@ -271,12 +280,14 @@ impl Engine {
             return Ok(Evaluation {
                 members: RoaringBitmap::new(),
                 universe: universe.len(),
+                universe_members: universe,
             });
         }
         let members = self.subjects(&context, &plan, &universe)?;
         Ok(Evaluation {
             members,
             universe: universe.len(),
+            universe_members: universe,
         })
     }
 

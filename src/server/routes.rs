@@ -367,10 +367,10 @@ fn download(
     request: &PageRequest,
     file_stem: &str,
 ) -> Answer {
-    let dataset = snapshot.engine.dataset().clone();
+    let source = snapshot.member_source().map_err(Problem::from)?;
     let (body, content_type, extension) = match request.format {
         Format::Csv => {
-            let export = CsvExport::new(dataset, members, request.after, request.limit);
+            let export = CsvExport::new(source, members, request.after, request.limit);
             let chunks = futures::stream::iter(export.map(|chunk| chunk.map(Bytes::from)));
             (Body::from_stream(chunks), "text/csv; charset=utf-8", "csv")
         }
@@ -393,7 +393,7 @@ fn download(
                     sender: sender.clone(),
                     buffer: Vec::new(),
                 };
-                let written = write_xlsx(&dataset, &members, after, limit, &sheets, &mut out)
+                let written = write_xlsx(&source, &members, after, limit, &sheets, &mut out)
                     .map_err(|e| std::io::Error::other(e.to_string()))
                     .and_then(|_| out.flush());
                 if let Err(e) = written {
@@ -459,14 +459,15 @@ fn members_page(
     snapshot: &Snapshot,
     members: &RoaringBitmap,
     request: &PageRequest,
-) -> MembersPage {
+) -> Result<MembersPage, Problem> {
     let limit = request.limit.map_or(DEFAULT_PAGE, |n| n as usize);
-    let found = page(snapshot.engine.dataset(), members, request.after, limit);
-    MembersPage {
+    let source = snapshot.member_source().map_err(Problem::from)?;
+    let found = page(&source, members, request.after, limit);
+    Ok(MembersPage {
         count: members.len(),
         members: found.rows,
         next: found.next.map(|c| c.to_string()),
-    }
+    })
 }
 
 #[utoipa::path(get, path = "/segments/{id}/members", tag = "members",
@@ -494,7 +495,7 @@ pub async fn segment_members(
     }
     Ok(Json(SegmentMembers {
         segment: Id::from(&stored.key),
-        page: members_page(&snapshot, &stored.members, &request),
+        page: members_page(&snapshot, &stored.members, &request)?,
     })
     .into_response())
 }
@@ -628,7 +629,7 @@ pub async fn report(
             SetOperation::Union => "union",
             SetOperation::Intersection => "intersection",
         },
-        page: members_page(&snapshot, &members, &request),
+        page: members_page(&snapshot, &members, &request)?,
     })
     .into_response())
 }

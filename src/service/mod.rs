@@ -14,6 +14,7 @@
 //! clock's UTC day differs from the day it was matched at ([`Service::current`]).
 
 pub mod clock;
+pub mod delta;
 pub mod report;
 pub mod state;
 
@@ -35,6 +36,7 @@ use crate::segment::definition::{SegmentId, segment_id};
 use crate::segment::{DefinitionError, Engine, ErrorKind, EvalError, Segment, SegmentSource};
 use crate::store::Dataset;
 use clock::Clock;
+use delta::{Data, Delta};
 use state::{SavedSegment, SavedSegments, StateDir, StateError};
 
 /// Why a request to the service was refused.
@@ -151,7 +153,10 @@ pub type Segments = BTreeMap<SegmentKey, Arc<StoredSegment>>;
 
 /// One consistent state: the data and every stored segment's members over it.
 pub struct Snapshot {
+    /// The engine over the data as loaded (or last rebuilt).
     pub engine: Arc<Engine>,
+    /// What events changed since, subject by subject.
+    pub delta: Arc<Delta>,
     pub segments: Segments,
     /// The UTC day its time-dependent segments were all matched at; `None` when one was
     /// matched at another instant (a refresh with `as_of`).
@@ -181,12 +186,39 @@ impl Snapshot {
         self.engine.dataset().customer_index.get(customer_id)
     }
 
+    /// The dense subject id of a visitor, unless events moved all its records away.
     pub fn visitor(&self, visitor_id: i64) -> Option<u32> {
         let dataset = self.engine.dataset();
         dataset
             .visitor_index
             .get(visitor_id)
             .map(|v| dataset.customer_count() as u32 + v)
+            .filter(|&subject| !self.delta.gone.contains(subject))
+    }
+
+    /// The data now, for evaluations: the loaded data and what events changed since.
+    pub fn data(&self) -> Data<'_> {
+        Data {
+            engine: &self.engine,
+            delta: Some(&self.delta),
+        }
+    }
+
+    /// Where member rows (names, emails, addresses) come from now.
+    pub fn member_source(&self) -> Result<report::MemberSource, ServiceError> {
+        let part = if self.delta.touched.is_empty() {
+            None
+        } else {
+            Some(
+                self.delta
+                    .all(self.engine.dataset())
+                    .map_err(ServiceError::Engine)?,
+            )
+        };
+        Ok(report::MemberSource {
+            dataset: self.engine.dataset().clone(),
+            touched: part,
+        })
     }
 }
 
@@ -279,6 +311,9 @@ pub struct EventsApplied {
     pub applied: usize,
     pub changes: Vec<MembershipChange>,
     pub elapsed: Duration,
+    /// Whether the list rebuilt the data (see [`delta`]) rather than applying to the
+    /// subjects it touched.
+    pub rebuilt: bool,
 }
 
 /// A segment's new version (`None`: deleted), and the version it replaces when it must
@@ -365,7 +400,7 @@ impl Service {
         }
         let started = Instant::now();
         let keys: Vec<SegmentKey> = segments.keys().cloned().collect();
-        rematch(&engine, &mut segments, &keys, now, now)?;
+        rematch(&Data::plain(&engine), &mut segments, &keys, now, now)?;
         if !segments.is_empty() {
             tracing::info!(
                 "matched {} saved segments in {:.1} ms",
@@ -377,6 +412,7 @@ impl Service {
         Ok(Service {
             current: ArcSwap::from_pointee(Snapshot {
                 engine,
+                delta: Arc::new(Delta::default()),
                 segments,
                 day: Some(day_of_micros(now)),
             }),
@@ -438,7 +474,7 @@ impl Service {
             .collect();
         let started = Instant::now();
         let mut segments = snapshot.segments.clone();
-        rematch(&snapshot.engine, &mut segments, &stale, now, now)?;
+        rematch(&snapshot.data(), &mut segments, &stale, now, now)?;
         if !stale.is_empty() {
             tracing::info!(
                 "re-matched {} time-dependent segments for {} in {:.1} ms",
@@ -486,6 +522,7 @@ impl Service {
             let day = current_day(&segments, today);
             let next = Arc::new(Snapshot {
                 engine: latest.engine.clone(),
+                delta: latest.delta.clone(),
                 segments,
                 day,
             });
@@ -508,28 +545,41 @@ impl Service {
         let started = Instant::now();
         let mut writer = self.lock_writer();
         let before = self.current()?;
-        let dataset = events::apply(before.engine.dataset(), list, Path::new("events")).map_err(
-            |e| match e {
-                ApplyError::Event(e) => ServiceError::Event(e),
-                ApplyError::Data(e) => ServiceError::Event(EventError {
-                    pointer: String::new(),
-                    message: e.to_string(),
-                }),
-            },
-        )?;
-        let applied = list.as_array().map_or(0, Vec::len);
-        let rebuilt = started.elapsed();
-        let engine = Arc::new(Engine::new(Arc::new(dataset)));
         let now = self.clock.now_micros();
-        let mut segments = before.segments.clone();
-        let keys: Vec<SegmentKey> = segments.keys().cloned().collect();
-        rematch(&engine, &mut segments, &keys, now, now)?;
-        tracing::debug!(
-            "{applied} events: data rebuilt in {:.1} ms, {} segments re-matched in {:.1} ms",
-            rebuilt.as_secs_f64() * 1e3,
-            keys.len(),
-            (started.elapsed() - rebuilt).as_secs_f64() * 1e3
-        );
+        let applied = list.as_array().map_or(0, Vec::len);
+        let mut rebuilt = false;
+        let (engine, delta, segments) =
+            match delta::touched_by(list, before.engine.dataset(), &before.delta) {
+                Ok(touched) => {
+                    let result = delta::apply(
+                        &before.engine,
+                        &before.delta,
+                        &before.segments,
+                        &touched,
+                        list,
+                        now,
+                    )?;
+                    tracing::debug!(
+                        "{applied} events over {} subjects applied in {:.1} ms",
+                        touched.len(),
+                        started.elapsed().as_secs_f64() * 1e3
+                    );
+                    (
+                        before.engine.clone(),
+                        Arc::new(result.delta),
+                        result.segments,
+                    )
+                }
+                Err(reason) => {
+                    let (engine, segments) = rebuild(&before, list, now)?;
+                    rebuilt = true;
+                    tracing::debug!(
+                        "{applied} events applied by rebuilding the data ({reason}) in {:.1} ms",
+                        started.elapsed().as_secs_f64() * 1e3
+                    );
+                    (engine, Arc::new(Delta::default()), segments)
+                }
+            };
         if let Some(log) = &mut writer.events {
             log.append(list).map_err(|e| {
                 ServiceError::State(StateError {
@@ -542,6 +592,7 @@ impl Service {
         let day = current_day(&segments, day_of_micros(now));
         self.current.store(Arc::new(Snapshot {
             engine,
+            delta,
             segments,
             day,
         }));
@@ -551,6 +602,7 @@ impl Service {
             applied,
             changes,
             elapsed: started.elapsed(),
+            rebuilt,
         })
     }
 
@@ -634,7 +686,7 @@ impl Service {
         segments.insert(key.clone(), stored);
         let dependents = dependents_of(&key, &segments);
         let now = self.clock.now_micros();
-        rematch(&snapshot.engine, &mut segments, &dependents, now, now)?;
+        rematch(&snapshot.data(), &mut segments, &dependents, now, now)?;
         save(&writer, &segments, writer.next_id)?;
         let stored = segments[&key].clone();
         let changes = std::iter::once(&key)
@@ -680,7 +732,7 @@ impl Service {
         let mut segments = snapshot.segments.clone();
         let mut keys = vec![key.clone()];
         keys.extend(dependents_of(&key, &segments));
-        rematch(&snapshot.engine, &mut segments, &keys, as_of, now)?;
+        rematch(&snapshot.data(), &mut segments, &keys, as_of, now)?;
         let after = &segments[&key];
         let refreshed = Refreshed {
             count: after.count(),
@@ -714,7 +766,7 @@ impl Service {
             .map(|s| s.key.clone())
             .collect();
         rematch(
-            &snapshot.engine,
+            &snapshot.data(),
             &mut segments,
             &keys,
             as_of.unwrap_or(now),
@@ -769,12 +821,12 @@ impl Service {
             .map_err(ServiceError::Invalid)?;
         let started = Instant::now();
         let evaluation = snapshot
-            .engine
+            .data()
             .evaluate_until(
                 &segment,
                 None,
                 as_of.unwrap_or_else(|| self.clock.now_micros()),
-                &Stored(&snapshot.segments),
+                &snapshot.segments,
                 self.deadline(),
             )
             .map_err(|e| ServiceError::from_eval(e, self.time_limit))?;
@@ -797,12 +849,12 @@ impl Service {
         let started = Instant::now();
         let id = key.to_string();
         let evaluation = snapshot
-            .engine
+            .data()
             .evaluate_until(
                 &definition,
                 Some(&id),
                 now,
-                &Stored(&snapshot.segments),
+                &snapshot.segments,
                 self.deadline(),
             )
             .map_err(|e| ServiceError::from_eval(e, self.time_limit))?;
@@ -1023,6 +1075,35 @@ fn dependents_of(key: &SegmentKey, segments: &Segments) -> Vec<SegmentKey> {
     found.into_iter().collect()
 }
 
+/// Applies every list since the data was loaded and then `list` to the loaded data, and
+/// matches every segment over the result.
+fn rebuild(
+    before: &Snapshot,
+    list: &Json,
+    now: i64,
+) -> Result<(Arc<Engine>, Segments), ServiceError> {
+    let mut lists: Vec<&Json> = before.delta.lists.iter().map(|l| l.as_ref()).collect();
+    lists.push(list);
+    let dataset = events::apply_lists(before.engine.dataset(), &lists, Path::new("events"))
+        .map_err(event_error)?;
+    let engine = Arc::new(Engine::new(Arc::new(dataset)));
+    let mut segments = before.segments.clone();
+    let keys: Vec<SegmentKey> = segments.keys().cloned().collect();
+    rematch(&Data::plain(&engine), &mut segments, &keys, now, now)?;
+    Ok((engine, segments))
+}
+
+/// A refused list as the service says it.
+fn event_error(error: ApplyError) -> ServiceError {
+    match error {
+        ApplyError::Event(e) => ServiceError::Event(e),
+        ApplyError::Data(e) => ServiceError::Event(EventError {
+            pointer: String::new(),
+            message: e.to_string(),
+        }),
+    }
+}
+
 /// Applies the event log in `dir` on top of the loaded data: the data the server stops
 /// with is the data it starts with.
 fn replay(engine: Arc<Engine>, dir: &Path) -> Result<(Arc<Engine>, EventLog), ServiceError> {
@@ -1036,17 +1117,13 @@ fn replay(engine: Arc<Engine>, dir: &Path) -> Result<(Arc<Engine>, EventLog), Se
         return Ok((engine, recovered.log));
     }
     let started = Instant::now();
-    let events: Vec<Json> = recovered
+    let count: usize = recovered
         .lists
-        .into_iter()
-        .flat_map(|list| match list {
-            Json::Array(events) => events,
-            other => vec![other],
-        })
-        .collect();
-    let count = events.len();
+        .iter()
+        .map(|l| l.as_array().map_or(0, Vec::len))
+        .sum();
     let path = dir.join(events::log::LOG_FILE);
-    let dataset = events::apply(engine.dataset(), &Json::Array(events), &path).map_err(|e| {
+    let dataset = events::apply_lists(engine.dataset(), &recovered.lists, &path).map_err(|e| {
         ServiceError::Engine(format!(
             "{}: the logged events do not apply to this data (was the server started with other --data?): {e}",
             path.display()
@@ -1106,7 +1183,7 @@ fn membership_changes(
 /// Re-matches `keys` at `as_of`, writing the results into `segments`: in levels, so a
 /// segment is matched after the segments it names, and within a level in parallel.
 fn rematch(
-    engine: &Engine,
+    data: &Data,
     segments: &mut Segments,
     keys: &[SegmentKey],
     as_of: i64,
@@ -1154,7 +1231,7 @@ fn rematch(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(key) = batch.get(i) else { break };
-                        let result = rematch_one(engine, view, &view[*key], as_of, now);
+                        let result = rematch_one(data, view, &view[*key], as_of, now);
                         results
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
@@ -1172,7 +1249,7 @@ fn rematch(
 }
 
 fn rematch_one(
-    engine: &Engine,
+    data: &Data,
     segments: &Segments,
     stored: &StoredSegment,
     as_of: i64,
@@ -1180,8 +1257,8 @@ fn rematch_one(
 ) -> Result<Arc<StoredSegment>, ServiceError> {
     let started = Instant::now();
     let id = stored.id();
-    let evaluation = engine
-        .evaluate(&stored.definition, Some(&id), as_of, &Stored(segments))
+    let evaluation = data
+        .evaluate_until(&stored.definition, Some(&id), as_of, segments, None)
         .map_err(|e| ServiceError::from_eval(e, None))?;
     let mut next = stored.clone();
     next.time_dependent = moves_with_time(stored, segments);

@@ -8,6 +8,7 @@ use datafusion::arrow::array::Int64Array;
 use roaring::RoaringBitmap;
 use serde::Serialize;
 
+use super::delta::Part;
 use crate::data::value::format_timestamp;
 use crate::segment::index::ColumnReader;
 use crate::store::{Dataset, Table};
@@ -167,6 +168,43 @@ impl<'a> MemberReader<'a> {
     }
 }
 
+/// Where member rows come from: the loaded data, and for the subjects events touched
+/// since, their own dataset (so a changed name or address shows at once).
+#[derive(Clone)]
+pub struct MemberSource {
+    pub dataset: Arc<Dataset>,
+    pub touched: Option<Arc<Part>>,
+}
+
+/// Row readers over a [`MemberSource`].
+pub struct MemberReaders<'a> {
+    base: MemberReader<'a>,
+    touched: Option<(MemberReader<'a>, &'a Part)>,
+}
+
+impl MemberSource {
+    pub fn readers(&self) -> MemberReaders<'_> {
+        MemberReaders {
+            base: MemberReader::new(&self.dataset),
+            touched: self
+                .touched
+                .as_ref()
+                .map(|part| (MemberReader::new(part.engine.dataset()), part.as_ref())),
+        }
+    }
+}
+
+impl MemberReaders<'_> {
+    pub fn row(&self, subject: u32) -> MemberRow {
+        if let Some((reader, part)) = &self.touched
+            && let Some(&own) = part.from_base.get(&subject)
+        {
+            return reader.row(own);
+        }
+        self.base.row(subject)
+    }
+}
+
 /// Where a page of members starts: after this member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cursor {
@@ -238,13 +276,14 @@ pub struct Page {
 }
 
 pub fn page(
-    dataset: &Dataset,
+    source: &MemberSource,
     members: &RoaringBitmap,
     after: Option<Cursor>,
     limit: usize,
 ) -> Page {
+    let dataset = source.dataset.as_ref();
     let start = after.map_or(0, |c| c.first_subject(dataset));
-    let reader = MemberReader::new(dataset);
+    let reader = source.readers();
     let mut subjects = members.range(start..);
     let chosen: Vec<u32> = subjects.by_ref().take(limit).collect();
     let more = subjects.next().is_some();
@@ -259,7 +298,7 @@ pub fn page(
 
 /// A CSV export of members, produced a batch of rows at a time.
 pub struct CsvExport {
-    dataset: Arc<Dataset>,
+    source: MemberSource,
     members: Arc<RoaringBitmap>,
     /// The next subject to write, `None` once done.
     next: Option<u32>,
@@ -269,14 +308,14 @@ pub struct CsvExport {
 
 impl CsvExport {
     pub fn new(
-        dataset: Arc<Dataset>,
+        source: MemberSource,
         members: Arc<RoaringBitmap>,
         after: Option<Cursor>,
         limit: Option<u64>,
     ) -> CsvExport {
-        let next = Some(after.map_or(0, |c| c.first_subject(&dataset)));
+        let next = Some(after.map_or(0, |c| c.first_subject(&source.dataset)));
         CsvExport {
-            dataset,
+            source,
             members,
             next,
             remaining: limit.unwrap_or(u64::MAX),
@@ -297,7 +336,7 @@ impl Iterator for CsvExport {
             }
         } else {
             let start = self.next?;
-            let reader = MemberReader::new(&self.dataset);
+            let reader = self.source.readers();
             let batch = CSV_BATCH.min(self.remaining.min(usize::MAX as u64) as usize);
             let mut last = None;
             for subject in self.members.range(start..).take(batch) {
@@ -331,7 +370,7 @@ pub struct XlsxSheets<'a> {
 /// memory does not grow with the members. Past a sheet's rows (1,048,575 members at
 /// most) the export goes on in a sheet named `<name> 2`, and so on.
 pub fn write_xlsx(
-    dataset: &Dataset,
+    source: &MemberSource,
     members: &RoaringBitmap,
     after: Option<Cursor>,
     limit: Option<u64>,
@@ -340,8 +379,8 @@ pub fn write_xlsx(
 ) -> Result<u64, rust_xlsxwriter::XlsxError> {
     let (sheet_name, rows_per_sheet) = (sheets.name, sheets.rows.clamp(2, XLSX_MAX_ROWS));
     let mut workbook = rust_xlsxwriter::Workbook::new();
-    let reader = MemberReader::new(dataset);
-    let start = after.map_or(0, |c| c.first_subject(dataset));
+    let reader = source.readers();
+    let start = after.map_or(0, |c| c.first_subject(&source.dataset));
     let limit = limit.unwrap_or(u64::MAX).min(usize::MAX as u64) as usize;
     let mut written = 0u64;
     let mut sheets = 0;
