@@ -75,10 +75,8 @@ enum Command {
         repeat: usize,
         #[arg(long)]
         as_of: Option<String>,
-        #[arg(long, default_value_t = 3)]
-        event_lists: usize,
-        #[arg(long, default_value_t = 100)]
-        events_per_list: usize,
+        #[command(flatten)]
+        events: EventMeasures,
         #[arg(long)]
         report: PathBuf,
     },
@@ -222,8 +220,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             suite,
             repeat,
             as_of,
-            event_lists,
-            events_per_list,
+            events,
             report,
         } => segmint::bench::worker::run(&segmint::bench::worker::WorkerOptions {
             data,
@@ -233,8 +230,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .transpose()?,
             repeat,
             bulk_runs: 3,
-            event_lists,
-            events_per_list,
+            event_lists: events.event_lists,
+            events_per_list: events.events_per_list.max(1),
+            replay_events: events.replay_events,
             report,
         }),
         Command::Eval {
@@ -365,11 +363,22 @@ struct BenchArgs {
     /// Generate datasets again even when they are there already.
     #[arg(long)]
     regenerate: bool,
-    /// Lists of events to apply with 100 active segments (0: none), and events per list.
+    #[command(flatten)]
+    events: EventMeasures,
+}
+
+/// The events measures of `segmint bench` (and of its worker).
+#[derive(clap::Args, Clone, Copy, Debug)]
+struct EventMeasures {
+    /// Lists of events to apply with 100 active segments (0: none).
     #[arg(long, default_value_t = 3)]
     event_lists: usize,
+    /// Events per list.
     #[arg(long, default_value_t = 100)]
     events_per_list: usize,
+    /// Events to write to an event log and replay at a start over the loaded data (0: none).
+    #[arg(long, default_value_t = 0)]
+    replay_events: usize,
 }
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
@@ -390,8 +399,9 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency.max(1),
         capacity_customers: args.capacity,
         regenerate: args.regenerate,
-        event_lists: args.event_lists,
-        events_per_list: args.events_per_list.max(1),
+        event_lists: args.events.event_lists,
+        events_per_list: args.events.events_per_list.max(1),
+        replay_events: args.events.replay_events,
         exe: std::env::current_exe().context("cannot find the segmint binary")?,
     })?;
     println!("{}", segmint::bench::render(&report));

@@ -41,6 +41,7 @@ fn bench(
         ])
         .args(["--concurrency", "2", "--capacity", "50000"])
         .args(["--event-lists", "2", "--events-per-list", "20"])
+        .args(["--replay-events", "1500"])
         .arg("--data-root")
         .arg(work.path().join("data"))
         .arg("--out")
@@ -78,6 +79,9 @@ fn a_small_bench_measures_every_step_and_writes_its_report_and_chart() {
     assert_eq!((events.segments, events.events_per_list), (100, 20));
     assert_eq!(events.list_ms.len(), 2);
     assert!(events.events_per_second > 0.0);
+    let replay = worker.replay.as_ref().expect("the replay measure");
+    assert_eq!(replay.events, 1500);
+    assert!(replay.log_bytes > 0 && replay.seconds > 0.0);
     for load in [
         &scale.estimate_attribute_only,
         &scale.estimate_aggregate,

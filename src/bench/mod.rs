@@ -72,6 +72,7 @@ pub struct BenchOptions {
     /// Lists of events to apply (0: none) and events per list.
     pub event_lists: usize,
     pub events_per_list: usize,
+    pub replay_events: usize,
     /// The `segmint` binary that runs the workers.
     pub exe: PathBuf,
 }
@@ -274,6 +275,8 @@ fn measure_scale(
         .arg(options.event_lists.to_string())
         .arg("--events-per-list")
         .arg(options.events_per_list.to_string())
+        .arg("--replay-events")
+        .arg(options.replay_events.to_string())
         .arg("--report")
         .arg(&worker_report)
         .stdout(Stdio::piped())
@@ -577,12 +580,24 @@ pub fn render(report: &BenchReport) -> String {
         if let Some(events) = w.and_then(|w| w.events.as_ref()) {
             let _ = writeln!(
                 out,
-                "|   | {}: events with {} active segments: {:.1} events/s in lists of {}; slowest list {:.1} ms |",
+                "|   | {}: events with {} active segments: {:.1} events/s in lists of {}; event to membership (a list's time) p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms |",
                 scale.label,
                 events.segments,
                 events.events_per_second,
                 events.events_per_list,
+                events.p50_list_ms,
+                events.p99_list_ms,
                 events.max_event_to_membership_ms
+            );
+        }
+        if let Some(replay) = w.and_then(|w| w.replay.as_ref()) {
+            let _ = writeln!(
+                out,
+                "|   | {}: a start replaying {} logged events ({:.1} MiB of log): {:.2} s |",
+                scale.label,
+                replay.events,
+                replay.log_bytes as f64 / (1 << 20) as f64,
+                replay.seconds
             );
         }
         for note in &r.notes {

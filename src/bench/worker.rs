@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use datafusion::arrow::array::Int64Array;
+
 use serde::{Deserialize, Serialize};
 
 use super::suite::{SegmentDir, SegmentRun, evaluate_repeatedly, read_suite};
@@ -43,6 +45,18 @@ pub struct WorkerReport {
     /// Lists of events applied with 100 active segments (after the measures above).
     #[serde(default)]
     pub events: Option<EventsMeasure>,
+    #[serde(default)]
+    pub replay: Option<ReplayMeasure>,
+}
+
+/// A start that replays an event log over the loaded data (no segments stored).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReplayMeasure {
+    pub events: usize,
+    pub log_bytes: u64,
+    pub seconds: f64,
+    /// The worker's peak RSS after the replay (the highest of the whole run).
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// Events applied through the service, a list at a time, with `segments` active.
@@ -53,6 +67,11 @@ pub struct EventsMeasure {
     /// Each list's time from the call to its memberships published.
     pub list_ms: Vec<f64>,
     pub events_per_second: f64,
+    /// Of the lists' times: an event's memberships change when its list is published.
+    #[serde(default)]
+    pub p50_list_ms: f64,
+    #[serde(default)]
+    pub p99_list_ms: f64,
     /// The slowest list: no event of any list waited longer for its memberships.
     pub max_event_to_membership_ms: f64,
     pub changes: usize,
@@ -67,6 +86,8 @@ pub struct WorkerOptions {
     /// Lists of events to apply (0: no events measure) and events per list.
     pub event_lists: usize,
     pub events_per_list: usize,
+    /// Events to write to a log and replay at a start (0: no replay measure).
+    pub replay_events: usize,
     pub report: PathBuf,
 }
 
@@ -150,6 +171,11 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
     } else {
         None
     };
+    let replay = if options.replay_events > 0 {
+        Some(measure_replay(&service, options.replay_events)?)
+    } else {
+        None
+    };
 
     let report = WorkerReport {
         as_of: crate::data::value::format_timestamp(as_of),
@@ -164,6 +190,7 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
         index_bytes,
         ready_peak_rss_bytes,
         events,
+        replay,
     };
     write_json(&options.report, &report)?;
 
@@ -198,53 +225,14 @@ fn measure_events(
         copy += 1;
     }
     let snapshot = service.snapshot();
-    let dataset = snapshot.engine.dataset();
-    let customers = dataset.customer_ids().clone();
-    let websites = dataset.customers.ints("website_id").expect("website_id");
-    let products = dataset
-        .products
-        .int64("product_id")
-        .expect("product_id")
-        .clone();
-    let mut next_order = dataset
-        .orders
-        .table
-        .int64("order_id")
-        .and_then(|ids| ids.iter().flatten().max())
-        .unwrap_or(0);
-    anyhow::ensure!(
-        !customers.is_empty() && !products.is_empty(),
-        "events need customers and products"
-    );
     let as_of = crate::data::value::format_timestamp(service.clock().now_micros());
-    let mut rng = rand_pcg::Pcg64Mcg::new(0x5e9_e7e7);
+    let mut events = EventMaker::new(snapshot.engine.dataset(), as_of)?;
     let mut list_ms = Vec::new();
     let mut changes = 0;
     for _ in 0..options.event_lists {
-        use rand::Rng;
-        let list: Vec<serde_json::Value> = (0..options.events_per_list)
-            .map(|_| {
-                let c = rng.random_range(0..customers.len());
-                let customer = customers.value(c);
-                let website = websites.value(c);
-                let product = products.value(rng.random_range(0..products.len()));
-                match rng.random_range(0..3) {
-                    0 => serde_json::json!({"type": "product_viewed", "customer_id": customer,
-                        "product_id": product, "website_id": website, "viewed_at": as_of}),
-                    1 => {
-                        next_order += 1;
-                        serde_json::json!({"type": "order_placed", "order_id": next_order,
-                            "customer_id": customer, "website_id": website, "created_at": as_of,
-                            "status": "complete", "grand_total": "129.9000",
-                            "items": [{"product_id": product, "qty_ordered": 1, "price": "129.9000", "row_total": "129.9000"}]})
-                    }
-                    _ => serde_json::json!({"type": "wishlist_item_added", "customer_id": customer,
-                        "product_id": product, "added_at": as_of}),
-                }
-            })
-            .collect();
+        let list = events.list(options.events_per_list);
         let started = Instant::now();
-        let applied = service.apply_events(&serde_json::Value::Array(list))?;
+        let applied = service.apply_events(&list)?;
         let elapsed = started.elapsed().as_secs_f64() * 1e3;
         tracing::info!(
             "{} events applied in {elapsed:.1} ms, {} membership changes",
@@ -255,14 +243,126 @@ fn measure_events(
         list_ms.push(elapsed);
     }
     let total_ms: f64 = list_ms.iter().sum();
+    let mut sorted = list_ms.clone();
+    sorted.sort_by(f64::total_cmp);
     Ok(EventsMeasure {
         segments: service.snapshot().segments.len(),
         events_per_list: options.events_per_list,
         events_per_second: (options.event_lists * options.events_per_list) as f64
             / (total_ms / 1e3),
         max_event_to_membership_ms: list_ms.iter().copied().fold(0.0, f64::max),
+        p50_list_ms: super::suite::percentile(&sorted, 0.50),
+        p99_list_ms: super::suite::percentile(&sorted, 0.99),
         list_ms,
         changes,
+    })
+}
+
+/// Events over existing customers and products: views, orders (with one item) and
+/// wishlist items, a third each, at one instant.
+struct EventMaker {
+    customers: Int64Array,
+    websites: Vec<i64>,
+    products: Int64Array,
+    next_order: i64,
+    at: String,
+    rng: rand_pcg::Pcg64Mcg,
+}
+
+impl EventMaker {
+    fn new(dataset: &crate::store::Dataset, at: String) -> anyhow::Result<EventMaker> {
+        let customers = dataset.customer_ids().clone();
+        let websites = dataset.customers.ints("website_id").expect("website_id");
+        let products = dataset
+            .products
+            .int64("product_id")
+            .expect("product_id")
+            .clone();
+        anyhow::ensure!(
+            !customers.is_empty() && !products.is_empty(),
+            "events need customers and products"
+        );
+        let next_order = dataset
+            .orders
+            .table
+            .int64("order_id")
+            .and_then(|ids| ids.iter().flatten().max())
+            .unwrap_or(0);
+        Ok(EventMaker {
+            websites: (0..customers.len()).map(|c| websites.value(c)).collect(),
+            customers,
+            products,
+            next_order,
+            at,
+            rng: rand_pcg::Pcg64Mcg::new(0x5e9_e7e7),
+        })
+    }
+
+    fn list(&mut self, events: usize) -> serde_json::Value {
+        use rand::Rng;
+        use serde_json::json;
+        let list = (0..events)
+            .map(|_| {
+                let c = self.rng.random_range(0..self.customers.len());
+                let (customer, website) = (self.customers.value(c), self.websites[c]);
+                let product = self
+                    .products
+                    .value(self.rng.random_range(0..self.products.len()));
+                let at = &self.at;
+                match self.rng.random_range(0..3) {
+                    0 => json!({"type": "product_viewed", "customer_id": customer,
+                        "product_id": product, "website_id": website, "viewed_at": at}),
+                    1 => {
+                        self.next_order += 1;
+                        json!({"type": "order_placed", "order_id": self.next_order,
+                            "customer_id": customer, "website_id": website, "created_at": at,
+                            "status": "complete", "grand_total": "129.9000",
+                            "items": [{"product_id": product, "qty_ordered": 1,
+                                "price": "129.9000", "row_total": "129.9000"}]})
+                    }
+                    _ => json!({"type": "wishlist_item_added", "customer_id": customer,
+                        "product_id": product, "added_at": at}),
+                }
+            })
+            .collect();
+        serde_json::Value::Array(list)
+    }
+}
+
+/// Writes `events` (in lists of 1,000) to an event log and times a service starting
+/// over the loaded data with it: the log read, the events applied, every stored segment
+/// matched.
+fn measure_replay(service: &Service, events: usize) -> anyhow::Result<ReplayMeasure> {
+    let snapshot = service.snapshot();
+    let dir = tempfile::tempdir()?;
+    {
+        let as_of = crate::data::value::format_timestamp(service.clock().now_micros());
+        let mut maker = EventMaker::new(snapshot.engine.dataset(), as_of)?;
+        let mut log = crate::events::log::EventLog::open(dir.path())?.log;
+        let mut left = events;
+        while left > 0 {
+            let n = left.min(1_000);
+            log.append(&maker.list(n))?;
+            left -= n;
+        }
+    }
+    let log_bytes = std::fs::metadata(dir.path().join(crate::events::log::LOG_FILE))?.len();
+    let started = Instant::now();
+    let replayed = Service::start(
+        snapshot.engine.clone(),
+        ServiceOptions {
+            clock: service.clock().clone(),
+            state: Some(crate::service::state::StateDir::open(dir.path())?),
+            time_limit: None,
+        },
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    drop(replayed);
+    Ok(ReplayMeasure {
+        events,
+        log_bytes,
+        seconds,
+        peak_rss_bytes: crate::util::peak_rss_bytes(),
     })
 }
 

@@ -20,7 +20,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Field, Int32Type, Int64Type, Schema, TimeUnit,
+    DataType, Date32Type, Decimal128Type, Field, Int32Type, Int64Type, Schema,
     TimestampMicrosecondType,
 };
 use datafusion::arrow::record_batch::RecordBatch;
@@ -99,13 +99,7 @@ fn exchange_type(ty: FieldType) -> DataType {
     match ty {
         FieldType::Id | FieldType::Int => DataType::Int64,
         FieldType::Decimal => DataType::Decimal128(20, 4),
-        FieldType::Bool => DataType::Boolean,
-        FieldType::Date => DataType::Date32,
-        FieldType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-        FieldType::String => {
-            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
-        }
-        FieldType::IdList => DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
+        other => crate::data::columns::store_data_type(other),
     }
 }
 

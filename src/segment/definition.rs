@@ -7,7 +7,7 @@ use std::fmt;
 use serde_json::{Map, Value as Json};
 
 use crate::data::value::{DECIMAL_SCALE, parse_date, parse_decimal, parse_timestamp};
-use crate::model::FieldType;
+use crate::model::{FieldType, TableName};
 use crate::segment::schema::{Field, FieldSource, FieldTable, RelationKind, Schema, operators_of};
 
 /// Limits of segment-language.md, past which a definition is rejected.
@@ -111,6 +111,20 @@ pub struct Segment {
     /// The conditions as given, for showing the definition back.
     pub conditions_json: Json,
     pub condition: Condition,
+}
+
+/// The tables a relation's records come from: an item's date is its order's, a cart
+/// item counts while its cart is active.
+fn relation_tables(relation: RelationKind) -> &'static [TableName] {
+    match relation {
+        RelationKind::Address => &[TableName::Addresses],
+        RelationKind::Order => &[TableName::Orders],
+        RelationKind::OrderAddress => &[TableName::OrderAddresses, TableName::Orders],
+        RelationKind::OrderItem => &[TableName::OrderItems, TableName::Orders],
+        RelationKind::CartItem => &[TableName::CartItems, TableName::Carts],
+        RelationKind::WishlistItem => &[TableName::WishlistItems],
+        RelationKind::ProductView => &[TableName::ProductViews],
+    }
 }
 
 /// A segment id as `in_segment` names it (`42` and `"42"` are the same segment).
@@ -318,6 +332,33 @@ struct Parser<'a> {
 }
 
 impl Segment {
+    /// The tables its members are read from, apart from the segments it names with
+    /// `in_segment`: its scope's (customers' websites; visitors' carts and views) and its
+    /// conditions'. Its members change only when one of these does.
+    pub fn tables_read(&self) -> std::collections::BTreeSet<TableName> {
+        let mut tables = std::collections::BTreeSet::new();
+        if self.apply_to.customers() {
+            tables.insert(TableName::Customers);
+        }
+        if self.apply_to.visitors() {
+            tables.extend([TableName::Carts, TableName::ProductViews]);
+        }
+        self.condition.visit(&mut |condition| match condition {
+            Condition::Compare(comparison) => {
+                tables.insert(comparison.field.table.table_name());
+            }
+            Condition::Has { relation, .. } => tables.extend(relation_tables(*relation)),
+            Condition::Aggregate(aggregate) => {
+                tables.extend(relation_tables(aggregate.relation));
+                if let Some(of) = &aggregate.of {
+                    tables.insert(of.table.table_name());
+                }
+            }
+            _ => {}
+        });
+        tables
+    }
+
     /// Parses and validates a definition from its JSON text.
     pub fn parse(text: &str, schema: &Schema) -> Result<Segment, DefinitionError> {
         Segment::from_json(&parse_json(text.as_bytes())?, schema)

@@ -305,12 +305,35 @@ pub fn apply(
     // Ids map through the loaded data: every subject the list names is in it.
     let part = Part::new(after, dataset);
     let after = part.engine.dataset();
-    let mut matched = segments.clone();
-    let keys: Vec<SegmentKey> = matched.keys().cloned().collect();
-    super::rematch(&Data::plain(&part.engine), &mut matched, &keys, now, now)?;
+    // Only segments that read a table the list changes can move; the others keep their
+    // members. Every segment's members of the touched subjects, in the small dataset's
+    // ids, are what `in_segment` reads there.
+    let changed = tables_changed(list);
+    let mut known = BTreeMap::new();
+    let chosen: Vec<SegmentKey> = segments
+        .keys()
+        .filter(|key| !tables_read(key, segments, &mut known).is_disjoint(&changed))
+        .cloned()
+        .collect();
+    let mut matched: Segments = segments
+        .iter()
+        .map(|(key, stored)| {
+            let mut own = stored.as_ref().clone();
+            own.members = Arc::new(
+                part.from_base
+                    .iter()
+                    .filter(|(base, _)| stored.members.contains(**base))
+                    .map(|(_, own)| *own)
+                    .collect(),
+            );
+            (key.clone(), Arc::new(own))
+        })
+        .collect();
+    super::rematch(&Data::plain(&part.engine), &mut matched, &chosen, now, now)?;
     let touched_bitmap: RoaringBitmap = touched.iter().copied().collect();
-    let mut next = Segments::new();
-    for (key, stored) in segments {
+    let mut next = segments.clone();
+    for key in &chosen {
+        let stored = &segments[key];
         let mut members = stored.members.as_ref() - &touched_bitmap;
         members |= part.to_base(&matched[key].members);
         let universe_before = scopes_before.scope_of(&stored.definition).len();
@@ -351,6 +374,47 @@ pub fn apply(
         delta,
         segments: next,
     })
+}
+
+/// The tables a list of events writes.
+fn tables_changed(list: &Json) -> BTreeSet<TableName> {
+    use TableName::*;
+    let mut tables = BTreeSet::new();
+    for event in list.as_array().into_iter().flatten() {
+        let written: &[TableName] = match event.get("type").and_then(Json::as_str) {
+            Some("customer_upserted") => &[Customers],
+            Some("address_upserted" | "address_deleted") => &[Addresses],
+            // An order that changes hands takes its items and addresses along.
+            Some("order_placed" | "order_updated") => &[Orders, OrderItems, OrderAddresses],
+            Some("cart_updated") => &[Carts, CartItems],
+            Some("wishlist_item_added" | "wishlist_item_removed") => &[WishlistItems],
+            Some("product_viewed") => &[ProductViews],
+            Some("visitor_logged_in") => &[Carts, CartItems, ProductViews],
+            _ => &TableName::ALL,
+        };
+        tables.extend(written.iter().copied());
+    }
+    tables
+}
+
+/// The tables a stored segment's members are read from, through the segments it names.
+fn tables_read(
+    key: &SegmentKey,
+    segments: &Segments,
+    known: &mut BTreeMap<SegmentKey, BTreeSet<TableName>>,
+) -> BTreeSet<TableName> {
+    if let Some(found) = known.get(key) {
+        return found.clone();
+    }
+    let Some(stored) = segments.get(key) else {
+        return BTreeSet::new();
+    };
+    let mut tables = stored.definition.tables_read();
+    for named in &stored.references {
+        tables.extend(tables_read(named, segments, known));
+    }
+    known.insert(key.clone(), tables.clone());
+    tables
 }
 
 /// Where the touched subjects' orders, carts and addresses are now.
