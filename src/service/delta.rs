@@ -277,6 +277,11 @@ pub fn apply(
     list: &Json,
     now: i64,
 ) -> Result<Applied, super::ServiceError> {
+    let started = Instant::now();
+    let mut phases: Vec<(&str, f64)> = Vec::new();
+    let mut phase = |name: &'static str| {
+        phases.push((name, started.elapsed().as_secs_f64() * 1e3));
+    };
     let dataset = base.dataset();
     let layouts = Layouts::of(dataset);
     let rows: Vec<Arc<SubjectRows>> = touched
@@ -299,9 +304,11 @@ pub fn apply(
         label,
     )
     .map_err(|e| super::ServiceError::Engine(e.to_string()))?;
+    phase("rows copied");
     // The touched subjects' scopes before the events, to count every universe again.
     let scopes_before = Engine::new(Arc::new(before.clone()));
     let after = crate::events::apply(&before, list, label).map_err(super::event_error)?;
+    phase("events applied");
     // Ids map through the loaded data: every subject the list names is in it.
     let part = Part::new(after, dataset);
     let after = part.engine.dataset();
@@ -329,7 +336,9 @@ pub fn apply(
             (key.clone(), Arc::new(own))
         })
         .collect();
+    phase("segments chosen");
     super::rematch(&Data::plain(&part.engine), &mut matched, &chosen, now, now)?;
+    phase("segments matched");
     let touched_bitmap: RoaringBitmap = touched.iter().copied().collect();
     let mut next = segments.clone();
     for key in &chosen {
@@ -363,6 +372,13 @@ pub fn apply(
         delta.touched.insert(subject);
     }
     record_owners(&mut delta, after, &part);
+    phase("delta kept");
+    tracing::debug!(
+        "{} subjects, {} of {} segments: {phases:?}",
+        touched.len(),
+        chosen.len(),
+        segments.len()
+    );
     for event in list.as_array().into_iter().flatten() {
         if event.get("type").and_then(Json::as_str) == Some("order_placed")
             && let Some(order) = event.get("order_id").and_then(Json::as_i64)

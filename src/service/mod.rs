@@ -548,9 +548,11 @@ impl Service {
         let now = self.clock.now_micros();
         let applied = list.as_array().map_or(0, Vec::len);
         let mut rebuilt = false;
+        let mut only = None;
         let (engine, delta, segments) =
             match delta::touched_by(list, before.engine.dataset(), &before.delta) {
                 Ok(touched) => {
+                    only = Some(touched.iter().copied().collect::<RoaringBitmap>());
                     let result = delta::apply(
                         &before.engine,
                         &before.delta,
@@ -588,7 +590,7 @@ impl Service {
                 })
             })?;
         }
-        let changes = membership_changes(&before, &engine, &segments);
+        let changes = membership_changes(&before, &engine, &segments, only.as_ref());
         let day = current_day(&segments, day_of_micros(now));
         self.current.store(Arc::new(Snapshot {
             engine,
@@ -1139,32 +1141,43 @@ fn replay(engine: Arc<Engine>, dir: &Path) -> Result<(Arc<Engine>, EventLog), Se
 /// Who entered and left each segment between `before` and `after` (over `engine`'s data).
 fn membership_changes(
     before: &Snapshot,
-    engine: &Engine,
+    engine: &Arc<Engine>,
     after: &Segments,
+    only: Option<&RoaringBitmap>,
 ) -> Vec<MembershipChange> {
     let old_data = before.engine.dataset();
     let new_data = engine.dataset();
-    let same_subjects = old_data.customer_ids() == new_data.customer_ids()
-        && old_data.visitor_ids == new_data.visitor_ids;
+    let same_subjects = Arc::ptr_eq(&before.engine, engine)
+        || (old_data.customer_ids() == new_data.customer_ids()
+            && old_data.visitor_ids == new_data.visitor_ids);
     let mut changes = Vec::new();
-    let empty = RoaringBitmap::new();
+    let empty = Arc::new(RoaringBitmap::new());
     for (key, stored) in after {
-        let old = before
-            .segments
-            .get(key)
-            .map_or(&empty, |s| s.members.as_ref());
-        let new = stored.members.as_ref();
-        let mut moved: Vec<(SubjectId, bool)> = if same_subjects {
-            (old ^ new)
+        let old = before.segments.get(key).map_or(&empty, |s| &s.members);
+        let new = &stored.members;
+        if Arc::ptr_eq(old, new) {
+            continue;
+        }
+        let mut moved: Vec<(SubjectId, bool)> = match (same_subjects, only) {
+            // Only these subjects can have moved: test them alone.
+            (true, Some(only)) => only
+                .iter()
+                .filter(|&s| old.contains(s) != new.contains(s))
+                .map(|s| (SubjectId::of(new_data, s), new.contains(s)))
+                .collect(),
+            (true, None) => (old.as_ref() ^ new.as_ref())
                 .iter()
                 .map(|s| (SubjectId::of(new_data, s), new.contains(s)))
-                .collect()
-        } else {
-            let old: BTreeSet<SubjectId> = old.iter().map(|s| SubjectId::of(old_data, s)).collect();
-            let new: BTreeSet<SubjectId> = new.iter().map(|s| SubjectId::of(new_data, s)).collect();
-            old.symmetric_difference(&new)
-                .map(|s| (*s, new.contains(s)))
-                .collect()
+                .collect(),
+            (false, _) => {
+                let old: BTreeSet<SubjectId> =
+                    old.iter().map(|s| SubjectId::of(old_data, s)).collect();
+                let new: BTreeSet<SubjectId> =
+                    new.iter().map(|s| SubjectId::of(new_data, s)).collect();
+                old.symmetric_difference(&new)
+                    .map(|s| (*s, new.contains(s)))
+                    .collect()
+            }
         };
         moved.sort();
         changes.extend(
