@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use roaring::RoaringBitmap;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde_json::Value as Json;
 
 use super::{SegmentKey, Segments, Stored, StoredSegment};
@@ -36,19 +36,21 @@ pub const COMPACT_AFTER_EVENTS: usize = 200_000;
 /// What events changed since the data was loaded (or last rebuilt).
 #[derive(Clone)]
 pub struct Delta {
+    // Persistent collections: each list makes a new delta from the last in time of its
+    // own size, not of everything since the load.
     /// Every list applied since, in order: a rebuild applies them all to the loaded data.
-    pub lists: Vec<Arc<Json>>,
+    pub lists: imbl::Vector<Arc<Json>>,
     pub events: usize,
     /// The touched subjects' rows now, by their dense id in the loaded data.
-    pub rows: BTreeMap<u32, Arc<SubjectRows>>,
+    pub rows: imbl::OrdMap<u32, Arc<SubjectRows>>,
     pub touched: RoaringBitmap,
     /// Touched visitors left without records (they moved to a customer): no longer
     /// subjects.
     pub gone: RoaringBitmap,
     /// Order ids placed since, so that none is placed twice.
-    pub new_orders: FxHashSet<i64>,
+    pub new_orders: imbl::HashSet<i64>,
     /// Where records with ids now are, when events put them there: (table, id) → owner.
-    pub owners: FxHashMap<(TableName, i64), u32>,
+    pub owners: imbl::HashMap<(TableName, i64), u32>,
     /// A dataset of every touched subject, built when an evaluation first needs it.
     all: Arc<OnceLock<Result<Arc<Part>, String>>>,
 }
@@ -98,13 +100,13 @@ impl Part {
 impl Default for Delta {
     fn default() -> Self {
         Delta {
-            lists: Vec::new(),
+            lists: imbl::Vector::new(),
             events: 0,
-            rows: BTreeMap::new(),
+            rows: imbl::OrdMap::new(),
             touched: RoaringBitmap::new(),
             gone: RoaringBitmap::new(),
-            new_orders: FxHashSet::default(),
-            owners: FxHashMap::default(),
+            new_orders: imbl::HashSet::new(),
+            owners: imbl::HashMap::new(),
             all: Arc::new(OnceLock::new()),
         }
     }
@@ -117,10 +119,11 @@ impl Delta {
             .get_or_init(|| {
                 let started = Instant::now();
                 let layouts = Layouts::of(base);
+                let rows: Vec<&Arc<SubjectRows>> = self.rows.values().collect();
                 let dataset = dataset_of(
                     base,
                     &layouts,
-                    self.rows.values().map(|r| r.as_ref()),
+                    rows.iter().map(|r| r.as_ref()),
                     &[],
                     Path::new("touched subjects"),
                 )
@@ -355,7 +358,7 @@ pub fn apply(
         all: Arc::new(OnceLock::new()),
         ..delta.clone()
     };
-    delta.lists.push(Arc::new(list.clone()));
+    delta.lists.push_back(Arc::new(list.clone()));
     delta.events += list.as_array().map_or(0, Vec::len);
     let after_layouts = Layouts::of(after);
     for subject in &touched_bitmap {
