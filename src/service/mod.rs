@@ -1,13 +1,12 @@
 //! The segment service: stored segments with their members, kept current, for a front
 //! end (the HTTP server of [`crate::server`]) to read and change.
 //!
-//! State is one immutable [`Snapshot`] — the engine over the loaded data plus every stored
-//! segment with its member bitmap — published through an `ArcSwap`. Readers take the
-//! current snapshot without locking and see one consistent state for the whole request;
-//! changes (create, update, delete, refresh, re-matching as days pass, and later events)
-//! go through one writer, which builds the next snapshot and publishes it whole. A change
-//! to the data becomes one more kind of write: a new engine in the next snapshot, with the
-//! segments it touches re-matched, so readers never see half of it.
+//! State is one immutable [`Snapshot`] — the engine over the loaded data, what events
+//! changed since ([`delta`]), and every stored segment with its member bitmap — published
+//! through an `ArcSwap`. Readers take the current snapshot without locking and see one
+//! consistent state for the whole request; changes (create, update, delete, refresh,
+//! re-matching as days pass, and events) go through one writer, which builds the next
+//! snapshot and publishes it whole, so readers never see half of a change.
 //!
 //! Memberships follow the service's clock: a segment whose truth moves with time (relative
 //! dates, derived day fields, or `in_segment` of such a segment) is re-matched whenever the
