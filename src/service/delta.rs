@@ -351,7 +351,8 @@ pub fn apply(
         let universe_before = scopes_before.scope_of(&stored.definition).len();
         let mut updated = matched[key].as_ref().clone();
         updated.members = Arc::new(members);
-        updated.universe = stored.universe - universe_before + matched[key].universe;
+        updated.universe =
+            (stored.universe + matched[key].universe).saturating_sub(universe_before);
         next.insert(key.clone(), Arc::new(updated));
     }
     let mut delta = Delta {
