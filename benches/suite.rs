@@ -137,6 +137,7 @@ fn hot_paths(c: &mut Criterion) {
             clock: Arc::new(ManualClock::new(as_of)),
             state: None,
             time_limit: None,
+            checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
         },
     )
     .expect("service");

@@ -437,6 +437,10 @@ struct ServeArgs {
     /// is stopped with a 422.
     #[arg(long, default_value_t = 10.0)]
     time_limit: f64,
+    /// Events applied to touched subjects before a list folds them into the data; with
+    /// --state, also the log length past which the data is written as a checkpoint.
+    #[arg(long, default_value_t = segmint::service::CHECKPOINT_AFTER_EVENTS)]
+    checkpoint_after_events: usize,
     /// Skip bad rows of the dataset instead of stopping at the first.
     #[arg(long)]
     lenient: bool,
@@ -506,6 +510,7 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             clock,
             state,
             time_limit: Some(std::time::Duration::from_secs_f64(args.time_limit)),
+            checkpoint_after_events: args.checkpoint_after_events.max(1),
         },
     )?);
     if demo && first_start {

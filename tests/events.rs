@@ -411,6 +411,7 @@ fn service_over(world: &World, as_of: i64) -> (tempfile::TempDir, Service) {
     (dir, start(engine, as_of, None))
 }
 
+/// With a state directory, a checkpoint every 6 events: the random lists write several.
 fn start(engine: Engine, as_of: i64, state: Option<&std::path::Path>) -> Service {
     Service::start(
         Arc::new(engine),
@@ -418,6 +419,7 @@ fn start(engine: Engine, as_of: i64, state: Option<&std::path::Path>) -> Service
             clock: Arc::new(ManualClock::new(as_of)),
             state: state.map(|dir| StateDir::open(dir).expect("state dir")),
             time_limit: None,
+            checkpoint_after_events: 6,
         },
     )
     .expect("starts")
@@ -819,6 +821,7 @@ fn a_customer_who_ordered_by_event_leaves_ordered_in_the_last_30_days_on_day_31(
             clock: clock.clone(),
             state: None,
             time_limit: None,
+            checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
         },
     )
     .unwrap();
@@ -904,6 +907,10 @@ fn every_acknowledged_event_survives_sigkill_at_random_moments() {
         state.path().to_str().unwrap(),
         "--as-of",
         "2026-11-01T00:00:00Z",
+        // Each new visitor's view rebuilds the data; past 25 logged events that writes a
+        // checkpoint, so kills land in checkpoints too.
+        "--checkpoint-after-events",
+        "25",
     ];
     let viewers = json!({"id": "viewers", "name": "new viewers", "websites": [1, 2],
         "apply_to": "visitors", "conditions": {"has": "product_view", "where":
@@ -991,6 +998,52 @@ fn every_acknowledged_event_survives_sigkill_at_random_moments() {
         acknowledged = acked;
     }
     assert!(acknowledged > 0);
+}
+
+#[test]
+fn a_long_log_becomes_a_checkpoint_and_a_restart_starts_from_it() {
+    let world = world(21, 6);
+    let as_of = parse_instant(AS_OF[1]).unwrap();
+    let (_data, engine) = engine_for(&world);
+    let loaded = engine.dataset().clone();
+    let state = tempfile::tempdir().unwrap();
+    let service = start(engine, as_of, Some(state.path()));
+    service
+        .create(
+            &json!({"id": "viewers", "name": "viewers", "websites": [1, 2],
+            "apply_to": "registered", "conditions": {"aggregate": "count",
+            "of": "product_view", "op": "gte", "value": 3}}),
+        )
+        .unwrap();
+    let customers = ids(&world.customers, "customer_id");
+    let mut rebuilt = 0;
+    for (i, customer) in customers.iter().cycle().take(12).enumerate() {
+        let views: Vec<Json> = (0..3)
+            .map(|_| {
+                json!({"type": "product_viewed", "customer_id": customer,
+                "product_id": 100 + (i % 5) as i64, "website_id": 1,
+                "viewed_at": "2026-10-31T12:00:00Z"})
+            })
+            .collect();
+        rebuilt += usize::from(service.apply_events(&Json::Array(views)).unwrap().rebuilt);
+    }
+    // 36 events with a checkpoint every 6: lists fold and write checkpoints.
+    assert!(rebuilt >= 4, "{rebuilt} rebuilds");
+    let checkpoint = state.path().join("checkpoint");
+    assert!(checkpoint.join("checkpoint.json").is_file());
+    assert!(checkpoint.join("product_views.parquet").is_file());
+    let logs: Vec<_> = std::fs::read_dir(state.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .collect();
+    assert_eq!(logs.len(), 1, "only the log after the checkpoint is kept");
+    let before = memberships(&service);
+    assert!(!before["viewers"].is_empty());
+    drop(service);
+    // Started on the data as loaded: the checkpoint replaces it, the short log follows.
+    let restarted = start(Engine::new(loaded), as_of, Some(state.path()));
+    assert_eq!(memberships(&restarted), before);
 }
 
 #[test]

@@ -83,6 +83,7 @@ impl Server {
                     .state
                     .map(|dir| StateDir::open(dir).expect("state dir")),
                 time_limit: Some(options.time_limit),
+                checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
             },
         )
         .expect("service starts");

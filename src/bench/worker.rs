@@ -117,6 +117,7 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
             clock: Arc::new(ManualClock::new(as_of)),
             state: None,
             time_limit: None,
+            checkpoint_after_events: crate::service::CHECKPOINT_AFTER_EVENTS,
         },
     )?);
     let ready_seconds = started.elapsed().as_secs_f64();
@@ -354,6 +355,7 @@ fn measure_replay(service: &Service, events: usize) -> anyhow::Result<ReplayMeas
             clock: service.clock().clone(),
             state: Some(crate::service::state::StateDir::open(dir.path())?),
             time_limit: None,
+            checkpoint_after_events: crate::service::CHECKPOINT_AFTER_EVENTS,
         },
     )?;
     let seconds = started.elapsed().as_secs_f64();

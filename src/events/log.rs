@@ -45,9 +45,15 @@ pub struct Recovered {
 }
 
 impl EventLog {
-    /// Opens (creating) the log in `dir`, reads every record and cuts off a torn last one.
+    /// Opens (creating) the log `events.log` in `dir`: see [`EventLog::open_file`].
     pub fn open(dir: &Path) -> Result<Recovered, LogError> {
-        let path = dir.join(LOG_FILE);
+        EventLog::open_file(&dir.join(LOG_FILE))
+    }
+
+    /// Opens (creating) the log at `path`, reads every record and cuts off a torn last
+    /// one.
+    pub fn open_file(path: &Path) -> Result<Recovered, LogError> {
+        let path = path.to_path_buf();
         let fail = |reason: String| LogError {
             path: path.clone(),
             reason,

@@ -1265,3 +1265,29 @@ pub fn dataset_of<'a>(
     }
     load_tables(&tables, dataset.reference_time, label)
 }
+
+/// Writes every table of `dataset` as read (`<table>.parquet`) into `dir`, a table at a
+/// time, each file flushed to disk: a dataset directory that loads back as the same data.
+pub fn write_tables(dataset: &Dataset, dir: &Path) -> Result<(), LoadError> {
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::basic::Compression;
+    use datafusion::parquet::file::properties::WriterProperties;
+    let mut applier = Applier::new(dataset);
+    for name in TableName::ALL {
+        applier.table(name);
+        let editable = applier.tables.remove(&name).expect("made just above");
+        let batch = editable.finish()?;
+        let path = dir.join(format!("{}.parquet", name.file_stem()));
+        let failed = |e: &dyn std::fmt::Display| LoadError::file(&path, e.to_string());
+        let file = std::fs::File::create(&path).map_err(|e| failed(&e))?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::LZ4_RAW)
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(file, batch.schema(), Some(properties)).map_err(|e| failed(&e))?;
+        writer.write(&batch).map_err(|e| failed(&e))?;
+        let file = writer.into_inner().map_err(|e| failed(&e))?;
+        file.sync_all().map_err(|e| failed(&e))?;
+    }
+    Ok(())
+}

@@ -11,8 +11,9 @@
 //!
 //! Lists that this cannot take apply by rebuilding the data instead: a new customer or
 //! visitor (dense ids are fixed), a product change (it reaches every subject that has the
-//! product), or a change to a guest order. So does the list after which the delta has
-//! grown past [`COMPACT_AFTER_EVENTS`], which folds it into newly loaded data.
+//! product), or a change to a guest order. So does the first list after the delta has
+//! grown past `checkpoint_after_events` ([`super::ServiceOptions`]), which folds it into
+//! newly loaded data.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -29,9 +30,6 @@ use crate::events::{Layouts, SubjectRows, dataset_of, subject_rows};
 use crate::model::TableName;
 use crate::segment::{Engine, EvalError, Evaluation, Segment, SegmentSource};
 use crate::store::{Dataset, NONE};
-
-/// Events applied incrementally before the next list rebuilds the data with all of them.
-pub const COMPACT_AFTER_EVENTS: usize = 200_000;
 
 /// What events changed since the data was loaded (or last rebuilt).
 #[derive(Clone)]
@@ -148,8 +146,9 @@ pub fn touched_by(
     list: &Json,
     base: &Dataset,
     delta: &Delta,
+    fold_after: usize,
 ) -> Result<BTreeSet<u32>, RebuildReason> {
-    if delta.events >= COMPACT_AFTER_EVENTS {
+    if delta.events >= fold_after {
         return Err(format!(
             "{} events since the data was loaded: folding them in",
             delta.events

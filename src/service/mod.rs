@@ -245,7 +245,14 @@ pub struct ServiceOptions {
     pub state: Option<StateDir>,
     /// How long evaluating one request's definition (create, update, estimate) may take.
     pub time_limit: Option<Duration>,
+    /// Events applied incrementally before a list folds them into the data (see
+    /// [`delta`]); with a state directory, also the log length past which the data is
+    /// written as a checkpoint, so a restart replays at most this many events.
+    pub checkpoint_after_events: usize,
 }
+
+/// The default of [`ServiceOptions::checkpoint_after_events`].
+pub const CHECKPOINT_AFTER_EVENTS: usize = 200_000;
 
 /// What `/estimate` answers.
 #[derive(Clone, Debug)]
@@ -273,9 +280,11 @@ pub enum SetOperation {
 
 struct Writer {
     state: Option<StateDir>,
-    /// The event log of the state directory: every accepted list of events.
-    events: Option<EventLog>,
+    /// The event log of the state directory (every accepted list of events since the
+    /// checkpoint, if any) and how many events it holds.
+    events: Option<(EventLog, usize)>,
     next_id: u64,
+    checkpoint_after: usize,
 }
 
 /// A subject as clients name it.
@@ -341,8 +350,8 @@ impl Service {
     pub fn start(engine: Arc<Engine>, options: ServiceOptions) -> Result<Service, ServiceError> {
         let (engine, events) = match &options.state {
             Some(state) => {
-                let (engine, log) = replay(engine, state.path())?;
-                (engine, Some(log))
+                let (engine, log, logged) = replay(engine, state, options.checkpoint_after_events)?;
+                (engine, Some((log, logged)))
             }
             None => (engine, None),
         };
@@ -419,6 +428,7 @@ impl Service {
                 state: options.state,
                 events,
                 next_id,
+                checkpoint_after: options.checkpoint_after_events.max(1),
             }),
             catch_up: Mutex::new(()),
             clock: options.clock,
@@ -548,46 +558,65 @@ impl Service {
         let applied = list.as_array().map_or(0, Vec::len);
         let mut rebuilt = false;
         let mut only = None;
-        let (engine, delta, segments) =
-            match delta::touched_by(list, before.engine.dataset(), &before.delta) {
-                Ok(touched) => {
-                    only = Some(touched.iter().copied().collect::<RoaringBitmap>());
-                    let result = delta::apply(
-                        &before.engine,
-                        &before.delta,
-                        &before.segments,
-                        &touched,
-                        list,
-                        now,
-                    )?;
-                    tracing::debug!(
-                        "{applied} events over {} subjects applied in {:.1} ms",
-                        touched.len(),
-                        started.elapsed().as_secs_f64() * 1e3
-                    );
-                    (
-                        before.engine.clone(),
-                        Arc::new(result.delta),
-                        result.segments,
-                    )
+        let (engine, delta, segments) = match delta::touched_by(
+            list,
+            before.engine.dataset(),
+            &before.delta,
+            writer.checkpoint_after,
+        ) {
+            Ok(touched) => {
+                only = Some(touched.iter().copied().collect::<RoaringBitmap>());
+                let result = delta::apply(
+                    &before.engine,
+                    &before.delta,
+                    &before.segments,
+                    &touched,
+                    list,
+                    now,
+                )?;
+                tracing::debug!(
+                    "{applied} events over {} subjects applied in {:.1} ms",
+                    touched.len(),
+                    started.elapsed().as_secs_f64() * 1e3
+                );
+                (
+                    before.engine.clone(),
+                    Arc::new(result.delta),
+                    result.segments,
+                )
+            }
+            Err(reason) => {
+                let (engine, segments) = rebuild(&before, list, now)?;
+                rebuilt = true;
+                tracing::debug!(
+                    "{applied} events applied by rebuilding the data ({reason}) in {:.1} ms",
+                    started.elapsed().as_secs_f64() * 1e3
+                );
+                (engine, Arc::new(Delta::default()), segments)
+            }
+        };
+        let checkpoint_after = writer.checkpoint_after;
+        let checkpointed = match (&writer.state, &writer.events) {
+            // The rebuilt data holds every event: written as a checkpoint, it replaces
+            // the log (this list included) once the log is long.
+            (Some(state), Some((_, logged))) if rebuilt && logged + applied >= checkpoint_after => {
+                match checkpoint(state, &engine) {
+                    Ok(log) => Some(log),
+                    Err(e) => {
+                        tracing::warn!("{e}; the events stay in the log");
+                        None
+                    }
                 }
-                Err(reason) => {
-                    let (engine, segments) = rebuild(&before, list, now)?;
-                    rebuilt = true;
-                    tracing::debug!(
-                        "{applied} events applied by rebuilding the data ({reason}) in {:.1} ms",
-                        started.elapsed().as_secs_f64() * 1e3
-                    );
-                    (engine, Arc::new(Delta::default()), segments)
-                }
-            };
-        if let Some(log) = &mut writer.events {
-            log.append(list).map_err(|e| {
-                ServiceError::State(StateError {
-                    path: e.path,
-                    reason: e.reason,
-                })
-            })?;
+            }
+            _ => None,
+        };
+        match (checkpointed, &mut writer.events) {
+            (Some(log), events) => *events = Some((log, 0)),
+            (None, Some((log, logged))) => {
+                log.append(list).map_err(state_error)?;
+                *logged += applied;
+            }
+            (None, None) => {}
         }
         let changes = membership_changes(&before, &engine, &segments, only.as_ref());
         let day = current_day(&segments, day_of_micros(now));
@@ -1105,17 +1134,40 @@ fn event_error(error: ApplyError) -> ServiceError {
     }
 }
 
-/// Applies the event log in `dir` on top of the loaded data: the data the server stops
-/// with is the data it starts with.
-fn replay(engine: Arc<Engine>, dir: &Path) -> Result<(Arc<Engine>, EventLog), ServiceError> {
-    let recovered = EventLog::open(dir).map_err(|e| {
-        ServiceError::State(StateError {
-            path: e.path,
-            reason: e.reason,
-        })
-    })?;
+fn state_error(e: events::log::LogError) -> ServiceError {
+    ServiceError::State(StateError {
+        path: e.path,
+        reason: e.reason,
+    })
+}
+
+/// The data the server stopped with: the state's checkpoint if it has one (else the
+/// loaded data), with the event log after it applied. A long log is folded into a new
+/// checkpoint, so the next start is short. Returns the log to append to and how many
+/// events it holds.
+fn replay(
+    engine: Arc<Engine>,
+    state: &StateDir,
+    checkpoint_after: usize,
+) -> Result<(Arc<Engine>, EventLog, usize), ServiceError> {
+    let sources = state.sources()?;
+    let engine = match &sources.checkpoint {
+        Some(dir) => {
+            let started = Instant::now();
+            let (dataset, _) = crate::data::load_dataset(dir, &Default::default())
+                .map_err(|e| ServiceError::Engine(format!("checkpoint: {e}")))?;
+            tracing::info!(
+                "loaded the checkpoint {} in {:.1} s (it replaces the data given)",
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Arc::new(Engine::new(Arc::new(dataset)))
+        }
+        None => engine,
+    };
+    let recovered = EventLog::open_file(&sources.log).map_err(state_error)?;
     if recovered.lists.is_empty() {
-        return Ok((engine, recovered.log));
+        return Ok((engine, recovered.log, 0));
     }
     let started = Instant::now();
     let count: usize = recovered
@@ -1123,8 +1175,8 @@ fn replay(engine: Arc<Engine>, dir: &Path) -> Result<(Arc<Engine>, EventLog), Se
         .iter()
         .map(|l| l.as_array().map_or(0, Vec::len))
         .sum();
-    let path = dir.join(events::log::LOG_FILE);
-    let dataset = events::apply_lists(engine.dataset(), &recovered.lists, &path).map_err(|e| {
+    let path = &sources.log;
+    let dataset = events::apply_lists(engine.dataset(), &recovered.lists, path).map_err(|e| {
         ServiceError::Engine(format!(
             "{}: the logged events do not apply to this data (was the server started with other --data?): {e}",
             path.display()
@@ -1134,7 +1186,27 @@ fn replay(engine: Arc<Engine>, dir: &Path) -> Result<(Arc<Engine>, EventLog), Se
         "replayed {count} logged events in {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
-    Ok((Arc::new(Engine::new(Arc::new(dataset))), recovered.log))
+    let engine = Arc::new(Engine::new(Arc::new(dataset)));
+    if count >= checkpoint_after {
+        let log = checkpoint(state, &engine)?;
+        return Ok((engine, log, 0));
+    }
+    Ok((engine, recovered.log, count))
+}
+
+/// Writes the engine's data as the state's checkpoint and opens the empty log after it.
+fn checkpoint(state: &StateDir, engine: &Engine) -> Result<EventLog, ServiceError> {
+    let started = Instant::now();
+    let dataset = engine.dataset();
+    let reference_time = dataset
+        .reference_time
+        .map(crate::data::value::format_timestamp);
+    let log = state.write_checkpoint(dataset, reference_time)?;
+    tracing::info!(
+        "wrote a checkpoint of the data with every event so far in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(log)
 }
 
 /// Who entered and left each segment between `before` and `after` (over `engine`'s data).

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 const SEGMENTS_FILE: &str = "segments.json";
+/// The data with the events up to a point folded in, and the log of the events after it.
+const CHECKPOINT: &str = "checkpoint";
+const CHECKPOINT_FILE: &str = "checkpoint.json";
 const FORMAT: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +134,157 @@ impl StateDir {
             reason: format!("cannot encode: {e}"),
         })?;
         write_atomically(&self.dir.join(SEGMENTS_FILE), &text)
+    }
+}
+
+/// A checkpoint's description: the log of the events after it.
+#[derive(Serialize, Deserialize)]
+struct CheckpointFile {
+    format: u32,
+    log: String,
+}
+
+/// Where the data and the events come from at start.
+pub struct Sources {
+    /// A checkpoint's dataset directory, to load instead of `--data`.
+    pub checkpoint: Option<PathBuf>,
+    /// The event log to replay on top.
+    pub log: PathBuf,
+}
+
+impl StateDir {
+    /// Finishes or undoes a checkpoint a crash interrupted, removes what no checkpoint
+    /// names, and says where the data and the events are.
+    pub fn sources(&self) -> Result<Sources, StateError> {
+        let dir = &self.dir;
+        let failed = |path: &Path, e: std::io::Error| StateError {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let current = dir.join(CHECKPOINT);
+        let old = dir.join(format!("{CHECKPOINT}.old"));
+        let partial = dir.join(format!("{CHECKPOINT}.tmp"));
+        if !current.exists() && old.exists() {
+            // Crashed between moving the old checkpoint away and the new one in.
+            fs::rename(&old, &current).map_err(|e| failed(&old, e))?;
+        }
+        for leftover in [&old, &partial] {
+            if leftover.exists() {
+                fs::remove_dir_all(leftover).map_err(|e| failed(leftover, e))?;
+            }
+        }
+        let description = current.join(CHECKPOINT_FILE);
+        let sources = if description.exists() {
+            let text = fs::read_to_string(&description).map_err(|e| failed(&description, e))?;
+            let file: CheckpointFile = serde_json::from_str(&text).map_err(|e| StateError {
+                path: description.clone(),
+                reason: format!("not a segmint checkpoint: {e}"),
+            })?;
+            if file.format != FORMAT || file.log.contains(['/', '\\']) {
+                return Err(StateError {
+                    path: description,
+                    reason: "not a checkpoint this segmint reads".into(),
+                });
+            }
+            Sources {
+                checkpoint: Some(current),
+                log: dir.join(file.log),
+            }
+        } else {
+            Sources {
+                checkpoint: None,
+                log: dir.join(crate::events::log::LOG_FILE),
+            }
+        };
+        remove_logs_except(dir, &sources.log)?;
+        Ok(sources)
+    }
+
+    /// Writes `dataset` as the new checkpoint, followed by an empty log, and returns that
+    /// log. A crash at any moment leaves the old checkpoint and log or the new; an error
+    /// leaves the old ones in force.
+    pub fn write_checkpoint(
+        &self,
+        dataset: &crate::store::Dataset,
+        reference_time: Option<String>,
+    ) -> Result<crate::events::log::EventLog, StateError> {
+        let dir = &self.dir;
+        let failed = |path: &Path, e: &dyn std::fmt::Display| StateError {
+            path: path.to_path_buf(),
+            reason: format!("cannot write a checkpoint: {e}"),
+        };
+        let partial = dir.join(format!("{CHECKPOINT}.tmp"));
+        if partial.exists() {
+            fs::remove_dir_all(&partial).map_err(|e| failed(&partial, &e))?;
+        }
+        fs::create_dir_all(&partial).map_err(|e| failed(&partial, &e))?;
+        crate::events::write_tables(dataset, &partial).map_err(|e| failed(&partial, &e))?;
+        let meta = crate::data::DatasetMeta {
+            reference_time,
+            ..Default::default()
+        };
+        let meta = serde_json::to_vec_pretty(&meta).map_err(|e| failed(&partial, &e))?;
+        write_atomically(&partial.join(crate::data::loader::META_FILE), &meta)?;
+        let log_name = format!(
+            "events-{}.log",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%6f")
+        );
+        let description = serde_json::to_vec_pretty(&CheckpointFile {
+            format: FORMAT,
+            log: log_name.clone(),
+        })
+        .map_err(|e| failed(&partial, &e))?;
+        write_atomically(&partial.join(CHECKPOINT_FILE), &description)?;
+        let log = dir.join(&log_name);
+        File::create(&log)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| failed(&log, &e))?;
+        let next = crate::events::log::EventLog::open_file(&log)
+            .map_err(|e| failed(&e.path, &e.reason))?
+            .log;
+        sync_dir(&partial);
+        let current = dir.join(CHECKPOINT);
+        let old = dir.join(format!("{CHECKPOINT}.old"));
+        if current.exists() {
+            fs::rename(&current, &old).map_err(|e| failed(&current, &e))?;
+        }
+        fs::rename(&partial, &current).map_err(|e| failed(&partial, &e))?;
+        sync_dir(dir);
+        // The new checkpoint is in force: what is left is tidying.
+        if old.exists()
+            && let Err(e) = fs::remove_dir_all(&old)
+        {
+            tracing::warn!("{}: cannot remove: {e}", old.display());
+        }
+        if let Err(e) = remove_logs_except(dir, &log) {
+            tracing::warn!("{e}");
+        }
+        Ok(next)
+    }
+}
+
+/// Logs other than `keep` hold events a checkpoint has folded in (or, from a checkpoint
+/// a crash cut short, none that were acknowledged).
+fn remove_logs_except(dir: &Path, keep: &Path) -> Result<(), StateError> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("events") && name.ends_with(".log") && path != keep {
+            fs::remove_file(&path).map_err(|e| StateError {
+                path: path.clone(),
+                reason: format!("cannot remove a folded log: {e}"),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) {
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::warn!("{}: cannot flush the directory: {e}", dir.display());
     }
 }
 
