@@ -81,7 +81,7 @@ fn a_small_bench_measures_every_step_and_writes_its_report_and_chart() {
     assert!(events.events_per_second > 0.0);
     let replay = worker.replay.as_ref().expect("the replay measure");
     assert_eq!(replay.events, 1500);
-    assert!(replay.log_bytes > 0 && replay.seconds > 0.0);
+    assert!(replay.log_bytes > 0 && replay.seconds > 0.0 && replay.from_checkpoint_seconds > 0.0);
     for load in [
         &scale.estimate_attribute_only,
         &scale.estimate_aggregate,
