@@ -542,12 +542,22 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
                     .filter(|&m| (m as usize) < dataset.customer_count())
             })
             .map_or(1, |c| dataset.customer_ids().value(c as usize));
+        // An event that customer could send now: a view of the first product.
+        let view = serde_json::json!([{"type": "product_viewed", "customer_id": customer,
+            "product_id": dataset.products.int64("product_id").map_or(1, |p| p.value(0)),
+            "website_id": dataset.customer_index.get(customer).map_or(1, |c| {
+                dataset.customers.ints("website_id").map_or(1, |w| w.value(c as usize))
+            }),
+            "viewed_at": segmint::data::value::format_timestamp(service.clock().now_micros())}]);
         lines.extend([
             "try:".to_string(),
             format!("  curl -s{auth} {url}/segments"),
             format!("  curl -s{auth} {url}/customers/{customer}/segments"),
             format!(
                 "  curl -s{auth} -X POST {url}/estimate -H 'Content-Type: application/json' -d '{{\"websites\":[1],\"conditions\":{{\"field\":\"customer.group_id\",\"op\":\"eq\",\"value\":2}}}}'"
+            ),
+            format!(
+                "  curl -s{auth} -X POST {url}/events -H 'Content-Type: application/json' -d '{view}'"
             ),
         ]);
     }

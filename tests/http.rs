@@ -1117,7 +1117,7 @@ fn memberships_follow_the_clock_without_any_request_to_refresh() {
 
 #[test]
 fn the_demo_answers_the_curl_lines_it_prints() {
-    let (mut child, lines) = start_demo(&[], "/estimate");
+    let (mut child, lines) = start_demo(&[], "/events");
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -1148,7 +1148,7 @@ fn the_demo_answers_the_curl_lines_it_prints() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(answered, 3, "{lines:?}");
+    assert_eq!(answered, 4, "{lines:?}");
     assert!(lines[0].contains("7 segments"), "{lines:?}");
 }
 
