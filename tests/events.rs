@@ -807,6 +807,34 @@ fn events_on_known_subjects_apply_to_them_alone_and_new_subjects_or_products_reb
     assert!(!service.apply_events(&view).unwrap().rebuilt);
 }
 
+#[test]
+fn an_order_made_a_guest_order_can_still_be_changed_and_not_placed_again() {
+    let world = (1..)
+        .map(|seed| world(seed, 6))
+        .find(|w| w.orders.iter().any(|o| o.id("customer_id").is_some()))
+        .unwrap();
+    let owned = world
+        .orders
+        .iter()
+        .find(|o| o.id("customer_id").is_some())
+        .unwrap();
+    let (order, customer) = (
+        owned.id("order_id").unwrap(),
+        owned.id("customer_id").unwrap(),
+    );
+    let (_dir, service) = service_over(&world, parse_instant(AS_OF[1]).unwrap());
+    let to_guest = json!([{"type": "order_updated", "order_id": order, "customer_id": null}]);
+    assert!(service.apply_events(&to_guest).unwrap().rebuilt);
+    let change = json!([{"type": "order_updated", "order_id": order, "status": "complete"}]);
+    service.apply_events(&change).unwrap();
+    let again = json!([{"type": "order_placed", "order_id": order, "customer_id": customer,
+        "website_id": 1, "created_at": "2026-10-31T12:00:00Z", "status": "complete"}]);
+    match service.apply_events(&again) {
+        Err(ServiceError::Event(e)) => assert_eq!(e.pointer, "/0/order_id", "{e}"),
+        other => panic!("placed twice: {other:?}"),
+    }
+}
+
 // ---------------------------------------------------------------- time
 
 #[test]
@@ -1058,7 +1086,7 @@ fn a_torn_last_record_is_dropped_and_damage_before_good_records_stops_the_start(
     let path = dir.path().join(LOG_FILE);
     let whole = std::fs::read(&path).unwrap();
     // Every cut inside the last record: the first record survives, the torn one is gone.
-    let first_end = 8 + json!([{"n": 1}]).to_string().len();
+    let first_end = 12 + json!([{"n": 1}]).to_string().len();
     for cut in first_end + 1..whole.len() {
         std::fs::write(&path, &whole[..cut]).unwrap();
         let recovered = EventLog::open(dir.path()).unwrap();
@@ -1072,10 +1100,20 @@ fn a_torn_last_record_is_dropped_and_damage_before_good_records_stops_the_start(
         let again = EventLog::open(dir.path()).unwrap();
         assert_eq!(again.lists, vec![json!([{"n": 1}]), json!([{"n": 3}])]);
     }
-    // A flipped byte in the first of two records is damage, not a crash.
-    let mut damaged = whole.clone();
-    damaged[10] ^= 0x20;
-    std::fs::write(&path, &damaged).unwrap();
-    let error = EventLog::open(dir.path()).err().expect("damage is refused");
-    assert!(error.reason.contains("damaged"), "{error}");
+    // A tail of zeros (a crash can leave one) is torn too.
+    let mut zeros = whole.clone();
+    zeros.extend([0u8; 12]);
+    std::fs::write(&path, &zeros).unwrap();
+    let recovered = EventLog::open(dir.path()).unwrap();
+    assert_eq!(recovered.lists.len(), 2);
+    assert_eq!(recovered.dropped_bytes, 12);
+    // A flipped byte in the first of two records, in its checksum, its length (which then
+    // announces more than the file holds) or its payload, is damage, not a crash.
+    for byte in [10, 5, 7, 14] {
+        let mut damaged = whole.clone();
+        damaged[byte] ^= 0x20;
+        std::fs::write(&path, &damaged).unwrap();
+        let error = EventLog::open(dir.path()).err().expect("damage is refused");
+        assert!(error.reason.contains("damaged"), "byte {byte}: {error}");
+    }
 }

@@ -2,11 +2,12 @@
 //! flushed to disk before the request is answered, replayed on top of the loaded data at
 //! start.
 //!
-//! A record is `length (u32 LE) | CRC-32 of the payload (u32 LE) | payload`, the payload
-//! being the list as JSON. A crash while appending leaves a torn last record: it is shorter
-//! than its length says or fails its checksum. That request was never answered, so the
-//! record is dropped (and cut off the file) at the next start. A bad record with good ones
-//! after it is not a crash but damage, and stops the start.
+//! A record is `"SGEV" | length (u32 LE) | CRC-32 of length and payload (u32 LE) | payload`,
+//! the payload being the list as JSON. A crash while appending leaves a torn last record:
+//! shorter than its length says, failing its checksum, or not a list. That request was
+//! never answered, so the record is dropped at the next start (cut off the file, its
+//! bytes kept beside it in `<log>.torn`). A bad record with a whole record anywhere after
+//! it is not a crash but damage, and stops the start.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -16,7 +17,10 @@ use serde_json::Value as Json;
 
 pub const LOG_FILE: &str = "events.log";
 
-const HEADER: usize = 8;
+const MAGIC: &[u8; 4] = b"SGEV";
+const HEADER: usize = 12;
+/// The shortest payload, `[]`.
+const SHORTEST: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {reason}")]
@@ -72,14 +76,11 @@ impl EventLog {
         let mut at = 0usize;
         while at < bytes.len() {
             match record_at(&bytes, at) {
-                Ok((payload, next)) => {
-                    let list = serde_json::from_slice(payload).map_err(|e| {
-                        fail(format!("record at byte {at} is not a list of events: {e}"))
-                    })?;
+                Ok((list, next)) => {
                     lists.push(list);
                     at = next;
                 }
-                Err(why) if is_last(&bytes, at) => {
+                Err(why) if !whole_record_after(&bytes, at + 1) => {
                     tracing::warn!(
                         "{}: dropped a torn last record at byte {at} ({why}): its request was never answered",
                         path.display()
@@ -88,14 +89,18 @@ impl EventLog {
                 }
                 Err(why) => {
                     return Err(fail(format!(
-                        "record at byte {at} is damaged ({why}) and records follow it"
+                        "record at byte {at} is damaged ({why}) and whole records follow it"
                     )));
                 }
             }
         }
         let dropped_bytes = (bytes.len() - at) as u64;
         if dropped_bytes > 0 {
-            file.set_len(at as u64)
+            // Kept, not destroyed: a torn record is never acknowledged, but its bytes are
+            // evidence.
+            let torn = path.with_extension("log.torn");
+            std::fs::write(&torn, &bytes[at..])
+                .and_then(|()| file.set_len(at as u64))
                 .and_then(|()| file.sync_all())
                 .map_err(|e| fail(format!("cannot cut off the torn last record: {e}")))?;
         }
@@ -128,8 +133,9 @@ impl EventLog {
         let length = u32::try_from(payload.len())
             .map_err(|_| fail("a list of events over 4 GiB cannot be logged".into()))?;
         let mut record = Vec::with_capacity(HEADER + payload.len());
+        record.extend_from_slice(MAGIC);
         record.extend_from_slice(&length.to_le_bytes());
-        record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        record.extend_from_slice(&checksum(&length.to_le_bytes(), &payload).to_le_bytes());
         record.extend_from_slice(&payload);
         let written = self
             .file
@@ -155,33 +161,51 @@ impl EventLog {
     }
 }
 
-/// The payload of the record at `at` and where the next one starts.
-fn record_at(bytes: &[u8], at: usize) -> Result<(&[u8], usize), String> {
+fn checksum(length: &[u8], payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(length);
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+/// The list in the record at `at` and where the next record starts.
+fn record_at(bytes: &[u8], at: usize) -> Result<(Json, usize), String> {
     let header = bytes
         .get(at..at + HEADER)
         .ok_or("the header is incomplete")?;
-    let length = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
-    let checksum = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
+    if &header[..4] != MAGIC {
+        return Err("no record starts here".into());
+    }
+    let length = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes")) as usize;
+    let stored = u32::from_le_bytes(header[8..].try_into().expect("4 bytes"));
+    if length < SHORTEST {
+        return Err(format!("a length of {length} holds no list"));
+    }
     let payload = bytes
         .get(at + HEADER..at + HEADER + length)
         .ok_or_else(|| format!("{length} bytes announced, fewer written"))?;
-    if crc32fast::hash(payload) != checksum {
+    if checksum(&header[4..8], payload) != stored {
         return Err("the checksum does not match".into());
     }
-    Ok((payload, at + HEADER + length))
+    let list: Json = serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?;
+    if !list.is_array() {
+        return Err("not a list of events".into());
+    }
+    Ok((list, at + HEADER + length))
 }
 
-/// Whether the bad record at `at` ends the file: cut short, or whole but failing its
-/// checksum with nothing after it. Anything else is damage, not a crash.
-fn is_last(bytes: &[u8], at: usize) -> bool {
-    let announced = bytes
-        .get(at..at + 4)
-        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
-    match announced {
-        // A record cut short: nothing can follow what is missing.
-        Some(length) if at + HEADER + length > bytes.len() => true,
-        None => true,
-        // A whole-length record with a bad checksum: torn only if it ends the file.
-        Some(length) => at + HEADER + length == bytes.len(),
+/// Whether a whole, valid record starts anywhere at or after `from`: then a bad record
+/// before it is damage, not a torn end.
+fn whole_record_after(bytes: &[u8], from: usize) -> bool {
+    let mut at = from;
+    while let Some(found) = bytes
+        .get(at..)
+        .and_then(|rest| rest.windows(MAGIC.len()).position(|w| w == MAGIC))
+    {
+        if record_at(bytes, at + found).is_ok() {
+            return true;
+        }
+        at += found + 1;
     }
+    false
 }

@@ -224,6 +224,11 @@ pub fn touched_by(
                     }
                 }
             }
+            // An order that loses its customer becomes a guest order, which no subject's
+            // rows hold.
+            "order_updated" if event.get("customer_id").is_some_and(Json::is_null) => {
+                return Err("an order becomes a guest order".into());
+            }
             "order_updated" => match id("order_id").map(|o| (o, owner(TableName::Orders, o))) {
                 Some((_, Some(o))) => {
                     touched.insert(o);

@@ -214,8 +214,13 @@ impl StateDir {
             reason: format!("cannot write a checkpoint: {e}"),
         };
         let partial = dir.join(format!("{CHECKPOINT}.tmp"));
-        if partial.exists() {
-            fs::remove_dir_all(&partial).map_err(|e| failed(&partial, &e))?;
+        let old = dir.join(format!("{CHECKPOINT}.old"));
+        // Leftovers of an earlier attempt (the current checkpoint is whole, or this
+        // server would not have started).
+        for leftover in [&partial, &old] {
+            if leftover.exists() {
+                fs::remove_dir_all(leftover).map_err(|e| failed(leftover, &e))?;
+            }
         }
         fs::create_dir_all(&partial).map_err(|e| failed(&partial, &e))?;
         crate::events::write_tables(dataset, &partial).map_err(|e| failed(&partial, &e))?;
@@ -225,10 +230,12 @@ impl StateDir {
         };
         let meta = serde_json::to_vec_pretty(&meta).map_err(|e| failed(&partial, &e))?;
         write_atomically(&partial.join(crate::data::loader::META_FILE), &meta)?;
-        let log_name = format!(
-            "events-{}.log",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%6f")
-        );
+        // A name no file has: creating the new log must never empty the live one.
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%6f");
+        let log_name = (0..)
+            .map(|n| format!("events-{stamp}-{n}.log"))
+            .find(|name| !dir.join(name).exists())
+            .expect("some name is free");
         let description = serde_json::to_vec_pretty(&CheckpointFile {
             format: FORMAT,
             log: log_name.clone(),
@@ -244,7 +251,6 @@ impl StateDir {
             .log;
         sync_dir(&partial);
         let current = dir.join(CHECKPOINT);
-        let old = dir.join(format!("{CHECKPOINT}.old"));
         if current.exists() {
             fs::rename(&current, &old).map_err(|e| failed(&current, &e))?;
         }
