@@ -138,6 +138,7 @@ fn hot_paths(c: &mut Criterion) {
             state: None,
             time_limit: None,
             checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
+            engine_from_checkpoint: false,
         },
     )
     .expect("service");

@@ -470,11 +470,32 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the bound address")?;
 
+    let state = match &args.state {
+        Some(dir) => Some(StateDir::open(dir)?),
+        None => {
+            tracing::warn!(
+                "no --state given: segments and events are kept in memory only and are gone when the server stops"
+            );
+            None
+        }
+    };
+    // A checkpoint in the state holds the data with the events so far: it replaces --data.
+    let checkpoint = match &state {
+        Some(state) => state.sources()?.checkpoint,
+        None => None,
+    };
     let demo = args.data.is_none();
     let mut demo_dir = None;
-    let dir = match &args.data {
-        Some(dir) => dir.clone(),
-        None => {
+    let dir = match (&checkpoint, &args.data) {
+        (Some(dir), _) => {
+            tracing::info!(
+                "starting from the checkpoint {} (the data with the logged events applied)",
+                dir.display()
+            );
+            dir.clone()
+        }
+        (None, Some(dir)) => dir.clone(),
+        (None, None) => {
             tracing::info!(
                 "no --data given: serving the built-in demo store ({DEMO_CUSTOMERS} customers)"
             );
@@ -493,15 +514,6 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     .with_context(|| format!("cannot load {}", dir.display()))?;
     drop(demo_dir);
     tracing::info!("{}", report.summary());
-    let state = match &args.state {
-        Some(dir) => Some(StateDir::open(dir)?),
-        None => {
-            tracing::warn!(
-                "no --state given: segments and events are kept in memory only and are gone when the server stops"
-            );
-            None
-        }
-    };
     // Examples go into a fresh state only: deleting one is a change that must last.
     let first_start = state.as_ref().is_none_or(|s| !s.has_saved_segments());
     let service = Arc::new(Service::start(
@@ -511,6 +523,7 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             state,
             time_limit: Some(std::time::Duration::from_secs_f64(args.time_limit)),
             checkpoint_after_events: args.checkpoint_after_events.max(1),
+            engine_from_checkpoint: checkpoint.is_some(),
         },
     )?);
     if demo && first_start {

@@ -420,6 +420,7 @@ fn start(engine: Engine, as_of: i64, state: Option<&std::path::Path>) -> Service
             state: state.map(|dir| StateDir::open(dir).expect("state dir")),
             time_limit: None,
             checkpoint_after_events: 6,
+            engine_from_checkpoint: false,
         },
     )
     .expect("starts")
@@ -850,6 +851,7 @@ fn a_customer_who_ordered_by_event_leaves_ordered_in_the_last_30_days_on_day_31(
             state: None,
             time_limit: None,
             checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
+            engine_from_checkpoint: false,
         },
     )
     .unwrap();

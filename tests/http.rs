@@ -84,6 +84,7 @@ impl Server {
                     .map(|dir| StateDir::open(dir).expect("state dir")),
                 time_limit: Some(options.time_limit),
                 checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
+                engine_from_checkpoint: false,
             },
         )
         .expect("service starts");

@@ -122,6 +122,7 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
             state: None,
             time_limit: None,
             checkpoint_after_events: crate::service::CHECKPOINT_AFTER_EVENTS,
+            engine_from_checkpoint: false,
         },
     )?);
     let ready_seconds = started.elapsed().as_secs_f64();
@@ -361,6 +362,7 @@ fn measure_replay(service: &Service, events: usize) -> anyhow::Result<ReplayMeas
                 state: Some(crate::service::state::StateDir::open(dir.path())?),
                 time_limit: None,
                 checkpoint_after_events: crate::service::CHECKPOINT_AFTER_EVENTS,
+                engine_from_checkpoint: false,
             },
         )?;
         let seconds = started.elapsed().as_secs_f64();

@@ -249,6 +249,9 @@ pub struct ServiceOptions {
     /// [`delta`]); with a state directory, also the log length past which the data is
     /// written as a checkpoint, so a restart replays at most this many events.
     pub checkpoint_after_events: usize,
+    /// The engine given was loaded from the state's checkpoint already (else a
+    /// checkpoint in the state is loaded and replaces it).
+    pub engine_from_checkpoint: bool,
 }
 
 /// The default of [`ServiceOptions::checkpoint_after_events`].
@@ -350,7 +353,12 @@ impl Service {
     pub fn start(engine: Arc<Engine>, options: ServiceOptions) -> Result<Service, ServiceError> {
         let (engine, events) = match &options.state {
             Some(state) => {
-                let (engine, log, logged) = replay(engine, state, options.checkpoint_after_events)?;
+                let (engine, log, logged) = replay(
+                    engine,
+                    state,
+                    options.checkpoint_after_events,
+                    options.engine_from_checkpoint,
+                )?;
                 (engine, Some((log, logged)))
             }
             None => (engine, None),
@@ -1149,10 +1157,11 @@ fn replay(
     engine: Arc<Engine>,
     state: &StateDir,
     checkpoint_after: usize,
+    engine_from_checkpoint: bool,
 ) -> Result<(Arc<Engine>, EventLog, usize), ServiceError> {
     let sources = state.sources()?;
     let engine = match &sources.checkpoint {
-        Some(dir) => {
+        Some(dir) if !engine_from_checkpoint => {
             let started = Instant::now();
             let (dataset, _) = crate::data::load_dataset(dir, &Default::default())
                 .map_err(|e| ServiceError::Engine(format!("checkpoint: {e}")))?;
@@ -1163,7 +1172,7 @@ fn replay(
             );
             Arc::new(Engine::new(Arc::new(dataset)))
         }
-        None => engine,
+        _ => engine,
     };
     let recovered = EventLog::open_file(&sources.log).map_err(state_error)?;
     if recovered.lists.is_empty() {
