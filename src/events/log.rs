@@ -155,10 +155,6 @@ impl EventLog {
         self.end += record.len() as u64;
         Ok(())
     }
-
-    pub fn bytes(&self) -> u64 {
-        self.end
-    }
 }
 
 fn checksum(length: &[u8], payload: &[u8]) -> u32 {

@@ -1033,10 +1033,6 @@ impl SubjectRows {
         self.0.values().all(Vec::is_empty)
     }
 
-    pub fn rows(&self) -> usize {
-        self.0.values().map(Vec::len).sum()
-    }
-
     /// The product ids its rows name.
     fn products(&self, layouts: &Layouts, into: &mut Vec<i64>) {
         for (table, rows) in &self.0 {

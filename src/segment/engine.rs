@@ -1062,45 +1062,19 @@ impl Engine {
     /// rollups, product-to-rows maps, row-to-subject maps, widened columns and the rows
     /// and subjects of each scope.
     pub fn index_memory_bytes(&self) -> usize {
-        fn bitmaps<K>(map: &FxHashMap<K, Arc<RoaringBitmap>>) -> usize {
-            map.values().map(|b| b.serialized_size()).sum()
+        fn sum<K, V>(map: &Mutex<FxHashMap<K, V>>, bytes: impl Fn(&V) -> usize) -> usize {
+            map.lock().expect("lock").values().map(bytes).sum()
         }
-        self.indexes
-            .lock()
-            .expect("lock")
-            .values()
-            .map(|i| i.memory_bytes())
-            .sum::<usize>()
-            + self
-                .rollups
-                .lock()
-                .expect("lock")
-                .values()
-                .map(|r| r.memory_bytes())
-                .sum::<usize>()
-            + self
-                .product_rows
-                .lock()
-                .expect("lock")
-                .values()
-                .map(|p| (p.offsets.len() + p.rows.len()) * 4)
-                .sum::<usize>()
-            + self
-                .subject_of_rows
-                .lock()
-                .expect("lock")
-                .values()
-                .map(|(subjects, offsets)| subjects.len() * 8 + offsets.len() * 4)
-                .sum::<usize>()
-            + self
-                .wide_columns
-                .lock()
-                .expect("lock")
-                .values()
-                .map(|c| c.get_array_memory_size())
-                .sum::<usize>()
-            + bitmaps(&self.scopes.lock().expect("lock"))
-            + bitmaps(&self.universes.lock().expect("lock"))
+        let bitmap = |b: &Arc<RoaringBitmap>| b.serialized_size();
+        sum(&self.indexes, |i| i.memory_bytes())
+            + sum(&self.rollups, |r| r.memory_bytes())
+            + sum(&self.product_rows, |p| (p.offsets.len() + p.rows.len()) * 4)
+            + sum(&self.subject_of_rows, |(subjects, offsets)| {
+                subjects.len() * 8 + offsets.len() * 4
+            })
+            + sum(&self.wide_columns, |c| c.get_array_memory_size())
+            + sum(&self.scopes, bitmap)
+            + sum(&self.universes, bitmap)
     }
 }
 

@@ -32,7 +32,7 @@ use crate::segment::{Engine, EvalError, Evaluation, Segment, SegmentSource};
 use crate::store::{Dataset, NONE};
 
 /// What events changed since the data was loaded (or last rebuilt).
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Delta {
     // Persistent collections: each list makes a new delta from the last in time of its
     // own size, not of everything since the load.
@@ -92,21 +92,6 @@ impl Part {
             .map(|m| self.to_base[m as usize])
             .filter(|&b| b != NONE)
             .collect()
-    }
-}
-
-impl Default for Delta {
-    fn default() -> Self {
-        Delta {
-            lists: imbl::Vector::new(),
-            events: 0,
-            rows: imbl::OrdMap::new(),
-            touched: RoaringBitmap::new(),
-            gone: RoaringBitmap::new(),
-            new_orders: imbl::HashSet::new(),
-            owners: imbl::HashMap::new(),
-            all: Arc::new(OnceLock::new()),
-        }
     }
 }
 
