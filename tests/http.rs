@@ -1306,6 +1306,7 @@ fn xlsx_exports_go_on_to_further_sheets() {
     let mut bytes = Vec::new();
     let source = MemberSource {
         dataset: dataset.clone(),
+        added: Default::default(),
         touched: None,
     };
     let written = write_xlsx(

@@ -214,8 +214,9 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
 /// Active segments while events are measured (benchmark.md).
 const EVENT_SEGMENTS: usize = 100;
 
-/// Stores copies of the suite up to 100 active segments, then applies lists of events
-/// over existing customers and products: views, orders and wishlist items.
+/// Stores copies of the suite up to 100 active segments, then applies lists of events:
+/// views, orders and wishlist items of existing customers, views of new visitors and
+/// registrations of new customers.
 fn measure_events(
     service: &Service,
     suite_dir: &Path,
@@ -264,13 +265,16 @@ fn measure_events(
     })
 }
 
-/// Events over existing customers and products: views, orders (with one item) and
-/// wishlist items, a third each, at one instant.
+/// Events over existing products, a fifth each, at one instant: views, orders (with one
+/// item) and wishlist items of existing customers, views of new visitors and new
+/// customers.
 struct EventMaker {
     customers: Int64Array,
     websites: Vec<i64>,
     products: Int64Array,
     next_order: i64,
+    next_customer: i64,
+    next_visitor: i64,
     at: String,
     rng: rand_pcg::Pcg64Mcg,
 }
@@ -294,7 +298,11 @@ impl EventMaker {
             .int64("order_id")
             .and_then(|ids| ids.iter().flatten().max())
             .unwrap_or(0);
+        let next_customer = customers.iter().flatten().max().unwrap_or(0);
+        let next_visitor = dataset.visitor_ids.iter().copied().max().unwrap_or(0);
         Ok(EventMaker {
+            next_customer,
+            next_visitor,
             websites: (0..customers.len()).map(|c| websites.value(c)).collect(),
             customers,
             products,
@@ -315,7 +323,7 @@ impl EventMaker {
                     .products
                     .value(self.rng.random_range(0..self.products.len()));
                 let at = &self.at;
-                match self.rng.random_range(0..3) {
+                match self.rng.random_range(0..5) {
                     0 => json!({"type": "product_viewed", "customer_id": customer,
                         "product_id": product, "website_id": website, "viewed_at": at}),
                     1 => {
@@ -326,8 +334,19 @@ impl EventMaker {
                             "items": [{"product_id": product, "qty_ordered": 1,
                                 "price": "129.9000", "row_total": "129.9000"}]})
                     }
-                    _ => json!({"type": "wishlist_item_added", "customer_id": customer,
+                    2 => json!({"type": "wishlist_item_added", "customer_id": customer,
                         "product_id": product, "added_at": at}),
+                    3 => {
+                        self.next_visitor += 1;
+                        json!({"type": "product_viewed", "visitor_id": self.next_visitor,
+                            "product_id": product, "website_id": website, "viewed_at": at})
+                    }
+                    _ => {
+                        self.next_customer += 1;
+                        json!({"type": "customer_upserted", "customer_id": self.next_customer,
+                            "website_id": website, "group_id": 1, "created_at": at,
+                            "email": format!("new{}@example.com", self.next_customer)})
+                    }
                 }
             })
             .collect();

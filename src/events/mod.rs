@@ -1041,6 +1041,28 @@ impl SubjectRows {
             }
         }
     }
+
+    /// Whether one of its rows names product `id`.
+    pub fn names_product(&self, layouts: &Layouts, id: i64) -> bool {
+        let mut named = Vec::new();
+        self.products(layouts, &mut named);
+        named.contains(&id)
+    }
+}
+
+/// One `products` row, in the columns of the table as read.
+#[derive(Clone, Debug)]
+pub struct ProductRow(Vec<Value>);
+
+/// The row of product `id` in `dataset`, if it has the product.
+pub fn product_row(dataset: &Dataset, layouts: &Layouts, id: i64) -> Option<ProductRow> {
+    let row = dataset.product_index.get(id)?;
+    Some(ProductRow(row_of(
+        dataset,
+        layouts,
+        TableName::Products,
+        row as usize,
+    )))
 }
 
 /// Where a column of a table as read comes from in the store.
@@ -1211,12 +1233,13 @@ pub fn subject_rows(dataset: &Dataset, layouts: &Layouts, subject: u32) -> Subje
 }
 
 /// A dataset of just these subjects' rows, with the products they (or `more_products`)
-/// name from `dataset`.
+/// name: from `changed_products` where it has them, else from `dataset`.
 pub fn dataset_of<'a>(
     dataset: &Dataset,
     layouts: &Layouts,
     subjects: impl Iterator<Item = &'a SubjectRows> + Clone,
     more_products: &[i64],
+    changed_products: &imbl::OrdMap<i64, Arc<ProductRow>>,
     label: &Path,
 ) -> Result<Dataset, LoadError> {
     let mut products: Vec<i64> = more_products.to_vec();
@@ -1227,8 +1250,10 @@ pub fn dataset_of<'a>(
     products.dedup();
     let product_rows: Vec<Vec<Value>> = products
         .iter()
-        .filter_map(|&id| dataset.product_index.get(id))
-        .map(|row| row_of(dataset, layouts, TableName::Products, row as usize))
+        .filter_map(|&id| match changed_products.get(&id) {
+            Some(changed) => Some(changed.0.clone()),
+            None => product_row(dataset, layouts, id).map(|row| row.0),
+        })
         .collect();
     let mut tables = BTreeMap::new();
     for name in TableName::ALL {

@@ -146,13 +146,13 @@ impl Collector for ServiceCollector {
             &mut encoder,
             "segmint_customers",
             "Registered customers in the data",
-            dataset.customer_count() as i64,
+            snapshot.customer_count() as i64,
         )?;
         gauge(
             &mut encoder,
             "segmint_visitors",
             "Visitors in the data",
-            dataset.visitor_count() as i64,
+            snapshot.visitor_count() as i64,
         )?;
         gauge(
             &mut encoder,

@@ -64,11 +64,10 @@ fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
     responses((status = 200, description = "The service is up", body = Health)))]
 pub async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
     let snapshot = state.service.snapshot();
-    let dataset = snapshot.engine.dataset();
     Json(Health {
         status: "ok",
-        customers: dataset.customer_count() as u64,
-        visitors: dataset.visitor_count() as u64,
+        customers: snapshot.customer_count() as u64,
+        visitors: snapshot.visitor_count() as u64,
     })
 }
 

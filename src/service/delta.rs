@@ -9,11 +9,15 @@
 //! data as events left it: the loaded data answers for everyone else, a dataset of the
 //! touched subjects for them ([`evaluate`]).
 //!
-//! Lists that this cannot take apply by rebuilding the data instead: a new customer or
-//! visitor (dense ids are fixed), a product change (it reaches every subject that has the
-//! product), or a change to a guest order. So does the first list after the delta has
-//! grown past `checkpoint_after_events` ([`super::ServiceOptions`]), which folds it into
-//! newly loaded data.
+//! New customers and visitors get the dense ids after the loaded data's ([`AddedSubjects`]).
+//! A product change touches every subject whose records name the product; changed and new
+//! products are kept in the delta too.
+//!
+//! Lists that this cannot take apply by rebuilding the data instead: a change to a guest
+//! order (no subject's rows hold it), or a product change that reaches more than
+//! [`PRODUCT_REACH_LIMIT`] subjects. So does the first list after the delta has grown past
+//! `checkpoint_after_events` ([`super::ServiceOptions`]), which folds it into newly loaded
+//! data (the added subjects then take their places in id order).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,9 +28,9 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 use serde_json::Value as Json;
 
-use super::{SegmentKey, Segments, Stored, StoredSegment};
+use super::{SegmentKey, Segments, Stored, StoredSegment, SubjectId};
 use crate::data::value::day_of_micros;
-use crate::events::{Layouts, SubjectRows, dataset_of, subject_rows};
+use crate::events::{Layouts, ProductRow, SubjectRows, dataset_of, product_row, subject_rows};
 use crate::model::TableName;
 use crate::segment::{Engine, EvalError, Evaluation, Segment, SegmentSource};
 use crate::store::{Dataset, NONE};
@@ -49,12 +53,101 @@ pub struct Delta {
     pub new_orders: imbl::HashSet<i64>,
     /// Where records with ids now are, when events put them there: (table, id) → owner.
     pub owners: imbl::HashMap<(TableName, i64), u32>,
+    /// Customers and visitors that events added.
+    pub added: AddedSubjects,
+    /// Products as events left them, by product id: new ones and changed ones.
+    pub products: imbl::OrdMap<i64, Arc<ProductRow>>,
     /// A dataset of every touched subject, built when an evaluation first needs it.
     all: Arc<OnceLock<Result<Arc<Part>, String>>>,
 }
 
+/// Customers and visitors that events added since the data was loaded. They take the
+/// dense ids after the loaded data's, in the order they came, until a rebuild loads them
+/// with the rest.
+#[derive(Clone, Default)]
+pub struct AddedSubjects {
+    ids: imbl::Vector<SubjectId>,
+    dense: imbl::HashMap<SubjectId, u32>,
+}
+
+impl AddedSubjects {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn get(&self, subject: SubjectId) -> Option<u32> {
+        self.dense.get(&subject).copied()
+    }
+
+    /// The added customers.
+    pub fn customers(&self) -> usize {
+        self.ids
+            .iter()
+            .filter(|s| matches!(s, SubjectId::Customer(_)))
+            .count()
+    }
+
+    fn add(&mut self, base: &Dataset, subject: SubjectId) -> u32 {
+        if let Some(dense) = self.get(subject) {
+            return dense;
+        }
+        let dense = (first_added(base) + self.ids.len()) as u32;
+        self.ids.push_back(subject);
+        self.dense.insert(subject, dense);
+        dense
+    }
+}
+
+/// The first dense id after the loaded data's subjects.
+fn first_added(base: &Dataset) -> usize {
+    base.customer_count() + base.visitor_count()
+}
+
+/// The subjects of the data now: the loaded data's and those events added since.
+#[derive(Clone, Copy)]
+pub struct Subjects<'a> {
+    pub base: &'a Dataset,
+    pub added: &'a AddedSubjects,
+}
+
+impl Subjects<'_> {
+    /// The subject of a dense id. Every id in a snapshot's bitmaps is one of its subjects.
+    pub fn id(&self, dense: u32) -> SubjectId {
+        let customers = self.base.customer_count();
+        let dense_index = dense as usize;
+        if dense_index < customers {
+            SubjectId::Customer(self.base.customer_ids().value(dense_index))
+        } else if let Some(&visitor) = self.base.visitor_ids.get(dense_index - customers) {
+            SubjectId::Visitor(visitor)
+        } else {
+            self.added.ids[dense_index - first_added(self.base)]
+        }
+    }
+
+    /// The dense id of a subject (visitors included when events moved their records away).
+    pub fn dense(&self, subject: SubjectId) -> Option<u32> {
+        let in_base = match subject {
+            SubjectId::Customer(id) => self.base.customer_index.get(id),
+            SubjectId::Visitor(id) => self
+                .base
+                .visitor_index
+                .get(id)
+                .map(|v| self.base.customer_count() as u32 + v),
+        };
+        in_base.or_else(|| self.added.get(subject))
+    }
+
+    pub fn is_visitor(&self, dense: u32) -> bool {
+        matches!(self.id(dense), SubjectId::Visitor(_))
+    }
+}
+
 /// A dataset of some subjects, evaluated on its own: its dense ids map to the loaded
-/// data's.
+/// data's (and the added subjects').
 pub struct Part {
     pub engine: Engine,
     pub to_base: Vec<u32>,
@@ -62,17 +155,13 @@ pub struct Part {
 }
 
 impl Part {
-    fn new(dataset: Dataset, base: &Dataset) -> Part {
+    fn new(dataset: Dataset, subjects: Subjects) -> Part {
         let customers = dataset.customer_count();
         let ids = dataset.customer_ids();
-        let base_customers = base.customer_count() as u32;
         let to_base: Vec<u32> = (0..customers)
-            .map(|c| base.customer_index.get(ids.value(c)).unwrap_or(NONE))
-            .chain(dataset.visitor_ids.iter().map(|&v| {
-                base.visitor_index
-                    .get(v)
-                    .map_or(NONE, |b| base_customers + b)
-            }))
+            .map(|c| SubjectId::Customer(ids.value(c)))
+            .chain(dataset.visitor_ids.iter().map(|&v| SubjectId::Visitor(v)))
+            .map(|subject| subjects.dense(subject).unwrap_or(NONE))
             .collect();
         let from_base = to_base
             .iter()
@@ -108,10 +197,17 @@ impl Delta {
                     &layouts,
                     rows.iter().map(|r| r.as_ref()),
                     &[],
+                    &self.products,
                     Path::new("touched subjects"),
                 )
                 .map_err(|e| e.to_string())?;
-                let part = Part::new(dataset, base);
+                let part = Part::new(
+                    dataset,
+                    Subjects {
+                        base,
+                        added: &self.added,
+                    },
+                );
                 tracing::debug!(
                     "dataset of {} touched subjects built in {:.1} ms",
                     self.rows.len(),
@@ -126,13 +222,25 @@ impl Delta {
 /// Why a list of events rebuilds the data instead.
 pub type RebuildReason = String;
 
-/// The subjects a list touches (dense ids of the loaded data), or why it must rebuild.
+/// Subjects a product change may reach before the list rebuilds the data instead: each
+/// touched subject's rows are copied and kept in the delta.
+pub const PRODUCT_REACH_LIMIT: usize = 20_000;
+
+/// What a list touches.
+pub struct Touched {
+    /// Dense ids, of the loaded data or added.
+    pub subjects: BTreeSet<u32>,
+    /// The delta's added subjects and those the list adds.
+    pub added: AddedSubjects,
+}
+
+/// The subjects a list touches, or why it must rebuild.
 pub fn touched_by(
     list: &Json,
     base: &Dataset,
     delta: &Delta,
     fold_after: usize,
-) -> Result<BTreeSet<u32>, RebuildReason> {
+) -> Result<Touched, RebuildReason> {
     if delta.events >= fold_after {
         return Err(format!(
             "{} events since the data was loaded: folding them in",
@@ -143,17 +251,6 @@ pub fn touched_by(
         return Err("not a list".into());
     };
     let customers = base.customer_count() as u32;
-    let customer = |id: i64| -> Result<u32, RebuildReason> {
-        base.customer_index
-            .get(id)
-            .ok_or_else(|| format!("customer {id} is new (or unknown)"))
-    };
-    let visitor = |id: i64| -> Result<u32, RebuildReason> {
-        match base.visitor_index.get(id) {
-            Some(v) if !delta.gone.contains(customers + v) => Ok(customers + v),
-            _ => Err(format!("visitor {id} is new (or unknown)")),
-        }
-    };
     let owner_in_base = |table: TableName, id: i64| -> Option<u32> {
         let (index, relation) = match table {
             TableName::Orders => (&base.order_index, &base.orders),
@@ -178,19 +275,54 @@ pub fn touched_by(
             .copied()
             .or_else(|| owner_in_base(table, id))
     };
+    let mut added = delta.added.clone();
     let mut touched = BTreeSet::new();
     for event in events {
         let id = |key: &str| event.get(key).and_then(Json::as_i64);
         let kind = event.get("type").and_then(Json::as_str).unwrap_or("");
-        // Malformed events are left to the applier, which names what is wrong.
-        if let Some(c) = id("customer_id") {
-            touched.insert(customer(c)?);
-        }
-        if let Some(v) = id("visitor_id") {
-            touched.insert(visitor(v)?);
+        // Events that name an unknown subject without adding it (and malformed events)
+        // are left to the applier, which names what is wrong.
+        let adds_customer = kind == "customer_upserted";
+        let adds_visitor = matches!(kind, "product_viewed" | "cart_updated");
+        for (key, adds, subject) in [
+            (
+                "customer_id",
+                adds_customer,
+                SubjectId::Customer as fn(i64) -> SubjectId,
+            ),
+            ("visitor_id", adds_visitor, SubjectId::Visitor),
+        ] {
+            let Some(subject) = id(key).map(subject) else {
+                continue;
+            };
+            let known = Subjects {
+                base,
+                added: &added,
+            }
+            .dense(subject);
+            match known {
+                Some(dense) => {
+                    touched.insert(dense);
+                }
+                None if adds => {
+                    touched.insert(added.add(base, subject));
+                }
+                None => {}
+            }
         }
         match kind {
-            "product_upserted" => return Err("a product changed".into()),
+            "product_upserted" => {
+                if let Some(product) = id("product_id") {
+                    let reach = subjects_with_product(base, delta, product);
+                    if reach.len() > PRODUCT_REACH_LIMIT as u64 {
+                        return Err(format!(
+                            "product {product} is in the records of {} subjects",
+                            reach.len()
+                        ));
+                    }
+                    touched.extend(reach);
+                }
+            }
             "address_upserted" | "address_deleted" => {
                 if let Some(address) = id("address_id") {
                     touched.extend(address_owner(base, delta, address));
@@ -234,7 +366,61 @@ pub fn touched_by(
             _ => {}
         }
     }
-    Ok(touched)
+    Ok(Touched {
+        subjects: touched,
+        added,
+    })
+}
+
+/// Every subject whose records name `product` now: in the loaded data (by its records'
+/// product rows) and among the touched subjects' rows.
+fn subjects_with_product(base: &Dataset, delta: &Delta, product: i64) -> RoaringBitmap {
+    let mut found = RoaringBitmap::new();
+    let customers = base.customer_count() as u32;
+    if let Some(product_row) = base.product_index.get(product) {
+        let owner = |relation: &crate::store::Relation, row: usize| -> Option<u32> {
+            let customer = relation
+                .groups
+                .owner
+                .get(row)
+                .copied()
+                .filter(|&c| c != NONE);
+            customer.or_else(|| {
+                let groups = relation.visitor_groups.as_ref()?;
+                let visitor = groups.owner.get(row).copied().filter(|&v| v != NONE)?;
+                Some(customers + visitor)
+            })
+        };
+        for (name, relation) in base.relations() {
+            let Some(rows) = &relation.product_row else {
+                continue;
+            };
+            for (row, _) in rows.iter().enumerate().filter(|(_, p)| **p == product_row) {
+                // Items belong to an order or a cart, which belongs to the subject.
+                let subject = match name {
+                    TableName::OrderItems => relation
+                        .groups
+                        .owner
+                        .get(row)
+                        .and_then(|&order| owner(&base.orders, order as usize)),
+                    TableName::CartItems => relation
+                        .groups
+                        .owner
+                        .get(row)
+                        .and_then(|&cart| owner(&base.carts, cart as usize)),
+                    _ => owner(relation, row),
+                };
+                found.extend(subject);
+            }
+        }
+    }
+    let layouts = Layouts::of(base);
+    for (&subject, rows) in &delta.rows {
+        if rows.names_product(&layouts, product) {
+            found.insert(subject);
+        }
+    }
+    found
 }
 
 /// The customer an address belongs to now.
@@ -265,25 +451,33 @@ pub fn apply(
     base: &Engine,
     delta: &Delta,
     segments: &Segments,
-    touched: &BTreeSet<u32>,
+    touched: &Touched,
     list: &Json,
     now: i64,
 ) -> Result<Applied, super::ServiceError> {
+    let Touched {
+        subjects: touched,
+        added,
+    } = touched;
     let started = Instant::now();
     let mut phases: Vec<(&str, f64)> = Vec::new();
     let mut phase = |name: &'static str| {
         phases.push((name, started.elapsed().as_secs_f64() * 1e3));
     };
     let dataset = base.dataset();
+    let subjects = Subjects {
+        base: dataset,
+        added,
+    };
     let layouts = Layouts::of(dataset);
     let rows: Vec<Arc<SubjectRows>> = touched
         .iter()
-        .map(|&s| {
-            delta
-                .rows
-                .get(&s)
-                .cloned()
-                .unwrap_or_else(|| Arc::new(subject_rows(dataset, &layouts, s)))
+        .map(|&s| match delta.rows.get(&s) {
+            Some(rows) => rows.clone(),
+            None if (s as usize) < first_added(dataset) => {
+                Arc::new(subject_rows(dataset, &layouts, s))
+            }
+            None => Arc::default(),
         })
         .collect();
     let products = named_products(list);
@@ -293,6 +487,7 @@ pub fn apply(
         &layouts,
         rows.iter().map(|r| r.as_ref()),
         &products,
+        &delta.products,
         label,
     )
     .map_err(|e| super::ServiceError::Engine(e.to_string()))?;
@@ -302,7 +497,7 @@ pub fn apply(
     let after = crate::events::apply(&before, list, label).map_err(super::event_error)?;
     phase("events applied");
     // Ids map through the loaded data: every subject the list names is in it.
-    let part = Part::new(after, dataset);
+    let part = Part::new(after, subjects);
     let after = part.engine.dataset();
     // Only segments that read a table the list changes can move; the others keep their
     // members. Every segment's members of the touched subjects, in the small dataset's
@@ -346,6 +541,7 @@ pub fn apply(
     }
     let mut delta = Delta {
         all: Arc::new(OnceLock::new()),
+        added: added.clone(),
         ..delta.clone()
     };
     delta.lists.push_back(Arc::new(list.clone()));
@@ -356,7 +552,7 @@ pub fn apply(
             Some(&p) => subject_rows(after, &after_layouts, p),
             None => SubjectRows::default(),
         };
-        if rows.is_empty() && subject >= dataset.customer_count() as u32 {
+        if rows.is_empty() && subjects.is_visitor(subject) {
             delta.gone.insert(subject);
         } else {
             delta.gone.remove(subject);
@@ -365,6 +561,11 @@ pub fn apply(
         delta.touched.insert(subject);
     }
     record_owners(&mut delta, after, &part);
+    for product in upserted_products(list) {
+        if let Some(row) = product_row(after, &after_layouts, product) {
+            delta.products.insert(product, Arc::new(row));
+        }
+    }
     phase("delta kept");
     tracing::debug!(
         "{} subjects, {} of {} segments: {phases:?}",
@@ -398,6 +599,7 @@ fn tables_changed(list: &Json) -> BTreeSet<TableName> {
             Some("cart_updated") => &[Carts, CartItems],
             Some("wishlist_item_added" | "wishlist_item_removed") => &[WishlistItems],
             Some("product_viewed") => &[ProductViews],
+            Some("product_upserted") => &[Products],
             Some("visitor_logged_in") => &[Carts, CartItems, ProductViews],
             _ => &TableName::ALL,
         };
@@ -470,6 +672,15 @@ fn record_owners(delta: &mut Delta, after: &Dataset, part: &Part) {
         after.addresses.table.int64("address_id"),
         &after.addresses,
     );
+}
+
+/// Product ids that `product_upserted` events of the list name.
+fn upserted_products(list: &Json) -> impl Iterator<Item = i64> + '_ {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|event| event.get("type").and_then(Json::as_str) == Some("product_upserted"))
+        .filter_map(|event| event.get("product_id").and_then(Json::as_i64))
 }
 
 /// Product ids the events name (their rows must be in the small dataset).

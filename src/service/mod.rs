@@ -33,9 +33,8 @@ use crate::events::log::EventLog;
 use crate::events::{self, ApplyError, EventError};
 use crate::segment::definition::{SegmentId, segment_id};
 use crate::segment::{DefinitionError, Engine, ErrorKind, EvalError, Segment, SegmentSource};
-use crate::store::Dataset;
 use clock::Clock;
-use delta::{Data, Delta};
+use delta::{Data, Delta, Subjects};
 use state::{SavedSegment, SavedSegments, StateDir, StateError};
 
 /// Why a request to the service was refused.
@@ -180,19 +179,36 @@ impl Snapshot {
             .collect()
     }
 
+    /// The subjects of the data now.
+    pub fn subjects(&self) -> Subjects<'_> {
+        Subjects {
+            base: self.engine.dataset(),
+            added: &self.delta.added,
+        }
+    }
+
     /// The dense subject id of a customer, if the data has them.
     pub fn customer(&self, customer_id: i64) -> Option<u32> {
-        self.engine.dataset().customer_index.get(customer_id)
+        self.subjects().dense(SubjectId::Customer(customer_id))
     }
 
     /// The dense subject id of a visitor, unless events moved all its records away.
     pub fn visitor(&self, visitor_id: i64) -> Option<u32> {
-        let dataset = self.engine.dataset();
-        dataset
-            .visitor_index
-            .get(visitor_id)
-            .map(|v| dataset.customer_count() as u32 + v)
+        self.subjects()
+            .dense(SubjectId::Visitor(visitor_id))
             .filter(|&subject| !self.delta.gone.contains(subject))
+    }
+
+    /// Customers in the data now.
+    pub fn customer_count(&self) -> usize {
+        self.engine.dataset().customer_count() + self.delta.added.customers()
+    }
+
+    /// Visitors with records in the data now.
+    pub fn visitor_count(&self) -> usize {
+        let added = &self.delta.added;
+        (self.engine.dataset().visitor_count() + added.len() - added.customers())
+            .saturating_sub(self.delta.gone.len() as usize)
     }
 
     /// The data now, for evaluations: the loaded data and what events changed since.
@@ -216,6 +232,7 @@ impl Snapshot {
         };
         Ok(report::MemberSource {
             dataset: self.engine.dataset().clone(),
+            added: self.delta.added.clone(),
             touched: part,
         })
     }
@@ -295,17 +312,6 @@ struct Writer {
 pub enum SubjectId {
     Customer(i64),
     Visitor(i64),
-}
-
-impl SubjectId {
-    /// The subject of dense id `subject` in `dataset`.
-    pub fn of(dataset: &Dataset, subject: u32) -> SubjectId {
-        let customers = dataset.customer_count();
-        match (subject as usize).checked_sub(customers) {
-            None => SubjectId::Customer(dataset.customer_ids().value(subject as usize)),
-            Some(v) => SubjectId::Visitor(dataset.visitor_ids[v]),
-        }
-    }
 }
 
 /// A subject entering or leaving a segment.
@@ -573,7 +579,7 @@ impl Service {
             writer.checkpoint_after,
         ) {
             Ok(touched) => {
-                only = Some(touched.iter().copied().collect::<RoaringBitmap>());
+                only = Some(touched.subjects.iter().copied().collect::<RoaringBitmap>());
                 let result = delta::apply(
                     &before.engine,
                     &before.delta,
@@ -584,7 +590,7 @@ impl Service {
                 )?;
                 tracing::debug!(
                     "{applied} events over {} subjects applied in {:.1} ms",
-                    touched.len(),
+                    touched.subjects.len(),
                     started.elapsed().as_secs_f64() * 1e3
                 );
                 (
@@ -626,7 +632,11 @@ impl Service {
             }
             (None, None) => {}
         }
-        let changes = membership_changes(&before, &engine, &segments, only.as_ref());
+        let after = Subjects {
+            base: engine.dataset(),
+            added: &delta.added,
+        };
+        let changes = membership_changes(&before, after, &segments, only.as_ref());
         let day = current_day(&segments, day_of_micros(now));
         self.current.store(Arc::new(Snapshot {
             engine,
@@ -1221,14 +1231,17 @@ fn checkpoint(state: &StateDir, engine: &Engine) -> Result<EventLog, ServiceErro
 /// Who entered and left each segment between `before` and `after` (over `engine`'s data).
 fn membership_changes(
     before: &Snapshot,
-    engine: &Arc<Engine>,
+    subjects: Subjects,
     after: &Segments,
     only: Option<&RoaringBitmap>,
 ) -> Vec<MembershipChange> {
-    let old_data = before.engine.dataset();
-    let new_data = engine.dataset();
-    let same_subjects = Arc::ptr_eq(&before.engine, engine)
-        || (old_data.customer_ids() == new_data.customer_ids()
+    let old_subjects = before.subjects();
+    let (old_data, new_data) = (old_subjects.base, subjects.base);
+    // Added subjects keep their ids until a rebuild, which gives them ids in order.
+    let same_subjects = std::ptr::eq(old_data, new_data)
+        || (old_subjects.added.is_empty()
+            && subjects.added.is_empty()
+            && old_data.customer_ids() == new_data.customer_ids()
             && old_data.visitor_ids == new_data.visitor_ids);
     let mut changes = Vec::new();
     let empty = Arc::new(RoaringBitmap::new());
@@ -1243,17 +1256,15 @@ fn membership_changes(
             (true, Some(only)) => only
                 .iter()
                 .filter(|&s| old.contains(s) != new.contains(s))
-                .map(|s| (SubjectId::of(new_data, s), new.contains(s)))
+                .map(|s| (subjects.id(s), new.contains(s)))
                 .collect(),
             (true, None) => (old.as_ref() ^ new.as_ref())
                 .iter()
-                .map(|s| (SubjectId::of(new_data, s), new.contains(s)))
+                .map(|s| (subjects.id(s), new.contains(s)))
                 .collect(),
             (false, _) => {
-                let old: BTreeSet<SubjectId> =
-                    old.iter().map(|s| SubjectId::of(old_data, s)).collect();
-                let new: BTreeSet<SubjectId> =
-                    new.iter().map(|s| SubjectId::of(new_data, s)).collect();
+                let old: BTreeSet<SubjectId> = old.iter().map(|s| old_subjects.id(s)).collect();
+                let new: BTreeSet<SubjectId> = new.iter().map(|s| subjects.id(s)).collect();
                 old.symmetric_difference(&new)
                     .map(|s| (*s, new.contains(s)))
                     .collect()

@@ -8,7 +8,8 @@ use datafusion::arrow::array::Int64Array;
 use roaring::RoaringBitmap;
 use serde::Serialize;
 
-use super::delta::Part;
+use super::SubjectId;
+use super::delta::{AddedSubjects, Part, Subjects};
 use crate::data::value::format_timestamp;
 use crate::segment::index::ColumnReader;
 use crate::store::{Dataset, Table};
@@ -173,18 +174,28 @@ impl<'a> MemberReader<'a> {
 #[derive(Clone)]
 pub struct MemberSource {
     pub dataset: Arc<Dataset>,
+    pub added: AddedSubjects,
     pub touched: Option<Arc<Part>>,
 }
 
 /// Row readers over a [`MemberSource`].
 pub struct MemberReaders<'a> {
+    subjects: Subjects<'a>,
     base: MemberReader<'a>,
     touched: Option<(MemberReader<'a>, &'a Part)>,
 }
 
 impl MemberSource {
+    pub fn subjects(&self) -> Subjects<'_> {
+        Subjects {
+            base: &self.dataset,
+            added: &self.added,
+        }
+    }
+
     pub fn readers(&self) -> MemberReaders<'_> {
         MemberReaders {
+            subjects: self.subjects(),
             base: MemberReader::new(&self.dataset),
             touched: self
                 .touched
@@ -201,7 +212,26 @@ impl MemberReaders<'_> {
         {
             return reader.row(own);
         }
-        self.base.row(subject)
+        if (subject as usize)
+            < self.subjects.base.customer_count() + self.subjects.base.visitor_count()
+        {
+            return self.base.row(subject);
+        }
+        // Added subjects are in the touched dataset while they have records.
+        match self.subjects.id(subject) {
+            SubjectId::Customer(customer_id) => MemberRow::Customer(CustomerRow {
+                customer_id,
+                name: None,
+                email: None,
+                group_id: None,
+                telephone: None,
+                postcode: None,
+                country_id: None,
+                region: None,
+                customer_since: None,
+            }),
+            SubjectId::Visitor(visitor_id) => MemberRow::Visitor { visitor_id },
+        }
     }
 }
 
@@ -233,19 +263,26 @@ impl Cursor {
     }
 
     /// The cursor that continues after `subject`.
-    pub fn after(dataset: &Dataset, subject: u32) -> Cursor {
-        let customers = dataset.customer_count();
-        let subject = subject as usize;
-        if subject < customers {
-            Cursor::Customer(dataset.customer_ids().value(subject))
-        } else {
-            Cursor::Visitor(dataset.visitor_ids[subject - customers])
+    pub fn after(subjects: Subjects, subject: u32) -> Cursor {
+        match subjects.id(subject) {
+            SubjectId::Customer(id) => Cursor::Customer(id),
+            SubjectId::Visitor(id) => Cursor::Visitor(id),
         }
     }
 
     /// The first subject id after the cursor. Ids need not exist: the cursor is a place
-    /// in the order, so paging goes on past a member that has since left.
-    pub fn first_subject(&self, dataset: &Dataset) -> u32 {
+    /// in the order, so paging goes on past a member that has since left. Members come
+    /// in customer id order, then visitor id order, then the subjects events added since
+    /// the data was loaded, in the order they came.
+    pub fn first_subject(&self, subjects: Subjects) -> u32 {
+        let added = match *self {
+            Cursor::Customer(id) => subjects.added.get(SubjectId::Customer(id)),
+            Cursor::Visitor(id) => subjects.added.get(SubjectId::Visitor(id)),
+        };
+        if let Some(dense) = added {
+            return dense.saturating_add(1);
+        }
+        let dataset = subjects.base;
         let customers = dataset.customer_count();
         match *self {
             Cursor::Customer(id) => {
@@ -281,8 +318,7 @@ pub fn page(
     after: Option<Cursor>,
     limit: usize,
 ) -> Page {
-    let dataset = source.dataset.as_ref();
-    let start = after.map_or(0, |c| c.first_subject(dataset));
+    let start = after.map_or(0, |c| c.first_subject(source.subjects()));
     let reader = source.readers();
     let mut subjects = members.range(start..);
     let chosen: Vec<u32> = subjects.by_ref().take(limit).collect();
@@ -292,7 +328,7 @@ pub fn page(
         next: chosen
             .last()
             .filter(|_| more)
-            .map(|&s| Cursor::after(dataset, s)),
+            .map(|&s| Cursor::after(source.subjects(), s)),
     }
 }
 
@@ -313,7 +349,7 @@ impl CsvExport {
         after: Option<Cursor>,
         limit: Option<u64>,
     ) -> CsvExport {
-        let next = Some(after.map_or(0, |c| c.first_subject(&source.dataset)));
+        let next = Some(after.map_or(0, |c| c.first_subject(source.subjects())));
         CsvExport {
             source,
             members,
@@ -380,7 +416,7 @@ pub fn write_xlsx(
     let (sheet_name, rows_per_sheet) = (sheets.name, sheets.rows.clamp(2, XLSX_MAX_ROWS));
     let mut workbook = rust_xlsxwriter::Workbook::new();
     let reader = source.readers();
-    let start = after.map_or(0, |c| c.first_subject(&source.dataset));
+    let start = after.map_or(0, |c| c.first_subject(source.subjects()));
     let limit = limit.unwrap_or(u64::MAX).min(usize::MAX as u64) as usize;
     let mut written = 0u64;
     let mut sheets = 0;
