@@ -480,6 +480,7 @@ pub fn apply(
             None => Arc::default(),
         })
         .collect();
+    phase("rows read");
     let products = named_products(list);
     let label = Path::new("touched subjects");
     let before = dataset_of(
@@ -494,6 +495,7 @@ pub fn apply(
     phase("rows copied");
     // The touched subjects' scopes before the events, to count every universe again.
     let scopes_before = Engine::new(Arc::new(before.clone()));
+    phase("scopes before");
     let after = crate::events::apply(&before, list, label).map_err(super::event_error)?;
     phase("events applied");
     // Ids map through the loaded data: every subject the list names is in it.
@@ -509,8 +511,19 @@ pub fn apply(
         .filter(|key| !tables_read(key, segments, &mut known).is_disjoint(&changed))
         .cloned()
         .collect();
-    let mut matched: Segments = segments
-        .iter()
+    // The chosen segments and those they name: what matching them reads.
+    let mut needed: BTreeSet<&SegmentKey> = BTreeSet::new();
+    let mut pending: Vec<&SegmentKey> = chosen.iter().collect();
+    while let Some(key) = pending.pop() {
+        if let Some(stored) = segments.get(key)
+            && needed.insert(key)
+        {
+            pending.extend(stored.references.iter());
+        }
+    }
+    let mut matched: Segments = needed
+        .into_iter()
+        .map(|key| (key, &segments[key]))
         .map(|(key, stored)| {
             let mut own = stored.as_ref().clone();
             own.members = Arc::new(
@@ -530,11 +543,28 @@ pub fn apply(
     let mut next = segments.clone();
     for key in &chosen {
         let stored = &segments[key];
-        let mut members = stored.members.as_ref() - &touched_bitmap;
-        members |= part.to_base(&matched[key].members);
+        let now_in = part.to_base(&matched[key].members);
+        let moved: Vec<u32> = touched_bitmap
+            .iter()
+            .filter(|&s| stored.members.contains(s) != now_in.contains(s))
+            .collect();
+        // Members are shared with the snapshot before: copied only when someone moved.
+        let members = if moved.is_empty() {
+            stored.members.clone()
+        } else {
+            let mut members = stored.members.as_ref().clone();
+            for subject in moved {
+                if now_in.contains(subject) {
+                    members.insert(subject);
+                } else {
+                    members.remove(subject);
+                }
+            }
+            Arc::new(members)
+        };
         let universe_before = scopes_before.scope_of(&stored.definition).len();
         let mut updated = matched[key].as_ref().clone();
-        updated.members = Arc::new(members);
+        updated.members = members;
         updated.universe =
             (stored.universe + matched[key].universe).saturating_sub(universe_before);
         next.insert(key.clone(), Arc::new(updated));
@@ -546,6 +576,7 @@ pub fn apply(
     };
     delta.lists.push_back(Arc::new(list.clone()));
     delta.events += list.as_array().map_or(0, Vec::len);
+    phase("segments updated");
     let after_layouts = Layouts::of(after);
     for subject in &touched_bitmap {
         let rows = match part.from_base.get(&subject) {

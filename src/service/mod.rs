@@ -119,9 +119,9 @@ impl fmt::Display for SegmentKey {
 #[derive(Clone, Debug)]
 pub struct StoredSegment {
     pub key: SegmentKey,
-    pub definition: Segment,
+    pub definition: Arc<Segment>,
     /// The definition as the client sent it (without `id`), as saved in the state.
-    pub source: Json,
+    pub source: Arc<Json>,
     /// Subject ids of the snapshot's dataset (see [`crate::segment::Evaluation`]).
     pub members: Arc<RoaringBitmap>,
     /// Subjects in the segment's scope (websites and `apply_to`).
@@ -247,7 +247,7 @@ impl SegmentSource for Stored<'_> {
         Ok(self
             .0
             .get(&SegmentKey::of(id))
-            .map(|s| s.definition.clone()))
+            .map(|s| s.definition.as_ref().clone()))
     }
 
     fn members(&self, id: &str, as_of: i64) -> Option<Arc<RoaringBitmap>> {
@@ -1006,8 +1006,8 @@ fn unmatched(key: SegmentKey, definition: Segment, source: Json, now: i64) -> St
     StoredSegment {
         key,
         time_dependent: definition.condition.depends_on_time(),
-        definition,
-        source,
+        definition: Arc::new(definition),
+        source: Arc::new(source),
         members: Arc::default(),
         universe: 0,
         as_of: now,
@@ -1058,7 +1058,7 @@ fn save(writer: &Writer, segments: &Segments, next_id: u64) -> Result<(), Servic
             .values()
             .map(|s| SavedSegment {
                 id: s.id(),
-                definition: s.source.clone(),
+                definition: s.source.as_ref().clone(),
             })
             .collect(),
     };
@@ -1319,7 +1319,14 @@ fn rematch(
         level_of(key, segments, &chosen, &mut levels);
     }
     let deepest = levels.values().copied().max().unwrap_or(0);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Threads pay off over the loaded data, not over the few subjects a list of events
+    // touches, where starting them costs more than the matching.
+    let dataset = data.engine.dataset();
+    let workers = if dataset.customer_count() + dataset.visitor_count() < 20_000 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    };
     for level in 0..=deepest {
         let batch: Vec<&SegmentKey> = levels
             .iter()
@@ -1329,21 +1336,31 @@ fn rematch(
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Result<Arc<StoredSegment>, ServiceError>>> = Mutex::default();
         let view: &Segments = segments;
-        std::thread::scope(|scope| {
-            for _ in 0..workers.min(batch.len()) {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(key) = batch.get(i) else { break };
-                        let result = rematch_one(data, view, &view[*key], as_of, now);
-                        results
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(result);
-                    }
-                });
+        if workers == 1 {
+            for key in &batch {
+                let stored = rematch_one(data, view, &view[*key], as_of, now)?;
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Ok(stored));
             }
-        });
+        } else {
+            std::thread::scope(|scope| {
+                for _ in 0..workers.min(batch.len()) {
+                    scope.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(key) = batch.get(i) else { break };
+                            let result = rematch_one(data, view, &view[*key], as_of, now);
+                            results
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(result);
+                        }
+                    });
+                }
+            });
+        }
         for result in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
             let stored = result?;
             segments.insert(stored.key.clone(), stored);
