@@ -413,13 +413,22 @@ fn service_over(world: &World, as_of: i64) -> (tempfile::TempDir, Service) {
 
 /// With a state directory, a checkpoint every 6 events: the random lists write several.
 fn start(engine: Engine, as_of: i64, state: Option<&std::path::Path>) -> Service {
+    start_folding_after(engine, as_of, state, 6)
+}
+
+fn start_folding_after(
+    engine: Engine,
+    as_of: i64,
+    state: Option<&std::path::Path>,
+    checkpoint_after_events: usize,
+) -> Service {
     Service::start(
         Arc::new(engine),
         ServiceOptions {
             clock: Arc::new(ManualClock::new(as_of)),
             state: state.map(|dir| StateDir::open(dir).expect("state dir")),
             time_limit: None,
-            checkpoint_after_events: 6,
+            checkpoint_after_events,
             engine_from_checkpoint: false,
         },
     )
@@ -497,14 +506,25 @@ fn expected_changes(
     changes
 }
 
-fn check_random_events(seed: u64, customers: usize, lists: usize) -> Result<(), TestCaseError> {
+/// How a run of random lists goes.
+struct Plan {
+    lists: usize,
+    /// Events before the data is rebuilt (and, with the state, checkpointed).
+    fold_after: usize,
+    /// The chance that estimates, lookups and member rows are checked after a list (they
+    /// always are after the last): reads between some lists and not others build the
+    /// touched subjects' datasets over different runs of lists.
+    read_chance: f64,
+}
+
+fn check_random_events(seed: u64, customers: usize, plan: Plan) -> Result<(), TestCaseError> {
     let mut world = world(seed, customers);
     let as_of = parse_instant(AS_OF[1]).unwrap();
     // Loaded from the world as it starts; with a state directory, to start again below.
     let (_data, engine) = engine_for(&world);
     let loaded = engine.dataset().clone();
     let state = tempfile::tempdir().unwrap();
-    let service = start(engine, as_of, Some(state.path()));
+    let service = start_folding_after(engine, as_of, Some(state.path()), plan.fold_after);
     let mut rng = Pcg64::seed_from_u64(seed ^ 0xe7e7);
     let mut definitions = BTreeMap::new();
     definitions.insert("base".to_string(), segment(&mut rng, 1, false));
@@ -519,7 +539,7 @@ fn check_random_events(seed: u64, customers: usize, lists: usize) -> Result<(), 
     let mut fresh = 10_000;
     let mut before = expected_memberships(&world, as_of, &definitions);
     prop_assert_eq!(&memberships(&service), &before);
-    for _ in 0..lists {
+    for list_number in 0..plan.lists {
         let list: Vec<Json> = (0..rng.random_range(1..5))
             .map(|_| {
                 let event = random_event(&mut rng, &world, &mut fresh);
@@ -548,12 +568,19 @@ fn check_random_events(seed: u64, customers: usize, lists: usize) -> Result<(), 
             change_set(&applied.changes),
             expected_changes(&before, &after)
         );
-        check_reads(&service, &world, &definitions)?;
+        if list_number + 1 == plan.lists || rng.random_bool(plan.read_chance) {
+            check_reads(&service, &world, &definitions)?;
+        }
         before = after;
     }
     // A restart on the data as loaded replays the event log to the same memberships.
     drop(service);
-    let restarted = start(Engine::new(loaded), as_of, Some(state.path()));
+    let restarted = start_folding_after(
+        Engine::new(loaded),
+        as_of,
+        Some(state.path()),
+        plan.fold_after,
+    );
     prop_assert_eq!(&memberships(&restarted), &before, "after a restart");
     Ok(())
 }
@@ -658,7 +685,18 @@ proptest! {
     fn events_give_the_memberships_of_evaluating_the_resulting_data_from_scratch(
         seed in any::<u64>(), customers in 0usize..8,
     ) {
-        check_random_events(seed, customers, 4)?;
+        check_random_events(seed, customers, Plan { lists: 4, fold_after: 6, read_chance: 1.0 })?;
+    }
+
+    #[test]
+    fn long_runs_of_lists_read_at_random_moments_match_evaluating_from_scratch(
+        seed in any::<u64>(), customers in 0usize..8,
+    ) {
+        check_random_events(
+            seed,
+            customers,
+            Plan { lists: 30, fold_after: 10_000, read_chance: 0.3 },
+        )?;
     }
 }
 

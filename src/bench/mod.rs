@@ -589,6 +589,20 @@ pub fn render(report: &BenchReport) -> String {
                 events.p99_list_ms,
                 events.max_event_to_membership_ms
             );
+            if !events.estimate_ms.is_empty() {
+                let mut sorted = events.estimate_ms.clone();
+                sorted.sort_by(f64::total_cmp);
+                let _ = writeln!(
+                    out,
+                    "|   | {}: /estimate of {} after every 10th list ({} estimates): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms |",
+                    scale.label,
+                    worker::ESTIMATED_WHILE_EVENTS,
+                    sorted.len(),
+                    suite::percentile(&sorted, 0.50),
+                    suite::percentile(&sorted, 0.99),
+                    sorted.last().copied().unwrap_or(0.0)
+                );
+            }
         }
         if let Some(replay) = w.and_then(|w| w.replay.as_ref()) {
             let _ = writeln!(

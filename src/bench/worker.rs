@@ -79,7 +79,15 @@ pub struct EventsMeasure {
     /// The slowest list: no event of any list waited longer for its memberships.
     pub max_event_to_membership_ms: f64,
     pub changes: usize,
+    /// Estimates of an attribute-only suite segment, one after every tenth list: an admin
+    /// page's live size while events flow (the first after a list builds the touched
+    /// subjects' datasets that are new).
+    #[serde(default)]
+    pub estimate_ms: Vec<f64>,
 }
+
+/// The suite segment estimated while events flow.
+pub const ESTIMATED_WHILE_EVENTS: &str = "attributes_wholesale";
 
 pub struct WorkerOptions {
     pub data: PathBuf,
@@ -234,9 +242,24 @@ fn measure_events(
     let snapshot = service.snapshot();
     let as_of = crate::data::value::format_timestamp(service.clock().now_micros());
     let mut events = EventMaker::new(snapshot.engine.dataset(), as_of)?;
+    let estimated: Option<serde_json::Value> = suite
+        .iter()
+        .find(|file| file.id == ESTIMATED_WHILE_EVENTS)
+        .map(|file| serde_json::from_str::<serde_json::Value>(&file.text))
+        .transpose()?
+        .map(|definition| {
+            // An estimate takes the definition's conditions and scope, not its name.
+            let keys = ["conditions", "websites", "apply_to"];
+            let body: serde_json::Map<String, serde_json::Value> = keys
+                .iter()
+                .filter_map(|key| Some((key.to_string(), definition.get(*key)?.clone())))
+                .collect();
+            serde_json::Value::Object(body)
+        });
     let mut list_ms = Vec::new();
+    let mut estimate_ms = Vec::new();
     let mut changes = 0;
-    for _ in 0..options.event_lists {
+    for list_number in 0..options.event_lists {
         let list = events.list(options.events_per_list);
         let started = Instant::now();
         let applied = service.apply_events(&list)?;
@@ -248,6 +271,11 @@ fn measure_events(
         );
         changes += applied.changes.len();
         list_ms.push(elapsed);
+        if let Some(definition) = estimated.as_ref().filter(|_| list_number % 10 == 9) {
+            let started = Instant::now();
+            service.estimate(&service.snapshot(), definition)?;
+            estimate_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
     }
     let total_ms: f64 = list_ms.iter().sum();
     let mut sorted = list_ms.clone();
@@ -262,6 +290,7 @@ fn measure_events(
         p99_list_ms: super::suite::percentile(&sorted, 0.99),
         list_ms,
         changes,
+        estimate_ms,
     })
 }
 

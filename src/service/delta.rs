@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use roaring::RoaringBitmap;
@@ -57,8 +57,13 @@ pub struct Delta {
     pub added: AddedSubjects,
     /// Products as events left them, by product id: new ones and changed ones.
     pub products: imbl::OrdMap<i64, Arc<ProductRow>>,
-    /// A dataset of every touched subject, built when an evaluation first needs it.
-    all: Arc<OnceLock<Result<Arc<Part>, String>>>,
+    /// The subjects each list touched, in order.
+    touched_by_list: imbl::Vector<Arc<RoaringBitmap>>,
+    /// Runs that evaluations built, shared by every delta grown from this one's loaded
+    /// data: they cover its first lists, oldest first.
+    runs: Arc<Mutex<Vec<Arc<Run>>>>,
+    /// This delta's cover, built when an evaluation first needs it.
+    cover: Arc<OnceLock<Result<Arc<Cover>, String>>>,
 }
 
 /// Customers and visitors that events added since the data was loaded. They take the
@@ -184,39 +189,124 @@ impl Part {
     }
 }
 
+/// The touched subjects of the lists `start..end` of a delta as a dataset of their own,
+/// with their rows as list `end` left them. Evaluations build runs and keep them for the
+/// deltas that follow, so each evaluation after a list builds only what is new.
+pub struct Run {
+    start: usize,
+    end: usize,
+    pub part: Arc<Part>,
+    /// The subjects those lists touched (dense ids): the run gives their rows unless a
+    /// later run has them too.
+    pub subjects: RoaringBitmap,
+}
+
+/// Runs that cover every list of a delta, oldest first, each with the subjects it answers
+/// for (those no later run has).
+pub struct Cover(pub Vec<(Arc<Run>, RoaringBitmap)>);
+
 impl Delta {
-    /// The dataset of every touched subject (built once per delta).
-    pub fn all(&self, base: &Dataset) -> Result<Arc<Part>, String> {
-        self.all
-            .get_or_init(|| {
-                let started = Instant::now();
-                let layouts = Layouts::of(base);
-                let rows: Vec<&Arc<SubjectRows>> = self.rows.values().collect();
-                let dataset = dataset_of(
-                    base,
-                    &layouts,
-                    rows.iter().map(|r| r.as_ref()),
-                    &[],
-                    &self.products,
-                    Path::new("touched subjects"),
-                )
-                .map_err(|e| e.to_string())?;
-                let part = Part::new(
-                    dataset,
-                    Subjects {
-                        base,
-                        added: &self.added,
-                    },
-                );
-                tracing::debug!(
-                    "dataset of {} touched subjects built in {:.1} ms",
-                    self.rows.len(),
-                    started.elapsed().as_secs_f64() * 1e3
-                );
-                Ok(Arc::new(part))
-            })
+    /// Runs over every list applied: those kept from earlier evaluations, the lists since
+    /// as a new run, and merges (built once per delta).
+    pub fn cover(&self, base: &Dataset) -> Result<Arc<Cover>, String> {
+        self.cover
+            .get_or_init(|| self.build_cover(base).map(Arc::new))
             .clone()
     }
+
+    fn build_cover(&self, base: &Dataset) -> Result<Cover, String> {
+        let lists = self.touched_by_list.len();
+        // Runs kept by evaluations of this delta or of later ones: those that end within
+        // this delta's lists hold rows it can read.
+        let mut runs: Vec<Arc<Run>> = lock(&self.runs)
+            .iter()
+            .take_while(|run| run.end <= lists)
+            .cloned()
+            .collect();
+        let covered = runs.last().map_or(0, |run| run.end);
+        if covered < lists {
+            let mut subjects = RoaringBitmap::new();
+            for touched in self.touched_by_list.iter().skip(covered) {
+                subjects |= touched.as_ref();
+            }
+            runs.push(Arc::new(self.run(base, covered, lists, subjects)?));
+        }
+        // A run is merged into the one before it while it is as large, as in a binary
+        // counter: about log2(subjects) runs, and each subject's rows copied about as
+        // many times over the delta's life.
+        while let [.., previous, last] = runs.as_slice() {
+            if last.subjects.len() < previous.subjects.len() {
+                break;
+            }
+            let subjects = &previous.subjects | &last.subjects;
+            let merged = self.run(base, previous.start, last.end, subjects)?;
+            runs.truncate(runs.len() - 2);
+            runs.push(Arc::new(merged));
+        }
+        {
+            let mut kept = lock(&self.runs);
+            if kept.last().is_none_or(|run| run.end <= lists) {
+                kept.clone_from(&runs);
+            }
+        }
+        let mut newer = RoaringBitmap::new();
+        let mut answers: Vec<(Arc<Run>, RoaringBitmap)> = runs
+            .into_iter()
+            .rev()
+            .map(|run| {
+                let own = &run.subjects - &newer;
+                newer |= &run.subjects;
+                (run, own)
+            })
+            .collect();
+        answers.reverse();
+        Ok(Cover(answers))
+    }
+
+    /// A run of the lists `start..end` (this delta's last), over `subjects`.
+    fn run(
+        &self,
+        base: &Dataset,
+        start: usize,
+        end: usize,
+        subjects: RoaringBitmap,
+    ) -> Result<Run, String> {
+        let started = Instant::now();
+        let layouts = Layouts::of(base);
+        let rows: Vec<&Arc<SubjectRows>> =
+            subjects.iter().filter_map(|s| self.rows.get(&s)).collect();
+        let dataset = dataset_of(
+            base,
+            &layouts,
+            rows.iter().map(|r| r.as_ref()),
+            &[],
+            &self.products,
+            Path::new("touched subjects"),
+        )
+        .map_err(|e| e.to_string())?;
+        let part = Part::new(
+            dataset,
+            Subjects {
+                base,
+                added: &self.added,
+            },
+        );
+        tracing::debug!(
+            "dataset of the {} subjects lists {start}..{end} touched built in {:.1} ms",
+            subjects.len(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        Ok(Run {
+            start,
+            end,
+            part: Arc::new(part),
+            subjects,
+        })
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Why a list of events rebuilds the data instead.
@@ -570,10 +660,13 @@ pub fn apply(
         next.insert(key.clone(), Arc::new(updated));
     }
     let mut delta = Delta {
-        all: Arc::new(OnceLock::new()),
+        cover: Arc::default(),
         added: added.clone(),
         ..delta.clone()
     };
+    delta
+        .touched_by_list
+        .push_back(Arc::new(touched_bitmap.clone()));
     delta.lists.push_back(Arc::new(list.clone()));
     delta.events += list.as_array().map_or(0, Vec::len);
     phase("segments updated");
@@ -765,20 +858,23 @@ impl<'a> Data<'a> {
         let Some(delta) = self.delta.filter(|d| !d.touched.is_empty()) else {
             return Ok(base);
         };
-        let part = delta
-            .all(self.engine.dataset())
+        let cover = delta
+            .cover(self.engine.dataset())
             .map_err(EvalError::Engine)?;
-        let source = InPart {
-            segments,
-            part: &part,
-        };
-        let own = part
-            .engine
-            .evaluate_until(segment, id, as_of, &source, deadline)?;
         let mut members = base.members - &delta.touched;
-        members |= part.to_base(&own.members);
         let mut universe = base.universe_members.as_ref() - &delta.touched;
-        universe |= part.to_base(&own.universe_members);
+        for (run, answers) in &cover.0 {
+            let source = InPart {
+                segments,
+                part: &run.part,
+            };
+            let own = run
+                .part
+                .engine
+                .evaluate_until(segment, id, as_of, &source, deadline)?;
+            members |= run.part.to_base(&own.members) & answers;
+            universe |= run.part.to_base(&own.universe_members) & answers;
+        }
         Ok(Evaluation {
             members,
             universe: universe.len(),

@@ -226,7 +226,7 @@ impl Snapshot {
         } else {
             Some(
                 self.delta
-                    .all(self.engine.dataset())
+                    .cover(self.engine.dataset())
                     .map_err(ServiceError::Engine)?,
             )
         };

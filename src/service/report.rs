@@ -9,7 +9,7 @@ use roaring::RoaringBitmap;
 use serde::Serialize;
 
 use super::SubjectId;
-use super::delta::{AddedSubjects, Part, Subjects};
+use super::delta::{AddedSubjects, Cover, Subjects};
 use crate::data::value::format_timestamp;
 use crate::segment::index::ColumnReader;
 use crate::store::{Dataset, Table};
@@ -175,14 +175,16 @@ impl<'a> MemberReader<'a> {
 pub struct MemberSource {
     pub dataset: Arc<Dataset>,
     pub added: AddedSubjects,
-    pub touched: Option<Arc<Part>>,
+    /// The touched subjects' datasets, when events touched some.
+    pub touched: Option<Arc<Cover>>,
 }
 
 /// Row readers over a [`MemberSource`].
 pub struct MemberReaders<'a> {
     subjects: Subjects<'a>,
     base: MemberReader<'a>,
-    touched: Option<(MemberReader<'a>, &'a Part)>,
+    /// A reader per run of the touched subjects, with the subjects it answers for.
+    touched: Vec<(MemberReader<'a>, &'a super::delta::Run, &'a RoaringBitmap)>,
 }
 
 impl MemberSource {
@@ -199,16 +201,28 @@ impl MemberSource {
             base: MemberReader::new(&self.dataset),
             touched: self
                 .touched
-                .as_ref()
-                .map(|part| (MemberReader::new(part.engine.dataset()), part.as_ref())),
+                .iter()
+                .flat_map(|cover| cover.0.iter())
+                .map(|(run, answers)| {
+                    (
+                        MemberReader::new(run.part.engine.dataset()),
+                        run.as_ref(),
+                        answers,
+                    )
+                })
+                .collect(),
         }
     }
 }
 
 impl MemberReaders<'_> {
     pub fn row(&self, subject: u32) -> MemberRow {
-        if let Some((reader, part)) = &self.touched
-            && let Some(&own) = part.from_base.get(&subject)
+        let newest = self
+            .touched
+            .iter()
+            .find(|(_, _, answers)| answers.contains(subject));
+        if let Some((reader, run, _)) = newest
+            && let Some(&own) = run.part.from_base.get(&subject)
         {
             return reader.row(own);
         }
