@@ -1145,8 +1145,10 @@ fn a_long_log_becomes_a_checkpoint_and_a_restart_starts_from_it() {
             .collect();
         rebuilt += usize::from(service.apply_events(&Json::Array(views)).unwrap().rebuilt);
     }
-    // 36 events with a checkpoint every 6: lists fold and write checkpoints.
+    // 36 events with a checkpoint every 6: lists fold and write checkpoints (in the
+    // background, the lists accepted meanwhile carried into the checkpoint's log).
     assert!(rebuilt >= 4, "{rebuilt} rebuilds");
+    service.finish_checkpoint();
     let checkpoint = state.path().join("checkpoint");
     assert!(checkpoint.join("checkpoint.json").is_file());
     assert!(checkpoint.join("product_views.parquet").is_file());
@@ -1162,6 +1164,55 @@ fn a_long_log_becomes_a_checkpoint_and_a_restart_starts_from_it() {
     // Started on the data as loaded: the checkpoint replaces it, the short log follows.
     let restarted = start(Engine::new(loaded), as_of, Some(state.path()));
     assert_eq!(memberships(&restarted), before);
+}
+
+#[test]
+fn lists_accepted_while_a_checkpoint_is_written_are_carried_into_its_log() {
+    use segmint::events::log::EventLog;
+    use segmint::service::state::prepare_checkpoint;
+    let world = world(23, 6);
+    let as_of = parse_instant(AS_OF[1]).unwrap();
+    let (_data, engine) = engine_for(&world);
+    let loaded = engine.dataset().clone();
+    let customer = |id: i64| {
+        json!([{"type": "customer_upserted", "customer_id": id, "website_id": 1,
+            "group_id": 7, "email": format!("{id}@shop.de")}])
+    };
+    let lists = [customer(90_001), customer(90_002), customer(90_003)];
+    // As the service does: every list in the log in force; a checkpoint of the data after
+    // the first list written meanwhile, then put in force with the two lists after it.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let state = StateDir::open(dir.path()).unwrap();
+        let mut log = EventLog::open_file(&state.sources().unwrap().log)
+            .unwrap()
+            .log;
+        for list in &lists {
+            log.append(list).unwrap();
+        }
+        let after_first =
+            segmint::events::apply(&loaded, &lists[0], std::path::Path::new("first")).unwrap();
+        let prepared = prepare_checkpoint(dir.path(), &after_first, None).unwrap();
+        state.commit_checkpoint(prepared, &lists[1..]).unwrap();
+    }
+    let definition = json!({"id": "group_7", "name": "group 7", "websites": [1, 2],
+        "conditions": {"field": "customer.group_id", "op": "eq", "value": 7}});
+    let restarted = start(Engine::new(loaded.clone()), as_of, Some(dir.path()));
+    restarted.create(&definition).unwrap();
+    let (_other, reference) = service_over(&world, as_of);
+    reference.create(&definition).unwrap();
+    for list in &lists {
+        reference.apply_events(list).unwrap();
+    }
+    let members = memberships(&restarted);
+    assert_eq!(members, memberships(&reference));
+    assert_eq!(members["group_7"], ["c:90001", "c:90002", "c:90003"]);
+    let logs: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .collect();
+    assert_eq!(logs.len(), 1, "the old log is gone");
 }
 
 #[test]

@@ -120,6 +120,11 @@ impl EventLog {
 
     /// Appends one list and flushes it to disk. On failure the log is as before.
     pub fn append(&mut self, list: &Json) -> Result<(), LogError> {
+        self.append_all(std::slice::from_ref(list))
+    }
+
+    /// Appends lists as one write, flushed to disk once: all of them or none.
+    pub fn append_all(&mut self, lists: &[impl std::borrow::Borrow<Json>]) -> Result<(), LogError> {
         let fail = |reason: String| LogError {
             path: self.path.clone(),
             reason,
@@ -129,14 +134,16 @@ impl EventLog {
                 "an earlier write failed and could not be undone; restart the server".into(),
             ));
         }
-        let payload = serde_json::to_vec(list).map_err(|e| fail(e.to_string()))?;
-        let length = u32::try_from(payload.len())
-            .map_err(|_| fail("a list of events over 4 GiB cannot be logged".into()))?;
-        let mut record = Vec::with_capacity(HEADER + payload.len());
-        record.extend_from_slice(MAGIC);
-        record.extend_from_slice(&length.to_le_bytes());
-        record.extend_from_slice(&checksum(&length.to_le_bytes(), &payload).to_le_bytes());
-        record.extend_from_slice(&payload);
+        let mut record = Vec::new();
+        for list in lists {
+            let payload = serde_json::to_vec(list.borrow()).map_err(|e| fail(e.to_string()))?;
+            let length = u32::try_from(payload.len())
+                .map_err(|_| fail("a list of events over 4 GiB cannot be logged".into()))?;
+            record.extend_from_slice(MAGIC);
+            record.extend_from_slice(&length.to_le_bytes());
+            record.extend_from_slice(&checksum(&length.to_le_bytes(), &payload).to_le_bytes());
+            record.extend_from_slice(&payload);
+        }
         let written = self
             .file
             .write_all(&record)

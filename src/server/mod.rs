@@ -152,7 +152,8 @@ pub fn check_bind(address: &SocketAddr, token: Option<&str>) -> Result<(), Strin
 }
 
 /// Serves until `shutdown` completes; a task re-matches time-dependent segments as soon
-/// as the clock's UTC day changes, so no request pays for it.
+/// as the clock's UTC day changes, so no request pays for it, and puts a checkpoint
+/// written in the background in force once it is written.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -173,6 +174,12 @@ async fn follow_days(service: Arc<Service>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if service.checkpoint_written() {
+            let service = service.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || service.finish_checkpoint()).await {
+                tracing::error!("putting a checkpoint in force failed: {e}");
+            }
+        }
         if service.is_current(&service.snapshot()) {
             continue;
         }

@@ -6,8 +6,10 @@
 //!
 //! The [`Delta`] keeps the rows of every subject touched since the data was loaded, so
 //! that evaluations of new definitions (estimates, creates, refreshes, a new day) see the
-//! data as events left it: the loaded data answers for everyone else, a dataset of the
-//! touched subjects for them ([`evaluate`]).
+//! data as events left it: the loaded data answers for everyone else, datasets of the
+//! touched subjects for them ([`Data::evaluate_until`]). Those datasets are built by
+//! evaluations a run of lists at a time and kept for later ones ([`Cover`]), so an
+//! evaluation after a list builds only what is new.
 //!
 //! New customers and visitors get the dense ids after the loaded data's ([`AddedSubjects`]).
 //! A product change touches every subject whose records name the product; changed and new

@@ -305,6 +305,81 @@ struct Writer {
     events: Option<(EventLog, usize)>,
     next_id: u64,
     checkpoint_after: usize,
+    /// A checkpoint being written by a thread of its own.
+    pending: Option<PendingCheckpoint>,
+}
+
+/// A checkpoint of rebuilt data, written while lists go on being accepted: they go to the
+/// log in force as usual, and are carried into the checkpoint's log when it takes over.
+struct PendingCheckpoint {
+    job: std::thread::JoinHandle<Result<state::PreparedCheckpoint, StateError>>,
+    /// The lists accepted since the checkpoint's data was taken, and their events.
+    carried: Vec<Arc<Json>>,
+    events: usize,
+    started: Instant,
+}
+
+impl PendingCheckpoint {
+    fn start(state: &StateDir, engine: Arc<Engine>) -> PendingCheckpoint {
+        let dir = state.dir().to_path_buf();
+        let job = std::thread::spawn(move || {
+            let dataset = engine.dataset();
+            let reference_time = dataset
+                .reference_time
+                .map(crate::data::value::format_timestamp);
+            state::prepare_checkpoint(&dir, dataset, reference_time)
+        });
+        PendingCheckpoint {
+            job,
+            carried: Vec::new(),
+            events: 0,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Writer {
+    /// A server stopping (or a service dropped) lets its checkpoint finish and puts it in
+    /// force, so no thread writes into the state directory after it is let go.
+    fn drop(&mut self) {
+        self.finish_checkpoint(true);
+    }
+}
+
+impl Writer {
+    /// Puts the pending checkpoint in force if its thread is done (or, with `wait`, once
+    /// it is). A checkpoint that fails leaves the log in force: nothing is lost.
+    fn finish_checkpoint(&mut self, wait: bool) {
+        let Some(pending) = self
+            .pending
+            .take_if(|pending| wait || pending.job.is_finished())
+        else {
+            return;
+        };
+        let Some(state) = &self.state else { return };
+        let prepared = match pending.job.join() {
+            Ok(Ok(prepared)) => prepared,
+            Ok(Err(e)) => {
+                tracing::warn!("{e}; the events stay in the log");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("writing a checkpoint failed; the events stay in the log");
+                return;
+            }
+        };
+        match state.commit_checkpoint(prepared, &pending.carried) {
+            Ok(log) => {
+                tracing::info!(
+                    "a checkpoint of the data is in force after {:.1} s, its log holding the {} events accepted meanwhile",
+                    pending.started.elapsed().as_secs_f64(),
+                    pending.events
+                );
+                self.events = Some((log, pending.events));
+            }
+            Err(e) => tracing::warn!("{e}; the events stay in the log"),
+        }
+    }
 }
 
 /// A subject as clients name it.
@@ -443,6 +518,7 @@ impl Service {
                 events,
                 next_id,
                 checkpoint_after: options.checkpoint_after_events.max(1),
+                pending: None,
             }),
             catch_up: Mutex::new(()),
             clock: options.clock,
@@ -555,6 +631,19 @@ impl Service {
         published.expect("rcu runs its closure at least once")
     }
 
+    /// Whether a checkpoint written in the background is ready to be put in force.
+    pub fn checkpoint_written(&self) -> bool {
+        self.lock_writer()
+            .pending
+            .as_ref()
+            .is_some_and(|pending| pending.job.is_finished())
+    }
+
+    /// Waits for a checkpoint being written in the background, and puts it in force.
+    pub fn finish_checkpoint(&self) {
+        self.lock_writer().finish_checkpoint(true);
+    }
+
     /// Events applied since the start (not counting the log replayed at start).
     pub fn events_applied(&self) -> u64 {
         self.events_applied.load(Ordering::Relaxed)
@@ -567,6 +656,7 @@ impl Service {
     pub fn apply_events(&self, list: &Json) -> Result<EventsApplied, ServiceError> {
         let started = Instant::now();
         let mut writer = self.lock_writer();
+        writer.finish_checkpoint(false);
         let before = self.current()?;
         let now = self.clock.now_micros();
         let applied = list.as_array().map_or(0, Vec::len);
@@ -609,28 +699,21 @@ impl Service {
                 (engine, Arc::new(Delta::default()), segments)
             }
         };
-        let checkpoint_after = writer.checkpoint_after;
-        let checkpointed = match (&writer.state, &writer.events) {
-            // The rebuilt data holds every event: written as a checkpoint, it replaces
-            // the log (this list included) once the log is long.
-            (Some(state), Some((_, logged))) if rebuilt && logged + applied >= checkpoint_after => {
-                match checkpoint(state, &engine) {
-                    Ok(log) => Some(log),
-                    Err(e) => {
-                        tracing::warn!("{e}; the events stay in the log");
-                        None
-                    }
-                }
+        let writer = &mut *writer;
+        if let Some((log, logged)) = &mut writer.events {
+            log.append(list).map_err(state_error)?;
+            *logged += applied;
+            // The rebuilt data holds every event: once the log is long, it is written as a
+            // checkpoint (by a thread of its own), which then replaces the log.
+            if let Some(pending) = &mut writer.pending {
+                pending.carried.push(Arc::new(list.clone()));
+                pending.events += applied;
+            } else if rebuilt
+                && *logged >= writer.checkpoint_after
+                && let Some(state) = &writer.state
+            {
+                writer.pending = Some(PendingCheckpoint::start(state, engine.clone()));
             }
-            _ => None,
-        };
-        match (checkpointed, &mut writer.events) {
-            (Some(log), events) => *events = Some((log, 0)),
-            (None, Some((log, logged))) => {
-                log.append(list).map_err(state_error)?;
-                *logged += applied;
-            }
-            (None, None) => {}
         }
         let after = Subjects {
             base: engine.dataset(),

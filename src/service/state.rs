@@ -208,28 +208,26 @@ impl StateDir {
         dataset: &crate::store::Dataset,
         reference_time: Option<String>,
     ) -> Result<crate::events::log::EventLog, StateError> {
+        let prepared = prepare_checkpoint(&self.dir, dataset, reference_time)?;
+        self.commit_checkpoint(prepared, &[] as &[Json])
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Puts a prepared checkpoint in force, followed by a log of `carried`: the lists
+    /// accepted after the checkpoint's data was taken. They are in the new log, flushed,
+    /// before the checkpoint replaces the old one and its log. A crash at any moment
+    /// leaves the old checkpoint and log or the new; an error leaves the old in force.
+    pub fn commit_checkpoint(
+        &self,
+        prepared: PreparedCheckpoint,
+        carried: &[impl std::borrow::Borrow<Json>],
+    ) -> Result<crate::events::log::EventLog, StateError> {
         let dir = &self.dir;
-        let failed = |path: &Path, e: &dyn std::fmt::Display| StateError {
-            path: path.to_path_buf(),
-            reason: format!("cannot write a checkpoint: {e}"),
-        };
-        let partial = dir.join(format!("{CHECKPOINT}.tmp"));
+        let partial = prepared.partial;
         let old = dir.join(format!("{CHECKPOINT}.old"));
-        // Leftovers of an earlier attempt (the current checkpoint is whole, or this
-        // server would not have started).
-        for leftover in [&partial, &old] {
-            if leftover.exists() {
-                fs::remove_dir_all(leftover).map_err(|e| failed(leftover, &e))?;
-            }
-        }
-        fs::create_dir_all(&partial).map_err(|e| failed(&partial, &e))?;
-        crate::events::write_tables(dataset, &partial).map_err(|e| failed(&partial, &e))?;
-        let meta = crate::data::DatasetMeta {
-            reference_time,
-            ..Default::default()
-        };
-        let meta = serde_json::to_vec_pretty(&meta).map_err(|e| failed(&partial, &e))?;
-        write_atomically(&partial.join(crate::data::loader::META_FILE), &meta)?;
         // A name no file has: creating the new log must never empty the live one.
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%6f");
         let log_name = (0..)
@@ -240,21 +238,25 @@ impl StateDir {
             format: FORMAT,
             log: log_name.clone(),
         })
-        .map_err(|e| failed(&partial, &e))?;
+        .map_err(|e| checkpoint_failed(&partial, &e))?;
         write_atomically(&partial.join(CHECKPOINT_FILE), &description)?;
         let log = dir.join(&log_name);
         File::create(&log)
             .and_then(|f| f.sync_all())
-            .map_err(|e| failed(&log, &e))?;
-        let next = crate::events::log::EventLog::open_file(&log)
-            .map_err(|e| failed(&e.path, &e.reason))?
+            .map_err(|e| checkpoint_failed(&log, &e))?;
+        let mut next = crate::events::log::EventLog::open_file(&log)
+            .map_err(|e| checkpoint_failed(&e.path, &e.reason))?
             .log;
+        if !carried.is_empty() {
+            next.append_all(carried)
+                .map_err(|e| checkpoint_failed(&e.path, &e.reason))?;
+        }
         sync_dir(&partial);
         let current = dir.join(CHECKPOINT);
         if current.exists() {
-            fs::rename(&current, &old).map_err(|e| failed(&current, &e))?;
+            fs::rename(&current, &old).map_err(|e| checkpoint_failed(&current, &e))?;
         }
-        fs::rename(&partial, &current).map_err(|e| failed(&partial, &e))?;
+        fs::rename(&partial, &current).map_err(|e| checkpoint_failed(&partial, &e))?;
         sync_dir(dir);
         // The new checkpoint is in force: what is left is tidying.
         if old.exists()
@@ -267,6 +269,46 @@ impl StateDir {
         }
         Ok(next)
     }
+}
+
+/// A checkpoint's data written beside the state's checkpoint, not yet in force.
+pub struct PreparedCheckpoint {
+    partial: PathBuf,
+}
+
+fn checkpoint_failed(path: &Path, e: &dyn std::fmt::Display) -> StateError {
+    StateError {
+        path: path.to_path_buf(),
+        reason: format!("cannot write a checkpoint: {e}"),
+    }
+}
+
+/// Writes `dataset` (with its meta file) as the next checkpoint of the state directory
+/// `dir`, not yet in force: the slow part of a checkpoint, which needs no lock. One at a
+/// time: it clears what an earlier attempt left.
+pub fn prepare_checkpoint(
+    dir: &Path,
+    dataset: &crate::store::Dataset,
+    reference_time: Option<String>,
+) -> Result<PreparedCheckpoint, StateError> {
+    let partial = dir.join(format!("{CHECKPOINT}.tmp"));
+    let old = dir.join(format!("{CHECKPOINT}.old"));
+    // Leftovers of an earlier attempt (the current checkpoint is whole, or this server
+    // would not have started).
+    for leftover in [&partial, &old] {
+        if leftover.exists() {
+            fs::remove_dir_all(leftover).map_err(|e| checkpoint_failed(leftover, &e))?;
+        }
+    }
+    fs::create_dir_all(&partial).map_err(|e| checkpoint_failed(&partial, &e))?;
+    crate::events::write_tables(dataset, &partial).map_err(|e| checkpoint_failed(&partial, &e))?;
+    let meta = crate::data::DatasetMeta {
+        reference_time,
+        ..Default::default()
+    };
+    let meta = serde_json::to_vec_pretty(&meta).map_err(|e| checkpoint_failed(&partial, &e))?;
+    write_atomically(&partial.join(crate::data::loader::META_FILE), &meta)?;
+    Ok(PreparedCheckpoint { partial })
 }
 
 /// Logs other than `keep` hold events a checkpoint has folded in (or, from a checkpoint
