@@ -515,6 +515,9 @@ struct Plan {
     /// always are after the last): reads between some lists and not others build the
     /// touched subjects' datasets over different runs of lists.
     read_chance: f64,
+    /// The chance of waiting for the fold of events into the data (started in the
+    /// background once `fold_after` events are in the delta) to be published after a list.
+    settle_chance: f64,
 }
 
 fn check_random_events(seed: u64, customers: usize, plan: Plan) -> Result<(), TestCaseError> {
@@ -554,6 +557,9 @@ fn check_random_events(seed: u64, customers: usize, plan: Plan) -> Result<(), Te
                 TestCaseError::fail(format!("refused {e}: {}", Json::Array(list.clone())))
             })?;
         prop_assert_eq!(applied.applied, list.len());
+        if rng.random_bool(plan.settle_chance) {
+            service.finish_background_work(true);
+        }
         let after = expected_memberships(&world, as_of, &definitions);
         let actual = memberships(&service);
         prop_assert_eq!(
@@ -685,7 +691,7 @@ proptest! {
     fn events_give_the_memberships_of_evaluating_the_resulting_data_from_scratch(
         seed in any::<u64>(), customers in 0usize..8,
     ) {
-        check_random_events(seed, customers, Plan { lists: 4, fold_after: 6, read_chance: 1.0 })?;
+        check_random_events(seed, customers, Plan { lists: 4, fold_after: 6, read_chance: 1.0, settle_chance: 0.0 })?;
     }
 
     #[test]
@@ -695,7 +701,18 @@ proptest! {
         check_random_events(
             seed,
             customers,
-            Plan { lists: 30, fold_after: 10_000, read_chance: 0.3 },
+            Plan { lists: 30, fold_after: 10_000, read_chance: 0.3, settle_chance: 0.0 },
+        )?;
+    }
+
+    #[test]
+    fn lists_folded_into_the_data_in_the_background_match_evaluating_from_scratch(
+        seed in any::<u64>(), customers in 0usize..8,
+    ) {
+        check_random_events(
+            seed,
+            customers,
+            Plan { lists: 20, fold_after: 8, read_chance: 0.5, settle_chance: 0.3 },
         )?;
     }
 }
@@ -1134,7 +1151,6 @@ fn a_long_log_becomes_a_checkpoint_and_a_restart_starts_from_it() {
         )
         .unwrap();
     let customers = ids(&world.customers, "customer_id");
-    let mut rebuilt = 0;
     for (i, customer) in customers.iter().cycle().take(12).enumerate() {
         let views: Vec<Json> = (0..3)
             .map(|_| {
@@ -1143,12 +1159,12 @@ fn a_long_log_becomes_a_checkpoint_and_a_restart_starts_from_it() {
                 "viewed_at": "2026-10-31T12:00:00Z"})
             })
             .collect();
-        rebuilt += usize::from(service.apply_events(&Json::Array(views)).unwrap().rebuilt);
+        service.apply_events(&Json::Array(views)).unwrap();
     }
-    // 36 events with a checkpoint every 6: lists fold and write checkpoints (in the
-    // background, the lists accepted meanwhile carried into the checkpoint's log).
-    assert!(rebuilt >= 4, "{rebuilt} rebuilds");
-    service.finish_checkpoint();
+    // 36 events with a checkpoint every 6: lists are folded into the data and written as
+    // checkpoints in the background, the lists accepted meanwhile carried into the
+    // checkpoint's log.
+    service.finish_background_work(true);
     let checkpoint = state.path().join("checkpoint");
     assert!(checkpoint.join("checkpoint.json").is_file());
     assert!(checkpoint.join("product_views.parquet").is_file());
@@ -1164,6 +1180,44 @@ fn a_long_log_becomes_a_checkpoint_and_a_restart_starts_from_it() {
     // Started on the data as loaded: the checkpoint replaces it, the short log follows.
     let restarted = start(Engine::new(loaded), as_of, Some(state.path()));
     assert_eq!(memberships(&restarted), before);
+}
+
+#[test]
+fn a_long_delta_is_folded_into_the_data_in_the_background_without_changing_memberships() {
+    let world = world(25, 6);
+    let as_of = parse_instant(AS_OF[1]).unwrap();
+    let (_data, engine) = engine_for(&world);
+    let service = start_folding_after(engine, as_of, None, 6);
+    let (_other, reference) = service_over(&world, as_of);
+    let definition = json!({"id": "viewers", "name": "viewers", "websites": [1, 2],
+        "apply_to": "registered", "conditions": {"aggregate": "count",
+        "of": "product_view", "op": "gte", "value": 4}});
+    service.create(&definition).unwrap();
+    reference.create(&definition).unwrap();
+    let loaded = service.snapshot().engine.clone();
+    let customers = ids(&world.customers, "customer_id");
+    for (i, customer) in customers.iter().cycle().take(5).enumerate() {
+        let views = json!([{"type": "product_viewed", "customer_id": customer,
+            "product_id": 100 + i as i64, "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"},
+            {"type": "customer_upserted", "customer_id": 70_000 + i as i64, "website_id": 1}]);
+        assert!(!service.apply_events(&views).unwrap().rebuilt);
+        reference.apply_events(&views).unwrap();
+    }
+    service.finish_background_work(true);
+    let folded = service.snapshot();
+    assert!(
+        !Arc::ptr_eq(&folded.engine, &loaded),
+        "the fold is published"
+    );
+    assert!(
+        folded.delta.events < 6,
+        "{} events left",
+        folded.delta.events
+    );
+    // The lists after the fold started are caught up with as a delta over the folded data.
+    assert!(folded.engine.dataset().customer_count() > customers.len());
+    assert_eq!(folded.customer_count(), customers.len() + 5);
+    assert_eq!(memberships(&service), memberships(&reference));
 }
 
 #[test]

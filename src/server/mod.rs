@@ -152,8 +152,8 @@ pub fn check_bind(address: &SocketAddr, token: Option<&str>) -> Result<(), Strin
 }
 
 /// Serves until `shutdown` completes; a task re-matches time-dependent segments as soon
-/// as the clock's UTC day changes, so no request pays for it, and puts a checkpoint
-/// written in the background in force once it is written.
+/// as the clock's UTC day changes, so no request pays for it, and publishes a fold or a
+/// checkpoint done in the background once it is done.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -174,10 +174,12 @@ async fn follow_days(service: Arc<Service>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if service.checkpoint_written() {
+        if service.background_work_done() {
             let service = service.clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || service.finish_checkpoint()).await {
-                tracing::error!("putting a checkpoint in force failed: {e}");
+            let finished =
+                tokio::task::spawn_blocking(move || service.finish_background_work(false)).await;
+            if let Err(e) = finished {
+                tracing::error!("publishing a fold or a checkpoint failed: {e}");
             }
         }
         if service.is_current(&service.snapshot()) {

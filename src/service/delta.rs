@@ -15,11 +15,14 @@
 //! A product change touches every subject whose records name the product; changed and new
 //! products are kept in the delta too.
 //!
+//! Once the delta has grown past `checkpoint_after_events` ([`super::ServiceOptions`]), a
+//! thread folds it into newly loaded data ([`super::fold`]; the added subjects then take
+//! their places in id order).
+//!
 //! Lists that this cannot take apply by rebuilding the data instead: a change to a guest
-//! order (no subject's rows hold it), or a product change that reaches more than
-//! [`PRODUCT_REACH_LIMIT`] subjects. So does the first list after the delta has grown past
-//! `checkpoint_after_events` ([`super::ServiceOptions`]), which folds it into newly loaded
-//! data (the added subjects then take their places in id order).
+//! order (no subject's rows hold it), a product change that reaches more than
+//! [`PRODUCT_REACH_LIMIT`] subjects, or a list that finds the delta four times past
+//! `checkpoint_after_events` (folds do not keep up).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

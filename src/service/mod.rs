@@ -14,6 +14,7 @@
 
 pub mod clock;
 pub mod delta;
+mod fold;
 pub mod report;
 pub mod state;
 
@@ -271,6 +272,10 @@ pub struct ServiceOptions {
     pub engine_from_checkpoint: bool,
 }
 
+/// Past this many times `checkpoint_after_events`, a list rebuilds the data itself rather
+/// than wait for a fold.
+const FOLD_BEHIND_FACTOR: usize = 4;
+
 /// The default of [`ServiceOptions::checkpoint_after_events`].
 pub const CHECKPOINT_AFTER_EVENTS: usize = 200_000;
 
@@ -307,6 +312,8 @@ struct Writer {
     checkpoint_after: usize,
     /// A checkpoint being written by a thread of its own.
     pending: Option<PendingCheckpoint>,
+    /// The events being folded into the data by a thread of its own.
+    fold: Option<fold::PendingFold>,
 }
 
 /// A checkpoint of rebuilt data, written while lists go on being accepted: they go to the
@@ -417,7 +424,7 @@ type Change = (
 );
 
 pub struct Service {
-    current: ArcSwap<Snapshot>,
+    current: Arc<ArcSwap<Snapshot>>,
     /// Serialises the changes: one writer at a time.
     writer: Mutex<Writer>,
     /// Serialises re-matching for a new day, which does not wait for writers.
@@ -507,18 +514,19 @@ impl Service {
         }
         let next_id = saved.next_id.max(next_free_number(&segments));
         Ok(Service {
-            current: ArcSwap::from_pointee(Snapshot {
+            current: Arc::new(ArcSwap::from_pointee(Snapshot {
                 engine,
                 delta: Arc::new(Delta::default()),
                 segments,
                 day: Some(day_of_micros(now)),
-            }),
+            })),
             writer: Mutex::new(Writer {
                 state: options.state,
                 events,
                 next_id,
                 checkpoint_after: options.checkpoint_after_events.max(1),
                 pending: None,
+                fold: None,
             }),
             catch_up: Mutex::new(()),
             clock: options.clock,
@@ -631,17 +639,66 @@ impl Service {
         published.expect("rcu runs its closure at least once")
     }
 
-    /// Whether a checkpoint written in the background is ready to be put in force.
-    pub fn checkpoint_written(&self) -> bool {
-        self.lock_writer()
-            .pending
-            .as_ref()
-            .is_some_and(|pending| pending.job.is_finished())
+    /// Whether a fold or a checkpoint done in the background is ready to be published or
+    /// put in force.
+    pub fn background_work_done(&self) -> bool {
+        let writer = self.lock_writer();
+        writer.fold.as_ref().is_some_and(|f| f.is_finished())
+            || writer.pending.as_ref().is_some_and(|p| p.job.is_finished())
     }
 
-    /// Waits for a checkpoint being written in the background, and puts it in force.
-    pub fn finish_checkpoint(&self) {
-        self.lock_writer().finish_checkpoint(true);
+    /// Publishes a fold and puts a checkpoint in force that were done in the background
+    /// (with `wait`, waits for them; the fold's checkpoint is then written too).
+    pub fn finish_background_work(&self, wait: bool) {
+        let mut writer = self.lock_writer();
+        self.finish_fold(&mut writer, wait);
+        writer.finish_checkpoint(wait);
+    }
+
+    /// Publishes the folded data if the fold is done (or, with `wait`, once it is), and
+    /// starts writing it as a checkpoint when the log is long.
+    fn finish_fold(&self, writer: &mut Writer, wait: bool) {
+        let Some(pending) = writer.fold.take_if(|fold| wait || fold.is_finished()) else {
+            return;
+        };
+        let folded = match pending.join() {
+            Ok(folded) => folded,
+            Err(reason) => {
+                tracing::info!("a fold of the events is dropped: {reason}");
+                return;
+            }
+        };
+        let current = self.snapshot();
+        let folded_lists = folded.folded;
+        let next = match folded.into_snapshot(&current, self.clock.now_micros()) {
+            Ok(Some(next)) => next,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!("a fold of the events is dropped: {e}");
+                return;
+            }
+        };
+        let engine = next.engine.clone();
+        self.current.store(Arc::new(next));
+        if writer.pending.is_none()
+            && let (Some(state), Some((_, logged))) = (&writer.state, &writer.events)
+            && *logged >= writer.checkpoint_after
+        {
+            let mut pending = PendingCheckpoint::start(state, engine);
+            pending.carried = current
+                .delta
+                .lists
+                .iter()
+                .skip(folded_lists)
+                .cloned()
+                .collect();
+            pending.events = pending
+                .carried
+                .iter()
+                .map(|list| list.as_array().map_or(0, Vec::len))
+                .sum();
+            writer.pending = Some(pending);
+        }
     }
 
     /// Events applied since the start (not counting the log replayed at start).
@@ -656,6 +713,7 @@ impl Service {
     pub fn apply_events(&self, list: &Json) -> Result<EventsApplied, ServiceError> {
         let started = Instant::now();
         let mut writer = self.lock_writer();
+        self.finish_fold(&mut writer, false);
         writer.finish_checkpoint(false);
         let before = self.current()?;
         let now = self.clock.now_micros();
@@ -666,7 +724,8 @@ impl Service {
             list,
             before.engine.dataset(),
             &before.delta,
-            writer.checkpoint_after,
+            // A fold that cannot keep up (or keeps being dropped) gives way to a rebuild.
+            writer.checkpoint_after.saturating_mul(FOLD_BEHIND_FACTOR),
         ) {
             Ok(touched) => {
                 only = Some(touched.subjects.iter().copied().collect::<RoaringBitmap>());
@@ -721,12 +780,20 @@ impl Service {
         };
         let changes = membership_changes(&before, after, &segments, only.as_ref());
         let day = current_day(&segments, day_of_micros(now));
-        self.current.store(Arc::new(Snapshot {
+        let published = Arc::new(Snapshot {
             engine,
             delta,
             segments,
             day,
-        }));
+        });
+        self.current.store(published.clone());
+        if writer.fold.is_none() && published.delta.events >= writer.checkpoint_after {
+            writer.fold = Some(fold::PendingFold::start(
+                self.current.clone(),
+                &published,
+                self.clock.clone(),
+            ));
+        }
         self.events_applied
             .fetch_add(applied as u64, Ordering::Relaxed);
         Ok(EventsApplied {

@@ -1,0 +1,210 @@
+//! Folding events into the data without stopping the writer. Once the delta has grown
+//! past `checkpoint_after_events`, a thread of its own applies its lists to the loaded
+//! data, loads the result, matches every segment over it, and then catches up with the
+//! lists accepted meanwhile, the way the writer applies them ([`super::delta`]). When it
+//! is done, the writer catches up with the few lists left and publishes the folded data,
+//! matching again the segments that changed meanwhile (with those that name them). Lists
+//! never wait for the rebuild; a fold that cannot finish (the data was rebuilt meanwhile,
+//! or a list needs a rebuild) is dropped and the next list starts another.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use serde_json::Value as Json;
+
+use super::clock::Clock;
+use super::delta::{self, Data, Delta};
+use super::{SegmentKey, Segments, ServiceError, Snapshot, rematch};
+use crate::segment::Engine;
+
+/// Lists the fold leaves for the writer to catch up with: applying them holds up lists.
+const LEFT_FOR_THE_WRITER: usize = 8;
+
+pub(super) struct PendingFold {
+    job: JoinHandle<Result<Folded, String>>,
+    started: Instant,
+}
+
+/// The loaded data with the first `folded` lists of a delta applied, and a delta over it
+/// of the lists after those up to `caught_up`.
+pub(super) struct Folded {
+    /// The engine the fold started from.
+    base: Arc<Engine>,
+    pub engine: Arc<Engine>,
+    pub folded: usize,
+    pub delta: Delta,
+    caught_up: usize,
+    /// Every segment matched over `engine` and `delta`.
+    segments: Segments,
+    /// The segments as they were when the fold started.
+    matched_from: Segments,
+    day: Option<i32>,
+}
+
+impl PendingFold {
+    pub(super) fn start(
+        current: Arc<ArcSwap<Snapshot>>,
+        from: &Snapshot,
+        clock: Arc<dyn Clock>,
+    ) -> PendingFold {
+        let base = from.engine.clone();
+        let lists: Vec<Arc<Json>> = from.delta.lists.iter().cloned().collect();
+        let segments = from.segments.clone();
+        let day = from.day;
+        let job = std::thread::spawn(move || {
+            let now = clock.now_micros();
+            let mut folded = fold(base, &lists, segments, day, now)?;
+            // Catch up with the lists accepted meanwhile, until few are left.
+            loop {
+                let snapshot = current.load_full();
+                if !Arc::ptr_eq(&snapshot.engine, &folded.base) {
+                    return Err("the data was rebuilt meanwhile".into());
+                }
+                if snapshot.delta.lists.len() <= folded.caught_up + LEFT_FOR_THE_WRITER {
+                    return Ok(folded);
+                }
+                folded.catch_up(&snapshot.delta.lists, clock.now_micros())?;
+            }
+        });
+        PendingFold {
+            job,
+            started: Instant::now(),
+        }
+    }
+
+    pub(super) fn is_finished(&self) -> bool {
+        self.job.is_finished()
+    }
+
+    /// The folded data, or why there is none.
+    pub(super) fn join(self) -> Result<Folded, String> {
+        let started = self.started;
+        let folded = self
+            .job
+            .join()
+            .map_err(|_| "the fold failed".to_string())??;
+        tracing::info!(
+            "{} lists folded into the data in {:.1} s",
+            folded.folded,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(folded)
+    }
+}
+
+fn fold(
+    base: Arc<Engine>,
+    lists: &[Arc<Json>],
+    segments: Segments,
+    day: Option<i32>,
+    now: i64,
+) -> Result<Folded, String> {
+    let dataset = crate::events::apply_lists(base.dataset(), lists, Path::new("events"))
+        .map_err(|e| format!("the events do not apply to the loaded data: {e}"))?;
+    let engine = Arc::new(Engine::new(Arc::new(dataset)));
+    let mut matched = segments.clone();
+    let keys: Vec<SegmentKey> = matched.keys().cloned().collect();
+    rematch(&Data::plain(&engine), &mut matched, &keys, now, now).map_err(|e| e.to_string())?;
+    Ok(Folded {
+        base,
+        engine,
+        folded: lists.len(),
+        delta: Delta::default(),
+        caught_up: lists.len(),
+        segments: matched,
+        matched_from: segments,
+        day,
+    })
+}
+
+impl Folded {
+    /// Applies the lists after those caught up with, as the writer applied them.
+    fn catch_up(&mut self, lists: &imbl::Vector<Arc<Json>>, now: i64) -> Result<(), String> {
+        for list in lists.iter().skip(self.caught_up) {
+            let touched = delta::touched_by(list, self.engine.dataset(), &self.delta, usize::MAX)?;
+            let applied = delta::apply(
+                &self.engine,
+                &self.delta,
+                &self.segments,
+                &touched,
+                list,
+                now,
+            )
+            .map_err(|e| e.to_string())?;
+            self.delta = applied.delta;
+            self.segments = applied.segments;
+            self.caught_up += 1;
+        }
+        Ok(())
+    }
+
+    /// The snapshot that replaces `current`: the lists left caught up with, and the
+    /// segments that changed since the fold started (or read one that did, or move with
+    /// time when the day changed) matched again. `None` when `current` is not over the
+    /// data the fold started from.
+    pub(super) fn into_snapshot(
+        mut self,
+        current: &Snapshot,
+        now: i64,
+    ) -> Result<Option<Snapshot>, ServiceError> {
+        if !Arc::ptr_eq(&current.engine, &self.base) {
+            return Ok(None);
+        }
+        if let Err(reason) = self.catch_up(&current.delta.lists, now) {
+            tracing::debug!("a fold is dropped: {reason}");
+            return Ok(None);
+        }
+        let day_changed = current.day != self.day;
+        let mut stale: BTreeSet<SegmentKey> = current
+            .segments
+            .iter()
+            .filter(|(key, stored)| match self.matched_from.get(*key) {
+                Some(from) => {
+                    !Arc::ptr_eq(&from.definition, &stored.definition)
+                        || (day_changed && stored.time_dependent)
+                }
+                None => true,
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        loop {
+            let readers: Vec<SegmentKey> = current
+                .segments
+                .iter()
+                .filter(|(key, stored)| {
+                    !stale.contains(*key) && stored.references.iter().any(|r| stale.contains(r))
+                })
+                .map(|(key, _)| key.clone())
+                .collect();
+            if readers.is_empty() {
+                break;
+            }
+            stale.extend(readers);
+        }
+        let mut segments: Segments = current
+            .segments
+            .iter()
+            .map(|(key, stored)| match self.segments.get(key) {
+                Some(folded) if !stale.contains(key) => (key.clone(), folded.clone()),
+                _ => (key.clone(), stored.clone()),
+            })
+            .collect();
+        let data = Data {
+            engine: &self.engine,
+            delta: Some(&self.delta),
+        };
+        let stale: Vec<SegmentKey> = stale.into_iter().collect();
+        rematch(&data, &mut segments, &stale, now, now)?;
+        let day = super::current_day(&segments, crate::data::value::day_of_micros(now));
+        Ok(Some(Snapshot {
+            engine: self.engine,
+            delta: Arc::new(self.delta),
+            segments,
+            day,
+        }))
+    }
+}
