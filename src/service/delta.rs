@@ -206,6 +206,9 @@ pub struct Run {
     pub subjects: RoaringBitmap,
 }
 
+/// Subjects past which runs are not merged.
+const RUN_CAP: u64 = 16_384;
+
 /// Runs that cover every list of a delta, oldest first, each with the subjects it answers
 /// for (those no later run has).
 pub struct Cover(pub Vec<(Arc<Run>, RoaringBitmap)>);
@@ -238,9 +241,12 @@ impl Delta {
         }
         // A run is merged into the one before it while it is as large, as in a binary
         // counter: about log2(subjects) runs, and each subject's rows copied about as
-        // many times over the delta's life.
+        // many times over the delta's life. Runs stop growing at RUN_CAP subjects, so
+        // that no evaluation pays for copying the whole delta again.
         while let [.., previous, last] = runs.as_slice() {
-            if last.subjects.len() < previous.subjects.len() {
+            if last.subjects.len() < previous.subjects.len()
+                || last.subjects.len() + previous.subjects.len() > RUN_CAP
+            {
                 break;
             }
             let subjects = &previous.subjects | &last.subjects;
@@ -541,13 +547,14 @@ pub struct Applied {
     pub segments: Segments,
 }
 
-/// Applies `list` to the subjects in `touched`: the new delta and every segment's members.
+/// Applies `lists` in order to the subjects in `touched` (what [`touched_by`] gives for
+/// their events as one list): the new delta and every segment's members.
 pub fn apply(
     base: &Engine,
     delta: &Delta,
     segments: &Segments,
     touched: &Touched,
-    list: &Json,
+    lists: &[Arc<Json>],
     now: i64,
 ) -> Result<Applied, super::ServiceError> {
     let Touched {
@@ -576,7 +583,7 @@ pub fn apply(
         })
         .collect();
     phase("rows read");
-    let products = named_products(list);
+    let products: Vec<i64> = lists.iter().flat_map(|list| named_products(list)).collect();
     let label = Path::new("touched subjects");
     let before = dataset_of(
         dataset,
@@ -591,7 +598,7 @@ pub fn apply(
     // The touched subjects' scopes before the events, to count every universe again.
     let scopes_before = Engine::new(Arc::new(before.clone()));
     phase("scopes before");
-    let after = crate::events::apply(&before, list, label).map_err(super::event_error)?;
+    let after = crate::events::apply_lists(&before, lists, label).map_err(super::event_error)?;
     phase("events applied");
     // Ids map through the loaded data: every subject the list names is in it.
     let part = Part::new(after, subjects);
@@ -599,7 +606,7 @@ pub fn apply(
     // Only segments that read a table the list changes can move; the others keep their
     // members. Every segment's members of the touched subjects, in the small dataset's
     // ids, are what `in_segment` reads there.
-    let changed = tables_changed(list);
+    let changed: BTreeSet<TableName> = lists.iter().flat_map(|list| tables_changed(list)).collect();
     let mut known = BTreeMap::new();
     let chosen: Vec<SegmentKey> = segments
         .keys()
@@ -669,11 +676,17 @@ pub fn apply(
         added: added.clone(),
         ..delta.clone()
     };
+    // One entry per list: the lists before the last touched nothing the last does not.
+    for _ in 1..lists.len() {
+        delta.touched_by_list.push_back(Arc::default());
+    }
     delta
         .touched_by_list
         .push_back(Arc::new(touched_bitmap.clone()));
-    delta.lists.push_back(Arc::new(list.clone()));
-    delta.events += list.as_array().map_or(0, Vec::len);
+    for list in lists {
+        delta.lists.push_back(list.clone());
+        delta.events += list.as_array().map_or(0, Vec::len);
+    }
     phase("segments updated");
     let after_layouts = Layouts::of(after);
     for subject in &touched_bitmap {
@@ -690,7 +703,7 @@ pub fn apply(
         delta.touched.insert(subject);
     }
     record_owners(&mut delta, after, &part);
-    for product in upserted_products(list) {
+    for product in lists.iter().flat_map(|list| upserted_products(list)) {
         if let Some(row) = product_row(after, &after_layouts, product) {
             delta.products.insert(product, Arc::new(row));
         }
@@ -702,7 +715,10 @@ pub fn apply(
         chosen.len(),
         segments.len()
     );
-    for event in list.as_array().into_iter().flatten() {
+    for event in lists
+        .iter()
+        .flat_map(|list| list.as_array().into_iter().flatten())
+    {
         if event.get("type").and_then(Json::as_str) == Some("order_placed")
             && let Some(order) = event.get("order_id").and_then(Json::as_i64)
         {

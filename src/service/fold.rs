@@ -122,23 +122,35 @@ fn fold(
 }
 
 impl Folded {
-    /// Applies the lists after those caught up with, as the writer applied them.
+    /// Applies the lists after those caught up with, all at once: the data they leave is
+    /// the same as the writer's, and subjects many lists touch are copied once.
     fn catch_up(&mut self, lists: &imbl::Vector<Arc<Json>>, now: i64) -> Result<(), String> {
-        for list in lists.iter().skip(self.caught_up) {
-            let touched = delta::touched_by(list, self.engine.dataset(), &self.delta, usize::MAX)?;
-            let applied = delta::apply(
-                &self.engine,
-                &self.delta,
-                &self.segments,
-                &touched,
-                list,
-                now,
-            )
-            .map_err(|e| e.to_string())?;
-            self.delta = applied.delta;
-            self.segments = applied.segments;
-            self.caught_up += 1;
+        let batch: Vec<Arc<Json>> = lists.iter().skip(self.caught_up).cloned().collect();
+        if batch.is_empty() {
+            return Ok(());
         }
+        let events: Vec<Json> = batch
+            .iter()
+            .flat_map(|list| list.as_array().into_iter().flatten().cloned())
+            .collect();
+        let touched = delta::touched_by(
+            &Json::Array(events),
+            self.engine.dataset(),
+            &self.delta,
+            usize::MAX,
+        )?;
+        let applied = delta::apply(
+            &self.engine,
+            &self.delta,
+            &self.segments,
+            &touched,
+            &batch,
+            now,
+        )
+        .map_err(|e| e.to_string())?;
+        self.delta = applied.delta;
+        self.segments = applied.segments;
+        self.caught_up += batch.len();
         Ok(())
     }
 

@@ -734,7 +734,7 @@ impl Service {
                     &before.delta,
                     &before.segments,
                     &touched,
-                    list,
+                    &[Arc::new(list.clone())],
                     now,
                 )?;
                 tracing::debug!(
