@@ -233,6 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             event_lists: events.event_lists,
             events_per_list: events.events_per_list.max(1),
             replay_events: events.replay_events,
+            fold_after_events: events.fold_after_events.max(1),
             report,
         }),
         Command::Eval {
@@ -379,6 +380,10 @@ struct EventMeasures {
     /// Events to write to an event log and replay at a start over the loaded data (0: none).
     #[arg(long, default_value_t = 0)]
     replay_events: usize,
+    /// Events in the delta before a fold into the data starts (`serve
+    /// --checkpoint-after-events`).
+    #[arg(long, default_value_t = segmint::service::CHECKPOINT_AFTER_EVENTS)]
+    fold_after_events: usize,
 }
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
@@ -402,6 +407,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         event_lists: args.events.event_lists,
         events_per_list: args.events.events_per_list.max(1),
         replay_events: args.events.replay_events,
+        fold_after_events: args.events.fold_after_events.max(1),
         exe: std::env::current_exe().context("cannot find the segmint binary")?,
     })?;
     println!("{}", segmint::bench::render(&report));

@@ -73,6 +73,7 @@ pub struct BenchOptions {
     pub event_lists: usize,
     pub events_per_list: usize,
     pub replay_events: usize,
+    pub fold_after_events: usize,
     /// The `segmint` binary that runs the workers.
     pub exe: PathBuf,
 }
@@ -277,6 +278,8 @@ fn measure_scale(
         .arg(options.events_per_list.to_string())
         .arg("--replay-events")
         .arg(options.replay_events.to_string())
+        .arg("--fold-after-events")
+        .arg(options.fold_after_events.to_string())
         .arg("--report")
         .arg(&worker_report)
         .stdout(Stdio::piped())
@@ -589,6 +592,13 @@ pub fn render(report: &BenchReport) -> String {
                 events.p99_list_ms,
                 events.max_event_to_membership_ms
             );
+            if events.fold_wait_seconds >= 0.001 {
+                let _ = writeln!(
+                    out,
+                    "|   | {}: after the last list, a fold into the data still running took {:.3} s more |",
+                    scale.label, events.fold_wait_seconds
+                );
+            }
             if !events.estimate_ms.is_empty() {
                 let mut sorted = events.estimate_ms.clone();
                 sorted.sort_by(f64::total_cmp);

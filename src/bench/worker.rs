@@ -84,6 +84,10 @@ pub struct EventsMeasure {
     /// subjects' datasets that are new).
     #[serde(default)]
     pub estimate_ms: Vec<f64>,
+    /// After the last list, the wait for a fold into the data still running (and its
+    /// publishing).
+    #[serde(default)]
+    pub fold_wait_seconds: f64,
 }
 
 /// The suite segment estimated while events flow.
@@ -100,6 +104,8 @@ pub struct WorkerOptions {
     pub events_per_list: usize,
     /// Events to write to a log and replay at a start (0: no replay measure).
     pub replay_events: usize,
+    /// Events in the delta before a fold into the data starts.
+    pub fold_after_events: usize,
     pub report: PathBuf,
 }
 
@@ -129,7 +135,7 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
             clock: Arc::new(ManualClock::new(as_of)),
             state: None,
             time_limit: None,
-            checkpoint_after_events: crate::service::CHECKPOINT_AFTER_EVENTS,
+            checkpoint_after_events: options.fold_after_events,
             engine_from_checkpoint: false,
         },
     )?);
@@ -277,6 +283,9 @@ fn measure_events(
             estimate_ms.push(started.elapsed().as_secs_f64() * 1e3);
         }
     }
+    let waiting = Instant::now();
+    service.finish_background_work(true);
+    let fold_wait_seconds = waiting.elapsed().as_secs_f64();
     let total_ms: f64 = list_ms.iter().sum();
     let mut sorted = list_ms.clone();
     sorted.sort_by(f64::total_cmp);
@@ -291,6 +300,7 @@ fn measure_events(
         list_ms,
         changes,
         estimate_ms,
+        fold_wait_seconds,
     })
 }
 

@@ -34,8 +34,9 @@ pub struct EventLog {
     path: PathBuf,
     /// Bytes of whole records: where the next one goes.
     end: u64,
-    /// Set when an append failed and could not be undone: later records would follow a
-    /// broken one, so no more are written.
+    /// Set when an append failed and could not be undone (later records would follow a
+    /// broken one), or when the state directory could not be flushed: no more are
+    /// written until a restart.
     broken: bool,
 }
 
@@ -119,6 +120,11 @@ impl EventLog {
     }
 
     /// Appends one list and flushes it to disk. On failure the log is as before.
+    /// Refuses every later append: the log may not be the one a restart reads.
+    pub fn refuse_appends(&mut self) {
+        self.broken = true;
+    }
+
     pub fn append(&mut self, list: &Json) -> Result<(), LogError> {
         self.append_all(std::slice::from_ref(list))
     }
@@ -131,7 +137,7 @@ impl EventLog {
         };
         if self.broken {
             return Err(fail(
-                "an earlier write failed and could not be undone; restart the server".into(),
+                "an earlier write to the state directory failed; restart the server".into(),
             ));
         }
         let mut record = Vec::new();

@@ -23,6 +23,8 @@ use crate::segment::Engine;
 
 /// Lists the fold leaves for the writer to catch up with: applying them holds up lists.
 const LEFT_FOR_THE_WRITER: usize = 8;
+/// Rounds of catching up before the writer takes what is left.
+const CATCH_UP_ROUNDS: usize = 4;
 
 pub(super) struct PendingFold {
     job: JoinHandle<Result<Folded, String>>,
@@ -58,17 +60,27 @@ impl PendingFold {
         let job = std::thread::spawn(move || {
             let now = clock.now_micros();
             let mut folded = fold(base, &lists, segments, day, now)?;
-            // Catch up with the lists accepted meanwhile, until few are left.
-            loop {
+            // Catch up with the lists accepted meanwhile, until few are left. A writer as
+            // fast as the catching up is never overtaken: after a few rounds, the writer
+            // takes what is left.
+            for _ in 0..CATCH_UP_ROUNDS {
                 let snapshot = current.load_full();
                 if !Arc::ptr_eq(&snapshot.engine, &folded.base) {
                     return Err("the data was rebuilt meanwhile".into());
                 }
-                if snapshot.delta.lists.len() <= folded.caught_up + LEFT_FOR_THE_WRITER {
-                    return Ok(folded);
+                let left =
+                    snapshot.delta.lists.len() - folded.caught_up.min(snapshot.delta.lists.len());
+                if left <= LEFT_FOR_THE_WRITER {
+                    break;
                 }
+                let started = Instant::now();
                 folded.catch_up(&snapshot.delta.lists, clock.now_micros())?;
+                tracing::debug!(
+                    "a fold caught up with {left} lists in {:.1} ms",
+                    started.elapsed().as_secs_f64() * 1e3
+                );
             }
+            Ok(folded)
         });
         PendingFold {
             job,

@@ -668,6 +668,7 @@ impl Service {
                 return;
             }
         };
+        let publishing = Instant::now();
         let current = self.snapshot();
         let folded_lists = folded.folded;
         let next = match folded.into_snapshot(&current, self.clock.now_micros()) {
@@ -680,6 +681,11 @@ impl Service {
         };
         let engine = next.engine.clone();
         self.current.store(Arc::new(next));
+        tracing::info!(
+            "published the data with {folded_lists} lists of events folded in and {} after them over it; the writer waited {:.1} ms",
+            current.delta.lists.len() - folded_lists,
+            publishing.elapsed().as_secs_f64() * 1e3
+        );
         if writer.pending.is_none()
             && let (Some(state), Some((_, logged))) = (&writer.state, &writer.events)
             && *logged >= writer.checkpoint_after

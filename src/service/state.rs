@@ -257,7 +257,17 @@ impl StateDir {
             fs::rename(&current, &old).map_err(|e| checkpoint_failed(&current, &e))?;
         }
         fs::rename(&partial, &current).map_err(|e| checkpoint_failed(&partial, &e))?;
-        sync_dir(dir);
+        if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+            // The swap may not survive a crash, which could bring back the old checkpoint
+            // and log: no list may be acknowledged in the new log until a restart settles
+            // which is in force, and the old ones stay.
+            tracing::error!(
+                "{}: cannot flush the directory after a checkpoint ({e}); events are refused until a restart",
+                dir.display()
+            );
+            next.refuse_appends();
+            return Ok(next);
+        }
         // The new checkpoint is in force: what is left is tidying.
         if old.exists()
             && let Err(e) = fs::remove_dir_all(&old)
