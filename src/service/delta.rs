@@ -358,16 +358,7 @@ pub fn touched_by(
             TableName::Carts => (&base.cart_index, &base.carts),
             _ => return None,
         };
-        let row = index.get(id)? as usize;
-        match relation.groups.owner.get(row) {
-            Some(&c) if c != NONE => Some(c),
-            _ => relation
-                .visitor_groups
-                .as_ref()
-                .and_then(|g| g.owner.get(row).copied())
-                .filter(|&v| v != NONE)
-                .map(|v| customers + v),
-        }
+        row_owner(relation, index.get(id)? as usize, customers)
     };
     let owner = |table: TableName, id: i64| {
         delta
@@ -479,19 +470,7 @@ fn subjects_with_product(base: &Dataset, delta: &Delta, product: i64) -> Roaring
     let mut found = RoaringBitmap::new();
     let customers = base.customer_count() as u32;
     if let Some(product_row) = base.product_index.get(product) {
-        let owner = |relation: &crate::store::Relation, row: usize| -> Option<u32> {
-            let customer = relation
-                .groups
-                .owner
-                .get(row)
-                .copied()
-                .filter(|&c| c != NONE);
-            customer.or_else(|| {
-                let groups = relation.visitor_groups.as_ref()?;
-                let visitor = groups.owner.get(row).copied().filter(|&v| v != NONE)?;
-                Some(customers + visitor)
-            })
-        };
+        let owner = |relation, row| row_owner(relation, row, customers);
         for (name, relation) in base.relations() {
             let Some(rows) = &relation.product_row else {
                 continue;
@@ -773,6 +752,15 @@ fn tables_read(
     tables
 }
 
+/// The subject (dense id) that row `row` of a customer- or visitor-owned relation belongs
+/// to, if any.
+fn row_owner(relation: &crate::store::Relation, row: usize, customers: u32) -> Option<u32> {
+    let owned =
+        |groups: &crate::store::Groups| groups.owner.get(row).copied().filter(|&o| o != NONE);
+    owned(&relation.groups)
+        .or_else(|| owned(relation.visitor_groups.as_ref()?).map(|v| customers + v))
+}
+
 /// Where the touched subjects' orders, carts and addresses are now.
 fn record_owners(delta: &mut Delta, after: &Dataset, part: &Part) {
     let customers = after.customer_count() as u32;
@@ -782,19 +770,7 @@ fn record_owners(delta: &mut Delta, after: &Dataset, part: &Part) {
         let Some(ids) = ids else { return };
         for (row, id) in ids.iter().enumerate() {
             let Some(id) = id else { continue };
-            let customer = relation
-                .groups
-                .owner
-                .get(row)
-                .copied()
-                .filter(|&o| o != NONE);
-            let visitor = relation
-                .visitor_groups
-                .as_ref()
-                .and_then(|g| g.owner.get(row).copied())
-                .filter(|&o| o != NONE)
-                .map(|v| customers + v);
-            if let Some(owner) = customer.or(visitor) {
+            if let Some(owner) = row_owner(relation, row, customers) {
                 let base = part.to_base[owner as usize];
                 if base != NONE {
                     delta.owners.insert((table, id), base);
