@@ -1270,6 +1270,27 @@ fn lists_accepted_while_a_checkpoint_is_written_are_carried_into_its_log() {
 }
 
 #[test]
+fn a_checkpoint_left_aside_by_a_failed_swap_stays_in_force() {
+    use segmint::service::state::prepare_checkpoint;
+    let world = world(27, 3);
+    let (_data, engine) = engine_for(&world);
+    let dir = tempfile::tempdir().unwrap();
+    // A swap moved the checkpoint aside and could not move its successor in.
+    let aside = dir.path().join("checkpoint.old");
+    std::fs::create_dir_all(&aside).unwrap();
+    std::fs::write(aside.join("checkpoint.json"), "in force").unwrap();
+    prepare_checkpoint(dir.path(), engine.dataset(), None).unwrap();
+    let restored = dir.path().join("checkpoint").join("checkpoint.json");
+    assert_eq!(std::fs::read_to_string(restored).unwrap(), "in force");
+    assert!(
+        dir.path()
+            .join("checkpoint.tmp")
+            .join("customers.parquet")
+            .is_file()
+    );
+}
+
+#[test]
 fn a_torn_last_record_is_dropped_and_damage_before_good_records_stops_the_start() {
     use segmint::events::log::{EventLog, LOG_FILE};
     let dir = tempfile::tempdir().unwrap();

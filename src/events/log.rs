@@ -120,13 +120,13 @@ impl EventLog {
     }
 
     /// Appends one list and flushes it to disk. On failure the log is as before.
+    pub fn append(&mut self, list: &Json) -> Result<(), LogError> {
+        self.append_all(std::slice::from_ref(list))
+    }
+
     /// Refuses every later append: the log may not be the one a restart reads.
     pub fn refuse_appends(&mut self) {
         self.broken = true;
-    }
-
-    pub fn append(&mut self, list: &Json) -> Result<(), LogError> {
-        self.append_all(std::slice::from_ref(list))
     }
 
     /// Appends lists as one write, flushed to disk once: all of them or none.

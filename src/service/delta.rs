@@ -241,8 +241,9 @@ impl Delta {
         }
         // A run is merged into the one before it while it is as large, as in a binary
         // counter: about log2(subjects) runs, and each subject's rows copied about as
-        // many times over the delta's life. Runs stop growing at RUN_CAP subjects, so
-        // that no evaluation pays for copying the whole delta again.
+        // many times over the delta's life. Merges stop at RUN_CAP subjects, so that no
+        // evaluation copies the whole delta again (the new run of the lists since the
+        // last read has the size those lists give it).
         while let [.., previous, last] = runs.as_slice() {
             if last.subjects.len() < previous.subjects.len()
                 || last.subjects.len() + previous.subjects.len() > RUN_CAP

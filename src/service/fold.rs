@@ -1,11 +1,13 @@
 //! Folding events into the data without stopping the writer. Once the delta has grown
 //! past `checkpoint_after_events`, a thread of its own applies its lists to the loaded
 //! data, loads the result, matches every segment over it, and then catches up with the
-//! lists accepted meanwhile, the way the writer applies them ([`super::delta`]). When it
-//! is done, the writer catches up with the few lists left and publishes the folded data,
-//! matching again the segments that changed meanwhile (with those that name them). Lists
-//! never wait for the rebuild; a fold that cannot finish (the data was rebuilt meanwhile,
-//! or a list needs a rebuild) is dropped and the next list starts another.
+//! lists accepted meanwhile (in batches, up to four rounds). When it is done, the writer
+//! catches up with the lists left and publishes the folded data, matching again the
+//! segments that changed meanwhile (with those that name them). Lists never wait for the
+//! rebuild, only for the writer's catching up: a few lists, unless lists keep coming as
+//! fast as the fold can catch up with them. A fold that cannot finish (the data was
+//! rebuilt meanwhile, or a list needs a rebuild) is dropped and the next list starts
+//! another.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -19,6 +21,7 @@ use serde_json::Value as Json;
 use super::clock::Clock;
 use super::delta::{self, Data, Delta};
 use super::{SegmentKey, Segments, ServiceError, Snapshot, rematch};
+use crate::data::value::day_of_micros;
 use crate::segment::Engine;
 
 /// Lists the fold leaves for the writer to catch up with: applying them holds up lists.
@@ -188,8 +191,12 @@ impl Folded {
             .iter()
             .filter(|(key, stored)| match self.matched_from.get(*key) {
                 Some(from) => {
+                    // Changed, or time-dependent and matched for another day since
+                    // (a new day, or a refresh with `as_of`).
                     !Arc::ptr_eq(&from.definition, &stored.definition)
-                        || (day_changed && stored.time_dependent)
+                        || (stored.time_dependent
+                            && (day_changed
+                                || day_of_micros(from.as_of) != day_of_micros(stored.as_of)))
                 }
                 None => true,
             })

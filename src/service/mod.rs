@@ -263,9 +263,9 @@ pub struct ServiceOptions {
     pub state: Option<StateDir>,
     /// How long evaluating one request's definition (create, update, estimate) may take.
     pub time_limit: Option<Duration>,
-    /// Events applied incrementally before a list folds them into the data (see
-    /// [`delta`]); with a state directory, also the log length past which the data is
-    /// written as a checkpoint, so a restart replays at most this many events.
+    /// Events in the delta before a thread folds them into the data (see [`fold`]; a
+    /// list rebuilds the data itself at four times this many); with a state directory,
+    /// also the log length past which folded data is written as a checkpoint.
     pub checkpoint_after_events: usize,
     /// The engine given was loaded from the state's checkpoint already (else a
     /// checkpoint in the state is loaded and replaces it).
@@ -640,9 +640,13 @@ impl Service {
     }
 
     /// Whether a fold or a checkpoint done in the background is ready to be published or
-    /// put in force.
+    /// put in force. Never waits: a busy writer says no (it publishes them itself).
     pub fn background_work_done(&self) -> bool {
-        let writer = self.lock_writer();
+        let writer = match self.writer.try_lock() {
+            Ok(writer) => writer,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+        };
         writer.fold.as_ref().is_some_and(|f| f.is_finished())
             || writer.pending.as_ref().is_some_and(|p| p.job.is_finished())
     }
@@ -714,8 +718,9 @@ impl Service {
 
     /// Applies a list of events (`POST /events`) in order: all of them or, on the first
     /// bad one, none. With a state directory the list is in the event log, flushed to
-    /// disk, before the new data is published and the answer returned. Every segment is
-    /// matched again over the new data; the answer lists the subjects that moved.
+    /// disk, before the new data is published and the answer returned. The segments that
+    /// read what the list changes are matched again over the subjects it touched (see
+    /// [`delta`]); the answer lists the subjects that moved.
     pub fn apply_events(&self, list: &Json) -> Result<EventsApplied, ServiceError> {
         let started = Instant::now();
         let mut writer = self.lock_writer();
@@ -724,6 +729,7 @@ impl Service {
         let before = self.current()?;
         let now = self.clock.now_micros();
         let applied = list.as_array().map_or(0, Vec::len);
+        let shared_list = Arc::new(list.clone());
         let mut rebuilt = false;
         let mut only = None;
         let (engine, delta, segments) = match delta::touched_by(
@@ -740,7 +746,7 @@ impl Service {
                     &before.delta,
                     &before.segments,
                     &touched,
-                    &[Arc::new(list.clone())],
+                    std::slice::from_ref(&shared_list),
                     now,
                 )?;
                 tracing::debug!(
@@ -771,7 +777,7 @@ impl Service {
             // The rebuilt data holds every event: once the log is long, it is written as a
             // checkpoint (by a thread of its own), which then replaces the log.
             if let Some(pending) = &mut writer.pending {
-                pending.carried.push(Arc::new(list.clone()));
+                pending.carried.push(shared_list.clone());
                 pending.events += applied;
             } else if rebuilt
                 && *logged >= writer.checkpoint_after

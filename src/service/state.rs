@@ -251,12 +251,24 @@ impl StateDir {
             next.append_all(carried)
                 .map_err(|e| checkpoint_failed(&e.path, &e.reason))?;
         }
-        sync_dir(&partial);
+        // The new log's entry and the checkpoint's files are on disk before the swap names
+        // them: a crash after it must find the carried lists.
+        for flushed in [&partial, dir] {
+            File::open(flushed)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| checkpoint_failed(flushed, &e))?;
+        }
         let current = dir.join(CHECKPOINT);
         if current.exists() {
             fs::rename(&current, &old).map_err(|e| checkpoint_failed(&current, &e))?;
         }
-        fs::rename(&partial, &current).map_err(|e| checkpoint_failed(&partial, &e))?;
+        if let Err(e) = fs::rename(&partial, &current) {
+            // The old checkpoint goes back, so it stays the one in force.
+            if old.exists() && !current.exists() {
+                let _ = fs::rename(&old, &current);
+            }
+            return Err(checkpoint_failed(&partial, &e));
+        }
         if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
             // The swap may not survive a crash, which could bring back the old checkpoint
             // and log: no list may be acknowledged in the new log until a restart settles
@@ -303,8 +315,13 @@ pub fn prepare_checkpoint(
 ) -> Result<PreparedCheckpoint, StateError> {
     let partial = dir.join(format!("{CHECKPOINT}.tmp"));
     let old = dir.join(format!("{CHECKPOINT}.old"));
-    // Leftovers of an earlier attempt (the current checkpoint is whole, or this server
-    // would not have started).
+    let current = dir.join(CHECKPOINT);
+    // An earlier swap that moved the checkpoint aside and failed to move its successor in
+    // (and failed to undo that): the one aside is in force.
+    if old.exists() && !current.exists() {
+        fs::rename(&old, &current).map_err(|e| checkpoint_failed(&old, &e))?;
+    }
+    // Leftovers of an earlier attempt.
     for leftover in [&partial, &old] {
         if leftover.exists() {
             fs::remove_dir_all(leftover).map_err(|e| checkpoint_failed(leftover, &e))?;
@@ -338,12 +355,6 @@ fn remove_logs_except(dir: &Path, keep: &Path) -> Result<(), StateError> {
         }
     }
     Ok(())
-}
-
-fn sync_dir(dir: &Path) {
-    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
-        tracing::warn!("{}: cannot flush the directory: {e}", dir.display());
-    }
 }
 
 /// Writes `bytes` to `path` so that a crash at any moment leaves either the old file or
