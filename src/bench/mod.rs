@@ -617,11 +617,12 @@ pub fn render(report: &BenchReport) -> String {
         if let Some(replay) = w.and_then(|w| w.replay.as_ref()) {
             let _ = writeln!(
                 out,
-                "|   | {}: a start replaying {} logged events ({:.1} MiB of log): {:.2} s; the next start, from the checkpoint it wrote: {:.2} s |",
+                "|   | {}: a start replaying {} logged events ({:.1} MiB of log): {:.2} s to serve, its checkpoint written in the background {:.2} s later; the next start, from that checkpoint: {:.2} s |",
                 scale.label,
                 replay.events,
                 replay.log_bytes as f64 / (1 << 20) as f64,
                 replay.seconds,
+                replay.checkpoint_seconds,
                 replay.from_checkpoint_seconds
             );
         }

@@ -441,12 +441,7 @@ impl Service {
     pub fn start(engine: Arc<Engine>, options: ServiceOptions) -> Result<Service, ServiceError> {
         let (engine, events) = match &options.state {
             Some(state) => {
-                let (engine, log, logged) = replay(
-                    engine,
-                    state,
-                    options.checkpoint_after_events,
-                    options.engine_from_checkpoint,
-                )?;
+                let (engine, log, logged) = replay(engine, state, options.engine_from_checkpoint)?;
                 (engine, Some((log, logged)))
             }
             None => (engine, None),
@@ -513,6 +508,7 @@ impl Service {
             );
         }
         let next_id = saved.next_id.max(next_free_number(&segments));
+        let first_engine = engine.clone();
         Ok(Service {
             current: Arc::new(ArcSwap::from_pointee(Snapshot {
                 engine,
@@ -521,11 +517,20 @@ impl Service {
                 day: Some(day_of_micros(now)),
             })),
             writer: Mutex::new(Writer {
+                // A long log replayed: its data is written as a checkpoint while the
+                // server serves.
+                pending: match (&options.state, &events) {
+                    (Some(state), Some((_, logged)))
+                        if *logged >= options.checkpoint_after_events.max(1) =>
+                    {
+                        Some(PendingCheckpoint::start(state, first_engine))
+                    }
+                    _ => None,
+                },
                 state: options.state,
                 events,
                 next_id,
                 checkpoint_after: options.checkpoint_after_events.max(1),
-                pending: None,
                 fold: None,
             }),
             catch_up: Mutex::new(()),
@@ -1322,13 +1327,11 @@ fn state_error(e: events::log::LogError) -> ServiceError {
 }
 
 /// The data the server stopped with: the state's checkpoint if it has one (else the
-/// loaded data), with the event log after it applied. A long log is folded into a new
-/// checkpoint, so the next start is short. Returns the log to append to and how many
-/// events it holds.
+/// loaded data), with the event log after it applied. Returns the log to append to and
+/// how many events it holds (a long log is written as a checkpoint once serving).
 fn replay(
     engine: Arc<Engine>,
     state: &StateDir,
-    checkpoint_after: usize,
     engine_from_checkpoint: bool,
 ) -> Result<(Arc<Engine>, EventLog, usize), ServiceError> {
     let sources = state.sources()?;
@@ -1367,27 +1370,11 @@ fn replay(
         "replayed {count} logged events in {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
-    let engine = Arc::new(Engine::new(Arc::new(dataset)));
-    if count >= checkpoint_after {
-        let log = checkpoint(state, &engine)?;
-        return Ok((engine, log, 0));
-    }
-    Ok((engine, recovered.log, count))
-}
-
-/// Writes the engine's data as the state's checkpoint and opens the empty log after it.
-fn checkpoint(state: &StateDir, engine: &Engine) -> Result<EventLog, ServiceError> {
-    let started = Instant::now();
-    let dataset = engine.dataset();
-    let reference_time = dataset
-        .reference_time
-        .map(crate::data::value::format_timestamp);
-    let log = state.write_checkpoint(dataset, reference_time)?;
-    tracing::info!(
-        "wrote a checkpoint of the data with every event so far in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(log)
+    Ok((
+        Arc::new(Engine::new(Arc::new(dataset))),
+        recovered.log,
+        count,
+    ))
 }
 
 /// Who entered and left each segment between `before` and `after` (over `engine`'s data).

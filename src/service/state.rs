@@ -200,18 +200,6 @@ impl StateDir {
         Ok(sources)
     }
 
-    /// Writes `dataset` as the new checkpoint, followed by an empty log, and returns that
-    /// log. A crash at any moment leaves the old checkpoint and log or the new; an error
-    /// leaves the old ones in force.
-    pub fn write_checkpoint(
-        &self,
-        dataset: &crate::store::Dataset,
-        reference_time: Option<String>,
-    ) -> Result<crate::events::log::EventLog, StateError> {
-        let prepared = prepare_checkpoint(&self.dir, dataset, reference_time)?;
-        self.commit_checkpoint(prepared, &[] as &[Json])
-    }
-
     pub fn dir(&self) -> &Path {
         &self.dir
     }
