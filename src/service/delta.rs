@@ -577,7 +577,6 @@ pub fn apply(
     phase("rows copied");
     // The touched subjects' scopes before the events, to count every universe again.
     let scopes_before = Engine::new(Arc::new(before.clone()));
-    phase("scopes before");
     let after = crate::events::apply_lists(&before, lists, label).map_err(super::event_error)?;
     phase("events applied");
     // Ids map through the loaded data: every subject the list names is in it.

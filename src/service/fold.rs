@@ -39,9 +39,9 @@ pub(super) struct PendingFold {
 pub(super) struct Folded {
     /// The engine the fold started from.
     base: Arc<Engine>,
-    pub engine: Arc<Engine>,
+    engine: Arc<Engine>,
     pub folded: usize,
-    pub delta: Delta,
+    delta: Delta,
     caught_up: usize,
     /// Every segment matched over `engine` and `delta`.
     segments: Segments,
