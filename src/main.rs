@@ -313,6 +313,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "indexes built for these segments: {:.1} MiB",
                 engine.index_memory_bytes() as f64 / (1024.0 * 1024.0)
             );
+            for item in engine.index_memory_breakdown() {
+                tracing::debug!(
+                    "memory: {} {:.1} MiB",
+                    item.what,
+                    item.bytes as f64 / (1024.0 * 1024.0)
+                );
+            }
             if let Some(path) = report_file {
                 let written = serde_json::json!({
                     "data": data,

@@ -9,6 +9,7 @@ mod differential;
 mod events;
 mod generator;
 mod http;
+mod index;
 mod loading;
 mod reference;
 mod semantics;

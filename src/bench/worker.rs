@@ -40,6 +40,9 @@ pub struct WorkerReport {
     pub bulk_refresh_ms: Vec<f64>,
     /// Column indexes built by the suite.
     pub index_bytes: u64,
+    /// Where the loaded data and the indexes' bytes go, per table, column and index.
+    #[serde(default)]
+    pub memory: Vec<crate::store::MemoryItem>,
     /// Peak RSS once ready to serve: data, indexes and stored memberships.
     pub ready_peak_rss_bytes: Option<u64>,
     /// Lists of events applied with 100 active segments (after the measures above).
@@ -189,6 +192,8 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
     }
 
     let index_bytes = engine.index_memory_bytes() as u64;
+    let mut memory = engine.dataset().memory_breakdown();
+    memory.extend(engine.index_memory_breakdown());
     let ready_peak_rss_bytes = crate::util::peak_rss_bytes();
     let events = if options.event_lists > 0 {
         Some(measure_events(&service, &options.suite, options)?)
@@ -212,6 +217,7 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
         suite_p50_ms,
         bulk_refresh_ms,
         index_bytes,
+        memory,
         ready_peak_rss_bytes,
         events,
         replay,

@@ -180,30 +180,18 @@ pub fn load_tables(
     assemble(&mut read_phase, reference_time, &mut LoadReport::default())
 }
 
-/// Where the memory goes, per table and column (`RUST_LOG=debug`), for capacity planning.
+/// Where the memory goes, per table, column and link (`RUST_LOG=debug`), for capacity
+/// planning.
 fn log_memory(dataset: &Dataset) {
     if !tracing::enabled!(tracing::Level::DEBUG) {
         return;
     }
-    tracing::debug!(
-        "customers: {} MiB, products: {} MiB",
-        dataset.customers.memory_bytes() >> 20,
-        dataset.products.memory_bytes() >> 20
-    );
-    for (table, relation) in dataset.relations() {
-        let columns: Vec<String> = relation
-            .table
-            .columns
-            .iter()
-            .map(|c| format!("{}={}", c.name, c.array.get_array_memory_size() >> 20))
-            .collect();
-        tracing::debug!(
-            "{table}: {} MiB ({})",
-            relation.memory_bytes() >> 20,
-            columns.join(" ")
-        );
+    for item in dataset.memory_breakdown() {
+        tracing::debug!("memory: {} {:.1} MiB", item.what, item.bytes as f64 / MIB);
     }
 }
+
+const MIB: f64 = (1 << 20) as f64;
 
 /// Tables as read, before their keys are checked.
 type RawTables = BTreeMap<TableName, RawTable>;

@@ -32,9 +32,8 @@ pub struct Aggregated {
 /// What to aggregate over one table.
 pub struct AggregateInput<'a> {
     pub function: AggregateFunction,
-    /// The subject of every row of the table.
-    pub subject_of_row: &'a [usize],
-    /// Subject `s` owns rows `subject_offsets[s]..subject_offsets[s + 1]`.
+    /// Subject `s` owns rows `subject_offsets[s]..subject_offsets[s + 1]` (ascending; a
+    /// subject without rows has an empty range).
     pub subject_offsets: &'a [u32],
     /// The aggregated column (int as Int64, decimal units as Int64, date or timestamp),
     /// for all but `count`.
@@ -55,13 +54,13 @@ pub fn aggregate(input: &AggregateInput<'_>) -> Result<Aggregated, String> {
             value: None,
         });
     };
+    let mut subject_of = SubjectCursor::new(input.subject_offsets);
     let (values, groups, count) = match (input.rows.min(), input.rows.max()) {
-        // One run of rows (every record in scope, say): the column and the subjects as
-        // they are stored, without a copy.
+        // One run of rows (every record in scope, say): the column as it is stored.
         (Some(first), Some(last)) if input.rows.len() == (last - first) as u64 + 1 => {
-            let (first, len) = (first as usize, (last - first) as usize + 1);
-            let groups = std::borrow::Cow::Borrowed(&input.subject_of_row[first..first + len]);
-            (column.slice(first, len), groups, count_records(input))
+            let (start, len) = (first as usize, (last - first) as usize + 1);
+            let groups: Vec<usize> = (first..=last).map(|row| subject_of.at(row)).collect();
+            (column.slice(start, len), groups, count_records(input))
         }
         _ => {
             // The matching rows, their subjects, and the records per subject, in one pass.
@@ -69,14 +68,14 @@ pub fn aggregate(input: &AggregateInput<'_>) -> Result<Aggregated, String> {
             let mut groups = Vec::with_capacity(input.rows.len() as usize);
             let mut count = vec![0u32; input.subjects];
             for_each_row(input.rows, |row| {
-                let subject = input.subject_of_row[row as usize];
+                let subject = subject_of.at(row);
                 count[subject] += 1;
                 groups.push(subject);
                 rows.push(row);
             });
             let values =
                 take(column.as_ref(), &UInt32Array::from(rows), None).map_err(|e| e.to_string())?;
-            (values, std::borrow::Cow::Owned(groups), count)
+            (values, groups, count)
         }
     };
     let udaf = match input.function {
@@ -106,7 +105,7 @@ fn count_records(input: &AggregateInput<'_>) -> Vec<u32> {
     let mut runs = input.rows.iter();
     while let Some(run) = runs.next_range() {
         let (mut start, end) = (*run.start(), *run.end() + 1);
-        let mut subject = input.subject_of_row[start as usize];
+        let mut subject = SubjectCursor::new(offsets).at(start);
         while start < end {
             while subject + 1 < input.subjects && offsets[subject + 1] <= start {
                 subject += 1;
@@ -121,6 +120,32 @@ fn count_records(input: &AggregateInput<'_>) -> Vec<u32> {
         }
     }
     count
+}
+
+/// The subject of ascending rows, found by walking the subjects' row offsets along with
+/// them: no per-row table of subjects is kept.
+struct SubjectCursor<'a> {
+    offsets: &'a [u32],
+    subject: usize,
+}
+
+impl<'a> SubjectCursor<'a> {
+    fn new(offsets: &'a [u32]) -> SubjectCursor<'a> {
+        SubjectCursor {
+            offsets,
+            subject: 0,
+        }
+    }
+
+    /// The subject owning `row`; rows must come in ascending order and belong to some
+    /// subject (in-scope rows do).
+    #[inline]
+    fn at(&mut self, row: u32) -> usize {
+        while self.subject + 2 < self.offsets.len() && self.offsets[self.subject + 1] <= row {
+            self.subject += 1;
+        }
+        self.subject
+    }
 }
 
 /// One aggregate function over `values` grouped by `groups` (subjects).

@@ -17,15 +17,15 @@ use crate::segment::aggregate::{AggregateInput, Aggregated, aggregate};
 use crate::segment::definition::{
     AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Op, Operand, Scalar, Segment, SegmentId,
 };
-use crate::segment::index::{Bitset, ColumnIndex, ColumnReader, SortedIndex, filter_rows};
+use crate::segment::index::{Bitset, ColumnIndex, ColumnReader, filter_rows};
 use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compile};
 use crate::segment::predicate::Test;
 use crate::segment::schema::{DerivedField, Field, FieldSource, FieldTable, RelationKind, Schema};
 use crate::segment::space::Space;
-use crate::store::{Dataset, Table};
+use crate::store::{Dataset, MemoryItem, Table};
 
 /// Scans the candidates instead of looking values up in an index when they are fewer
-/// than 1/16 of the rows (an index lookup reads up to 1/32 of them, see `SortedIndex`).
+/// than 1/16 of the rows (an index lookup may read the rows of two bins, see `ColumnIndex`).
 const SCAN_FRACTION: u64 = 16;
 
 /// Where `in_segment` finds the segments it names.
@@ -102,18 +102,16 @@ pub struct Engine {
     /// Per space: for each product, the rows of that product (CSR).
     product_rows: Mutex<FxHashMap<TableName, Arc<ProductRows>>>,
     scopes: Mutex<FxHashMap<(Space, ScopeKey), Arc<RoaringBitmap>>>,
-    /// Per-subject aggregates over every in-scope record (no `where`), as sorted indexes.
-    rollups: Mutex<FxHashMap<RollupKey, Arc<SortedIndex>>>,
-    /// Per space: the subject of every row, and each subject's first row.
-    subject_of_rows: Mutex<FxHashMap<Space, SubjectRows>>,
+    /// Per-subject aggregates over every in-scope record (no `where`), as indexes.
+    rollups: Mutex<FxHashMap<RollupKey, Arc<ColumnIndex>>>,
+    /// Per space: each subject's first row, and the end.
+    subject_offsets: Mutex<FxHashMap<Space, Arc<Vec<u32>>>>,
     /// Each customer's birth (year, month, day); month 0 when unknown.
     birthdays: std::sync::OnceLock<Vec<(i32, u8, u8)>>,
     /// Int32 columns widened to Int64 for DataFusion's sum.
     wide_columns: Mutex<FxHashMap<(TableName, String), ArrayRef>>,
     universes: Mutex<FxHashMap<ScopeKey, Arc<RoaringBitmap>>>,
 }
-
-type SubjectRows = (Arc<Vec<usize>>, Arc<Vec<u32>>);
 
 /// Rollups kept at most (each is about 20 MB per million subjects).
 const MAX_ROLLUPS: usize = 64;
@@ -141,7 +139,7 @@ impl Engine {
             product_rows: Mutex::default(),
             scopes: Mutex::default(),
             rollups: Mutex::default(),
-            subject_of_rows: Mutex::default(),
+            subject_offsets: Mutex::default(),
             wide_columns: Mutex::default(),
             birthdays: std::sync::OnceLock::new(),
             universes: Mutex::default(),
@@ -695,12 +693,8 @@ impl Engine {
         filter_rows(within, |row| pass[product_row[row] as usize])
     }
 
-    /// The subject of every row of `space` (the group index of aggregates; rows of no
-    /// subject, guest orders, say 0 but are never in scope, so never counted), and the
-    /// first row of each subject, plus the end (subjects without rows here take the
-    /// previous end, so that the offsets ascend).
     /// Every subject's count, sum, min or max over all its in-scope records of `space`, as
-    /// a sorted index over subjects (built on first use and kept). Count and sum are 0 for
+    /// an index over subjects (built on first use and kept). Count and sum are 0 for
     /// a subject without records; min and max have no value. `None` once [`MAX_ROLLUPS`]
     /// are kept: the caller aggregates the rows instead, so that requests naming ever new
     /// website lists cannot grow memory without bound.
@@ -710,7 +704,7 @@ impl Engine {
         function: AggregateFunction,
         space: Space,
         of: Option<&Field>,
-    ) -> Result<Option<Arc<SortedIndex>>, EvalError> {
+    ) -> Result<Option<Arc<ColumnIndex>>, EvalError> {
         let key = (
             function,
             space,
@@ -744,7 +738,12 @@ impl Engine {
             _ if aggregated.count[subject] == 0 => None,
             _ => value(subject),
         });
-        let built = Arc::new(SortedIndex::build(keys, subjects));
+        // Instants bin by day, as a timestamp column's index does.
+        let unit = match of.map(|f| f.ty) {
+            Some(FieldType::Timestamp) => crate::data::value::MICROS_PER_DAY,
+            _ => 1,
+        };
+        let built = Arc::new(ColumnIndex::of_values(keys.collect(), unit));
         self.rollups
             .lock()
             .expect("lock")
@@ -760,7 +759,7 @@ impl Engine {
         of: Option<&Field>,
         rows: &RoaringBitmap,
     ) -> Result<Aggregated, EvalError> {
-        let (subject_of_row, subject_offsets) = self.subject_of_rows(space);
+        let subject_offsets = self.subject_offsets(space);
         let table = &space.relation(&self.dataset).table;
         let values = of
             .and_then(|field| table.column(&field.column))
@@ -768,7 +767,6 @@ impl Engine {
             .map(|c| self.aggregate_values(table.name, c));
         aggregate(&AggregateInput {
             function,
-            subject_of_row: &subject_of_row,
             subject_offsets: &subject_offsets,
             values: values.as_ref(),
             rows,
@@ -777,12 +775,13 @@ impl Engine {
         .map_err(EvalError::Engine)
     }
 
-    fn subject_of_rows(&self, space: Space) -> SubjectRows {
-        if let Some(found) = self.subject_of_rows.lock().expect("lock").get(&space) {
+    /// The first row of each subject in `space`, plus the end (subjects without rows here
+    /// take the previous end, so that the offsets ascend). Rows of no subject (guest
+    /// orders) come after them and are never in scope.
+    fn subject_offsets(&self, space: Space) -> Arc<Vec<u32>> {
+        if let Some(found) = self.subject_offsets.lock().expect("lock").get(&space) {
             return found.clone();
         }
-        let rows = space.relation(&self.dataset).rows();
-        let mut subjects = vec![0usize; rows];
         let total = (self.dataset.customer_count() + self.dataset.visitor_count()) as u32;
         let mut offsets = Vec::with_capacity(total as usize + 1);
         let mut end = 0u32;
@@ -794,11 +793,10 @@ impl Engine {
                 range.start as u32
             });
             end = end.max(range.end as u32);
-            subjects[range].fill(subject as usize);
         }
         offsets.push(end);
-        let built = (Arc::new(subjects), Arc::new(offsets));
-        self.subject_of_rows
+        let built = Arc::new(offsets);
+        self.subject_offsets
             .lock()
             .expect("lock")
             .insert(space, built.clone());
@@ -1059,22 +1057,68 @@ impl Engine {
     }
 
     /// Bytes held by what evaluations build on first use and keep: column indexes,
-    /// rollups, product-to-rows maps, row-to-subject maps, widened columns and the rows
+    /// rollups, product-to-rows maps, subjects' row offsets, widened columns and the rows
     /// and subjects of each scope.
     pub fn index_memory_bytes(&self) -> usize {
+        self.index_memory_breakdown()
+            .iter()
+            .map(|item| item.bytes as usize)
+            .sum()
+    }
+
+    /// Where [`Engine::index_memory_bytes`] goes: each column index and rollup, and
+    /// per kind the other structures.
+    pub fn index_memory_breakdown(&self) -> Vec<MemoryItem> {
         fn sum<K, V>(map: &Mutex<FxHashMap<K, V>>, bytes: impl Fn(&V) -> usize) -> usize {
             map.lock().expect("lock").values().map(bytes).sum()
         }
-        let bitmap = |b: &Arc<RoaringBitmap>| b.serialized_size();
-        sum(&self.indexes, |i| i.memory_bytes())
-            + sum(&self.rollups, |r| r.memory_bytes())
-            + sum(&self.product_rows, |p| (p.offsets.len() + p.rows.len()) * 4)
-            + sum(&self.subject_of_rows, |(subjects, offsets)| {
-                subjects.len() * 8 + offsets.len() * 4
+        let mut items: Vec<MemoryItem> = self
+            .indexes
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|((table, column), index)| {
+                MemoryItem::new(
+                    format!("index {table}.{column} ({} bins)", index.bin_count()),
+                    index.memory_bytes(),
+                )
             })
-            + sum(&self.wide_columns, |c| c.get_array_memory_size())
-            + sum(&self.scopes, bitmap)
-            + sum(&self.universes, bitmap)
+            .collect();
+        items.extend(self.rollups.lock().expect("lock").iter().map(
+            |((function, space, of, scope), rollup)| {
+                MemoryItem::new(
+                    format!(
+                        "rollup {}({}) of {space:?} on websites {:?} for {:?}",
+                        function.name(),
+                        of.as_deref().unwrap_or("records"),
+                        scope.websites,
+                        scope.apply_to
+                    ),
+                    rollup.memory_bytes(),
+                )
+            },
+        ));
+        items.sort_by(|a, b| a.what.cmp(&b.what));
+        let bitmap = |b: &Arc<RoaringBitmap>| b.serialized_size();
+        items.extend([
+            MemoryItem::new(
+                "rows by product",
+                sum(&self.product_rows, |p| (p.offsets.len() + p.rows.len()) * 4),
+            ),
+            MemoryItem::new(
+                "subjects' row offsets",
+                sum(&self.subject_offsets, |offsets| offsets.len() * 4),
+            ),
+            MemoryItem::new(
+                "widened columns",
+                sum(&self.wide_columns, |c| c.get_array_memory_size()),
+            ),
+            MemoryItem::new(
+                "rows and subjects of scopes",
+                sum(&self.scopes, bitmap) + sum(&self.universes, bitmap),
+            ),
+        ]);
+        items
     }
 }
 

@@ -469,6 +469,65 @@ impl Dataset {
     }
 }
 
+/// One line of a memory breakdown: what holds the bytes (`orders.created_at`,
+/// `orders links`, `index orders.status`) and how many.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MemoryItem {
+    pub what: String,
+    pub bytes: u64,
+}
+
+impl MemoryItem {
+    pub fn new(what: impl Into<String>, bytes: usize) -> MemoryItem {
+        MemoryItem {
+            what: what.into(),
+            bytes: bytes as u64,
+        }
+    }
+}
+
+impl Dataset {
+    /// Where [`Dataset::memory_bytes`] goes: every column of every table, each
+    /// relation's links (owners, offsets, products) and the id indexes.
+    pub fn memory_breakdown(&self) -> Vec<MemoryItem> {
+        let mut items = Vec::new();
+        let columns = |table: &Table, items: &mut Vec<MemoryItem>| {
+            for column in &table.columns {
+                items.push(MemoryItem::new(
+                    format!("{}.{}", table.name, column.name),
+                    column.array.get_array_memory_size(),
+                ));
+            }
+        };
+        columns(&self.customers, &mut items);
+        columns(&self.products, &mut items);
+        for (table, relation) in self.relations() {
+            columns(&relation.table, &mut items);
+            items.push(MemoryItem::new(
+                format!("{table} links"),
+                relation.memory_bytes() - relation.table.memory_bytes(),
+            ));
+        }
+        items.push(MemoryItem::new(
+            "visitor ids",
+            self.visitor_ids.capacity() * 8,
+        ));
+        for (name, index) in [
+            ("customers", &self.customer_index),
+            ("visitors", &self.visitor_index),
+            ("products", &self.product_index),
+            ("orders", &self.order_index),
+            ("carts", &self.cart_index),
+        ] {
+            items.push(MemoryItem::new(
+                format!("{name} id index"),
+                index.memory_bytes(),
+            ));
+        }
+        items
+    }
+}
+
 /// Orders rows by owner, stably: rows of owner 0 first, ..., rows with `NONE` last.
 /// Returns the new order (old row per new row), or `None` when the rows are grouped
 /// already, and the offsets per owner.

@@ -1,0 +1,255 @@
+//! The binned column index against a row-by-row reading of the column: every kind of
+//! column (few distinct values, a bin per value; many, quantile bins; timestamps binned
+//! by day; strings by rank), with nulls and common values, and every kind of test.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, Date32Array, DictionaryArray, Int32Array, Int64Array,
+    StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::Int32Type;
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+use roaring::RoaringBitmap;
+use segmint::model::FieldType;
+use segmint::segment::index::{ColumnIndex, ColumnReader};
+use segmint::segment::predicate::{Test, TextMatcher, normalise};
+use segmint::store::Column;
+
+const DAY: i64 = 86_400_000_000;
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Int,
+    Decimal,
+    Id,
+    Bool,
+    Date,
+    Timestamp,
+    Text,
+}
+
+/// A column of `rows` values: `distinct` of them drawn uniformly, one of them common
+/// (about half the rows) when `skewed`, `nulls` of every 10 rows null.
+fn column(kind: Kind, rows: usize, distinct: i64, skewed: bool, nulls: u32, seed: u64) -> Column {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let keys: Vec<Option<i64>> = (0..rows)
+        .map(|_| {
+            if rng.random_ratio(nulls, 10) {
+                None
+            } else if skewed && rng.random_bool(0.5) {
+                Some(7)
+            } else {
+                Some(rng.random_range(-distinct / 3..distinct - distinct / 3))
+            }
+        })
+        .collect();
+    let (ty, array): (FieldType, ArrayRef) = match kind {
+        Kind::Int => (
+            FieldType::Int,
+            Arc::new(
+                keys.iter()
+                    .map(|k| k.map(|v| v as i32))
+                    .collect::<Int32Array>(),
+            ),
+        ),
+        Kind::Decimal => (
+            FieldType::Decimal,
+            Arc::new(
+                keys.iter()
+                    .map(|k| k.map(|v| v * 37))
+                    .collect::<Int64Array>(),
+            ),
+        ),
+        Kind::Id => (
+            FieldType::Id,
+            Arc::new(
+                keys.iter()
+                    .map(|k| k.map(|v| v * 1_000_003))
+                    .collect::<Int64Array>(),
+            ),
+        ),
+        Kind::Bool => (
+            FieldType::Bool,
+            Arc::new(
+                keys.iter()
+                    .map(|k| k.map(|v| v % 2 == 0))
+                    .collect::<BooleanArray>(),
+            ),
+        ),
+        Kind::Date => (
+            FieldType::Date,
+            Arc::new(
+                keys.iter()
+                    .map(|k| k.map(|v| 20_000 + v as i32))
+                    .collect::<Date32Array>(),
+            ),
+        ),
+        Kind::Timestamp => {
+            // Spread over days, a few instants a day apart by a microsecond.
+            let micros = |v: i64| 20_000 * DAY + v.div_euclid(4) * (DAY / 3) + v.rem_euclid(4) - 1;
+            (
+                FieldType::Timestamp,
+                Arc::new(
+                    keys.iter()
+                        .map(|k| k.map(micros))
+                        .collect::<TimestampMicrosecondArray>(),
+                ),
+            )
+        }
+        Kind::Text => {
+            // Mixed case, so that ranks group values equal but for case.
+            let words: Vec<String> = (0..distinct.max(1))
+                .map(|v| {
+                    let word = format!(
+                        "w{:05}@{}",
+                        v / 2,
+                        if v % 3 == 0 { "x.com" } else { "y.org" }
+                    );
+                    if v % 2 == 0 {
+                        word.to_uppercase()
+                    } else {
+                        word
+                    }
+                })
+                .collect();
+            let values = StringArray::from(words.clone());
+            let dictionary_keys: Int32Array = keys
+                .iter()
+                .map(|k| k.map(|v| v.rem_euclid(words.len() as i64) as i32))
+                .collect();
+            let dictionary =
+                DictionaryArray::<Int32Type>::try_new(dictionary_keys, Arc::new(values)).unwrap();
+            (FieldType::String, Arc::new(dictionary))
+        }
+    };
+    Column {
+        name: "c".into(),
+        ty,
+        custom: false,
+        array,
+    }
+}
+
+/// A random test over the column's keys: ranges around drawn values, or a text matcher.
+fn test(kind: Kind, column: &Column, seed: u64) -> Test {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let reader = ColumnReader::new(column);
+    let rows = column.array.len();
+    let pick = |rng: &mut Pcg64| reader.number(rng.random_range(0..rows)).unwrap_or(0);
+    let negate = rng.random_bool(0.3);
+    match rng.random_range(0..8) {
+        0 => return Test::IsNull,
+        1 => return Test::IsNotNull,
+        _ => {}
+    }
+    if let Kind::Text = kind {
+        let word = reader
+            .text(rng.random_range(0..rows))
+            .unwrap_or("w00001@y.org")
+            .to_lowercase();
+        let matcher = match rng.random_range(0..5) {
+            0 => TextMatcher::Equals(vec![word]),
+            1 => TextMatcher::StartsWith(word[..rng.random_range(0..word.len())].to_string()),
+            2 => TextMatcher::Contains(word[2..5].to_string()),
+            3 => TextMatcher::EndsWith("x.com".into()),
+            _ => {
+                let mut words = vec![word, "w00002@x.com".into(), "nothing".into()];
+                words.sort();
+                TextMatcher::Equals(words)
+            }
+        };
+        return Test::Text { matcher, negate };
+    }
+    let ranges = (0..rng.random_range(1..4))
+        .map(|_| {
+            let (a, b) = (pick(&mut rng), pick(&mut rng));
+            match rng.random_range(0..4) {
+                0 => (a, a),
+                1 => (a.min(b), i64::MAX),
+                2 => (i64::MIN, a.max(b)),
+                // A whole UTC day of a timestamp, as `in_last_days` and dates make.
+                _ if matches!(kind, Kind::Timestamp) => {
+                    let day = a.div_euclid(DAY) * DAY;
+                    (day, b.max(day).div_euclid(DAY) * DAY + DAY - 1)
+                }
+                _ => (a.min(b), a.max(b)),
+            }
+        })
+        .collect();
+    Test::Ranges {
+        ranges: normalise(ranges),
+        negate,
+    }
+}
+
+fn row_by_row(column: &Column, test: &Test) -> RoaringBitmap {
+    let reader = ColumnReader::new(column);
+    (0..column.array.len() as u32)
+        .filter(|&row| reader.passes(test, row as usize))
+        .collect()
+}
+
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![
+        Just(Kind::Int),
+        Just(Kind::Decimal),
+        Just(Kind::Id),
+        Just(Kind::Bool),
+        Just(Kind::Date),
+        Just(Kind::Timestamp),
+        Just(Kind::Text),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Few distinct values (a bin each) and many (quantile bins, some cut by a range).
+    #[test]
+    fn index_selects_what_reading_each_row_selects(
+        kind in kind(),
+        rows in 1usize..40_000,
+        distinct in prop_oneof![1i64..20, 5_000i64..200_000],
+        skewed in any::<bool>(),
+        nulls in 0u32..4,
+        seed in any::<u64>(),
+    ) {
+        let column = column(kind, rows, distinct, skewed, nulls, seed);
+        let index = ColumnIndex::build(&column);
+        for case in 0..12 {
+            let test = test(kind, &column, seed.wrapping_add(case));
+            let expected = row_by_row(&column, &test);
+            prop_assert_eq!(index.select(&test), expected.clone(), "{:?} {:?}", kind, test);
+            prop_assert!(index.estimate(&test) <= rows);
+        }
+    }
+}
+
+/// Keys of their own (a rollup's): every subject's value, nulls where it has none.
+#[test]
+fn index_of_values_answers_ranges() {
+    let values: Int64Array = (0..50_000i64)
+        .map(|v| (v % 7 != 0).then_some((v * 7_919) % 100_003))
+        .collect();
+    let index = ColumnIndex::of_values(values.clone(), 1);
+    for (low, high) in [
+        (0, 0),
+        (10, 500),
+        (50_000, i64::MAX),
+        (i64::MIN, -1),
+        (99_000, 99_999),
+    ] {
+        let expected: RoaringBitmap = (0..values.len() as u32)
+            .filter(|&r| {
+                let v = values.value(r as usize);
+                values.is_valid(r as usize) && low <= v && v <= high
+            })
+            .collect();
+        assert_eq!(index.ranges(&[(low, high)], false), expected);
+        let not: RoaringBitmap = index.not_null() - &expected;
+        assert_eq!(index.ranges(&[(low, high)], true), not);
+    }
+}
