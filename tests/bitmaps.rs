@@ -4,7 +4,7 @@
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use roaring::RoaringBitmap;
-use segmint::segment::index::{bitmap_from_rows, filter_rows, for_each_row};
+use segmint::segment::rows::{bitmap_from_rows, filter_rows, for_each_row};
 
 fn mixed_bitmap(seed: u64) -> RoaringBitmap {
     let mut rng = Pcg64::seed_from_u64(seed);

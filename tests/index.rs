@@ -14,8 +14,9 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use roaring::RoaringBitmap;
 use segmint::model::FieldType;
-use segmint::segment::index::{ColumnIndex, ColumnReader};
+use segmint::segment::index::ColumnIndex;
 use segmint::segment::predicate::{Test, TextMatcher, normalise};
+use segmint::segment::rows::ColumnReader;
 use segmint::store::Column;
 
 const DAY: i64 = 86_400_000_000;

@@ -6,20 +6,21 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, UInt32Array};
-use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, Schema};
 use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::function::AccumulatorArgs;
-use datafusion::logical_expr::{AggregateUDF, EmitTo};
+use datafusion::logical_expr::{AggregateUDF, EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::expressions::Column;
 use roaring::RoaringBitmap;
 
 use crate::segment::definition::AggregateFunction;
-use crate::segment::index::for_each_row;
+use crate::segment::rows::{ColumnReader, NumberVisitor, visit_numbers};
 
 /// Per subject (indexed by subject id): records, non-null values, and the sum, min or
 /// max of the values (null where there are none).
@@ -35,9 +36,8 @@ pub struct AggregateInput<'a> {
     /// Subject `s` owns rows `subject_offsets[s]..subject_offsets[s + 1]` (ascending; a
     /// subject without rows has an empty range).
     pub subject_offsets: &'a [u32],
-    /// The aggregated column (int as Int64, decimal units as Int64, date or timestamp),
-    /// for all but `count`.
-    pub values: Option<&'a ArrayRef>,
+    /// The aggregated column (int, decimal units, date or timestamp), for all but `count`.
+    pub values: Option<&'a crate::store::Column>,
     /// The rows that take part.
     pub rows: &'a RoaringBitmap,
     pub subjects: usize,
@@ -54,47 +54,106 @@ pub fn aggregate(input: &AggregateInput<'_>) -> Result<Aggregated, String> {
             value: None,
         });
     };
-    let mut subject_of = SubjectCursor::new(input.subject_offsets);
-    let (values, groups, count) = match (input.rows.min(), input.rows.max()) {
-        // One run of rows (every record in scope, say): the column as it is stored.
-        (Some(first), Some(last)) if input.rows.len() == (last - first) as u64 + 1 => {
-            let (start, len) = (first as usize, (last - first) as usize + 1);
-            let groups: Vec<usize> = (first..=last).map(|row| subject_of.at(row)).collect();
-            (column.slice(start, len), groups, count_records(input))
-        }
-        _ => {
-            // The matching rows, their subjects, and the records per subject, in one pass.
-            let mut rows = Vec::with_capacity(input.rows.len() as usize);
-            let mut groups = Vec::with_capacity(input.rows.len() as usize);
-            let mut count = vec![0u32; input.subjects];
-            for_each_row(input.rows, |row| {
-                let subject = subject_of.at(row);
-                count[subject] += 1;
-                groups.push(subject);
-                rows.push(row);
-            });
-            let values =
-                take(column.as_ref(), &UInt32Array::from(rows), None).map_err(|e| e.to_string())?;
-            (values, groups, count)
-        }
-    };
     let udaf = match input.function {
         AggregateFunction::Min => min_udaf(),
         AggregateFunction::Max => max_udaf(),
         _ => sum_udaf(),
     };
-    let value = run(&udaf, &values, &groups, input.subjects)?;
     // Averages divide by the non-null values; without nulls, that is the records.
-    let value_count = if input.function == AggregateFunction::Avg && values.null_count() > 0 {
-        Some(run(&count_udaf(), &values, &groups, input.subjects)?)
-    } else {
-        None
-    };
-    Ok(Aggregated {
-        count,
-        value_count,
-        value: Some(value),
-    })
+    let count_values = input.function == AggregateFunction::Avg && column.array.null_count() > 0;
+    visit_numbers(
+        &ColumnReader::new(column),
+        &[],
+        Batches {
+            input,
+            value: accumulator(&udaf)?,
+            value_count: count_values
+                .then(|| accumulator(&count_udaf()))
+                .transpose()?,
+        },
+    )
+}
+
+/// Rows gathered and handed to DataFusion's accumulators at a time: small enough to stay
+/// in cache, and no copy of the whole column or of every matching row is made.
+const BATCH: usize = 1 << 13;
+
+/// The matching rows' values (as Int64: ints, decimal units, days, µs) and subjects,
+/// gathered a batch at a time into the accumulators.
+struct Batches<'a> {
+    input: &'a AggregateInput<'a>,
+    value: Box<dyn GroupsAccumulator>,
+    value_count: Option<Box<dyn GroupsAccumulator>>,
+}
+
+impl NumberVisitor for Batches<'_> {
+    type Output = Result<Aggregated, String>;
+
+    fn visit<N: Fn(usize) -> Option<i64> + Sync>(mut self, number: N) -> Self::Output {
+        let subjects = self.input.subjects;
+        let nullable = self.input.values.is_some_and(|c| c.array.null_count() > 0);
+        let mut count = vec![0u32; subjects];
+        let mut subject_of = SubjectCursor::new(self.input.subject_offsets);
+        let mut values: Vec<i64> = Vec::with_capacity(BATCH);
+        let mut valid: Vec<bool> = Vec::new();
+        let mut groups: Vec<usize> = Vec::with_capacity(BATCH);
+        let mut failed = None;
+        let mut flush = |values: &mut Vec<i64>, valid: &mut Vec<bool>, groups: &mut Vec<usize>| {
+            let nulls = nullable.then(|| NullBuffer::from(std::mem::take(valid)));
+            let gathered = std::mem::replace(values, Vec::with_capacity(BATCH));
+            let batch: ArrayRef = Arc::new(Int64Array::new(gathered.into(), nulls));
+            let batch = std::slice::from_ref(&batch);
+            let mut update = |accumulator: &mut Box<dyn GroupsAccumulator>| {
+                accumulator
+                    .update_batch(batch, groups, None, subjects)
+                    .map_err(|e| e.to_string())
+            };
+            let result = update(&mut self.value)
+                .and_then(|()| self.value_count.as_mut().map_or(Ok(()), &mut update));
+            groups.clear();
+            if let Err(error) = result {
+                failed.get_or_insert(error);
+            }
+        };
+        // Runs of matching rows, split where their subject changes: each piece is one
+        // subject's rows, gathered in one go.
+        let offsets = self.input.subject_offsets;
+        let mut runs = self.input.rows.iter();
+        while let Some(run) = runs.next_range() {
+            let (mut start, end) = (*run.start(), *run.end() + 1);
+            while start < end {
+                let subject = subject_of.at(start);
+                let upto = end.min(offsets[subject + 1]).max(start + 1);
+                count[subject] += upto - start;
+                groups.extend(std::iter::repeat_n(subject, (upto - start) as usize));
+                if nullable {
+                    for row in start..upto {
+                        let value = number(row as usize);
+                        values.push(value.unwrap_or(0));
+                        valid.push(value.is_some());
+                    }
+                } else {
+                    values.extend((start..upto).map(|row| number(row as usize).unwrap_or(0)));
+                }
+                if groups.len() >= BATCH {
+                    flush(&mut values, &mut valid, &mut groups);
+                }
+                start = upto;
+            }
+        }
+        if !groups.is_empty() {
+            flush(&mut values, &mut valid, &mut groups);
+        }
+        drop(flush);
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        Ok(Aggregated {
+            count,
+            value_count: self.value_count.map(|mut a| emit(&mut a)).transpose()?,
+            value: Some(emit(&mut self.value)?),
+        })
+    }
 }
 
 /// Records per subject, from the runs of matching rows: each run is split at the
@@ -148,14 +207,9 @@ impl<'a> SubjectCursor<'a> {
     }
 }
 
-/// One aggregate function over `values` grouped by `groups` (subjects).
-fn run(
-    udaf: &Arc<AggregateUDF>,
-    values: &ArrayRef,
-    groups: &[usize],
-    subjects: usize,
-) -> Result<Int64Array, String> {
-    let data_type = values.data_type().clone();
+/// A group accumulator of DataFusion's `udaf` over Int64 values.
+fn accumulator(udaf: &Arc<AggregateUDF>) -> Result<Box<dyn GroupsAccumulator>, String> {
+    let data_type = DataType::Int64;
     let schema = Schema::new(vec![Field::new("value", data_type.clone(), true)]);
     let expression: Arc<dyn PhysicalExpr> = Arc::new(Column::new("value", 0));
     let input_field: FieldRef = Arc::new(schema.field(0).clone());
@@ -179,23 +233,17 @@ fn run(
             udaf.name()
         ));
     }
-    let mut accumulator = udaf
-        .create_groups_accumulator(args())
-        .map_err(|e| e.to_string())?;
-    accumulator
-        .update_batch(std::slice::from_ref(values), groups, None, subjects)
-        .map_err(|e| e.to_string())?;
+    udaf.create_groups_accumulator(args())
+        .map_err(|e| e.to_string())
+}
+
+/// Every subject's result (Int64: counts, sums, and min/max of Int64 values).
+fn emit(accumulator: &mut Box<dyn GroupsAccumulator>) -> Result<Int64Array, String> {
     let result = accumulator
         .evaluate(EmitTo::All)
         .map_err(|e| e.to_string())?;
-    // Counts and sums are Int64; min and max keep the column's type (Date32, Timestamp):
-    // read them as Int64 (days and microseconds).
     let result = match result.data_type() {
         DataType::Int64 => result,
-        DataType::Date32 => {
-            let days = cast(&result, &DataType::Int32).map_err(|e| e.to_string())?;
-            cast(&days, &DataType::Int64).map_err(|e| e.to_string())?
-        }
         _ => cast(&result, &DataType::Int64).map_err(|e| e.to_string())?,
     };
     Ok(result.as_primitive::<Int64Type>().clone())

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{Datelike, NaiveDate};
-use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::array::Array;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
@@ -17,9 +17,10 @@ use crate::segment::aggregate::{AggregateInput, Aggregated, aggregate};
 use crate::segment::definition::{
     AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Op, Operand, Scalar, Segment, SegmentId,
 };
-use crate::segment::index::{Bitset, ColumnIndex, ColumnReader, filter_rows};
+use crate::segment::index::ColumnIndex;
 use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compile};
 use crate::segment::predicate::Test;
+use crate::segment::rows::{Bitset, ColumnReader, filter_rows};
 use crate::segment::schema::{DerivedField, Field, FieldSource, FieldTable, RelationKind, Schema};
 use crate::segment::space::Space;
 use crate::store::{Dataset, MemoryItem, Table};
@@ -108,8 +109,6 @@ pub struct Engine {
     subject_offsets: Mutex<FxHashMap<Space, Arc<Vec<u32>>>>,
     /// Each customer's birth (year, month, day); month 0 when unknown.
     birthdays: std::sync::OnceLock<Vec<(i32, u8, u8)>>,
-    /// Int32 columns widened to Int64 for DataFusion's sum.
-    wide_columns: Mutex<FxHashMap<(TableName, String), ArrayRef>>,
     universes: Mutex<FxHashMap<ScopeKey, Arc<RoaringBitmap>>>,
 }
 
@@ -140,7 +139,6 @@ impl Engine {
             scopes: Mutex::default(),
             rollups: Mutex::default(),
             subject_offsets: Mutex::default(),
-            wide_columns: Mutex::default(),
             birthdays: std::sync::OnceLock::new(),
             universes: Mutex::default(),
         }
@@ -358,7 +356,9 @@ impl Engine {
             Tree::Leaf(SubjectLeaf::Segment { members, .. }) => (1, members.len() as usize),
             Tree::Leaf(SubjectLeaf::Field(test)) if test.field.table == FieldTable::Customer => {
                 match &test.field.source {
-                    FieldSource::Column(column) if ColumnIndex::answers(test.field.ty) => {
+                    FieldSource::Column(column)
+                        if ColumnIndex::answers(test.field.ty, &test.test) =>
+                    {
                         let index = self.index(TableName::Customers, column);
                         (2, index.estimate(&test.test))
                     }
@@ -476,8 +476,8 @@ impl Engine {
         let Some(stored) = table.column(column) else {
             return RoaringBitmap::new();
         };
-        let scan =
-            !ColumnIndex::answers(stored.ty) || within.len() * SCAN_FRACTION < table.rows as u64;
+        let scan = !ColumnIndex::answers(stored.ty, test)
+            || within.len() * SCAN_FRACTION < table.rows as u64;
         if scan {
             return ColumnReader::new(stored).select(test, within);
         }
@@ -610,7 +610,7 @@ impl Engine {
             }
             _ => (&relation.table, 1.0),
         };
-        if !ColumnIndex::answers(test.field.ty) || table.column(column).is_none() {
+        if !ColumnIndex::answers(test.field.ty, &test.test) || table.column(column).is_none() {
             return relation.rows();
         }
         (self.index(table.name, column).estimate(&test.test) as f64 * per_row) as usize
@@ -640,7 +640,7 @@ impl Engine {
                 let relation = space.relation(dataset);
                 // Few passing parents: their rows, from the parent's index. Else each
                 // candidate row reads its parent's value.
-                if ColumnIndex::answers(stored.ty) {
+                if ColumnIndex::answers(stored.ty, &test.test) {
                     let index = self.index(parent_table.name, column);
                     let rows_per_parent = relation.rows() as f64 / parent_table.rows.max(1) as f64;
                     let estimate = index.estimate(&test.test) as f64 * rows_per_parent;
@@ -684,7 +684,7 @@ impl Engine {
                     ..by_product.offsets[product as usize + 1] as usize;
                 rows.extend_from_slice(&by_product.rows[range]);
             }
-            let mut selected = crate::segment::index::bitmap_from_rows(rows, relation.rows());
+            let mut selected = crate::segment::rows::bitmap_from_rows(rows, relation.rows());
             selected &= within;
             return selected;
         }
@@ -763,12 +763,11 @@ impl Engine {
         let table = &space.relation(&self.dataset).table;
         let values = of
             .and_then(|field| table.column(&field.column))
-            .filter(|c| !c.array.data_type().is_null())
-            .map(|c| self.aggregate_values(table.name, c));
+            .filter(|c| !c.array.data_type().is_null());
         aggregate(&AggregateInput {
             function,
             subject_offsets: &subject_offsets,
-            values: values.as_ref(),
+            values,
             rows,
             subjects: self.dataset.customer_count() + self.dataset.visitor_count(),
         })
@@ -801,26 +800,6 @@ impl Engine {
             .expect("lock")
             .insert(space, built.clone());
         built
-    }
-
-    /// A column as DataFusion's sum takes it: ints widened to Int64 (kept for next time);
-    /// dates and timestamps as they are (only min and max read them).
-    fn aggregate_values(&self, table: TableName, column: &crate::store::Column) -> ArrayRef {
-        use datafusion::arrow::datatypes::DataType;
-        if column.array.data_type() != &DataType::Int32 {
-            return column.array.clone();
-        }
-        let key = (table, column.name.clone());
-        if let Some(found) = self.wide_columns.lock().expect("lock").get(&key) {
-            return found.clone();
-        }
-        let wide = datafusion::arrow::compute::cast(&column.array, &DataType::Int64)
-            .expect("Int32 widens to Int64");
-        self.wide_columns
-            .lock()
-            .expect("lock")
-            .insert(key, wide.clone());
-        wide
     }
 
     fn product_rows(&self, space: Space) -> Arc<ProductRows> {
@@ -1028,7 +1007,15 @@ impl Engine {
         };
         let column = stored.column(column).expect("indexed columns exist");
         // Built outside the lock: other evaluations go on meanwhile.
+        let started = Instant::now();
         let built = Arc::new(ColumnIndex::build(column));
+        tracing::debug!(
+            "index {table}.{} ({} bins, {:.1} MiB) built in {:.1} ms",
+            column.name,
+            built.bin_count(),
+            built.memory_bytes() as f64 / (1 << 20) as f64,
+            started.elapsed().as_secs_f64() * 1e3
+        );
         self.indexes
             .lock()
             .expect("lock")
@@ -1057,7 +1044,7 @@ impl Engine {
     }
 
     /// Bytes held by what evaluations build on first use and keep: column indexes,
-    /// rollups, product-to-rows maps, subjects' row offsets, widened columns and the rows
+    /// rollups, product-to-rows maps, subjects' row offsets, and the rows
     /// and subjects of each scope.
     pub fn index_memory_bytes(&self) -> usize {
         self.index_memory_breakdown()
@@ -1108,10 +1095,6 @@ impl Engine {
             MemoryItem::new(
                 "subjects' row offsets",
                 sum(&self.subject_offsets, |offsets| offsets.len() * 4),
-            ),
-            MemoryItem::new(
-                "widened columns",
-                sum(&self.wide_columns, |c| c.get_array_memory_size()),
             ),
             MemoryItem::new(
                 "rows and subjects of scopes",

@@ -1,103 +1,14 @@
-//! The structures the engine answers comparisons from: a binned index per column (a
-//! bitmap of rows per bin of keys, so that an equality or range is a union of a few
-//! bitmaps), and a uniform reader of one row's value for the cases that scan a few
-//! candidate rows instead.
+//! The index the engine answers comparisons from: per column, a bitmap of rows per bin of
+//! keys, so that an equality or a range is a union of a few bitmaps.
 
-use datafusion::arrow::array::{
-    Array, AsArray, BooleanArray, Date32Array, DictionaryArray, Int64Array, ListArray, StringArray,
-    TimestampMicrosecondArray,
-};
-use datafusion::arrow::datatypes::{Int32Type, Int64Type};
+use datafusion::arrow::array::{Array, Int64Array};
 use roaring::{MultiOps, RoaringBitmap};
 
 use crate::data::value::MICROS_PER_DAY;
 use crate::model::FieldType;
 use crate::segment::predicate::{Test, TextMatcher, in_ranges};
-use crate::store::{Column, Ints};
-
-/// Builds a bitmap from rows in any order: sorted when few, through a bitset when many.
-pub fn bitmap_from_rows(mut rows: Vec<u32>, space: usize) -> RoaringBitmap {
-    if rows.len() < 65_536 || rows.len() * 64 < space {
-        rows.sort_unstable();
-        RoaringBitmap::from_sorted_iter(rows).expect("sorted")
-    } else {
-        let mut bits = Bitset::new(space);
-        rows.iter().for_each(|&row| bits.insert(row));
-        bits.into_bitmap()
-    }
-}
-
-/// Calls `f` on every row, in order: a run at a time when the rows are dense, one by one
-/// when they are sparse (`next_range` looks for the end of every run). Not
-/// `Iter::next_many`: in roaring 0.12.0 it loses rows of containers filled by
-/// `insert_range`.
-#[inline]
-pub fn for_each_row(rows: &RoaringBitmap, mut f: impl FnMut(u32)) {
-    let span = match (rows.min(), rows.max()) {
-        (Some(min), Some(max)) => (max - min) as u64 + 1,
-        _ => return,
-    };
-    if rows.len() * 2 < span {
-        rows.iter().for_each(f);
-        return;
-    }
-    let mut runs = rows.iter();
-    while let Some(run) = runs.next_range() {
-        run.for_each(&mut f);
-    }
-}
-
-/// The rows of `within` for which `keep` says yes.
-pub fn filter_rows(within: &RoaringBitmap, keep: impl Fn(usize) -> bool) -> RoaringBitmap {
-    let mut passing = Vec::new();
-    for_each_row(within, |row| {
-        if keep(row as usize) {
-            passing.push(row);
-        }
-    });
-    RoaringBitmap::from_sorted_iter(passing).expect("ascending")
-}
-
-/// The rows of `within` whose row `map(row)` has a non-null value that passes.
-#[inline]
-fn scan(
-    within: &RoaringBitmap,
-    map: &impl Fn(usize) -> usize,
-    nulls: Option<&datafusion::arrow::buffer::NullBuffer>,
-    value: impl Fn(usize) -> i64,
-    passes: impl Fn(i64) -> bool,
-) -> RoaringBitmap {
-    match nulls {
-        Some(nulls) => filter_rows(within, |row| {
-            let row = map(row);
-            nulls.is_valid(row) && passes(value(row))
-        }),
-        None => filter_rows(within, |row| passes(value(map(row)))),
-    }
-}
-
-/// A plain bitset for building dense bitmaps fast.
-pub struct Bitset {
-    words: Vec<u64>,
-}
-
-impl Bitset {
-    pub fn new(space: usize) -> Bitset {
-        Bitset {
-            words: vec![0; space.div_ceil(64)],
-        }
-    }
-
-    #[inline]
-    pub fn insert(&mut self, row: u32) {
-        self.words[row as usize / 64] |= 1 << (row % 64);
-    }
-
-    pub fn into_bitmap(self) -> RoaringBitmap {
-        let bytes: Vec<u8> = self.words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        RoaringBitmap::from_lsb0_bytes(0, &bytes)
-    }
-}
+use crate::segment::rows::{ColumnReader, NumberVisitor, filter_rows, primitive, visit_numbers};
+use crate::store::Column;
 
 /// A column with at most this many distinct units (values, or days of a timestamp) gets
 /// a bin per unit: every equality, and every range of whole units, is a union of bins.
@@ -109,7 +20,6 @@ const QUANTILE_BINS: usize = 256;
 const SAMPLE_KEYS: usize = 16_384;
 /// Units up to which a unit's bin is found in a table rather than by binary search.
 const MAX_UNIT_TABLE: i64 = 1 << 20;
-const NO_BIN: u16 = u16::MAX;
 
 /// A column's index: its rows binned by key, a bitmap per bin, bins ascending and
 /// disjoint. A key is the value as a number (ints, decimal units, 0/1, days, µs), or for
@@ -146,44 +56,36 @@ enum Keys {
     Values(Int64Array),
 }
 
-/// Reads one row's key.
-enum KeyReader<'a> {
-    Number(ColumnReader<'a>),
-    Rank {
-        keys: &'a DictionaryArray<Int32Type>,
-        rank_of_key: &'a [i64],
-    },
-    Values(&'a Int64Array),
-    Null,
-}
-
-impl KeyReader<'_> {
-    #[inline]
-    fn get(&self, row: usize) -> Option<i64> {
+impl Keys {
+    /// Runs `visitor` with a typed reader of the keys.
+    fn visit<V: NumberVisitor>(&self, visitor: V) -> V::Output {
         match self {
-            KeyReader::Number(reader) => reader.number(row),
-            KeyReader::Rank { keys, rank_of_key } => keys
-                .is_valid(row)
-                .then(|| rank_of_key[keys.keys().value(row) as usize]),
-            KeyReader::Values(values) => values.is_valid(row).then(|| values.value(row)),
-            KeyReader::Null => None,
+            Keys::Column(column) => visit_numbers(&ColumnReader::new(column), &[], visitor),
+            Keys::Ranks {
+                column,
+                rank_of_key,
+            } => visit_numbers(&ColumnReader::new(column), rank_of_key, visitor),
+            Keys::Values(values) => visitor.visit(primitive(values, |v| v)),
         }
     }
 }
 
-impl Keys {
-    fn reader(&self) -> KeyReader<'_> {
-        match self {
-            Keys::Column(column) => KeyReader::Number(ColumnReader::new(column)),
-            Keys::Ranks {
-                column,
-                rank_of_key,
-            } => match ColumnReader::new(column) {
-                ColumnReader::Text { keys, .. } => KeyReader::Rank { keys, rank_of_key },
-                _ => KeyReader::Null,
-            },
-            Keys::Values(values) => KeyReader::Values(values),
-        }
+/// The rows of the bins a range cuts that pass it (or, with `passing` false, fail it).
+struct CutRows<'a> {
+    bins: Vec<&'a RoaringBitmap>,
+    ranges: &'a [(i64, i64)],
+    passing: bool,
+}
+
+impl NumberVisitor for CutRows<'_> {
+    type Output = Vec<RoaringBitmap>;
+
+    fn visit<N: Fn(usize) -> Option<i64> + Sync>(self, key: N) -> Vec<RoaringBitmap> {
+        let passes = |row: usize| key(row).is_some_and(|k| in_ranges(self.ranges, k));
+        self.bins
+            .iter()
+            .map(|rows| filter_rows(rows, |row| passes(row) == self.passing))
+            .collect()
     }
 }
 
@@ -227,125 +129,30 @@ impl ColumnIndex {
     }
 
     fn binned(keys: Keys, space: usize, unit: i64, lower: Vec<String>) -> ColumnIndex {
-        let reader = keys.reader();
-        let unit_of = |key: i64| key.div_euclid(unit);
-        // Pass 1: the range of units.
-        let (mut first, mut last, mut present) = (i64::MAX, i64::MIN, 0usize);
-        for row in 0..space {
-            if let Some(key) = reader.get(row) {
-                first = first.min(key);
-                last = last.max(key);
-                present += 1;
-            }
-        }
-        let mut index = ColumnIndex {
-            lows: Vec::new(),
-            highs: Vec::new(),
-            bins: Vec::new(),
-            not_null: RoaringBitmap::new(),
+        let bins = keys.visit(Binning { space, unit });
+        ColumnIndex {
+            keys,
+            lows: bins.lows,
+            highs: bins.highs,
+            bins: bins.bins,
+            not_null: bins.not_null,
             space,
             lower,
-            keys: Keys::Values(Int64Array::from(Vec::<i64>::new())),
-        };
-        if present == 0 {
-            index.keys = keys;
-            return index;
         }
-        let (first, last) = (unit_of(first), unit_of(last));
-        let units = (last as i128 - first as i128 + 1) as u128;
-        // Pass 2 (small domains): the units present, a bin each; else sampled quantiles.
-        let starts: Vec<i64> = if units <= MAX_UNIT_BINS as u128 {
-            let mut occupied = vec![false; units as usize];
-            for row in 0..space {
-                if let Some(key) = reader.get(row) {
-                    occupied[(unit_of(key) - first) as usize] = true;
-                }
-            }
-            (0..units as i64)
-                .filter(|&u| occupied[u as usize])
-                .map(|u| first + u)
-                .collect()
-        } else {
-            quantile_starts(&reader, space, first, unit_of)
-        };
-        let table: Option<Vec<u16>> = (units <= MAX_UNIT_TABLE as u128).then(|| {
-            let mut table = Vec::with_capacity(units as usize);
-            let mut bin = 0usize;
-            for u in first..=last {
-                while bin + 1 < starts.len() && starts[bin + 1] <= u {
-                    bin += 1;
-                }
-                table.push(bin as u16);
-            }
-            table
-        });
-        let bin_of = |key: i64| -> usize {
-            let u = unit_of(key);
-            match &table {
-                Some(table) => table[(u - first) as usize] as usize,
-                None => starts.partition_point(|&s| s <= u) - 1,
-            }
-        };
-        // Pass 3: each row's bin, the bins' key ranges and sizes; then the rows grouped
-        // by bin (a counting sort, so each bin's rows stay ascending).
-        let bins = starts.len();
-        let mut lows = vec![i64::MAX; bins];
-        let mut highs = vec![i64::MIN; bins];
-        let mut sizes = vec![0u32; bins + 1];
-        let mut bin_of_row = vec![NO_BIN; space];
-        for (row, slot) in bin_of_row.iter_mut().enumerate() {
-            if let Some(key) = reader.get(row) {
-                let bin = bin_of(key);
-                lows[bin] = lows[bin].min(key);
-                highs[bin] = highs[bin].max(key);
-                sizes[bin + 1] += 1;
-                *slot = bin as u16;
-            }
-        }
-        for bin in 1..=bins {
-            sizes[bin] += sizes[bin - 1];
-        }
-        let offsets = sizes;
-        let mut next = offsets.clone();
-        let mut grouped = vec![0u32; present];
-        for (row, &bin) in bin_of_row.iter().enumerate() {
-            if bin != NO_BIN {
-                grouped[next[bin as usize] as usize] = row as u32;
-                next[bin as usize] += 1;
-            }
-        }
-        drop(bin_of_row);
-        for bin in 0..bins {
-            let rows = &grouped[offsets[bin] as usize..offsets[bin + 1] as usize];
-            if rows.is_empty() {
-                continue;
-            }
-            let mut bitmap =
-                RoaringBitmap::from_sorted_iter(rows.iter().copied()).expect("ascending");
-            bitmap.optimize();
-            index.lows.push(lows[bin]);
-            index.highs.push(highs[bin]);
-            index.bins.push(bitmap);
-        }
-        index.not_null = if present == space {
-            let mut all = RoaringBitmap::new();
-            all.insert_range(0..space as u32);
-            all
-        } else {
-            RoaringBitmap::from_sorted_iter(
-                (0..space as u32).filter(|&r| reader.get(r as usize).is_some()),
-            )
-            .expect("ascending")
-        };
-        drop(reader);
-        index.keys = keys;
-        index
     }
 
-    /// Whether a test on a column of type `ty` can be answered from an index (lists are
-    /// scanned instead).
-    pub fn answers(ty: FieldType) -> bool {
-        ty != FieldType::IdList
+    /// Whether `test` on a column of type `ty` is worth answering from an index. Lists
+    /// are scanned instead, and so are substring tests: they read every distinct value
+    /// either way, and a scan tests each distinct value once too.
+    pub fn answers(ty: FieldType, test: &Test) -> bool {
+        let substring = matches!(
+            test,
+            Test::Text {
+                matcher: TextMatcher::Contains(_) | TextMatcher::EndsWith(_),
+                ..
+            }
+        );
+        ty != FieldType::IdList && !substring
     }
 
     pub fn not_null(&self) -> &RoaringBitmap {
@@ -372,17 +179,14 @@ impl ColumnIndex {
     pub fn ranges(&self, ranges: &[(i64, i64)], negate: bool) -> RoaringBitmap {
         let (inside, cut, outside) = self.classify(ranges);
         let size = |bins: &[usize]| bins.iter().map(|&b| self.bins[b].len()).sum::<u64>();
-        let reader = self.keys.reader();
-        let passes = |row: usize| reader.get(row).is_some_and(|k| in_ranges(ranges, k));
         // Matching rows: the bins inside plus the passing rows of the cut ones, or every
         // row less the bins outside and the failing rows of the cut ones.
         let matched_from_inside = size(&inside) <= size(&outside);
-        let mut parts: Vec<RoaringBitmap> = Vec::with_capacity(cut.len() + 1);
-        for &bin in &cut {
-            parts.push(filter_rows(&self.bins[bin], |row| {
-                passes(row) == matched_from_inside
-            }));
-        }
+        let parts = self.keys.visit(CutRows {
+            bins: cut.iter().map(|&b| &self.bins[b]).collect(),
+            ranges,
+            passing: matched_from_inside,
+        });
         if matched_from_inside {
             let matched = inside
                 .iter()
@@ -508,11 +312,164 @@ impl ColumnIndex {
     }
 }
 
+/// Rows per roaring container: bins are filled a container's rows at a time.
+const CHUNK: usize = 1 << 16;
+
+/// A column's rows in bins, as built.
+#[derive(Default)]
+struct Bins {
+    lows: Vec<i64>,
+    highs: Vec<i64>,
+    bins: Vec<RoaringBitmap>,
+    not_null: RoaringBitmap,
+}
+
+/// Builds the bins of a column of `space` rows; `unit` is the finest bin's width.
+struct Binning {
+    space: usize,
+    unit: i64,
+}
+
+impl NumberVisitor for Binning {
+    type Output = Bins;
+
+    /// Bins the rows by `key`: one pass for the range of keys, a sample for quantiles
+    /// when the units are many, then one pass that puts each container's worth of rows
+    /// into its bins, each half of the rows on a thread of its own.
+    fn visit<N: Fn(usize) -> Option<i64> + Sync>(self, key: N) -> Bins {
+        let Binning { space, unit } = self;
+        let unit_of = |key: i64| key.div_euclid(unit);
+        let (mut first, mut last, mut present) = (i64::MAX, i64::MIN, 0usize);
+        for row in 0..space {
+            if let Some(key) = key(row) {
+                first = first.min(key);
+                last = last.max(key);
+                present += 1;
+            }
+        }
+        if present == 0 {
+            return Bins::default();
+        }
+        let (first, last) = (unit_of(first), unit_of(last));
+        let units = last as i128 - first as i128 + 1;
+        // Few units: a bin each (empty ones are dropped at the end); else quantiles.
+        let starts: Vec<i64> = if units <= MAX_UNIT_BINS as i128 {
+            (first..=last).collect()
+        } else {
+            quantile_starts(&key, space, first, unit_of)
+        };
+        let table: Option<Vec<u16>> = (units <= MAX_UNIT_TABLE as i128).then(|| {
+            let mut table = Vec::with_capacity(units as usize);
+            let mut bin = 0usize;
+            for u in first..=last {
+                while bin + 1 < starts.len() && starts[bin + 1] <= u {
+                    bin += 1;
+                }
+                table.push(bin as u16);
+            }
+            table
+        });
+        let bin_of = |key: i64| -> usize {
+            let u = unit_of(key);
+            match &table {
+                Some(table) => table[(u - first) as usize] as usize,
+                None => starts.partition_point(|&s| s <= u) - 1,
+            }
+        };
+        let middle = (space.div_ceil(CHUNK) / 2) * CHUNK;
+        let (mut built, upper) = std::thread::scope(|scope| {
+            let upper = scope.spawn(|| fill(middle..space, starts.len(), &key, &bin_of));
+            let lower = fill(0..middle, starts.len(), &key, &bin_of);
+            (
+                lower,
+                upper.join().expect("the binning thread does not panic"),
+            )
+        });
+        for (bin, rows) in upper.bins.into_iter().enumerate() {
+            built.bins[bin] |= rows;
+            built.lows[bin] = built.lows[bin].min(upper.lows[bin]);
+            built.highs[bin] = built.highs[bin].max(upper.highs[bin]);
+        }
+        let mut bins = Bins::default();
+        for ((rows, low), high) in built.bins.into_iter().zip(built.lows).zip(built.highs) {
+            if !rows.is_empty() {
+                bins.bins.push(rows);
+                bins.lows.push(low);
+                bins.highs.push(high);
+            }
+        }
+        bins.not_null = if present == space {
+            let mut all = RoaringBitmap::new();
+            all.insert_range(0..space as u32);
+            all
+        } else {
+            bins.bins.iter().union()
+        };
+        bins
+    }
+}
+
+/// The rows of `rows` (starting at a container's first row) put in their bins.
+fn fill(
+    rows: std::ops::Range<usize>,
+    bins: usize,
+    key: &(impl Fn(usize) -> Option<i64> + Sync),
+    bin_of: &(impl Fn(i64) -> usize + Sync),
+) -> Bins {
+    let mut built = Bins {
+        lows: vec![i64::MAX; bins],
+        highs: vec![i64::MIN; bins],
+        bins: vec![RoaringBitmap::new(); bins],
+        not_null: RoaringBitmap::new(),
+    };
+    let mut pending: Vec<Vec<u16>> = vec![Vec::new(); bins];
+    let mut touched: Vec<usize> = Vec::new();
+    let mut bits = vec![0u8; CHUNK / 8];
+    let mut start = rows.start;
+    while start < rows.end {
+        let end = (start + CHUNK).min(rows.end);
+        for row in start..end {
+            if let Some(key) = key(row) {
+                let bin = bin_of(key);
+                if pending[bin].is_empty() {
+                    touched.push(bin);
+                }
+                pending[bin].push((row - start) as u16);
+                built.lows[bin] = built.lows[bin].min(key);
+                built.highs[bin] = built.highs[bin].max(key);
+            }
+        }
+        let base = start as u32;
+        for &bin in &touched {
+            let low_bits = &mut pending[bin];
+            if low_bits.len() > 4096 {
+                // A dense container: through a bitset, not value by value.
+                bits.fill(0);
+                for &low in low_bits.iter() {
+                    bits[low as usize / 8] |= 1 << (low % 8);
+                }
+                built.bins[bin] |= RoaringBitmap::from_lsb0_bytes(base, &bits);
+            } else {
+                built.bins[bin]
+                    .append(low_bits.iter().map(|&low| base | low as u32))
+                    .expect("rows ascend");
+            }
+            low_bits.clear();
+            if low_bits.capacity() > 8192 {
+                low_bits.shrink_to(1024);
+            }
+        }
+        touched.clear();
+        start = end;
+    }
+    built
+}
+
 /// The first unit of each quantile bin, from a sample of the keys spread over the rows:
 /// a unit that alone fills a bin's share of the sample (a common value) gets a bin of
 /// its own, so that an equality on it never reads rows one by one.
 fn quantile_starts(
-    reader: &KeyReader<'_>,
+    key: &impl Fn(usize) -> Option<i64>,
     space: usize,
     first: i64,
     unit_of: impl Fn(i64) -> i64,
@@ -520,7 +477,7 @@ fn quantile_starts(
     let step = (space / SAMPLE_KEYS).max(1);
     let mut sample: Vec<i64> = (0..space)
         .step_by(step)
-        .filter_map(|row| reader.get(row).map(&unit_of))
+        .filter_map(|row| key(row).map(&unit_of))
         .collect();
     sample.sort_unstable();
     let share = (sample.len() / QUANTILE_BINS).max(1);
@@ -539,166 +496,4 @@ fn quantile_starts(
     starts.sort_unstable();
     starts.dedup();
     starts
-}
-
-/// Reads one row's value of a column, whatever its Arrow type.
-pub enum ColumnReader<'a> {
-    Ints(Ints<'a>),
-    Bool(&'a BooleanArray),
-    Date(&'a Date32Array),
-    Timestamp(&'a TimestampMicrosecondArray),
-    Text {
-        keys: &'a DictionaryArray<Int32Type>,
-        values: &'a StringArray,
-    },
-    List(&'a ListArray),
-    /// A column absent from the file: every value null.
-    Null,
-}
-
-impl<'a> ColumnReader<'a> {
-    pub fn new(column: &'a Column) -> ColumnReader<'a> {
-        let array = column.array.as_ref();
-        if array.null_count() == array.len() && array.data_type().is_null() {
-            return ColumnReader::Null;
-        }
-        match column.ty {
-            FieldType::Id | FieldType::Int | FieldType::Decimal => Ints::of(array)
-                .map(ColumnReader::Ints)
-                .unwrap_or(ColumnReader::Null),
-            FieldType::Bool => array
-                .as_boolean_opt()
-                .map(ColumnReader::Bool)
-                .unwrap_or(ColumnReader::Null),
-            FieldType::Date => array
-                .as_primitive_opt()
-                .map(ColumnReader::Date)
-                .unwrap_or(ColumnReader::Null),
-            FieldType::Timestamp => array
-                .as_primitive_opt()
-                .map(ColumnReader::Timestamp)
-                .unwrap_or(ColumnReader::Null),
-            FieldType::String => match array.as_dictionary_opt::<Int32Type>() {
-                Some(keys) => ColumnReader::Text {
-                    keys,
-                    values: keys.values().as_string::<i32>(),
-                },
-                None => ColumnReader::Null,
-            },
-            FieldType::IdList => array
-                .as_list_opt::<i32>()
-                .map(ColumnReader::List)
-                .unwrap_or(ColumnReader::Null),
-        }
-    }
-
-    /// The value as a number (ints, decimal units, bools 0/1, days, µs).
-    #[inline]
-    pub fn number(&self, row: usize) -> Option<i64> {
-        match self {
-            ColumnReader::Ints(ints) => ints.get(row),
-            ColumnReader::Bool(a) => a.is_valid(row).then(|| a.value(row) as i64),
-            ColumnReader::Date(a) => a.is_valid(row).then(|| a.value(row) as i64),
-            ColumnReader::Timestamp(a) => a.is_valid(row).then(|| a.value(row)),
-            _ => None,
-        }
-    }
-
-    pub fn text(&self, row: usize) -> Option<&'a str> {
-        match self {
-            ColumnReader::Text { keys, values } => keys
-                .is_valid(row)
-                .then(|| values.value(keys.keys().value(row) as usize)),
-            _ => None,
-        }
-    }
-
-    /// The rows of `within` that pass `test`, by reading each one. Strings are tested
-    /// once per distinct value when there are fewer distinct values than rows to read.
-    pub fn select(&self, test: &Test, within: &RoaringBitmap) -> RoaringBitmap {
-        self.select_mapped(test, within, |row| row)
-    }
-
-    /// The rows of `within` whose row `map(row)` of this column passes `test`: an order
-    /// item's order, say.
-    pub fn select_mapped(
-        &self,
-        test: &Test,
-        within: &RoaringBitmap,
-        map: impl Fn(usize) -> usize,
-    ) -> RoaringBitmap {
-        if let ColumnReader::Text { keys, values } = self
-            && (values.len() as u64) < within.len()
-        {
-            let by_key: Vec<bool> = (0..values.len())
-                .map(|k| test.text(Some(values.value(k))))
-                .collect();
-            let null_passes = test.text(None);
-            return filter_rows(within, |row| {
-                let row = map(row);
-                if keys.is_valid(row) {
-                    by_key[keys.keys().value(row) as usize]
-                } else {
-                    null_passes
-                }
-            });
-        }
-        // Ordered tests read the values straight from the Arrow buffers.
-        if let Test::Ranges { ranges, negate } = test {
-            let negate = *negate;
-            let passes = |value: i64| crate::segment::predicate::in_ranges(ranges, value) != negate;
-            return match self {
-                ColumnReader::Ints(Ints::I32(a)) => {
-                    scan(within, &map, a.nulls(), |r| a.values()[r] as i64, passes)
-                }
-                ColumnReader::Ints(Ints::I64(a)) => {
-                    scan(within, &map, a.nulls(), |r| a.values()[r], passes)
-                }
-                ColumnReader::Date(a) => {
-                    scan(within, &map, a.nulls(), |r| a.values()[r] as i64, passes)
-                }
-                ColumnReader::Timestamp(a) => {
-                    scan(within, &map, a.nulls(), |r| a.values()[r], passes)
-                }
-                ColumnReader::Bool(a) => scan(
-                    within,
-                    &map,
-                    a.nulls(),
-                    |r| a.values().value(r) as i64,
-                    passes,
-                ),
-                _ => filter_rows(within, |row| self.passes(test, map(row))),
-            };
-        }
-        filter_rows(within, |row| self.passes(test, map(row)))
-    }
-
-    /// Whether row `row` passes `test`.
-    pub fn passes(&self, test: &Test, row: usize) -> bool {
-        match self {
-            ColumnReader::Text { .. } => test.text(self.text(row)),
-            ColumnReader::List(a) => {
-                if a.is_null(row) {
-                    return test.list(None);
-                }
-                let children = a.values().as_primitive::<Int64Type>();
-                if children.null_count() > 0 {
-                    let ids: Vec<i64> = a
-                        .value(row)
-                        .as_primitive::<Int64Type>()
-                        .iter()
-                        .flatten()
-                        .collect();
-                    return test.list(Some(&ids));
-                }
-                // The row's ids straight from the list's child array, without a copy.
-                let offsets = a.value_offsets();
-                test.list(Some(
-                    &children.values()[offsets[row] as usize..offsets[row + 1] as usize],
-                ))
-            }
-            ColumnReader::Null => matches!(test, Test::IsNull),
-            _ => test.number(self.number(row)),
-        }
-    }
 }

@@ -9,7 +9,8 @@
 //!   ordered comparisons as inclusive ranges, strings in lower case).
 //! - [`plan`]: the condition compiled into a tree of set operations and simplified.
 //! - [`engine`]: the plan evaluated over roaring bitmaps of subjects and related records,
-//!   with the sorted column indexes of [`index`], the record spaces of [`space`], and
+//!   with the column indexes of [`index`], the row readers of [`rows`], the record
+//!   spaces of [`space`], and
 //!   DataFusion for aggregates ([`aggregate`]).
 
 pub mod aggregate;
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod index;
 pub mod plan;
 pub mod predicate;
+pub mod rows;
 pub mod schema;
 pub mod space;
 

@@ -4,7 +4,7 @@
 use roaring::RoaringBitmap;
 
 use crate::model::TableName;
-use crate::segment::index::for_each_row;
+use crate::segment::rows::for_each_row;
 use crate::segment::schema::RelationKind;
 use crate::store::{Dataset, Groups, NONE, Relation};
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::SubjectId;
 use super::delta::{AddedSubjects, Cover, Subjects};
 use crate::data::value::format_timestamp;
-use crate::segment::index::ColumnReader;
+use crate::segment::rows::ColumnReader;
 use crate::store::{Dataset, Table};
 
 /// The export columns: Magento's report columns, then `visitor_id` for visitors.

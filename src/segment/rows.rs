@@ -1,0 +1,302 @@
+//! Reading rows: bitmaps of rows built, walked and filtered, and one row's value of a
+//! column read whatever its Arrow type, for the cases that test a few candidate rows
+//! instead of asking an index.
+
+use datafusion::arrow::array::{
+    Array, ArrowPrimitiveType, AsArray, BooleanArray, Date32Array, DictionaryArray, ListArray,
+    PrimitiveArray, StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{Int32Type, Int64Type};
+use roaring::RoaringBitmap;
+
+use crate::model::FieldType;
+use crate::segment::predicate::Test;
+use crate::store::{Column, Ints};
+
+/// Builds a bitmap from rows in any order: sorted when few, through a bitset when many.
+pub fn bitmap_from_rows(mut rows: Vec<u32>, space: usize) -> RoaringBitmap {
+    if rows.len() < 65_536 || rows.len() * 64 < space {
+        rows.sort_unstable();
+        RoaringBitmap::from_sorted_iter(rows).expect("sorted")
+    } else {
+        let mut bits = Bitset::new(space);
+        rows.iter().for_each(|&row| bits.insert(row));
+        bits.into_bitmap()
+    }
+}
+
+/// Calls `f` on every row, in order: a run at a time when the rows are dense, one by one
+/// when they are sparse (`next_range` looks for the end of every run). Not
+/// `Iter::next_many`: in roaring 0.12.0 it loses rows of containers filled by
+/// `insert_range`.
+#[inline]
+pub fn for_each_row(rows: &RoaringBitmap, mut f: impl FnMut(u32)) {
+    let span = match (rows.min(), rows.max()) {
+        (Some(min), Some(max)) => (max - min) as u64 + 1,
+        _ => return,
+    };
+    if rows.len() * 2 < span {
+        rows.iter().for_each(f);
+        return;
+    }
+    let mut runs = rows.iter();
+    while let Some(run) = runs.next_range() {
+        run.for_each(&mut f);
+    }
+}
+
+/// The rows of `within` for which `keep` says yes.
+pub fn filter_rows(within: &RoaringBitmap, keep: impl Fn(usize) -> bool) -> RoaringBitmap {
+    let mut passing = Vec::new();
+    for_each_row(within, |row| {
+        if keep(row as usize) {
+            passing.push(row);
+        }
+    });
+    RoaringBitmap::from_sorted_iter(passing).expect("ascending")
+}
+
+/// The rows of `within` whose row `map(row)` has a non-null value that passes.
+#[inline]
+fn scan(
+    within: &RoaringBitmap,
+    map: &impl Fn(usize) -> usize,
+    nulls: Option<&datafusion::arrow::buffer::NullBuffer>,
+    value: impl Fn(usize) -> i64,
+    passes: impl Fn(i64) -> bool,
+) -> RoaringBitmap {
+    match nulls {
+        Some(nulls) => filter_rows(within, |row| {
+            let row = map(row);
+            nulls.is_valid(row) && passes(value(row))
+        }),
+        None => filter_rows(within, |row| passes(value(map(row)))),
+    }
+}
+
+/// A plain bitset for building dense bitmaps fast.
+pub struct Bitset {
+    words: Vec<u64>,
+}
+
+impl Bitset {
+    pub fn new(space: usize) -> Bitset {
+        Bitset {
+            words: vec![0; space.div_ceil(64)],
+        }
+    }
+
+    #[inline]
+    pub fn insert(&mut self, row: u32) {
+        self.words[row as usize / 64] |= 1 << (row % 64);
+    }
+
+    pub fn into_bitmap(self) -> RoaringBitmap {
+        let bytes: Vec<u8> = self.words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        RoaringBitmap::from_lsb0_bytes(0, &bytes)
+    }
+}
+
+/// Work over a column's numbers (ints, decimal units, 0/1, days, µs, or dictionary keys'
+/// ranks), generic over the reader so that each column type gets a loop of its own.
+pub trait NumberVisitor {
+    type Output;
+    fn visit<N: Fn(usize) -> Option<i64> + Sync>(self, number: N) -> Self::Output;
+}
+
+/// Runs `visitor` with a typed reader of `reader`'s numbers; text columns read
+/// `rank_of_key[key]` (none when `rank_of_key` is empty); lists and absent columns read
+/// none.
+pub fn visit_numbers<V: NumberVisitor>(
+    reader: &ColumnReader<'_>,
+    rank_of_key: &[i64],
+    visitor: V,
+) -> V::Output {
+    match reader {
+        ColumnReader::Ints(Ints::I32(a)) => visitor.visit(primitive(a, i64::from)),
+        ColumnReader::Ints(Ints::I64(a)) => visitor.visit(primitive(a, |v| v)),
+        ColumnReader::Date(a) => visitor.visit(primitive(a, i64::from)),
+        ColumnReader::Timestamp(a) => visitor.visit(primitive(a, |v| v)),
+        ColumnReader::Bool(a) => visitor.visit(|row| a.is_valid(row).then(|| a.value(row) as i64)),
+        ColumnReader::Text { keys, .. } if !rank_of_key.is_empty() => {
+            let codes = keys.keys().values();
+            visitor.visit(|row| keys.is_valid(row).then(|| rank_of_key[codes[row] as usize]))
+        }
+        _ => visitor.visit(|_| None),
+    }
+}
+
+/// A primitive array's values widened to i64, none for null.
+pub fn primitive<T: ArrowPrimitiveType>(
+    array: &PrimitiveArray<T>,
+    widen: impl Fn(T::Native) -> i64 + Sync,
+) -> impl Fn(usize) -> Option<i64> + Sync {
+    let values = array.values();
+    let nulls = array.nulls();
+    move |row| match nulls {
+        Some(nulls) if nulls.is_null(row) => None,
+        _ => Some(widen(values[row])),
+    }
+}
+
+/// Reads one row's value of a column, whatever its Arrow type.
+pub enum ColumnReader<'a> {
+    Ints(Ints<'a>),
+    Bool(&'a BooleanArray),
+    Date(&'a Date32Array),
+    Timestamp(&'a TimestampMicrosecondArray),
+    Text {
+        keys: &'a DictionaryArray<Int32Type>,
+        values: &'a StringArray,
+    },
+    List(&'a ListArray),
+    /// A column absent from the file: every value null.
+    Null,
+}
+
+impl<'a> ColumnReader<'a> {
+    pub fn new(column: &'a Column) -> ColumnReader<'a> {
+        let array = column.array.as_ref();
+        if array.null_count() == array.len() && array.data_type().is_null() {
+            return ColumnReader::Null;
+        }
+        match column.ty {
+            FieldType::Id | FieldType::Int | FieldType::Decimal => Ints::of(array)
+                .map(ColumnReader::Ints)
+                .unwrap_or(ColumnReader::Null),
+            FieldType::Bool => array
+                .as_boolean_opt()
+                .map(ColumnReader::Bool)
+                .unwrap_or(ColumnReader::Null),
+            FieldType::Date => array
+                .as_primitive_opt()
+                .map(ColumnReader::Date)
+                .unwrap_or(ColumnReader::Null),
+            FieldType::Timestamp => array
+                .as_primitive_opt()
+                .map(ColumnReader::Timestamp)
+                .unwrap_or(ColumnReader::Null),
+            FieldType::String => match array.as_dictionary_opt::<Int32Type>() {
+                Some(keys) => ColumnReader::Text {
+                    keys,
+                    values: keys.values().as_string::<i32>(),
+                },
+                None => ColumnReader::Null,
+            },
+            FieldType::IdList => array
+                .as_list_opt::<i32>()
+                .map(ColumnReader::List)
+                .unwrap_or(ColumnReader::Null),
+        }
+    }
+
+    /// The value as a number (ints, decimal units, bools 0/1, days, µs).
+    #[inline]
+    pub fn number(&self, row: usize) -> Option<i64> {
+        match self {
+            ColumnReader::Ints(ints) => ints.get(row),
+            ColumnReader::Bool(a) => a.is_valid(row).then(|| a.value(row) as i64),
+            ColumnReader::Date(a) => a.is_valid(row).then(|| a.value(row) as i64),
+            ColumnReader::Timestamp(a) => a.is_valid(row).then(|| a.value(row)),
+            _ => None,
+        }
+    }
+
+    pub fn text(&self, row: usize) -> Option<&'a str> {
+        match self {
+            ColumnReader::Text { keys, values } => keys
+                .is_valid(row)
+                .then(|| values.value(keys.keys().value(row) as usize)),
+            _ => None,
+        }
+    }
+
+    /// The rows of `within` that pass `test`, by reading each one. Strings are tested
+    /// once per distinct value when there are fewer distinct values than rows to read.
+    pub fn select(&self, test: &Test, within: &RoaringBitmap) -> RoaringBitmap {
+        self.select_mapped(test, within, |row| row)
+    }
+
+    /// The rows of `within` whose row `map(row)` of this column passes `test`: an order
+    /// item's order, say.
+    pub fn select_mapped(
+        &self,
+        test: &Test,
+        within: &RoaringBitmap,
+        map: impl Fn(usize) -> usize,
+    ) -> RoaringBitmap {
+        if let ColumnReader::Text { keys, values } = self
+            && (values.len() as u64) < within.len()
+        {
+            let by_key: Vec<bool> = (0..values.len())
+                .map(|k| test.text(Some(values.value(k))))
+                .collect();
+            let null_passes = test.text(None);
+            return filter_rows(within, |row| {
+                let row = map(row);
+                if keys.is_valid(row) {
+                    by_key[keys.keys().value(row) as usize]
+                } else {
+                    null_passes
+                }
+            });
+        }
+        // Ordered tests read the values straight from the Arrow buffers.
+        if let Test::Ranges { ranges, negate } = test {
+            let negate = *negate;
+            let passes = |value: i64| crate::segment::predicate::in_ranges(ranges, value) != negate;
+            return match self {
+                ColumnReader::Ints(Ints::I32(a)) => {
+                    scan(within, &map, a.nulls(), |r| a.values()[r] as i64, passes)
+                }
+                ColumnReader::Ints(Ints::I64(a)) => {
+                    scan(within, &map, a.nulls(), |r| a.values()[r], passes)
+                }
+                ColumnReader::Date(a) => {
+                    scan(within, &map, a.nulls(), |r| a.values()[r] as i64, passes)
+                }
+                ColumnReader::Timestamp(a) => {
+                    scan(within, &map, a.nulls(), |r| a.values()[r], passes)
+                }
+                ColumnReader::Bool(a) => scan(
+                    within,
+                    &map,
+                    a.nulls(),
+                    |r| a.values().value(r) as i64,
+                    passes,
+                ),
+                _ => filter_rows(within, |row| self.passes(test, map(row))),
+            };
+        }
+        filter_rows(within, |row| self.passes(test, map(row)))
+    }
+
+    /// Whether row `row` passes `test`.
+    pub fn passes(&self, test: &Test, row: usize) -> bool {
+        match self {
+            ColumnReader::Text { .. } => test.text(self.text(row)),
+            ColumnReader::List(a) => {
+                if a.is_null(row) {
+                    return test.list(None);
+                }
+                let children = a.values().as_primitive::<Int64Type>();
+                if children.null_count() > 0 {
+                    let ids: Vec<i64> = a
+                        .value(row)
+                        .as_primitive::<Int64Type>()
+                        .iter()
+                        .flatten()
+                        .collect();
+                    return test.list(Some(&ids));
+                }
+                // The row's ids straight from the list's child array, without a copy.
+                let offsets = a.value_offsets();
+                test.list(Some(
+                    &children.values()[offsets[row] as usize..offsets[row + 1] as usize],
+                ))
+            }
+            ColumnReader::Null => matches!(test, Test::IsNull),
+            _ => test.number(self.number(row)),
+        }
+    }
+}
