@@ -260,7 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .with_context(|| format!("cannot load {}", data.display()))?;
             tracing::info!("{}", report.summary());
-            let engine = Engine::new(Arc::new(dataset));
+            let engine = Engine::prepared(Arc::new(dataset));
             let source = SegmentDir {
                 dir: segments,
                 engine: &engine,
@@ -530,7 +530,7 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     // Examples go into a fresh state only: deleting one is a change that must last.
     let first_start = state.as_ref().is_none_or(|s| !s.has_saved_segments());
     let service = Arc::new(Service::start(
-        Arc::new(Engine::new(Arc::new(dataset))),
+        Arc::new(Engine::prepared(Arc::new(dataset))),
         ServiceOptions {
             clock,
             state,

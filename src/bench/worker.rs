@@ -135,7 +135,7 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
         .iter()
         .map(|(table, n)| (table.file_stem().to_string(), *n as u64))
         .collect();
-    let engine = Arc::new(Engine::new(Arc::new(dataset)));
+    let engine = Arc::new(Engine::prepared(Arc::new(dataset)));
     let service = Arc::new(Service::start(
         engine.clone(),
         ServiceOptions {

@@ -110,7 +110,13 @@ pub struct Engine {
     /// Each customer's birth (year, month, day); month 0 when unknown.
     birthdays: std::sync::OnceLock<Vec<(i32, u8, u8)>>,
     universes: Mutex<FxHashMap<ScopeKey, Arc<RoaringBitmap>>>,
+    /// The column indexes [`Engine::prepare`] built.
+    prepared: std::sync::OnceLock<Vec<(TableName, String)>>,
 }
+
+/// String columns with at most this many distinct values (enumerations) are indexed by
+/// [`Engine::prepare`].
+pub const PREPARED_DISTINCT: usize = 16;
 
 /// Rollups kept at most (each is about 20 MB per million subjects).
 const MAX_ROLLUPS: usize = 64;
@@ -141,7 +147,84 @@ impl Engine {
             subject_offsets: Mutex::default(),
             birthdays: std::sync::OnceLock::new(),
             universes: Mutex::default(),
+            prepared: std::sync::OnceLock::new(),
         }
+    }
+
+    /// An engine over the whole loaded data, with what most evaluations need built now
+    /// (see [`Engine::prepare`]) rather than by the first evaluation that needs it.
+    pub fn prepared(dataset: Arc<Dataset>) -> Engine {
+        let engine = Engine::new(dataset);
+        engine.prepare();
+        engine
+    }
+
+    /// Builds the structures that scopes, time windows, enumerations and product
+    /// conditions read, whichever segment comes first: every relation's rows by product,
+    /// and the index of every `website_id`, bool, date and timestamp column and of every
+    /// string column of at most [`PREPARED_DISTINCT`] distinct values (statuses, types,
+    /// genders), in every table but products (small enough to index on first use).
+    pub fn prepare(&self) {
+        let started = Instant::now();
+        let product_spaces = [
+            RelationKind::OrderItem,
+            RelationKind::ProductView,
+            RelationKind::CartItem,
+            RelationKind::WishlistItem,
+        ];
+        // The largest (order items) on a thread of its own.
+        std::thread::scope(|scope| {
+            scope.spawn(|| self.product_rows(Space::Relation(product_spaces[0])));
+            for relation in &product_spaces[1..] {
+                self.product_rows(Space::Relation(*relation));
+            }
+        });
+        let dataset = &self.dataset;
+        let tables = std::iter::once(&dataset.customers)
+            .chain(dataset.relations().into_iter().map(|(_, r)| &r.table));
+        let mut prepared = Vec::new();
+        for table in tables {
+            for column in &table.columns {
+                let enumeration = match column.ty {
+                    FieldType::String => ColumnReader::new(column)
+                        .distinct_texts()
+                        .is_some_and(|n| n <= PREPARED_DISTINCT),
+                    _ => false,
+                };
+                let wanted = column.name == "website_id"
+                    || enumeration
+                    || matches!(
+                        column.ty,
+                        FieldType::Bool | FieldType::Date | FieldType::Timestamp
+                    );
+                if wanted && !column.array.data_type().is_null() {
+                    self.index(table.name, &column.name);
+                    prepared.push((table.name, column.name.clone()));
+                }
+            }
+        }
+        self.prepared.get_or_init(|| prepared);
+        tracing::info!(
+            "prepared indexes and rows by product in {:.2} s ({:.1} MiB)",
+            started.elapsed().as_secs_f64(),
+            self.index_memory_bytes() as f64 / (1 << 20) as f64
+        );
+    }
+
+    /// An engine over the same data holding only what [`Engine::prepare`] built (shared,
+    /// not copied): what an evaluation right after a load finds.
+    pub fn fresh(&self) -> Engine {
+        let fresh = Engine::new(self.dataset.clone());
+        *fresh.product_rows.lock().expect("lock") = self.product_rows.lock().expect("lock").clone();
+        *fresh.indexes.lock().expect("lock") = self
+            .indexes
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(key, _)| self.prepared.get().is_some_and(|p| p.contains(*key)))
+            .map(|(key, index)| (key.clone(), index.clone()))
+            .collect();
+        fresh
     }
 
     pub fn dataset(&self) -> &Arc<Dataset> {
@@ -781,6 +864,7 @@ impl Engine {
         if let Some(found) = self.subject_offsets.lock().expect("lock").get(&space) {
             return found.clone();
         }
+        let started = Instant::now();
         let total = (self.dataset.customer_count() + self.dataset.visitor_count()) as u32;
         let mut offsets = Vec::with_capacity(total as usize + 1);
         let mut end = 0u32;
@@ -795,6 +879,10 @@ impl Engine {
         }
         offsets.push(end);
         let built = Arc::new(offsets);
+        tracing::debug!(
+            "row offsets of subjects in {space:?} built in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
         self.subject_offsets
             .lock()
             .expect("lock")
@@ -807,6 +895,7 @@ impl Engine {
         if let Some(found) = self.product_rows.lock().expect("lock").get(&table) {
             return found.clone();
         }
+        let started = Instant::now();
         let product_row = space
             .relation(&self.dataset)
             .product_row
@@ -826,6 +915,10 @@ impl Engine {
             next[p as usize] += 1;
         }
         let built = Arc::new(ProductRows { offsets, rows });
+        tracing::debug!(
+            "rows by product of {table} built in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
         self.product_rows
             .lock()
             .expect("lock")

@@ -337,8 +337,22 @@ impl NumberVisitor for Binning {
     /// when the units are many, then one pass that puts each container's worth of rows
     /// into its bins, each half of the rows on a thread of its own.
     fn visit<N: Fn(usize) -> Option<i64> + Sync>(self, key: N) -> Bins {
-        let Binning { space, unit } = self;
-        let unit_of = |key: i64| key.div_euclid(unit);
+        // The common units are constants, so that no row pays for a division instruction.
+        match self.unit {
+            1 => bin_rows(self.space, key, |k| k),
+            MICROS_PER_DAY => bin_rows(self.space, key, |k| k.div_euclid(MICROS_PER_DAY)),
+            unit => bin_rows(self.space, key, move |k| k.div_euclid(unit)),
+        }
+    }
+}
+
+/// Bins `space` rows by their `key`, a bin per unit (`unit_of`) or per quantile.
+fn bin_rows(
+    space: usize,
+    key: impl Fn(usize) -> Option<i64> + Sync,
+    unit_of: impl Fn(i64) -> i64 + Sync,
+) -> Bins {
+    {
         let (mut first, mut last, mut present) = (i64::MAX, i64::MIN, 0usize);
         for row in 0..space {
             if let Some(key) = key(row) {
@@ -356,7 +370,7 @@ impl NumberVisitor for Binning {
         let starts: Vec<i64> = if units <= MAX_UNIT_BINS as i128 {
             (first..=last).collect()
         } else {
-            quantile_starts(&key, space, first, unit_of)
+            quantile_starts(&key, space, first, &unit_of)
         };
         let table: Option<Vec<u16>> = (units <= MAX_UNIT_TABLE as i128).then(|| {
             let mut table = Vec::with_capacity(units as usize);

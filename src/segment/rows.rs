@@ -202,6 +202,14 @@ impl<'a> ColumnReader<'a> {
         }
     }
 
+    /// For a string column, how many distinct values its dictionary holds.
+    pub fn distinct_texts(&self) -> Option<usize> {
+        match self {
+            ColumnReader::Text { values, .. } => Some(values.len()),
+            _ => None,
+        }
+    }
+
     pub fn text(&self, row: usize) -> Option<&'a str> {
         match self {
             ColumnReader::Text { keys, values } => keys

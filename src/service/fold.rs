@@ -120,7 +120,7 @@ fn fold(
 ) -> Result<Folded, String> {
     let dataset = crate::events::apply_lists(base.dataset(), lists, Path::new("events"))
         .map_err(|e| format!("the events do not apply to the loaded data: {e}"))?;
-    let engine = Arc::new(Engine::new(Arc::new(dataset)));
+    let engine = Arc::new(Engine::prepared(Arc::new(dataset)));
     let mut matched = segments.clone();
     let keys: Vec<SegmentKey> = matched.keys().cloned().collect();
     rematch(&Data::plain(&engine), &mut matched, &keys, now, now).map_err(|e| e.to_string())?;

@@ -1301,7 +1301,7 @@ fn rebuild(
     lists.push(list);
     let dataset = events::apply_lists(before.engine.dataset(), &lists, Path::new("events"))
         .map_err(event_error)?;
-    let engine = Arc::new(Engine::new(Arc::new(dataset)));
+    let engine = Arc::new(Engine::prepared(Arc::new(dataset)));
     let mut segments = before.segments.clone();
     let keys: Vec<SegmentKey> = segments.keys().cloned().collect();
     rematch(&Data::plain(&engine), &mut segments, &keys, now, now)?;
@@ -1345,7 +1345,7 @@ fn replay(
                 dir.display(),
                 started.elapsed().as_secs_f64()
             );
-            Arc::new(Engine::new(Arc::new(dataset)))
+            Arc::new(Engine::prepared(Arc::new(dataset)))
         }
         _ => engine,
     };
@@ -1371,7 +1371,7 @@ fn replay(
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok((
-        Arc::new(Engine::new(Arc::new(dataset))),
+        Arc::new(Engine::prepared(Arc::new(dataset))),
         recovered.log,
         count,
     ))
