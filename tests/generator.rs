@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::Int32Type;
 use segmint::data::generate::OutputFormat;
 
 use crate::common::{generated, load};
@@ -90,20 +89,10 @@ fn generated_data_has_the_benchmark_shapes() {
         (0.75..0.85).contains(&on_first),
         "website 1 share {on_first}"
     );
-    let status = d
-        .orders
-        .table
-        .column("status")
-        .unwrap()
-        .array
-        .as_dictionary::<Int32Type>()
-        .clone();
-    let values = status.values().as_string::<i32>();
-    let complete = status
-        .keys()
-        .iter()
-        .flatten()
-        .filter(|&k| values.value(k as usize) == "complete")
+    let status = &d.orders.table.column("status").unwrap().array;
+    let status = segmint::segment::rows::ColumnReader::of_text(status.as_ref());
+    let complete = (0..d.orders.rows())
+        .filter(|&row| status.text(row) == Some("complete"))
         .count();
     assert!(complete as f64 / d.orders.rows() as f64 > 0.6);
     let active = d

@@ -254,3 +254,59 @@ fn index_of_values_answers_ranges() {
         assert_eq!(index.ranges(&[(low, high)], true), not);
     }
 }
+
+/// Strings load with codes of one, two or four bytes, as their dictionaries' sizes allow,
+/// and every width answers equalities, prefixes and suffixes from the index and by scans.
+#[test]
+fn strings_of_every_code_width_are_answered() {
+    let customers = 70_000;
+    let mut csv = String::from("customer_id,website_id,small,medium,large\n");
+    for c in 0..customers {
+        csv += &format!("{c},1,s{},M{:03},l{c:06}\n", c % 200, c % 700);
+    }
+    let dir = crate::common::csv_dataset(&[("customers.csv", &csv)]);
+    let dataset = crate::common::load(dir.path());
+    let widths: Vec<String> = ["small", "medium", "large"]
+        .iter()
+        .map(|name| {
+            let column = dataset.customers.column(name).unwrap();
+            format!("{:?}", column.array.data_type())
+        })
+        .collect();
+    assert_eq!(
+        widths,
+        [
+            "Dictionary(UInt8, Utf8)",
+            "Dictionary(UInt16, Utf8)",
+            "Dictionary(Int32, Utf8)"
+        ]
+    );
+    let engine = segmint::segment::Engine::new(Arc::new(dataset));
+    let count = |conditions: &str| {
+        let text = format!(
+            r#"{{"name":"t","websites":[1],"apply_to":"registered","conditions":{conditions}}}"#
+        );
+        let segment = engine.parse(&text).unwrap();
+        let evaluation = engine
+            .evaluate(&segment, None, 0, &segmint::segment::NoSegments)
+            .unwrap();
+        evaluation.members.len()
+    };
+    let expect = |keep: &dyn Fn(i64) -> bool| (0..customers).filter(|&c| keep(c)).count() as u64;
+    assert_eq!(
+        count(r#"{"field":"customer.small","op":"eq","value":"S17"}"#),
+        expect(&|c| c % 200 == 17)
+    );
+    assert_eq!(
+        count(r#"{"field":"customer.medium","op":"starts_with","value":"m69"}"#),
+        expect(&|c| c % 700 >= 690)
+    );
+    assert_eq!(
+        count(r#"{"field":"customer.large","op":"ends_with","value":"99"}"#),
+        expect(&|c| c % 100 == 99)
+    );
+    assert_eq!(
+        count(r#"{"field":"customer.large","op":"in","value":["L000042","l069999","x"]}"#),
+        2
+    );
+}

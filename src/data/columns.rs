@@ -1,6 +1,7 @@
 //! Builders that turn CSV cells or Parquet arrays into the store's Arrow columns:
 //! ints and ids as Int64, money as Int64 units of 1/10000, dates as Date32, timestamps as
-//! Timestamp(µs, UTC-naive), strings dictionary-encoded with one dictionary per column,
+//! Timestamp(µs, UTC-naive), strings dictionary-encoded with one dictionary per column
+//! (codes of one, two or four bytes, as the dictionary's size allows),
 //! lists of ids as List<Int64>.
 
 use std::sync::Arc;
@@ -10,11 +11,11 @@ use datafusion::arrow::array::{
     Int32Builder, Int64Array, Int64Builder, ListBuilder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
 use datafusion::arrow::datatypes::{
     DataType, Date64Type, Decimal128Type, Field, Float32Type, Float64Type, Int32Type, Int64Type,
     TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType,
+    TimestampSecondType, UInt8Type, UInt16Type,
 };
 use rustc_hash::FxHashMap;
 
@@ -34,6 +35,8 @@ pub fn store_data_type(ty: FieldType) -> DataType {
         FieldType::Bool => DataType::Boolean,
         FieldType::Date => DataType::Date32,
         FieldType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        // Codes narrowed to UInt8 or UInt16 when the dictionary is small enough (see
+        // `StringInterner::finish`).
         FieldType::String => {
             DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
         }
@@ -66,13 +69,36 @@ impl StringInterner {
         self.keys.append_value(id);
     }
 
+    /// The dictionary, its codes as narrow as its size allows: one byte for up to 256
+    /// distinct values (statuses, countries, types), two for up to 65,536.
     fn finish(mut self) -> ArrayRef {
         let keys = self.keys.finish();
-        let values = Arc::new(self.values.finish());
-        Arc::new(
-            DictionaryArray::<Int32Type>::try_new(keys, values)
+        let values: ArrayRef = Arc::new(self.values.finish());
+        let narrow = |key_type: DataType| {
+            cast(&keys, &key_type).expect("interned keys fit the dictionary's size")
+        };
+        match self.ids.len() {
+            0..=256 => Arc::new(
+                DictionaryArray::<UInt8Type>::try_new(
+                    narrow(DataType::UInt8).as_primitive::<UInt8Type>().clone(),
+                    values,
+                )
                 .expect("interned keys are in range"),
-        )
+            ),
+            257..=65_536 => Arc::new(
+                DictionaryArray::<UInt16Type>::try_new(
+                    narrow(DataType::UInt16)
+                        .as_primitive::<UInt16Type>()
+                        .clone(),
+                    values,
+                )
+                .expect("interned keys are in range"),
+            ),
+            _ => Arc::new(
+                DictionaryArray::<Int32Type>::try_new(keys, values)
+                    .expect("interned keys are in range"),
+            ),
+        }
     }
 }
 

@@ -776,20 +776,12 @@ fn check_address_type(raw: &mut RawTable) -> Result<(), DataError> {
         .expect("required column")
         .array
         .clone();
-    let dict = column.as_dictionary::<datafusion::arrow::datatypes::Int32Type>();
-    let values = dict.values().as_string::<i32>();
-    let allowed: Vec<bool> = values
-        .iter()
-        .map(|v| matches!(v, Some("billing" | "shipping")))
-        .collect();
-    for (row, key) in dict.keys().iter().enumerate() {
-        if let Some(key) = key
-            && !allowed[key as usize]
+    let texts = crate::segment::rows::ColumnReader::of_text(column.as_ref());
+    for row in 0..column.len() {
+        if let Some(text) = texts.text(row)
+            && !matches!(text, "billing" | "shipping")
         {
-            let reason = format!(
-                "{:?} is not an address type (billing or shipping)",
-                values.value(key as usize)
-            );
+            let reason = format!("{text:?} is not an address type (billing or shipping)");
             raw.report(row, "address_type", Rule::Unparsable, reason)?;
         }
     }

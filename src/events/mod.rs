@@ -143,17 +143,9 @@ fn value_at(ty: FieldType, array: &dyn Array, row: usize) -> Value {
         FieldType::Timestamp => {
             Value::Micros(array.as_primitive::<TimestampMicrosecondType>().value(row))
         }
-        FieldType::String => {
-            let dictionary = array.as_dictionary::<Int32Type>();
-            let key = dictionary.keys().value(row) as usize;
-            Value::Text(
-                dictionary
-                    .values()
-                    .as_string::<i32>()
-                    .value(key)
-                    .to_string(),
-            )
-        }
+        FieldType::String => crate::segment::rows::ColumnReader::of_text(array)
+            .text(row)
+            .map_or(Value::Null, |text| Value::Text(text.to_string())),
         FieldType::IdList => {
             let list = array.as_list::<i32>().value(row);
             Value::Ids(list.as_primitive::<Int64Type>().iter().flatten().collect())

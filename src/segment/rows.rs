@@ -3,10 +3,13 @@
 //! instead of asking an index.
 
 use datafusion::arrow::array::{
-    Array, ArrowPrimitiveType, AsArray, BooleanArray, Date32Array, DictionaryArray, ListArray,
-    PrimitiveArray, StringArray, TimestampMicrosecondArray,
+    Array, ArrowPrimitiveType, AsArray, BooleanArray, Date32Array, ListArray, PrimitiveArray,
+    StringArray, TimestampMicrosecondArray,
 };
-use datafusion::arrow::datatypes::{Int32Type, Int64Type};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::datatypes::{
+    ArrowDictionaryKeyType, DataType, Int32Type, Int64Type, UInt8Type, UInt16Type,
+};
 use roaring::RoaringBitmap;
 
 use crate::model::FieldType;
@@ -118,9 +121,19 @@ pub fn visit_numbers<V: NumberVisitor>(
         ColumnReader::Date(a) => visitor.visit(primitive(a, i64::from)),
         ColumnReader::Timestamp(a) => visitor.visit(primitive(a, |v| v)),
         ColumnReader::Bool(a) => visitor.visit(|row| a.is_valid(row).then(|| a.value(row) as i64)),
-        ColumnReader::Text { keys, .. } if !rank_of_key.is_empty() => {
-            let codes = keys.keys().values();
-            visitor.visit(|row| keys.is_valid(row).then(|| rank_of_key[codes[row] as usize]))
+        ColumnReader::Text { codes, nulls, .. } if !rank_of_key.is_empty() => {
+            let valid = |row: usize| nulls.is_none_or(|n| n.is_valid(row));
+            match *codes {
+                Codes::U8(c) => {
+                    visitor.visit(|row| valid(row).then(|| rank_of_key[c[row] as usize]))
+                }
+                Codes::U16(c) => {
+                    visitor.visit(|row| valid(row).then(|| rank_of_key[c[row] as usize]))
+                }
+                Codes::I32(c) => {
+                    visitor.visit(|row| valid(row).then(|| rank_of_key[c[row] as usize]))
+                }
+            }
         }
         _ => visitor.visit(|_| None),
     }
@@ -139,6 +152,25 @@ pub fn primitive<T: ArrowPrimitiveType>(
     }
 }
 
+/// A string column's dictionary codes, as narrow as its dictionary allows.
+#[derive(Clone, Copy)]
+pub enum Codes<'a> {
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+    I32(&'a [i32]),
+}
+
+impl Codes<'_> {
+    #[inline]
+    pub fn get(&self, row: usize) -> usize {
+        match self {
+            Codes::U8(codes) => codes[row] as usize,
+            Codes::U16(codes) => codes[row] as usize,
+            Codes::I32(codes) => codes[row] as usize,
+        }
+    }
+}
+
 /// Reads one row's value of a column, whatever its Arrow type.
 pub enum ColumnReader<'a> {
     Ints(Ints<'a>),
@@ -146,7 +178,8 @@ pub enum ColumnReader<'a> {
     Date(&'a Date32Array),
     Timestamp(&'a TimestampMicrosecondArray),
     Text {
-        keys: &'a DictionaryArray<Int32Type>,
+        codes: Codes<'a>,
+        nulls: Option<&'a NullBuffer>,
         values: &'a StringArray,
     },
     List(&'a ListArray),
@@ -176,18 +209,37 @@ impl<'a> ColumnReader<'a> {
                 .as_primitive_opt()
                 .map(ColumnReader::Timestamp)
                 .unwrap_or(ColumnReader::Null),
-            FieldType::String => match array.as_dictionary_opt::<Int32Type>() {
-                Some(keys) => ColumnReader::Text {
-                    keys,
-                    values: keys.values().as_string::<i32>(),
-                },
-                None => ColumnReader::Null,
-            },
+            FieldType::String => ColumnReader::of_text(array),
             FieldType::IdList => array
                 .as_list_opt::<i32>()
                 .map(ColumnReader::List)
                 .unwrap_or(ColumnReader::Null),
         }
+    }
+
+    /// A dictionary-encoded string array, whatever the width of its codes.
+    pub fn of_text(array: &'a dyn Array) -> ColumnReader<'a> {
+        fn text<'a, K: ArrowDictionaryKeyType>(
+            array: &'a dyn Array,
+            codes: impl Fn(&'a [K::Native]) -> Codes<'a>,
+        ) -> Option<ColumnReader<'a>> {
+            let dictionary = array.as_dictionary_opt::<K>()?;
+            Some(ColumnReader::Text {
+                codes: codes(dictionary.keys().values()),
+                nulls: dictionary.keys().nulls(),
+                values: dictionary.values().as_string_opt::<i32>()?,
+            })
+        }
+        match array.data_type() {
+            DataType::Dictionary(key, _) => match key.as_ref() {
+                DataType::UInt8 => text::<UInt8Type>(array, Codes::U8),
+                DataType::UInt16 => text::<UInt16Type>(array, Codes::U16),
+                DataType::Int32 => text::<Int32Type>(array, Codes::I32),
+                _ => None,
+            },
+            _ => None,
+        }
+        .unwrap_or(ColumnReader::Null)
     }
 
     /// The value as a number (ints, decimal units, bools 0/1, days, µs).
@@ -212,9 +264,13 @@ impl<'a> ColumnReader<'a> {
 
     pub fn text(&self, row: usize) -> Option<&'a str> {
         match self {
-            ColumnReader::Text { keys, values } => keys
-                .is_valid(row)
-                .then(|| values.value(keys.keys().value(row) as usize)),
+            ColumnReader::Text {
+                codes,
+                nulls,
+                values,
+            } => nulls
+                .is_none_or(|n| n.is_valid(row))
+                .then(|| values.value(codes.get(row))),
             _ => None,
         }
     }
@@ -233,7 +289,11 @@ impl<'a> ColumnReader<'a> {
         within: &RoaringBitmap,
         map: impl Fn(usize) -> usize,
     ) -> RoaringBitmap {
-        if let ColumnReader::Text { keys, values } = self
+        if let ColumnReader::Text {
+            codes,
+            nulls,
+            values,
+        } = self
             && (values.len() as u64) < within.len()
         {
             let by_key: Vec<bool> = (0..values.len())
@@ -242,8 +302,8 @@ impl<'a> ColumnReader<'a> {
             let null_passes = test.text(None);
             return filter_rows(within, |row| {
                 let row = map(row);
-                if keys.is_valid(row) {
-                    by_key[keys.keys().value(row) as usize]
+                if nulls.is_none_or(|n| n.is_valid(row)) {
+                    by_key[codes.get(row)]
                 } else {
                     null_passes
                 }
