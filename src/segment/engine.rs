@@ -25,8 +25,8 @@ use crate::segment::schema::{DerivedField, Field, FieldSource, FieldTable, Relat
 use crate::segment::space::Space;
 use crate::store::{Dataset, MemoryItem, Table};
 
-/// Scans the candidates instead of looking values up in an index when they are fewer
-/// than 1/16 of the rows (an index lookup may read the rows of two bins, see `ColumnIndex`).
+/// Scans the candidates instead of building an index when they are fewer than 1/16 of
+/// the rows.
 const SCAN_FRACTION: u64 = 16;
 
 /// Where `in_segment` finds the segments it names.
@@ -559,12 +559,22 @@ impl Engine {
         let Some(stored) = table.column(column) else {
             return RoaringBitmap::new();
         };
-        let scan = !ColumnIndex::answers(stored.ty, test)
-            || within.len() * SCAN_FRACTION < table.rows as u64;
-        if scan {
+        if !ColumnIndex::answers(stored.ty, test) {
             return ColumnReader::new(stored).select(test, within);
         }
-        let index = self.index(table.name, column);
+        // An index built already answers unless reading the candidates' values costs
+        // less than its bins (see `ColumnIndex::cost`); one not built yet only when the
+        // candidates are many.
+        let index = match self.built_index(table.name, column) {
+            Some(index) if within.len() < index.cost(test) => {
+                return ColumnReader::new(stored).select(test, within);
+            }
+            Some(index) => index,
+            None if within.len() * SCAN_FRACTION < table.rows as u64 => {
+                return ColumnReader::new(stored).select(test, within);
+            }
+            None => self.index(table.name, column),
+        };
         let mut selected = index.select(test);
         selected &= within;
         selected
@@ -1086,6 +1096,12 @@ impl Engine {
         let rows = Arc::new(rows);
         self.scopes.lock().expect("lock").insert(key, rows.clone());
         rows
+    }
+
+    /// The index of a column when it has been built already.
+    fn built_index(&self, table: TableName, column: &str) -> Option<Arc<ColumnIndex>> {
+        let key = (table, column.to_string());
+        self.indexes.lock().expect("lock").get(&key).cloned()
     }
 
     fn index(&self, table: TableName, column: &str) -> Arc<ColumnIndex> {

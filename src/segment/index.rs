@@ -20,6 +20,8 @@ const QUANTILE_BINS: usize = 256;
 const SAMPLE_KEYS: usize = 16_384;
 /// Units up to which a unit's bin is found in a table rather than by binary search.
 const MAX_UNIT_TABLE: i64 = 1 << 20;
+/// Rows of bins unioned for the cost of reading one row's value at random.
+const UNION_ROWS_PER_READ: u64 = 4;
 
 /// A column's index: its rows binned by key, a bitmap per bin, bins ascending and
 /// disjoint. A key is the value as a number (ints, decimal units, 0/1, days, µs), or for
@@ -238,6 +240,26 @@ impl ColumnIndex {
         let (inside, cut, _) = self.classify(ranges);
         inside.iter().map(|&b| self.bins[b].len()).sum::<u64>()
             + cut.iter().map(|&b| self.bins[b].len() / 2).sum::<u64>()
+    }
+
+    /// About how many row reads answering `test` costs, in units of one candidate row's
+    /// value read at random: rows of the bins to union (none when one bin is the answer,
+    /// which is only copied), and each row of the bins a range cuts, read one by one.
+    pub fn cost(&self, test: &Test) -> u64 {
+        let ranges = match test {
+            Test::Ranges { ranges, .. } => ranges.clone(),
+            Test::Text { matcher, .. } => self.text_ranks(matcher),
+            _ => return 0,
+        };
+        let (inside, cut, outside) = self.classify(&ranges);
+        let size = |bins: &[usize]| bins.iter().map(|&b| self.bins[b].len()).sum::<u64>();
+        let unioned = if size(&inside) <= size(&outside) {
+            inside
+        } else {
+            outside
+        };
+        let union = if unioned.len() > 1 { size(&unioned) } else { 0 };
+        union / UNION_ROWS_PER_READ + size(&cut)
     }
 
     /// About how many rows pass `test`, for evaluating the most selective condition first.
