@@ -758,6 +758,66 @@ fn engine_equals_the_reference_evaluator_beyond_one_bitmap_container() {
     check(world, 7, 2, 24).unwrap();
 }
 
+/// Aggregates over more matching orders than the engine aggregates on one thread (it
+/// splits the subjects between two beyond 65,536 rows), every function, with and without
+/// `where`, on one website and on both.
+#[test]
+fn engine_equals_the_reference_evaluator_over_many_orders() {
+    let mut world = world_with_views(11, 40, 1);
+    let mut rng = Pcg64::seed_from_u64(11);
+    let customers: Vec<V> = world
+        .customers
+        .iter()
+        .map(|c| c.get("customer_id"))
+        .collect();
+    let mut order_id = 1_000_000;
+    for customer in &customers {
+        for _ in 0..2_500 {
+            order_id += 1;
+            push_order(&mut world, &mut rng, V::Int(order_id), customer.clone());
+        }
+    }
+    assert!(
+        world.orders.len() > 65_536 + 30_000,
+        "{} orders",
+        world.orders.len()
+    );
+    let (_dir, engine) = engine_for(&world);
+    let no_segments = BTreeMap::new();
+    for (function, of, op, value) in [
+        ("sum", "order.grand_total", "gte", json!(300_000)),
+        ("avg", "order.grand_total", "lt", json!(400)),
+        ("count", "order", "gte", json!(1_250)),
+        ("min", "order.created_at", "lt", json!("2026-10-01")),
+        ("max", "order.total_qty_ordered", "gte", json!(999)),
+    ] {
+        for filter in [
+            json!(null),
+            json!({"field": "order.status", "op": "in", "value": ["complete", "closed"]}),
+        ] {
+            for websites in [json!([1]), json!([1, 2])] {
+                let mut condition =
+                    json!({"aggregate": function, "of": of, "op": op, "value": value});
+                if !filter.is_null() {
+                    condition["where"] = filter.clone();
+                }
+                let segment = json!({"name": "many orders", "websites": websites,
+                    "apply_to": "registered", "conditions": condition});
+                for as_of in AS_OF {
+                    let expected = Oracle {
+                        world: &world,
+                        as_of: segmint::data::value::parse_instant(as_of).unwrap(),
+                        segments: &no_segments,
+                    }
+                    .members(&segment);
+                    let actual = engine_members(&engine, &segment, as_of, &no_segments);
+                    assert_eq!(actual, expected, "{segment} at {as_of}");
+                }
+            }
+        }
+    }
+}
+
 proptest! {
     // PROPTEST_CASES=5000 runs a longer search.
     #![proptest_config(ProptestConfig {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{cast, concat};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, Schema};
 use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
@@ -31,6 +31,7 @@ pub struct Aggregated {
 }
 
 /// What to aggregate over one table.
+#[derive(Clone, Copy)]
 pub struct AggregateInput<'a> {
     pub function: AggregateFunction,
     /// Subject `s` owns rows `subject_offsets[s]..subject_offsets[s + 1]` (ascending; a
@@ -43,7 +44,63 @@ pub struct AggregateInput<'a> {
     pub subjects: usize,
 }
 
+/// Matching rows from which the subjects are split in two halves, aggregated each on a
+/// thread of its own (the two results are concatenated, as subjects are dense ids).
+const PARALLEL_ROWS: u64 = 1 << 16;
+
 pub fn aggregate(input: &AggregateInput<'_>) -> Result<Aggregated, String> {
+    if input.rows.len() < PARALLEL_ROWS || input.subjects < 2 {
+        return aggregate_subjects(input);
+    }
+    let middle = input.subjects / 2;
+    let boundary = input.subject_offsets[middle];
+    let mut low_rows = input.rows.clone();
+    low_rows.remove_range(boundary..);
+    let mut high_rows = input.rows.clone();
+    high_rows.remove_range(..boundary);
+    let low = AggregateInput {
+        subject_offsets: &input.subject_offsets[..=middle],
+        rows: &low_rows,
+        subjects: middle,
+        ..*input
+    };
+    let high = AggregateInput {
+        subject_offsets: &input.subject_offsets[middle..],
+        rows: &high_rows,
+        subjects: input.subjects - middle,
+        ..*input
+    };
+    let (low, high) = std::thread::scope(|scope| {
+        let high = scope.spawn(|| aggregate_subjects(&high));
+        let low = aggregate_subjects(&low);
+        (
+            low,
+            high.join().expect("the aggregating thread does not panic"),
+        )
+    });
+    let (low, high) = (low?, high?);
+    let join =
+        |a: Option<Int64Array>, b: Option<Int64Array>| -> Result<Option<Int64Array>, String> {
+            match (a, b) {
+                (Some(a), Some(b)) => {
+                    let joined = concat(&[&a, &b]).map_err(|e| e.to_string())?;
+                    Ok(Some(joined.as_primitive::<Int64Type>().clone()))
+                }
+                _ => Ok(None),
+            }
+        };
+    let mut count = low.count;
+    count.extend(high.count);
+    Ok(Aggregated {
+        count,
+        value_count: join(low.value_count, high.value_count)?,
+        value: join(low.value, high.value)?,
+    })
+}
+
+/// The aggregate of `input.subjects` subjects, the first owning row
+/// `input.subject_offsets[0]`.
+fn aggregate_subjects(input: &AggregateInput<'_>) -> Result<Aggregated, String> {
     let Some(column) = input
         .values
         .filter(|_| input.function != AggregateFunction::Count)

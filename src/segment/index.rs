@@ -40,11 +40,18 @@ pub struct ColumnIndex {
     lows: Vec<i64>,
     highs: Vec<i64>,
     bins: Vec<RoaringBitmap>,
+    /// Block `j` holds the rows of bins `j * BLOCK..(j + 1) * BLOCK`, for indexes of many
+    /// bins: a range over a year of day bins unions a few blocks and the bins at its
+    /// ends, not hundreds of small bins.
+    blocks: Vec<RoaringBitmap>,
     not_null: RoaringBitmap,
     space: usize,
     /// For string columns: the distinct lower-case values, ascending (rank = position).
     lower: Vec<String>,
 }
+
+/// Bins in a block.
+const BLOCK: usize = 16;
 
 /// Where a row's key is read again, for the rows of a bin that a range cuts.
 enum Keys {
@@ -132,11 +139,20 @@ impl ColumnIndex {
 
     fn binned(keys: Keys, space: usize, unit: i64, lower: Vec<String>) -> ColumnIndex {
         let bins = keys.visit(Binning { space, unit });
+        let blocks = if bins.bins.len() >= 4 * BLOCK {
+            bins.bins
+                .chunks_exact(BLOCK)
+                .map(|block| block.iter().union())
+                .collect()
+        } else {
+            Vec::new()
+        };
         ColumnIndex {
             keys,
             lows: bins.lows,
             highs: bins.highs,
             bins: bins.bins,
+            blocks,
             not_null: bins.not_null,
             space,
             lower,
@@ -190,30 +206,40 @@ impl ColumnIndex {
             passing: matched_from_inside,
         });
         if matched_from_inside {
-            let matched = inside
-                .iter()
-                .map(|&b| &self.bins[b])
-                .chain(parts.iter())
-                .collect::<Vec<&RoaringBitmap>>()
-                .union();
+            let matched = self.rows_of(&inside).chain(parts.iter()).union();
             if negate {
                 &self.not_null - matched
             } else {
                 matched
             }
         } else {
-            let unmatched = outside
-                .iter()
-                .map(|&b| &self.bins[b])
-                .chain(parts.iter())
-                .collect::<Vec<&RoaringBitmap>>()
-                .union();
+            let unmatched = self.rows_of(&outside).chain(parts.iter()).union();
             if negate {
                 unmatched
             } else {
                 &self.not_null - unmatched
             }
         }
+    }
+
+    /// The bitmaps whose union is the rows of `bins` (ascending): a block for every whole
+    /// block among them, else the bins.
+    fn rows_of<'a>(&'a self, bins: &'a [usize]) -> impl Iterator<Item = &'a RoaringBitmap> {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let &bin = bins.get(at)?;
+            let block = bin / BLOCK;
+            let whole = bin % BLOCK == 0
+                && block < self.blocks.len()
+                && bins.get(at + BLOCK - 1) == Some(&(bin + BLOCK - 1));
+            if whole {
+                at += BLOCK;
+                Some(&self.blocks[block])
+            } else {
+                at += 1;
+                Some(&self.bins[bin])
+            }
+        })
     }
 
     /// The bins wholly inside `ranges`, those they cut, and those wholly outside.
@@ -324,6 +350,11 @@ impl ColumnIndex {
         };
         keys + (self.lows.capacity() + self.highs.capacity()) * 8
             + self.bins.iter().map(|b| b.serialized_size()).sum::<usize>()
+            + self
+                .blocks
+                .iter()
+                .map(|b| b.serialized_size())
+                .sum::<usize>()
             + self.not_null.serialized_size()
             + self.lower.iter().map(|s| s.capacity() + 24).sum::<usize>()
     }
