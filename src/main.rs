@@ -101,8 +101,9 @@ enum Command {
         /// Skip bad rows of the dataset instead of stopping at the first.
         #[arg(long)]
         lenient: bool,
-        /// Evaluate each segment this many times and log the time of the first run and the
-        /// p50 and p99 of the others (indexes are built on first use, results never kept).
+        /// Evaluate each segment this many times and log the time of the first run (on a
+        /// fresh engine: only what the load prepared is built) and the p50 and p99 of the
+        /// others (results are never kept).
         #[arg(long, default_value_t = 1)]
         repeat: usize,
         /// Also write counts and times as JSON to this file.
@@ -356,7 +357,8 @@ struct BenchArgs {
     suite: PathBuf,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Evaluations per suite segment: the first builds indexes; p50/p99 are of the rest.
+    /// Evaluations per suite segment: the first on a fresh engine (holding only what the
+    /// load prepared), timed apart; p50/p99 are of the rest.
     #[arg(long, default_value_t = 21)]
     repeat: usize,
     /// Seconds of HTTP load per measure.

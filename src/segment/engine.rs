@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{Datelike, NaiveDate};
-use datafusion::arrow::array::Array;
+use datafusion::arrow::array::{Array, Int64Array};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
@@ -107,8 +107,8 @@ pub struct Engine {
     rollups: Mutex<FxHashMap<RollupKey, Arc<ColumnIndex>>>,
     /// Per space: each subject's first row, and the end.
     subject_offsets: Mutex<FxHashMap<Space, Arc<Vec<u32>>>>,
-    /// Each customer's birth (year, month, day); month 0 when unknown.
-    birthdays: std::sync::OnceLock<Vec<(i32, u8, u8)>>,
+    /// Customers by birth month and day.
+    birthdays: std::sync::OnceLock<Arc<ColumnIndex>>,
     universes: Mutex<FxHashMap<ScopeKey, Arc<RoaringBitmap>>>,
     /// The column indexes [`Engine::prepare`] built.
     prepared: std::sync::OnceLock<Vec<(TableName, String)>>,
@@ -499,9 +499,11 @@ impl Engine {
         }
     }
 
-    /// Customers in `candidates` whose days until birthday or age passes `test`: from
-    /// each customer's birth year, month and day (kept), and a table of the 366 month-days
-    /// for the evaluation day.
+    /// Customers in `candidates` whose days until birthday or age passes `test`. Days
+    /// until a birthday depend on the month and day of birth only: the 366 month-days that
+    /// pass are bins of an index of customers by birth month-day. An age range is one
+    /// range of birth days (age falls as the birth day rises): a range of `dob`'s index.
+    /// Few candidates read their own `dob` instead.
     fn birthday_field(
         &self,
         field: DerivedField,
@@ -509,41 +511,52 @@ impl Engine {
         as_of_day: i32,
         candidates: &RoaringBitmap,
     ) -> RoaringBitmap {
-        let birthdays = self.birthdays.get_or_init(|| {
-            let dob = ColumnReader::new(self.dataset.customers.column("dob").expect("checked"));
-            (0..self.dataset.customer_count())
-                .map(|row| {
-                    dob.number(row).map_or((0, 0, 0), |days| {
-                        let date = date_from_days(days as i32);
-                        (date.year(), date.month() as u8, date.day() as u8)
-                    })
-                })
-                .collect()
-        });
         let today = date_from_days(as_of_day);
-        // Per month and day: the days until that birthday, and whether it has come this year.
-        let mut until = [[0i64; 32]; 13];
-        let mut had = [[false; 32]; 13];
-        for month in 1..=12u32 {
-            for day in 1..=31u32 {
-                // A leap year, so that 29 February exists.
-                if let Some(dob) = NaiveDate::from_ymd_opt(2000, month, day) {
-                    until[month as usize][day as usize] =
-                        days_until_birthday(crate::data::value::days_from_date(dob), as_of_day);
-                    had[month as usize][day as usize] = birthday_in(dob, today.year()) <= today;
-                }
-            }
-        }
-        filter_rows(candidates, |row| {
-            let (year, month, day) = birthdays[row];
-            let value = (month > 0).then(|| match field {
-                DerivedField::Age => {
-                    (today.year() - year) as i64 - !had[month as usize][day as usize] as i64
-                }
-                _ => until[month as usize][day as usize],
+        let dob = self.dataset.customers.column("dob").expect("checked");
+        let (index, on_index) = match field {
+            DerivedField::Age => (
+                self.index(TableName::Customers, "dob"),
+                ages_as_days(test, today),
+            ),
+            _ => (
+                self.birthday_index(),
+                days_until_as_month_days(test, as_of_day),
+            ),
+        };
+        if candidates.len() < index.cost(&on_index) {
+            let dob = ColumnReader::new(dob);
+            return filter_rows(candidates, |row| {
+                let value = dob.number(row).map(|day| {
+                    let birth = date_from_days(day as i32);
+                    match field {
+                        DerivedField::Age => age_on(birth, today),
+                        _ => days_until_birthday(day as i32, as_of_day),
+                    }
+                });
+                test.number(value)
             });
-            test.number(value)
-        })
+        }
+        let mut selected = index.select(&on_index);
+        selected &= candidates;
+        selected
+    }
+
+    /// Customers by birth month and day (`month * 32 + day`), built once.
+    fn birthday_index(&self) -> Arc<ColumnIndex> {
+        self.birthdays
+            .get_or_init(|| {
+                let dob = ColumnReader::new(self.dataset.customers.column("dob").expect("checked"));
+                let keys: Int64Array = (0..self.dataset.customer_count())
+                    .map(|row| {
+                        dob.number(row).map(|days| {
+                            let date = date_from_days(days as i32);
+                            month_day_key(date.month(), date.day())
+                        })
+                    })
+                    .collect();
+                Arc::new(ColumnIndex::of_values(keys, 1))
+            })
+            .clone()
     }
 
     // ---- records ----
@@ -1206,6 +1219,10 @@ impl Engine {
                 sum(&self.subject_offsets, |offsets| offsets.len() * 4),
             ),
             MemoryItem::new(
+                "customers by birth month and day",
+                self.birthdays.get().map_or(0, |index| index.memory_bytes()),
+            ),
+            MemoryItem::new(
                 "rows and subjects of scopes",
                 sum(&self.scopes, bitmap) + sum(&self.universes, bitmap),
             ),
@@ -1388,4 +1405,89 @@ fn days_until_birthday(dob_day: i32, as_of_day: i32) -> i64 {
         next = birthday_in(dob, today.year() + 1);
     }
     (next - today).num_days()
+}
+
+/// The key of a birth month and day in the birthday index.
+fn month_day_key(month: u32, day: u32) -> i64 {
+    (month * 32 + day) as i64
+}
+
+/// A test on days until the birthday as a test on birth month-days: those of the 366
+/// (of a leap year, so that 29 February is one) whose next birthday passes it.
+fn days_until_as_month_days(test: &Test, as_of_day: i32) -> Test {
+    if matches!(test, Test::IsNull | Test::IsNotNull) {
+        return test.clone();
+    }
+    let passing = (1..=12u32)
+        .flat_map(|month| (1..=31u32).map(move |day| (month, day)))
+        .filter_map(|(month, day)| NaiveDate::from_ymd_opt(2000, month, day))
+        .filter(|birth| {
+            let until = days_until_birthday(crate::data::value::days_from_date(*birth), as_of_day);
+            test.number(Some(until))
+        })
+        .map(|birth| {
+            let key = month_day_key(birth.month(), birth.day());
+            (key, key)
+        })
+        .collect();
+    Test::Ranges {
+        ranges: crate::segment::predicate::normalise(passing),
+        negate: false,
+    }
+}
+
+/// The age on `today` of someone born on `birth`.
+fn age_on(birth: NaiveDate, today: NaiveDate) -> i64 {
+    let had_birthday = birthday_in(birth, today.year()) <= today;
+    (today.year() - birth.year()) as i64 - !had_birthday as i64
+}
+
+/// A test on age as a test on the birth day (days since the epoch): age falls as the birth
+/// day rises, so each range of ages is one range of birth days, found by binary search.
+fn ages_as_days(test: &Test, today: NaiveDate) -> Test {
+    let Test::Ranges { ranges, negate } = test else {
+        return test.clone();
+    };
+    let first = crate::data::value::days_from_date(NaiveDate::MIN) as i64;
+    let last = crate::data::value::days_from_date(NaiveDate::MAX) as i64;
+    let age = |day: i64| age_on(date_from_days(day as i32), today);
+    let days = ranges
+        .iter()
+        .filter_map(|&(low, high)| {
+            // Born on or before `upto`: at least `low` years old; on or after `from`: at
+            // most `high`.
+            let upto = if low == i64::MIN {
+                i64::MAX
+            } else {
+                last_where(first, last, |day| age(day) >= low)?
+            };
+            let from = if high == i64::MAX {
+                i64::MIN
+            } else {
+                last_where(first, last, |day| age(day) > high).map_or(i64::MIN, |d| d + 1)
+            };
+            Some((from, upto))
+        })
+        .collect();
+    Test::Ranges {
+        ranges: crate::segment::predicate::normalise(days),
+        negate: *negate,
+    }
+}
+
+/// The last value of `first..=last` where `holds` (true up to a point, false after it).
+fn last_where(first: i64, last: i64, holds: impl Fn(i64) -> bool) -> Option<i64> {
+    if !holds(first) {
+        return None;
+    }
+    let (mut yes, mut no) = (first, last + 1);
+    while no - yes > 1 {
+        let middle = yes + (no - yes) / 2;
+        if holds(middle) {
+            yes = middle;
+        } else {
+            no = middle;
+        }
+    }
+    Some(yes)
 }
