@@ -3,7 +3,7 @@
 //! - `evaluate/<segment>`: every suite segment (`benches/segments/*.json`), the whole plan
 //!   each iteration (indexes are built by a first evaluation before timing; results are
 //!   never kept);
-//! - `index/...`: a sorted-index lookup (an equality and a date range over orders);
+//! - `index/...`: a column index lookup (an equality and a date range over orders);
 //! - `aggregate/...`: aggregates alone, with and without a `where`;
 //! - `lookup/...`: the segments one customer is in, with the suite and 82 more stored;
 //! - `event/...`: one event applied through the service, with those 100 segments stored.
