@@ -201,7 +201,6 @@ impl NumberVisitor for Batches<'_> {
         if !groups.is_empty() {
             flush(&mut values, &mut valid, &mut groups);
         }
-        drop(flush);
         if let Some(error) = failed {
             return Err(error);
         }

@@ -1,0 +1,281 @@
+//! Aggregate conditions: per-subject rollups over every record (no `where`), and the
+//! matching records' aggregates through DataFusion, compared exactly.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::Array;
+use roaring::RoaringBitmap;
+
+use super::{Context, Engine, EvalError, MAX_ROLLUPS};
+use crate::model::FieldType;
+use crate::segment::aggregate::{AggregateInput, Aggregated, aggregate};
+use crate::segment::definition::{AggregateFunction, Op, Operand, Scalar};
+use crate::segment::index::ColumnIndex;
+use crate::segment::plan::{RecordPlan, Tree};
+use crate::segment::predicate::Test;
+use crate::segment::rows::Bitset;
+use crate::segment::schema::{Field, RelationKind};
+use crate::segment::space::Space;
+
+impl Engine {
+    /// Every subject's count, sum, min or max over all its in-scope records of `space`, as
+    /// an index over subjects (built on first use and kept). Count and sum are 0 for
+    /// a subject without records; min and max have no value. `None` once [`MAX_ROLLUPS`]
+    /// are kept: the caller aggregates the rows instead, so that requests naming ever new
+    /// website lists cannot grow memory without bound.
+    pub(super) fn rollup(
+        &self,
+        context: &Context,
+        function: AggregateFunction,
+        space: Space,
+        of: Option<&Field>,
+    ) -> Result<Option<Arc<ColumnIndex>>, EvalError> {
+        let key = (
+            function,
+            space,
+            of.map(|f| f.column.clone()),
+            context.scope.clone(),
+        );
+        {
+            let rollups = self.rollups.lock().expect("lock");
+            if let Some(found) = rollups.get(&key) {
+                return Ok(Some(found.clone()));
+            }
+            if rollups.len() >= MAX_ROLLUPS {
+                return Ok(None);
+            }
+        }
+        context.check_deadline()?;
+        let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
+        let aggregated =
+            self.aggregate_rows(function, space, of, &self.scope_rows(space, &context.scope))?;
+        let value = |subject: usize| {
+            aggregated
+                .value
+                .as_ref()
+                .and_then(|v| v.is_valid(subject).then(|| v.value(subject)))
+        };
+        let keys = (0..subjects).map(|subject| match function {
+            AggregateFunction::Count => Some(aggregated.count[subject] as i64),
+            AggregateFunction::Sum if aggregated.count[subject] == 0 => Some(0),
+            AggregateFunction::Sum => Some(value(subject).unwrap_or(0)),
+            // DataFusion's value for a subject without records is no value of its.
+            _ if aggregated.count[subject] == 0 => None,
+            _ => value(subject),
+        });
+        // Instants bin by day, as a timestamp column's index does.
+        let unit = match of.map(|f| f.ty) {
+            Some(FieldType::Timestamp) => crate::data::value::MICROS_PER_DAY,
+            _ => 1,
+        };
+        let built = Arc::new(ColumnIndex::of_values(keys.collect(), unit));
+        self.rollups
+            .lock()
+            .expect("lock")
+            .insert(key, built.clone());
+        Ok(Some(built))
+    }
+
+    /// `function` of the field `of` (none for `count`) over `rows` of `space`, per subject.
+    pub(super) fn aggregate_rows(
+        &self,
+        function: AggregateFunction,
+        space: Space,
+        of: Option<&Field>,
+        rows: &RoaringBitmap,
+    ) -> Result<Aggregated, EvalError> {
+        let subject_offsets = self.subject_offsets(space);
+        let table = &space.relation(&self.dataset).table;
+        let values = of
+            .and_then(|field| table.column(&field.column))
+            .filter(|c| !c.array.data_type().is_null());
+        aggregate(&AggregateInput {
+            function,
+            subject_offsets: &subject_offsets,
+            values,
+            rows,
+            subjects: self.dataset.customer_count() + self.dataset.visitor_count(),
+        })
+        .map_err(EvalError::Engine)
+    }
+
+    /// The first row of each subject in `space`, plus the end (subjects without rows here
+    /// take the previous end, so that the offsets ascend). Rows of no subject (guest
+    /// orders) come after them and are never in scope.
+    pub(super) fn subject_offsets(&self, space: Space) -> Arc<Vec<u32>> {
+        if let Some(found) = self.subject_offsets.lock().expect("lock").get(&space) {
+            return found.clone();
+        }
+        let started = Instant::now();
+        let total = (self.dataset.customer_count() + self.dataset.visitor_count()) as u32;
+        let mut offsets = Vec::with_capacity(total as usize + 1);
+        let mut end = 0u32;
+        for subject in 0..total {
+            let range = space.rows_of_subject(&self.dataset, subject);
+            offsets.push(if range.is_empty() {
+                end
+            } else {
+                range.start as u32
+            });
+            end = end.max(range.end as u32);
+        }
+        offsets.push(end);
+        let built = Arc::new(offsets);
+        tracing::debug!(
+            "row offsets of subjects in {space:?} built in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        self.subject_offsets
+            .lock()
+            .expect("lock")
+            .insert(space, built.clone());
+        built
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn aggregate(
+        &self,
+        context: &Context,
+        function: AggregateFunction,
+        relation: RelationKind,
+        of: Option<&Field>,
+        filter: &RecordPlan,
+        comparison: &AggregateComparison<'_>,
+        within: &RoaringBitmap,
+    ) -> Result<RoaringBitmap, EvalError> {
+        let space = Space::Relation(relation);
+        let mut eligible = within.clone();
+        if !relation.visitors_have_it() {
+            eligible.remove_range(self.dataset.customer_count() as u32..);
+        }
+        // Over every record (no `where`): the subjects' aggregates do not depend on the
+        // evaluation, so they are an index of their own, built once.
+        if let (Tree::Everything, Test::Ranges { ranges, negate }) = (filter, comparison.test)
+            && function != AggregateFunction::Avg
+            && let Some(rollup) = self.rollup(context, function, space, of)?
+        {
+            let mut members = rollup.ranges(ranges, *negate);
+            members &= &eligible;
+            return Ok(members);
+        }
+        let started = std::time::Instant::now();
+        let candidates = self.candidate_rows(context, space, &eligible);
+        let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
+        let rows = self.records(context, space, filter, &candidates)?;
+        let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
+        // An average of ints compares in decimal units.
+        let scale = match of.map(|f| f.ty) {
+            Some(FieldType::Int) => crate::data::value::DECIMAL_SCALE,
+            _ => 1,
+        };
+        // Subjects without matching records: count, sum and avg are 0, min/max have no value.
+        let zero_passes = !matches!(function, AggregateFunction::Min | AggregateFunction::Max)
+            && comparison.test.number(Some(0));
+        let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
+        let aggregated = self.aggregate_rows(function, space, of, &rows)?;
+        let aggregated_ms = started.elapsed().as_secs_f64() * 1e3;
+        // Every subject in one pass over the aggregates, then those still in question.
+        let value = aggregated.value.as_ref();
+        let mut passing = Bitset::new(subjects);
+        for (subject, &count) in aggregated.count.iter().enumerate() {
+            let count = count as i64;
+            let passes = if count == 0 {
+                zero_passes
+            } else {
+                let group = Group {
+                    count,
+                    value: value.and_then(|v| v.is_valid(subject).then(|| v.value(subject))),
+                    value_count: aggregated
+                        .value_count
+                        .as_ref()
+                        .map_or(count, |c| c.value(subject)),
+                };
+                passes_aggregate(function, &group, scale, comparison)
+            };
+            if passes {
+                passing.insert(subject as u32);
+            }
+        }
+        let mut members = passing.into_bitmap();
+        members &= &eligible;
+        tracing::debug!(
+            "{}({relation}): {} candidate records in {candidates_ms:.2} ms, {} matching at {filtered_ms:.2} ms, aggregated at {aggregated_ms:.2} ms, {} members at {:.2} ms",
+            function.name(),
+            candidates.len(),
+            rows.len(),
+            members.len(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        Ok(members)
+    }
+}
+
+/// One subject's aggregate over its matching records.
+pub(super) struct Group {
+    /// Records.
+    count: i64,
+    /// Records with a non-null value.
+    value_count: i64,
+    /// The sum, min or max of the non-null values (none when there are none).
+    value: Option<i64>,
+}
+
+/// An aggregate's comparison: normalised for whole results, as written for averages.
+pub(super) struct AggregateComparison<'a> {
+    pub(super) test: &'a Test,
+    pub(super) op: Op,
+    pub(super) operand: &'a Operand,
+}
+
+/// Whether a subject's aggregate passes. Averages are fractions `sum * scale / n` (in
+/// decimal units) and compare exactly: `sum * scale` against `value * n`.
+pub(super) fn passes_aggregate(
+    function: AggregateFunction,
+    group: &Group,
+    scale: i64,
+    comparison: &AggregateComparison<'_>,
+) -> bool {
+    match function {
+        AggregateFunction::Count => comparison.test.number(Some(group.count)),
+        AggregateFunction::Sum => comparison.test.number(Some(group.value.unwrap_or(0))),
+        AggregateFunction::Min | AggregateFunction::Max => comparison.test.number(group.value),
+        AggregateFunction::Avg => match group.value.filter(|_| group.value_count > 0) {
+            None => comparison.test.number(Some(0)),
+            Some(sum) => compare_fraction(
+                sum as i128 * scale as i128,
+                group.value_count as i128,
+                comparison.op,
+                comparison.operand,
+            ),
+        },
+    }
+}
+
+/// `numerator / denominator` (denominator > 0) against decimal-unit values.
+pub(super) fn compare_fraction(
+    numerator: i128,
+    denominator: i128,
+    op: Op,
+    operand: &Operand,
+) -> bool {
+    use std::cmp::Ordering;
+    let against = |scalar: &Scalar| match scalar {
+        Scalar::Int(v) => numerator.cmp(&(*v as i128 * denominator)),
+        other => unreachable!("averages compare with numbers, not {other:?}"),
+    };
+    match (op, operand) {
+        (Op::Eq, Operand::One(v)) => against(v) == Ordering::Equal,
+        (Op::Ne, Operand::One(v)) => against(v) != Ordering::Equal,
+        (Op::Gt, Operand::One(v)) => against(v) == Ordering::Greater,
+        (Op::Gte, Operand::One(v)) => against(v) != Ordering::Less,
+        (Op::Lt, Operand::One(v)) => against(v) == Ordering::Less,
+        (Op::Lte, Operand::One(v)) => against(v) != Ordering::Greater,
+        (Op::Between, Operand::Between(low, high)) => {
+            against(low) != Ordering::Less && against(high) != Ordering::Greater
+        }
+        (Op::In, Operand::List(values)) => values.iter().any(|v| against(v) == Ordering::Equal),
+        (Op::NotIn, Operand::List(values)) => !values.iter().any(|v| against(v) == Ordering::Equal),
+        (op, operand) => unreachable!("validated average comparison: {op} {operand:?}"),
+    }
+}

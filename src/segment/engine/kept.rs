@@ -1,0 +1,307 @@
+//! What an engine builds once and keeps: column indexes, rows by product, the rows and
+//! subjects of each scope; what a load prepares of them; their memory.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
+
+use super::{Engine, PREPARED_DISTINCT, ProductRows, ScopeKey, website_test};
+use crate::model::{FieldType, TableName};
+use crate::segment::definition::ApplyTo;
+use crate::segment::index::ColumnIndex;
+use crate::segment::predicate::Test;
+use crate::segment::rows::ColumnReader;
+use crate::segment::schema::RelationKind;
+use crate::segment::space::Space;
+use crate::store::MemoryItem;
+
+impl Engine {
+    /// Builds the structures that scopes, time windows, enumerations and product
+    /// conditions read, whichever segment comes first: every relation's rows by product,
+    /// and the index of every `website_id`, bool, date and timestamp column and of every
+    /// string column of at most [`PREPARED_DISTINCT`] distinct values (statuses, types,
+    /// genders), in every table but products (small enough to index on first use).
+    pub fn prepare(&self) {
+        let started = Instant::now();
+        let product_spaces = [
+            RelationKind::OrderItem,
+            RelationKind::ProductView,
+            RelationKind::CartItem,
+            RelationKind::WishlistItem,
+        ];
+        // The largest (order items) on a thread of its own.
+        std::thread::scope(|scope| {
+            scope.spawn(|| self.product_rows(Space::Relation(product_spaces[0])));
+            for relation in &product_spaces[1..] {
+                self.product_rows(Space::Relation(*relation));
+            }
+        });
+        let dataset = &self.dataset;
+        let tables = std::iter::once(&dataset.customers)
+            .chain(dataset.relations().into_iter().map(|(_, r)| &r.table));
+        let mut prepared = Vec::new();
+        for table in tables {
+            for column in &table.columns {
+                let enumeration = match column.ty {
+                    FieldType::String => ColumnReader::new(column)
+                        .distinct_texts()
+                        .is_some_and(|n| n <= PREPARED_DISTINCT),
+                    _ => false,
+                };
+                let wanted = column.name == "website_id"
+                    || enumeration
+                    || matches!(
+                        column.ty,
+                        FieldType::Bool | FieldType::Date | FieldType::Timestamp
+                    );
+                if wanted && !column.array.data_type().is_null() {
+                    self.index(table.name, &column.name);
+                    prepared.push((table.name, column.name.clone()));
+                }
+            }
+        }
+        self.prepared.get_or_init(|| prepared);
+        tracing::info!(
+            "prepared indexes and rows by product in {:.2} s ({:.1} MiB)",
+            started.elapsed().as_secs_f64(),
+            self.index_memory_bytes() as f64 / (1 << 20) as f64
+        );
+    }
+
+    /// An engine over the same data holding only what [`Engine::prepare`] built (shared,
+    /// not copied): what an evaluation right after a load finds.
+    pub fn fresh(&self) -> Engine {
+        let fresh = Engine::new(self.dataset.clone());
+        *fresh.product_rows.lock().expect("lock") = self.product_rows.lock().expect("lock").clone();
+        *fresh.indexes.lock().expect("lock") = self
+            .indexes
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(key, _)| self.prepared.get().is_some_and(|p| p.contains(*key)))
+            .map(|(key, index)| (key.clone(), index.clone()))
+            .collect();
+        fresh
+    }
+
+    pub(super) fn product_rows(&self, space: Space) -> Arc<ProductRows> {
+        let table = space.table_name();
+        if let Some(found) = self.product_rows.lock().expect("lock").get(&table) {
+            return found.clone();
+        }
+        let started = Instant::now();
+        let product_row = space
+            .relation(&self.dataset)
+            .product_row
+            .as_deref()
+            .unwrap_or(&[]);
+        let mut offsets = vec![0u32; self.dataset.products.rows + 1];
+        for &p in product_row {
+            offsets[p as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        let mut next = offsets.clone();
+        let mut rows = vec![0u32; product_row.len()];
+        for (row, &p) in product_row.iter().enumerate() {
+            rows[next[p as usize] as usize] = row as u32;
+            next[p as usize] += 1;
+        }
+        let built = Arc::new(ProductRows { offsets, rows });
+        tracing::debug!(
+            "rows by product of {table} built in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        self.product_rows
+            .lock()
+            .expect("lock")
+            .insert(table, built.clone());
+        built
+    }
+
+    /// The subjects a scope considers: its websites' customers and its visitors.
+    pub(super) fn universe(&self, scope: &ScopeKey) -> Arc<RoaringBitmap> {
+        if let Some(found) = self.universes.lock().expect("lock").get(scope) {
+            return found.clone();
+        }
+        let mut universe = RoaringBitmap::new();
+        if scope.apply_to.customers() {
+            let customers = &self.dataset.customers;
+            let mut all = RoaringBitmap::new();
+            all.insert_range(0..customers.rows as u32);
+            universe |= self.table_rows(
+                customers,
+                "website_id",
+                &website_test(&scope.websites),
+                &all,
+            );
+        }
+        if scope.apply_to.visitors() {
+            let visitor_scope = ScopeKey {
+                websites: scope.websites.clone(),
+                apply_to: ApplyTo::Visitors,
+            };
+            for space in [Space::Cart, Space::Relation(RelationKind::ProductView)] {
+                let rows = self.scope_rows(space, &visitor_scope);
+                universe |= space.subjects_of(&self.dataset, &rows);
+            }
+        }
+        let universe = Arc::new(universe);
+        self.universes
+            .lock()
+            .expect("lock")
+            .insert(scope.clone(), universe.clone());
+        universe
+    }
+
+    /// The rows of a space that count for a scope: owned by a subject kind in scope, on
+    /// one of its websites, and (carts) active.
+    pub(super) fn scope_rows(&self, space: Space, scope: &ScopeKey) -> Arc<RoaringBitmap> {
+        let key = (space, scope.clone());
+        if let Some(found) = self.scopes.lock().expect("lock").get(&key) {
+            return found.clone();
+        }
+        let dataset = &self.dataset;
+        let rows = match space.parent() {
+            Some(parent) => space.expand_parents(dataset, &self.scope_rows(parent, scope)),
+            None => {
+                let relation = space.relation(dataset);
+                let mut owned = RoaringBitmap::new();
+                if scope.apply_to.customers() {
+                    let range = relation.groups.owned_rows();
+                    owned.insert_range(range.start as u32..range.end as u32);
+                }
+                if scope.apply_to.visitors()
+                    && space.visitors_have_it()
+                    && let Some(groups) = &relation.visitor_groups
+                {
+                    let range = groups.owned_rows();
+                    owned.insert_range(range.start as u32..range.end as u32);
+                }
+                let table = &relation.table;
+                if table.column("website_id").is_some() {
+                    owned = self.table_rows(
+                        table,
+                        "website_id",
+                        &website_test(&scope.websites),
+                        &owned,
+                    );
+                }
+                if space == Space::Cart && table.column("is_active").is_some() {
+                    let inactive = Test::Ranges {
+                        ranges: vec![(0, 0)],
+                        negate: false,
+                    };
+                    owned -= self.table_rows(table, "is_active", &inactive, &owned);
+                }
+                owned
+            }
+        };
+        let rows = Arc::new(rows);
+        self.scopes.lock().expect("lock").insert(key, rows.clone());
+        rows
+    }
+
+    /// The index of a column when it has been built already.
+    pub(super) fn built_index(&self, table: TableName, column: &str) -> Option<Arc<ColumnIndex>> {
+        let key = (table, column.to_string());
+        self.indexes.lock().expect("lock").get(&key).cloned()
+    }
+
+    pub(super) fn index(&self, table: TableName, column: &str) -> Arc<ColumnIndex> {
+        let key = (table, column.to_string());
+        if let Some(found) = self.indexes.lock().expect("lock").get(&key) {
+            return found.clone();
+        }
+        let stored = match table {
+            TableName::Customers => &self.dataset.customers,
+            TableName::Products => &self.dataset.products,
+            other => &self.dataset.relation(other).expect("relation").table,
+        };
+        let column = stored.column(column).expect("indexed columns exist");
+        // Built outside the lock: other evaluations go on meanwhile.
+        let started = Instant::now();
+        let built = Arc::new(ColumnIndex::build(column));
+        tracing::debug!(
+            "index {table}.{} ({} bins, {:.1} MiB) built in {:.1} ms",
+            column.name,
+            built.bin_count(),
+            built.memory_bytes() as f64 / (1 << 20) as f64,
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        self.indexes
+            .lock()
+            .expect("lock")
+            .entry(key)
+            .or_insert(built)
+            .clone()
+    }
+
+    /// Bytes held by what evaluations build on first use and keep: column indexes,
+    /// rollups, product-to-rows maps, subjects' row offsets, and the rows
+    /// and subjects of each scope.
+    pub fn index_memory_bytes(&self) -> usize {
+        self.index_memory_breakdown()
+            .iter()
+            .map(|item| item.bytes as usize)
+            .sum()
+    }
+
+    /// Where [`Engine::index_memory_bytes`] goes: each column index and rollup, and
+    /// per kind the other structures.
+    pub fn index_memory_breakdown(&self) -> Vec<MemoryItem> {
+        fn sum<K, V>(map: &Mutex<FxHashMap<K, V>>, bytes: impl Fn(&V) -> usize) -> usize {
+            map.lock().expect("lock").values().map(bytes).sum()
+        }
+        let mut items: Vec<MemoryItem> = self
+            .indexes
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|((table, column), index)| {
+                MemoryItem::new(
+                    format!("index {table}.{column} ({} bins)", index.bin_count()),
+                    index.memory_bytes(),
+                )
+            })
+            .collect();
+        items.extend(self.rollups.lock().expect("lock").iter().map(
+            |((function, space, of, scope), rollup)| {
+                MemoryItem::new(
+                    format!(
+                        "rollup {}({}) of {space:?} on websites {:?} for {:?}",
+                        function.name(),
+                        of.as_deref().unwrap_or("records"),
+                        scope.websites,
+                        scope.apply_to
+                    ),
+                    rollup.memory_bytes(),
+                )
+            },
+        ));
+        items.sort_by(|a, b| a.what.cmp(&b.what));
+        let bitmap = |b: &Arc<RoaringBitmap>| b.serialized_size();
+        items.extend([
+            MemoryItem::new(
+                "rows by product",
+                sum(&self.product_rows, |p| (p.offsets.len() + p.rows.len()) * 4),
+            ),
+            MemoryItem::new(
+                "subjects' row offsets",
+                sum(&self.subject_offsets, |offsets| offsets.len() * 4),
+            ),
+            MemoryItem::new(
+                "customers by birth month and day",
+                self.birthdays.get().map_or(0, |index| index.memory_bytes()),
+            ),
+            MemoryItem::new(
+                "rows and subjects of scopes",
+                sum(&self.scopes, bitmap) + sum(&self.universes, bitmap),
+            ),
+        ]);
+        items
+    }
+}
