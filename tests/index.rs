@@ -310,3 +310,62 @@ fn strings_of_every_code_width_are_answered() {
         2
     );
 }
+
+/// Ints load in the narrowest type that holds them, and every width answers ranges from
+/// the index and by scans alike.
+#[test]
+fn ints_of_every_width_are_answered() {
+    let customers = 40_000i64;
+    let mut csv = String::from("customer_id,website_id,tiny,small,medium,large\n");
+    for c in 0..customers {
+        csv += &format!(
+            "{c},1,{},{},{},{}\n",
+            c % 100 - 50,
+            c % 30_000 - 15_000,
+            c * 7 % 100_000,
+            c * 100_003
+        );
+    }
+    let dir = crate::common::csv_dataset(&[("customers.csv", &csv)]);
+    let dataset = crate::common::load(dir.path());
+    let widths: Vec<String> = ["tiny", "small", "medium", "large"]
+        .iter()
+        .map(|name| {
+            format!(
+                "{:?}",
+                dataset.customers.column(name).unwrap().array.data_type()
+            )
+        })
+        .collect();
+    assert_eq!(widths, ["Int8", "Int16", "Int32", "Int64"]);
+    let engine = segmint::segment::Engine::new(Arc::new(dataset));
+    let count = |conditions: &str| {
+        let text = format!(
+            r#"{{"name":"t","websites":[1],"apply_to":"registered","conditions":{conditions}}}"#
+        );
+        let segment = engine.parse(&text).unwrap();
+        let evaluation = engine
+            .evaluate(&segment, None, 0, &segmint::segment::NoSegments)
+            .unwrap();
+        evaluation.members.len()
+    };
+    let expect = |keep: &dyn Fn(i64) -> bool| (0..customers).filter(|&c| keep(c)).count() as u64;
+    assert_eq!(
+        count(r#"{"field":"customer.tiny","op":"lt","value":-40}"#),
+        expect(&|c| c % 100 - 50 < -40)
+    );
+    assert_eq!(
+        count(r#"{"field":"customer.small","op":"between","value":[-100,12000]}"#),
+        expect(&|c| (-100..=12_000).contains(&(c % 30_000 - 15_000)))
+    );
+    assert_eq!(
+        count(r#"{"field":"customer.medium","op":"gte","value":99990}"#),
+        expect(&|c| c * 7 % 100_000 >= 99_990)
+    );
+    assert_eq!(
+        count(
+            r#"{"all":[{"field":"customer.tiny","op":"eq","value":7},{"field":"customer.large","op":"gt","value":3000000000}]}"#
+        ),
+        expect(&|c| c % 100 - 50 == 7 && c * 100_003 > 3_000_000_000)
+    );
+}

@@ -116,6 +116,8 @@ pub fn visit_numbers<V: NumberVisitor>(
     visitor: V,
 ) -> V::Output {
     match reader {
+        ColumnReader::Ints(Ints::I8(a)) => visitor.visit(primitive(a, i64::from)),
+        ColumnReader::Ints(Ints::I16(a)) => visitor.visit(primitive(a, i64::from)),
         ColumnReader::Ints(Ints::I32(a)) => visitor.visit(primitive(a, i64::from)),
         ColumnReader::Ints(Ints::I64(a)) => visitor.visit(primitive(a, |v| v)),
         ColumnReader::Date(a) => visitor.visit(primitive(a, i64::from)),
@@ -314,6 +316,12 @@ impl<'a> ColumnReader<'a> {
             let negate = *negate;
             let passes = |value: i64| crate::segment::predicate::in_ranges(ranges, value) != negate;
             return match self {
+                ColumnReader::Ints(Ints::I8(a)) => {
+                    scan(within, &map, a.nulls(), |r| a.values()[r] as i64, passes)
+                }
+                ColumnReader::Ints(Ints::I16(a)) => {
+                    scan(within, &map, a.nulls(), |r| a.values()[r] as i64, passes)
+                }
                 ColumnReader::Ints(Ints::I32(a)) => {
                     scan(within, &map, a.nulls(), |r| a.values()[r] as i64, passes)
                 }

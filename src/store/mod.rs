@@ -10,9 +10,11 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::UInt32Array;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int8Array, Int16Array, Int32Array, Int64Array,
+};
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{Int32Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Int8Type, Int16Type, Int32Type, Int64Type};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
@@ -92,23 +94,31 @@ impl Table {
     }
 }
 
-/// An int or decimal column: Int32 when every value fits (half the memory), else Int64.
+/// An int or decimal column, in the narrowest of Int8, Int16, Int32 and Int64 that holds
+/// every value (a website id takes one byte a row, not eight).
 #[derive(Clone, Copy, Debug)]
 pub enum Ints<'a> {
+    I8(&'a Int8Array),
+    I16(&'a Int16Array),
     I32(&'a Int32Array),
     I64(&'a Int64Array),
 }
 
 impl<'a> Ints<'a> {
     pub fn of(array: &'a dyn Array) -> Option<Ints<'a>> {
-        if let Some(values) = array.as_primitive_opt::<Int32Type>() {
-            return Some(Ints::I32(values));
+        match array.data_type() {
+            DataType::Int8 => Some(Ints::I8(array.as_primitive::<Int8Type>())),
+            DataType::Int16 => Some(Ints::I16(array.as_primitive::<Int16Type>())),
+            DataType::Int32 => Some(Ints::I32(array.as_primitive::<Int32Type>())),
+            DataType::Int64 => Some(Ints::I64(array.as_primitive::<Int64Type>())),
+            _ => None,
         }
-        array.as_primitive_opt::<Int64Type>().map(Ints::I64)
     }
 
     pub fn len(&self) -> usize {
         match self {
+            Ints::I8(a) => a.len(),
+            Ints::I16(a) => a.len(),
             Ints::I32(a) => a.len(),
             Ints::I64(a) => a.len(),
         }
@@ -120,6 +130,8 @@ impl<'a> Ints<'a> {
 
     pub fn is_valid(&self, row: usize) -> bool {
         match self {
+            Ints::I8(a) => a.is_valid(row),
+            Ints::I16(a) => a.is_valid(row),
             Ints::I32(a) => a.is_valid(row),
             Ints::I64(a) => a.is_valid(row),
         }
@@ -128,6 +140,8 @@ impl<'a> Ints<'a> {
     /// The value of a row (0 for a null row: check `is_valid`).
     pub fn value(&self, row: usize) -> i64 {
         match self {
+            Ints::I8(a) => i64::from(a.value(row)),
+            Ints::I16(a) => i64::from(a.value(row)),
             Ints::I32(a) => i64::from(a.value(row)),
             Ints::I64(a) => a.value(row),
         }
