@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, DictionaryArray, Int32Array,
-    Int32Builder, Int64Array, Int64Builder, ListBuilder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanBuilder, Date32Builder, DictionaryArray,
+    Int32Array, Int32Builder, Int64Array, Int64Builder, ListBuilder, PrimitiveBuilder,
+    StringBuilder, TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder,
 };
 use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
 use datafusion::arrow::datatypes::{
@@ -50,7 +50,7 @@ pub fn store_data_type(ty: FieldType) -> DataType {
 pub struct StringInterner {
     ids: FxHashMap<Box<str>, i32>,
     values: StringBuilder,
-    keys: Int32Builder,
+    keys: CodeBuilder,
 }
 
 impl StringInterner {
@@ -72,34 +72,105 @@ impl StringInterner {
     /// The dictionary, its codes as narrow as its size allows: one byte for up to 256
     /// distinct values (statuses, countries, types), two for up to 65,536.
     fn finish(mut self) -> ArrayRef {
-        let keys = self.keys.finish();
         let values: ArrayRef = Arc::new(self.values.finish());
-        let narrow = |key_type: DataType| {
-            cast(&keys, &key_type).expect("interned keys fit the dictionary's size")
-        };
-        match self.ids.len() {
-            0..=256 => Arc::new(
-                DictionaryArray::<UInt8Type>::try_new(
-                    narrow(DataType::UInt8).as_primitive::<UInt8Type>().clone(),
-                    values,
-                )
-                .expect("interned keys are in range"),
+        let broken = "interned keys are in range";
+        match self.keys {
+            CodeBuilder::U8(mut keys) => Arc::new(
+                DictionaryArray::<UInt8Type>::try_new(keys.finish(), values).expect(broken),
             ),
-            257..=65_536 => Arc::new(
-                DictionaryArray::<UInt16Type>::try_new(
-                    narrow(DataType::UInt16)
-                        .as_primitive::<UInt16Type>()
-                        .clone(),
-                    values,
-                )
-                .expect("interned keys are in range"),
+            CodeBuilder::U16(mut keys) => Arc::new(
+                DictionaryArray::<UInt16Type>::try_new(keys.finish(), values).expect(broken),
             ),
-            _ => Arc::new(
-                DictionaryArray::<Int32Type>::try_new(keys, values)
-                    .expect("interned keys are in range"),
+            CodeBuilder::I32(mut keys) => Arc::new(
+                DictionaryArray::<Int32Type>::try_new(keys.finish(), values).expect(broken),
             ),
         }
     }
+}
+
+/// Dictionary codes as they are read, one or two bytes a row while the dictionary allows,
+/// widened (the codes so far copied once) as it grows: a column of a few distinct values
+/// never holds four bytes a row, not even while it loads.
+pub enum CodeBuilder {
+    U8(UInt8Builder),
+    U16(UInt16Builder),
+    I32(Int32Builder),
+}
+
+impl Default for CodeBuilder {
+    fn default() -> Self {
+        CodeBuilder::U8(UInt8Builder::new())
+    }
+}
+
+impl CodeBuilder {
+    /// Widens the builder until `code` fits.
+    fn fit(&mut self, code: i32) {
+        let widened = match self {
+            CodeBuilder::U8(keys) if code > u8::MAX as i32 => {
+                let capacity = keys.capacity();
+                let so_far = keys.finish();
+                Some(if code > u16::MAX as i32 {
+                    widen::<Int32Type>(&so_far, capacity).map(CodeBuilder::I32)
+                } else {
+                    widen::<UInt16Type>(&so_far, capacity).map(CodeBuilder::U16)
+                })
+            }
+            CodeBuilder::U16(keys) if code > u16::MAX as i32 => {
+                let capacity = keys.capacity();
+                Some(widen::<Int32Type>(&keys.finish(), capacity).map(CodeBuilder::I32))
+            }
+            _ => None,
+        };
+        if let Some(widened) = widened {
+            *self = widened.expect("narrower codes widen");
+        }
+    }
+
+    fn append_value(&mut self, code: i32) {
+        self.fit(code);
+        match self {
+            CodeBuilder::U8(keys) => keys.append_value(code as u8),
+            CodeBuilder::U16(keys) => keys.append_value(code as u16),
+            CodeBuilder::I32(keys) => keys.append_value(code),
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            CodeBuilder::U8(keys) => keys.append_null(),
+            CodeBuilder::U16(keys) => keys.append_null(),
+            CodeBuilder::I32(keys) => keys.append_null(),
+        }
+    }
+
+    fn append_array(&mut self, codes: &Int32Array) {
+        if let Some(highest) = datafusion::arrow::compute::max(codes) {
+            self.fit(highest);
+        }
+        let codes: ArrayRef = Arc::new(codes.clone());
+        let narrow = |to: &DataType| cast(&codes, to).expect("codes fit the builder's width");
+        match self {
+            CodeBuilder::U8(keys) => {
+                keys.append_array(narrow(&DataType::UInt8).as_primitive::<UInt8Type>())
+            }
+            CodeBuilder::U16(keys) => {
+                keys.append_array(narrow(&DataType::UInt16).as_primitive::<UInt16Type>())
+            }
+            CodeBuilder::I32(keys) => keys.append_array(codes.as_primitive::<Int32Type>()),
+        }
+    }
+}
+
+/// A builder of wider codes holding `codes`, with room for `capacity` (the rows expected).
+fn widen<T: ArrowPrimitiveType>(
+    codes: &dyn Array,
+    capacity: usize,
+) -> Result<PrimitiveBuilder<T>, datafusion::arrow::error::ArrowError> {
+    let wide = cast(codes, &T::DATA_TYPE)?;
+    let mut builder = PrimitiveBuilder::<T>::with_capacity(capacity.max(wide.len() * 2));
+    builder.append_array(wide.as_primitive::<T>());
+    Ok(builder)
 }
 
 /// Collects one column of one table.
@@ -127,7 +198,7 @@ impl ColumnBuilder {
                 ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::with_capacity(rows))
             }
             FieldType::String => ColumnBuilder::Str(StringInterner {
-                keys: Int32Builder::with_capacity(rows),
+                keys: CodeBuilder::U8(UInt8Builder::with_capacity(rows)),
                 ..Default::default()
             }),
             FieldType::IdList => {
