@@ -28,8 +28,9 @@ const UNION_ROWS_PER_READ: u64 = 4;
 /// strings the rank of the lower-case value among the column's distinct ones, so that
 /// `eq` and `starts_with` are ranges and `contains` a scan of distinct values only.
 ///
-/// It costs about 2 bytes a row (roaring containers of a bin's rows), is built in three
-/// sequential passes over the column without sorting it, and answers a range with a
+/// It costs about 2 bytes a row (roaring containers of a bin's rows; blocks double it),
+/// is built in two sequential passes over the column without sorting it (the range of
+/// keys, then each container's worth of rows into its bins), and answers a range with a
 /// union of the bins inside it (or the non-null rows less the bins outside it, whichever
 /// reads fewer), plus the rows of at most two bins the range cuts, read one by one.
 /// Timestamp bins are whole UTC days, so `in_last_days` (a cut-off at midnight) never
