@@ -282,16 +282,7 @@ fn strings_of_every_code_width_are_answered() {
         ]
     );
     let engine = segmint::segment::Engine::new(Arc::new(dataset));
-    let count = |conditions: &str| {
-        let text = format!(
-            r#"{{"name":"t","websites":[1],"apply_to":"registered","conditions":{conditions}}}"#
-        );
-        let segment = engine.parse(&text).unwrap();
-        let evaluation = engine
-            .evaluate(&segment, None, 0, &segmint::segment::NoSegments)
-            .unwrap();
-        evaluation.members.len()
-    };
+    let count = |conditions: &str| members_of(&engine, conditions);
     let expect = |keep: &dyn Fn(i64) -> bool| (0..customers).filter(|&c| keep(c)).count() as u64;
     assert_eq!(
         count(r#"{"field":"customer.small","op":"eq","value":"S17"}"#),
@@ -339,16 +330,7 @@ fn ints_of_every_width_are_answered() {
         .collect();
     assert_eq!(widths, ["Int8", "Int16", "Int32", "Int64"]);
     let engine = segmint::segment::Engine::new(Arc::new(dataset));
-    let count = |conditions: &str| {
-        let text = format!(
-            r#"{{"name":"t","websites":[1],"apply_to":"registered","conditions":{conditions}}}"#
-        );
-        let segment = engine.parse(&text).unwrap();
-        let evaluation = engine
-            .evaluate(&segment, None, 0, &segmint::segment::NoSegments)
-            .unwrap();
-        evaluation.members.len()
-    };
+    let count = |conditions: &str| members_of(&engine, conditions);
     let expect = |keep: &dyn Fn(i64) -> bool| (0..customers).filter(|&c| keep(c)).count() as u64;
     assert_eq!(
         count(r#"{"field":"customer.tiny","op":"lt","value":-40}"#),
@@ -368,4 +350,16 @@ fn ints_of_every_width_are_answered() {
         ),
         expect(&|c| c % 100 - 50 == 7 && c * 100_003 > 3_000_000_000)
     );
+}
+
+/// How many customers of website 1 meet `conditions` (a condition's JSON).
+fn members_of(engine: &segmint::segment::Engine, conditions: &str) -> u64 {
+    let text = format!(
+        r#"{{"name":"t","websites":[1],"apply_to":"registered","conditions":{conditions}}}"#
+    );
+    let segment = engine.parse(&text).unwrap();
+    let evaluation = engine
+        .evaluate(&segment, None, 0, &segmint::segment::NoSegments)
+        .unwrap();
+    evaluation.members.len()
 }
