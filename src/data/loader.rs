@@ -18,6 +18,7 @@ use super::error::{DataError, LoadError, Rule, SkippedRows};
 use super::read::{Format, Parent, RawTable, file_name, find_table_file, read_batches, read_table};
 use super::value::parse_instant;
 use crate::model::TableName;
+use crate::segment::rows::ColumnReader;
 use crate::store::{
     Column, Dataset, Groups, IdIndex, Ints, LinkColumn, LinkTarget, NONE, Relation, Table,
     group_rows,
@@ -776,12 +777,26 @@ fn check_address_type(raw: &mut RawTable) -> Result<(), DataError> {
         .expect("required column")
         .array
         .clone();
-    let texts = crate::segment::rows::ColumnReader::of_text(column.as_ref());
+    let ColumnReader::Text {
+        codes,
+        nulls,
+        values,
+    } = ColumnReader::of_text(column.as_ref())
+    else {
+        return Ok(());
+    };
+    // Each distinct value is checked once, then each row's code.
+    let allowed: Vec<bool> = values
+        .iter()
+        .map(|v| matches!(v, Some("billing" | "shipping")))
+        .collect();
     for row in 0..column.len() {
-        if let Some(text) = texts.text(row)
-            && !matches!(text, "billing" | "shipping")
-        {
-            let reason = format!("{text:?} is not an address type (billing or shipping)");
+        let code = codes.get(row);
+        if nulls.is_none_or(|n| n.is_valid(row)) && !allowed[code] {
+            let reason = format!(
+                "{:?} is not an address type (billing or shipping)",
+                values.value(code)
+            );
             raw.report(row, "address_type", Rule::Unparsable, reason)?;
         }
     }
