@@ -254,7 +254,7 @@ impl V {
     }
 }
 
-fn push_order(w: &mut World, rng: &mut Pcg64, order_id: V, customer: V) {
+pub fn push_order(w: &mut World, rng: &mut Pcg64, order_id: V, customer: V) {
     w.orders.push(row(vec![
         ("order_id", order_id.clone()),
         ("customer_id", customer),
@@ -502,7 +502,7 @@ fn value(rng: &mut Pcg64, ty: &str, field: &str) -> Json {
     }
 }
 
-fn comparison(rng: &mut Pcg64, field: &str) -> Json {
+pub fn comparison(rng: &mut Pcg64, field: &str) -> Json {
     let ty = field_type(field);
     let op = *ops(ty).choose(rng).unwrap();
     let one = |rng: &mut Pcg64| value(rng, ty, field);

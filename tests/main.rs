@@ -11,6 +11,7 @@ mod generator;
 mod http;
 mod index;
 mod loading;
+mod partials;
 mod reference;
 mod semantics;
 mod suite;

@@ -111,11 +111,6 @@ fn aggregate_subjects(input: &AggregateInput<'_>) -> Result<Aggregated, String> 
             value: None,
         });
     };
-    let udaf = match input.function {
-        AggregateFunction::Min => min_udaf(),
-        AggregateFunction::Max => max_udaf(),
-        _ => sum_udaf(),
-    };
     // Averages divide by the non-null values; without nulls, that is the records.
     let count_values = input.function == AggregateFunction::Avg && column.array.null_count() > 0;
     visit_numbers(
@@ -123,10 +118,7 @@ fn aggregate_subjects(input: &AggregateInput<'_>) -> Result<Aggregated, String> 
         &[],
         Batches {
             input,
-            value: accumulator(&udaf)?,
-            value_count: count_values
-                .then(|| accumulator(&count_udaf()))
-                .transpose()?,
+            sink: Sink::new(input.function, column, input.subjects, count_values)?,
         },
     )
 }
@@ -139,39 +131,15 @@ const BATCH: usize = 1 << 13;
 /// gathered a batch at a time into the accumulators.
 struct Batches<'a> {
     input: &'a AggregateInput<'a>,
-    value: Box<dyn GroupsAccumulator>,
-    value_count: Option<Box<dyn GroupsAccumulator>>,
+    sink: Sink,
 }
 
 impl NumberVisitor for Batches<'_> {
     type Output = Result<Aggregated, String>;
 
     fn visit<N: Fn(usize) -> Option<i64> + Sync>(mut self, number: N) -> Self::Output {
-        let subjects = self.input.subjects;
-        let nullable = self.input.values.is_some_and(|c| c.array.null_count() > 0);
-        let mut count = vec![0u32; subjects];
+        let mut count = vec![0u32; self.input.subjects];
         let mut subject_of = SubjectCursor::new(self.input.subject_offsets);
-        let mut values: Vec<i64> = Vec::with_capacity(BATCH);
-        let mut valid: Vec<bool> = Vec::new();
-        let mut groups: Vec<usize> = Vec::with_capacity(BATCH);
-        let mut failed = None;
-        let mut flush = |values: &mut Vec<i64>, valid: &mut Vec<bool>, groups: &mut Vec<usize>| {
-            let nulls = nullable.then(|| NullBuffer::from(std::mem::take(valid)));
-            let gathered = std::mem::replace(values, Vec::with_capacity(BATCH));
-            let batch: ArrayRef = Arc::new(Int64Array::new(gathered.into(), nulls));
-            let batch = std::slice::from_ref(&batch);
-            let mut update = |accumulator: &mut Box<dyn GroupsAccumulator>| {
-                accumulator
-                    .update_batch(batch, groups, None, subjects)
-                    .map_err(|e| e.to_string())
-            };
-            let result = update(&mut self.value)
-                .and_then(|()| self.value_count.as_mut().map_or(Ok(()), &mut update));
-            groups.clear();
-            if let Err(error) = result {
-                failed.get_or_insert(error);
-            }
-        };
         // Runs of matching rows, split where their subject changes: each piece is one
         // subject's rows, gathered in one go.
         let offsets = self.input.subject_offsets;
@@ -182,26 +150,105 @@ impl NumberVisitor for Batches<'_> {
                 let subject = subject_of.at(start);
                 let upto = end.min(offsets[subject + 1]).max(start + 1);
                 count[subject] += upto - start;
-                groups.extend(std::iter::repeat_n(subject, (upto - start) as usize));
-                if nullable {
-                    for row in start..upto {
-                        let value = number(row as usize);
-                        values.push(value.unwrap_or(0));
-                        valid.push(value.is_some());
-                    }
-                } else {
-                    values.extend((start..upto).map(|row| number(row as usize).unwrap_or(0)));
-                }
-                if groups.len() >= BATCH {
-                    flush(&mut values, &mut valid, &mut groups);
-                }
+                self.sink.push(subject, start..upto, &number);
                 start = upto;
             }
         }
-        if !groups.is_empty() {
-            flush(&mut values, &mut valid, &mut groups);
+        self.sink.finish(count)
+    }
+}
+
+/// DataFusion's group accumulators fed a batch of values and their groups at a time.
+pub(crate) struct Sink {
+    groups_total: usize,
+    nullable: bool,
+    value: Box<dyn GroupsAccumulator>,
+    value_count: Option<Box<dyn GroupsAccumulator>>,
+    values: Vec<i64>,
+    valid: Vec<bool>,
+    groups: Vec<usize>,
+    failed: Option<String>,
+}
+
+impl Sink {
+    /// Accumulators of `function` over `groups_total` groups of `column`'s values;
+    /// `count_values` also counts the non-null values per group.
+    pub(crate) fn new(
+        function: AggregateFunction,
+        column: &crate::store::Column,
+        groups_total: usize,
+        count_values: bool,
+    ) -> Result<Sink, String> {
+        let udaf = match function {
+            AggregateFunction::Min => min_udaf(),
+            AggregateFunction::Max => max_udaf(),
+            _ => sum_udaf(),
+        };
+        Ok(Sink {
+            groups_total,
+            nullable: column.array.null_count() > 0,
+            value: accumulator(&udaf)?,
+            value_count: count_values
+                .then(|| accumulator(&count_udaf()))
+                .transpose()?,
+            values: Vec::with_capacity(BATCH),
+            valid: Vec::new(),
+            groups: Vec::with_capacity(BATCH),
+            failed: None,
+        })
+    }
+
+    /// Adds `rows`, all of `group`.
+    #[inline]
+    pub(crate) fn push<N: Fn(usize) -> Option<i64>>(
+        &mut self,
+        group: usize,
+        rows: std::ops::Range<u32>,
+        number: &N,
+    ) {
+        self.groups.extend(std::iter::repeat_n(group, rows.len()));
+        if self.nullable {
+            for row in rows {
+                let value = number(row as usize);
+                self.values.push(value.unwrap_or(0));
+                self.valid.push(value.is_some());
+            }
+        } else {
+            self.values
+                .extend(rows.map(|row| number(row as usize).unwrap_or(0)));
         }
-        if let Some(error) = failed {
+        if self.groups.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let nulls = self
+            .nullable
+            .then(|| NullBuffer::from(std::mem::take(&mut self.valid)));
+        let gathered = std::mem::replace(&mut self.values, Vec::with_capacity(BATCH));
+        let batch: ArrayRef = Arc::new(Int64Array::new(gathered.into(), nulls));
+        let batch = std::slice::from_ref(&batch);
+        let (groups, total) = (&self.groups, self.groups_total);
+        let mut update = |accumulator: &mut Box<dyn GroupsAccumulator>| {
+            accumulator
+                .update_batch(batch, groups, None, total)
+                .map_err(|e| e.to_string())
+        };
+        let result = update(&mut self.value)
+            .and_then(|()| self.value_count.as_mut().map_or(Ok(()), &mut update));
+        self.groups.clear();
+        if let Err(error) = result {
+            self.failed.get_or_insert(error);
+        }
+    }
+
+    /// Every group's results, with `count` records per group.
+    pub(crate) fn finish(mut self, count: Vec<u32>) -> Result<Aggregated, String> {
+        if !self.groups.is_empty() {
+            self.flush();
+        }
+        if let Some(error) = self.failed {
             return Err(error);
         }
         Ok(Aggregated {

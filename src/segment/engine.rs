@@ -25,6 +25,7 @@ use crate::store::{Dataset, Table};
 mod aggregates;
 mod derived;
 mod kept;
+mod partial;
 
 use aggregates::AggregateComparison;
 use derived::days_since_as_instants;
@@ -109,6 +110,8 @@ pub struct Engine {
     scopes: Mutex<FxHashMap<(Space, ScopeKey), Arc<RoaringBitmap>>>,
     /// Per-subject aggregates over every in-scope record (no `where`), as indexes.
     rollups: Mutex<FxHashMap<RollupKey, Arc<ColumnIndex>>>,
+    /// Per-subject partial aggregates by website, string value and period.
+    partials: Mutex<partial::KeptPartials>,
     /// Per space: each subject's first row, and the end.
     subject_offsets: Mutex<FxHashMap<Space, Arc<Vec<u32>>>>,
     /// Customers by birth month and day.
@@ -148,6 +151,7 @@ impl Engine {
             product_rows: Mutex::default(),
             scopes: Mutex::default(),
             rollups: Mutex::default(),
+            partials: Mutex::default(),
             subject_offsets: Mutex::default(),
             birthdays: std::sync::OnceLock::new(),
             universes: Mutex::default(),

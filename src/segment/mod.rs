@@ -11,12 +11,14 @@
 //! - [`engine`]: the plan evaluated over roaring bitmaps of subjects and related records,
 //!   with the column indexes of [`index`], the row readers of [`rows`], the record
 //!   spaces of [`space`], and
-//!   DataFusion for aggregates ([`aggregate`]).
+//!   DataFusion for aggregates ([`aggregate`]), also for the per-subject partial
+//!   aggregates of [`partials`] that aggregates with a status and a time range combine.
 
 pub mod aggregate;
 pub mod definition;
 pub mod engine;
 pub mod index;
+pub mod partials;
 pub mod plan;
 pub mod predicate;
 pub mod rows;

@@ -160,10 +160,6 @@ impl Engine {
             return Ok(members);
         }
         let started = std::time::Instant::now();
-        let candidates = self.candidate_rows(context, space, &eligible);
-        let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
-        let rows = self.records(context, space, filter, &candidates)?;
-        let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
         // An average of ints compares in decimal units.
         let scale = match of.map(|f| f.ty) {
             Some(FieldType::Int) => crate::data::value::DECIMAL_SCALE,
@@ -172,35 +168,62 @@ impl Engine {
         // Subjects without matching records: count, sum and avg are 0, min/max have no value.
         let zero_passes = !matches!(function, AggregateFunction::Min | AggregateFunction::Max)
             && comparison.test.number(Some(0));
-        let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
+        let passes = |count: i64, value_count: i64, value: Option<i64>| {
+            if count == 0 {
+                return zero_passes;
+            }
+            let group = Group {
+                count,
+                value_count,
+                value,
+            };
+            passes_aggregate(function, &group, scale, comparison)
+        };
+        // Partials answer for all subjects at once: worth it unless few remain.
+        let universe = self.universe(&context.scope);
+        if eligible.len() * 16 >= universe.len()
+            && let Some(members) =
+                self.partial_aggregate(context, function, relation, of, filter, &eligible, &passes)?
+        {
+            tracing::debug!(
+                "{}({relation}) by partials: {} members in {:.2} ms",
+                function.name(),
+                members.len(),
+                started.elapsed().as_secs_f64() * 1e3
+            );
+            return Ok(members);
+        }
+        let candidates = self.candidate_rows(context, space, &eligible);
+        let rows = self.records(context, space, filter, &candidates)?;
+        let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
         let aggregated = self.aggregate_rows(function, space, of, &rows)?;
         let aggregated_ms = started.elapsed().as_secs_f64() * 1e3;
         // Every subject in one pass over the aggregates, then those still in question.
+        let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
         let value = aggregated.value.as_ref();
         let mut passing = Bitset::new(subjects);
         for (subject, &count) in aggregated.count.iter().enumerate() {
             let count = count as i64;
-            let passes = if count == 0 {
-                zero_passes
+            // Without records, a subject may have no slot in the values.
+            let (value_count, value) = if count == 0 {
+                (0, None)
             } else {
-                let group = Group {
-                    count,
-                    value: value.and_then(|v| v.is_valid(subject).then(|| v.value(subject))),
-                    value_count: aggregated
+                (
+                    aggregated
                         .value_count
                         .as_ref()
                         .map_or(count, |c| c.value(subject)),
-                };
-                passes_aggregate(function, &group, scale, comparison)
+                    value.and_then(|v| v.is_valid(subject).then(|| v.value(subject))),
+                )
             };
-            if passes {
+            if passes(count, value_count, value) {
                 passing.insert(subject as u32);
             }
         }
         let mut members = passing.into_bitmap();
         members &= &eligible;
         tracing::debug!(
-            "{}({relation}): {} candidate records in {candidates_ms:.2} ms, {} matching at {filtered_ms:.2} ms, aggregated at {aggregated_ms:.2} ms, {} members at {:.2} ms",
+            "{}({relation}): {} candidate records, {} matching at {filtered_ms:.2} ms, aggregated at {aggregated_ms:.2} ms, {} members at {:.2} ms",
             function.name(),
             candidates.len(),
             rows.len(),

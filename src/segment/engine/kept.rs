@@ -282,6 +282,20 @@ impl Engine {
                 )
             },
         ));
+        items.extend(self.partials.lock().expect("lock").iter().map(
+            |(relation, key, partials)| {
+                MemoryItem::new(
+                    format!(
+                        "partials {}({}) of {relation} by {} and {}",
+                        key.function.name(),
+                        key.of.as_deref().unwrap_or("records"),
+                        key.group.as_deref().unwrap_or("-"),
+                        key.time.as_deref().unwrap_or("-"),
+                    ),
+                    partials.memory_bytes(),
+                )
+            },
+        ));
         items.sort_by(|a, b| a.what.cmp(&b.what));
         let bitmap = |b: &Arc<RoaringBitmap>| b.serialized_size();
         items.extend([
