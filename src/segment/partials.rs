@@ -81,6 +81,8 @@ pub struct Partials {
     time_type: Option<FieldType>,
     first_day: i64,
     periods: usize,
+    /// Subjects (customers, then visitors).
+    subject_count: usize,
     /// Cells of block `b`: `cell_offsets[b]..cell_offsets[b + 1]`, subjects ascending.
     cell_offsets: Vec<u32>,
     /// Per cell: its subject.
@@ -225,7 +227,7 @@ impl Partials {
             .collect();
         let subjects_total = subject_offsets.len() - 1;
         let mut last_subject = vec![u32::MAX; blocks];
-        let mut cells_in = vec![0u32; blocks + 1];
+        let mut cells_in = vec![0u32; blocks];
         let first_row = owned.start;
         let rows_of = |subject: usize| {
             subject_offsets[subject] as usize - first_row
@@ -241,9 +243,9 @@ impl Partials {
         }
         let mut cell_offsets = Vec::with_capacity(blocks + 1);
         let mut total = 0u32;
-        for block in 0..blocks {
+        for &cells in &cells_in {
             cell_offsets.push(total);
-            total += cells_in[block];
+            total += cells;
         }
         cell_offsets.push(total);
         let cells = total as usize;
@@ -339,6 +341,7 @@ impl Partials {
             time_type,
             first_day,
             periods,
+            subject_count: subjects_total,
             cell_offsets,
             subjects,
             record_offsets,
@@ -417,8 +420,7 @@ impl Partials {
     where
         P: Fn(i64, i64, Option<i64>) -> bool + Sync,
     {
-        let subjects = self.subjects.iter().max().map_or(0, |&s| s as usize + 1);
-        let subjects = subjects.max(eligible.max().map_or(0, |s| s as usize + 1));
+        let subjects = self.subject_count;
         // Halves of the eligible subjects, whose cells are alike.
         let middle = eligible
             .select(eligible.len() as u32 / 2)
@@ -466,6 +468,7 @@ impl Partials {
             }
         }
         let mut totals = Chunk::new(function, self.value.is_some());
+        let zero_passes = passes(0, 0, None);
         let mut members = RoaringBitmap::new();
         let mut start = subjects.start;
         while start < subjects.end {
@@ -481,9 +484,13 @@ impl Partials {
                 *next = upto;
             }
             let passing = (0..end - start).filter(|&at| {
+                let count = totals.count[at];
+                if count == 0 {
+                    return zero_passes;
+                }
                 let value_count = totals.value_count[at];
                 let value = (value_count > 0).then(|| totals.value[at]);
-                passes(totals.count[at] as i64, value_count, value)
+                passes(count as i64, value_count, value)
             });
             members
                 .append(passing.map(|at| (start + at) as u32))

@@ -181,10 +181,33 @@ impl Engine {
         };
         // Partials answer for all subjects at once: worth it unless few remain.
         let universe = self.universe(&context.scope);
-        if eligible.len() * 16 >= universe.len()
-            && let Some(members) =
-                self.partial_aggregate(context, function, relation, of, filter, &eligible, &passes)?
-        {
+        // One range of whole values (`sum >= 500`): a comparison the combining loop
+        // inlines, for the million subjects it decides.
+        let one_range = match comparison.test {
+            Test::Ranges {
+                ranges,
+                negate: false,
+            } if ranges.len() == 1 && function != AggregateFunction::Avg => Some(ranges[0]),
+            _ => None,
+        };
+        let partial = if eligible.len() * 16 < universe.len() {
+            None
+        } else if let Some((low, high)) = one_range {
+            let in_range = |count: i64, _values: i64, value: Option<i64>| {
+                let whole = match function {
+                    AggregateFunction::Count => Some(count),
+                    AggregateFunction::Sum => Some(value.unwrap_or(0)),
+                    _ => value,
+                };
+                whole.is_some_and(|v| low <= v && v <= high)
+            };
+            self.partial_aggregate(
+                context, function, relation, of, filter, &eligible, &in_range,
+            )?
+        } else {
+            self.partial_aggregate(context, function, relation, of, filter, &eligible, &passes)?
+        };
+        if let Some(members) = partial {
             tracing::debug!(
                 "{}({relation}) by partials: {} members in {:.2} ms",
                 function.name(),
@@ -251,6 +274,7 @@ pub(super) struct AggregateComparison<'a> {
     pub(super) operand: &'a Operand,
 }
 
+#[inline]
 /// Whether a subject's aggregate passes. Averages are fractions `sum * scale / n` (in
 /// decimal units) and compare exactly: `sum * scale` against `value * n`.
 pub(super) fn passes_aggregate(
