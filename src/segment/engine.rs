@@ -17,15 +17,16 @@ use crate::segment::definition::{
 use crate::segment::index::ColumnIndex;
 use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compile};
 use crate::segment::predicate::Test;
-use crate::segment::rows::{ColumnReader, filter_rows};
+use crate::segment::rows::ColumnReader;
 use crate::segment::schema::{DerivedField, FieldSource, FieldTable, Schema};
-use crate::segment::space::Space;
+use crate::segment::space::{Space, subjects_owning};
 use crate::store::{Dataset, Table};
 
 mod aggregates;
 mod derived;
 mod kept;
 mod partial;
+mod products;
 
 use aggregates::AggregateComparison;
 use derived::days_since_as_instants;
@@ -484,7 +485,7 @@ impl Engine {
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
         let rows = self.records(context, space, filter, &candidates)?;
         let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
-        let mut subjects = space.subjects_of(&self.dataset, &rows);
+        let mut subjects = self.subjects_of(space, &rows);
         subjects &= within;
         tracing::debug!(
             "has {space:?}: {} candidate records in {candidates_ms:.2} ms, {} matching at {filtered_ms:.2} ms, {} subjects at {:.2} ms",
@@ -494,6 +495,18 @@ impl Engine {
             started.elapsed().as_secs_f64() * 1e3
         );
         Ok(subjects)
+    }
+
+    /// The subjects owning `rows` of `space`: where subjects own many rows each, by a
+    /// walk along the subjects' row offsets (read in order); else from each row's owner
+    /// (the offsets would be more to read than the owners).
+    fn subjects_of(&self, space: Space, rows: &RoaringBitmap) -> RoaringBitmap {
+        let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
+        if space.relation(&self.dataset).rows() >= 4 * subjects {
+            subjects_owning(rows, &self.subject_offsets(space))
+        } else {
+            space.subjects_of(&self.dataset, rows)
+        }
     }
 
     /// The in-scope rows of `space` that belong to subjects in `within`.
@@ -531,29 +544,24 @@ impl Engine {
     ) -> Result<RoaringBitmap, EvalError> {
         // A product test is needed for ordering and again for evaluating: once each.
         let products = ProductTests::default();
+        // Several product tests of one intersection: one set of products, whose rows
+        // are gathered once, and the other tests over those.
+        let (within, plan) = match self.by_products(space, plan, within, &products) {
+            Some((rows, rest)) => (std::borrow::Cow::Owned(rows), std::borrow::Cow::Owned(rest)),
+            None => (
+                std::borrow::Cow::Borrowed(within),
+                std::borrow::Cow::Borrowed(plan),
+            ),
+        };
         narrow(
-            plan,
-            within,
+            &plan,
+            &within,
             &|c| self.record_cost(space, c, &products),
             &mut |test, within| {
                 context.check_deadline()?;
                 Ok(self.record_field(space, test, &products, within))
             },
         )
-    }
-
-    /// The products passing a product test, computed once per `ProductTests`.
-    fn passing_products(&self, test: &FieldTest, memo: &ProductTests) -> Arc<RoaringBitmap> {
-        let key = test as *const FieldTest;
-        if let Some(found) = memo.0.borrow().get(&key) {
-            return found.clone();
-        }
-        let products = &self.dataset.products;
-        let mut all = RoaringBitmap::new();
-        all.insert_range(0..products.rows as u32);
-        let passing = Arc::new(self.table_rows(products, &test.field.column, &test.test, &all));
-        memo.0.borrow_mut().insert(key, passing.clone());
-        passing
     }
 
     /// Estimated rows a record condition selects (leaves), for evaluating the most
@@ -639,42 +647,6 @@ impl Engine {
                     .select_mapped(&test.test, within, |row| owner[row] as usize)
             }
         }
-    }
-
-    /// Rows in `within` whose product passes `test`.
-    fn rows_with_products(
-        &self,
-        space: Space,
-        test: &FieldTest,
-        within: &RoaringBitmap,
-        memo: &ProductTests,
-    ) -> RoaringBitmap {
-        let dataset = &self.dataset;
-        let products = &dataset.products;
-        let passing = self.passing_products(test, memo);
-        let relation = space.relation(dataset);
-        let Some(product_row) = relation.product_row.as_deref() else {
-            return RoaringBitmap::new();
-        };
-        let by_product = self.product_rows(space);
-        let matched_rows: u64 = passing
-            .iter()
-            .map(|p| (by_product.offsets[p as usize + 1] - by_product.offsets[p as usize]) as u64)
-            .sum();
-        if matched_rows * 4 < within.len() {
-            let mut rows: Vec<u32> = Vec::with_capacity(matched_rows as usize);
-            for product in passing.iter() {
-                let range = by_product.offsets[product as usize] as usize
-                    ..by_product.offsets[product as usize + 1] as usize;
-                rows.extend_from_slice(&by_product.rows[range]);
-            }
-            let mut selected = crate::segment::rows::bitmap_from_rows(rows, relation.rows());
-            selected &= within;
-            return selected;
-        }
-        let mut pass = vec![false; products.rows];
-        passing.iter().for_each(|p| pass[p as usize] = true);
-        filter_rows(within, |row| pass[product_row[row] as usize])
     }
 
     /// Members as `c:<customer_id>` (ascending), then `v:<visitor_id>` (ascending).

@@ -107,7 +107,8 @@ impl Space {
         expand(&self.relation(dataset).groups, parents)
     }
 
-    /// The subjects owning `rows`.
+    /// The subjects owning `rows`, from each row's owner (few rows per subject: see
+    /// [`subjects_owning`] for many).
     pub fn subjects_of(self, dataset: &Dataset, rows: &RoaringBitmap) -> RoaringBitmap {
         project_monotone(rows, |row| self.subject_of(dataset, row as usize))
     }
@@ -135,6 +136,36 @@ fn project_monotone(rows: &RoaringBitmap, owner_of: impl Fn(u32) -> u32) -> Roar
             owners.push(owner);
             last = owner;
         }
+    });
+    RoaringBitmap::from_sorted_iter(owners).expect("owners ascend with their rows")
+}
+
+/// The subjects owning `rows` of a space whose subjects' rows start at
+/// `subject_offsets` (as [`crate::segment::aggregate::AggregateInput`] has them): a
+/// walk along the offsets with the ascending rows, galloping over subjects without
+/// matching rows, so that no row's owner is read (a read scattered over the table, where
+/// the offsets are read in order).
+pub fn subjects_owning(rows: &RoaringBitmap, subject_offsets: &[u32]) -> RoaringBitmap {
+    let subjects = subject_offsets.len() - 1;
+    let end = subject_offsets[subjects];
+    let mut owners = Vec::new();
+    let mut subject = 0;
+    for_each_row(rows, |row| {
+        // Rows past every subject's (guest orders') belong to none.
+        if row >= end || row < subject_offsets[subject + 1] && !owners.is_empty() {
+            return;
+        }
+        // The last subject whose rows start at or before `row`: probe 1, 2, 4, ...
+        // ahead, then search between the last two probes.
+        let mut step = 1;
+        let mut low = subject;
+        while low + step < subjects && subject_offsets[low + step] <= row {
+            low += step;
+            step *= 2;
+        }
+        let high = (low + step).min(subjects);
+        subject = low + subject_offsets[low..high].partition_point(|&o| o <= row) - 1;
+        owners.push(subject as u32);
     });
     RoaringBitmap::from_sorted_iter(owners).expect("owners ascend with their rows")
 }

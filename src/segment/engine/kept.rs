@@ -146,7 +146,7 @@ impl Engine {
             };
             for space in [Space::Cart, Space::Relation(RelationKind::ProductView)] {
                 let rows = self.scope_rows(space, &visitor_scope);
-                universe |= space.subjects_of(&self.dataset, &rows);
+                universe |= self.subjects_of(space, &rows);
             }
         }
         let universe = Arc::new(universe);
