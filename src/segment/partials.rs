@@ -424,7 +424,7 @@ impl Partials {
         // Halves of the eligible subjects, whose cells are alike.
         let middle = eligible
             .select(eligible.len() as u32 / 2)
-            .map_or(subjects, |s| s as usize);
+            .map_or(subjects, |s| s as usize / 64 * 64);
         let (low, high) = std::thread::scope(|scope| {
             let high = scope.spawn(|| self.passing(function, selection, middle..subjects, passes));
             let low = self.passing(function, selection, 0..middle, passes);
@@ -469,35 +469,40 @@ impl Partials {
         }
         let mut totals = Chunk::new(function, self.value.is_some());
         let zero_passes = passes(0, 0, None);
-        let mut members = RoaringBitmap::new();
+        let mut passing = vec![0u64; subjects.len().div_ceil(64)];
         let mut start = subjects.start;
         while start < subjects.end {
             let end = (start + CHUNK).min(subjects.end);
             totals.clear(end - start);
             for (coverage, last, next) in &mut blocks {
-                let upto =
-                    *next + self.subjects[*next..*last].partition_point(|&s| (s as usize) < end);
+                // Read on from where the last chunk stopped (a search would jump about).
+                let mut upto = *next;
+                while upto < *last && (self.subjects[upto] as usize) < end {
+                    upto += 1;
+                }
                 match *coverage {
                     Coverage::Days(days) => self.add_records(*next..upto, days, start, &mut totals),
                     _ => self.add_cells(*next..upto, start, &mut totals),
                 }
                 *next = upto;
             }
-            let passing = (0..end - start).filter(|&at| {
+            // A bit per subject, from the chunk's first (a multiple of 64).
+            let words = &mut passing[(start - subjects.start) / 64..];
+            for at in 0..end - start {
                 let count = totals.count[at];
-                if count == 0 {
-                    return zero_passes;
-                }
-                let value_count = totals.value_count[at];
-                let value = (value_count > 0).then(|| totals.value[at]);
-                passes(count as i64, value_count, value)
-            });
-            members
-                .append(passing.map(|at| (start + at) as u32))
-                .expect("ascending");
+                let passes = if count == 0 {
+                    zero_passes
+                } else {
+                    let value_count = totals.value_count[at];
+                    let value = (value_count > 0).then(|| totals.value[at]);
+                    passes(count as i64, value_count, value)
+                };
+                words[at / 64] |= (passes as u64) << (at % 64);
+            }
             start = end;
         }
-        members
+        let bytes: Vec<u8> = passing.iter().flat_map(|w| w.to_le_bytes()).collect();
+        RoaringBitmap::from_lsb0_bytes(subjects.start as u32, &bytes)
     }
 
     /// Adds `cells` whole to the totals of the chunk from `first_subject`.
