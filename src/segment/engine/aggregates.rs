@@ -2,7 +2,6 @@
 //! matching records' aggregates through DataFusion, compared exactly.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use datafusion::arrow::array::Array;
 use roaring::RoaringBitmap;
@@ -98,39 +97,6 @@ impl Engine {
             subjects: self.dataset.customer_count() + self.dataset.visitor_count(),
         })
         .map_err(EvalError::Engine)
-    }
-
-    /// The first row of each subject in `space`, plus the end (subjects without rows here
-    /// take the previous end, so that the offsets ascend). Rows of no subject (guest
-    /// orders) come after them and are never in scope.
-    pub(super) fn subject_offsets(&self, space: Space) -> Arc<Vec<u32>> {
-        if let Some(found) = self.subject_offsets.lock().expect("lock").get(&space) {
-            return found.clone();
-        }
-        let started = Instant::now();
-        let total = (self.dataset.customer_count() + self.dataset.visitor_count()) as u32;
-        let mut offsets = Vec::with_capacity(total as usize + 1);
-        let mut end = 0u32;
-        for subject in 0..total {
-            let range = space.rows_of_subject(&self.dataset, subject);
-            offsets.push(if range.is_empty() {
-                end
-            } else {
-                range.start as u32
-            });
-            end = end.max(range.end as u32);
-        }
-        offsets.push(end);
-        let built = Arc::new(offsets);
-        tracing::debug!(
-            "row offsets of subjects in {space:?} built in {:.1} ms",
-            started.elapsed().as_secs_f64() * 1e3
-        );
-        self.subject_offsets
-            .lock()
-            .expect("lock")
-            .insert(space, built.clone());
-        built
     }
 
     #[allow(clippy::too_many_arguments)]
