@@ -174,14 +174,14 @@ fn assert_layout(dataset: &Dataset) {
         let groups = [Some(&relation.groups), relation.visitor_groups.as_ref()];
         for groups in groups.into_iter().flatten() {
             assert!(
-                groups.offsets.windows(2).all(|w| w[0] <= w[1]),
+                groups.offsets().windows(2).all(|w| w[0] <= w[1]),
                 "{table} offsets ascend"
             );
             for owner in 0..groups.owners() {
                 assert!(
                     groups
                         .rows_of(owner)
-                        .all(|row| groups.owner[row] as usize == owner),
+                        .all(|row| groups.owner_of(row) as usize == owner),
                     "{table}"
                 );
             }
@@ -189,7 +189,7 @@ fn assert_layout(dataset: &Dataset) {
             assert!(
                 (0..relation.rows())
                     .filter(|r| !owned.contains(r))
-                    .all(|r| groups.owner[r] == NONE),
+                    .all(|r| groups.owner_of(r) == NONE),
                 "{table}"
             );
         }
@@ -339,4 +339,27 @@ fn rows_in_any_order_are_grouped_by_owner_and_keep_their_links() {
         d.products.int64("product_id").unwrap().values().to_vec(),
         vec![7, 8]
     );
+}
+
+/// A row's owner from the store's marks: owners with and without rows, at the edges of
+/// the marks' 64-row blocks, and rows of no owner before and after them.
+#[test]
+fn every_row_finds_its_owner() {
+    let shapes: [&[u32]; 5] = [
+        &[0, 1, 2, 3],
+        &[5, 5, 70, 70, 70, 200, 201],
+        &[0, 64, 128, 129, 1000],
+        &[3, 3, 3],
+        &[],
+    ];
+    for offsets in shapes {
+        let groups = segmint::store::Groups::new(offsets.to_vec());
+        let end = offsets.last().copied().unwrap_or(0) as usize + 70;
+        for row in 0..end {
+            let expected = (0..groups.owners())
+                .find(|&o| groups.rows_of(o).contains(&row))
+                .map_or(NONE, |o| o as u32);
+            assert_eq!(groups.owner_of(row), expected, "row {row} of {offsets:?}");
+        }
+    }
 }

@@ -426,26 +426,24 @@ fn finish_grouped(
     let owner = keep_links(owner, &keep);
     let product = product.map(|p| keep_links(p, &keep));
     let (order, offsets) = group_rows(&owner, owners);
-    let relation = |table, owner, product_row| Relation {
+    drop(owner);
+    let relation = |table, product_row| Relation {
         table,
-        groups: Groups { owner, offsets },
+        groups: Groups::new(offsets),
         visitor_groups: None,
         product_row,
         links: link_columns,
     };
     let Some(order) = order else {
-        return relation(table, owner, product);
+        return relation(table, product);
     };
-    // One link at a time, each old one freed at once: large tables peak lower.
-    let reorder = |links: Vec<u32>| {
+    let product = product.map(|links: Vec<u32>| {
         order
             .iter()
             .map(|&r| links[r as usize])
             .collect::<Vec<u32>>()
-    };
-    let owner = reorder(owner);
-    let product = product.map(reorder);
-    relation(table.reorder(order), owner, product)
+    });
+    relation(table.reorder(order), product)
 }
 
 /// Order items and cart items: grouped by their parent row (`parent_key`), linked to products.
@@ -468,36 +466,8 @@ fn finish_items(
 /// visitor `v`) into its customer and visitor groupings.
 fn split_subjects(mut relation: Relation, customers: usize) -> Relation {
     let joint = std::mem::take(&mut relation.groups);
-    let customer_owner = joint
-        .owner
-        .iter()
-        .map(|&o| {
-            if o != NONE && (o as usize) < customers {
-                o
-            } else {
-                NONE
-            }
-        })
-        .collect();
-    let visitor_owner = joint
-        .owner
-        .iter()
-        .map(|&o| {
-            if o != NONE && (o as usize) >= customers {
-                o - customers as u32
-            } else {
-                NONE
-            }
-        })
-        .collect();
-    relation.groups = Groups {
-        owner: customer_owner,
-        offsets: joint.offsets[..=customers].to_vec(),
-    };
-    relation.visitor_groups = Some(Groups {
-        owner: visitor_owner,
-        offsets: joint.offsets[customers..].to_vec(),
-    });
+    relation.groups = Groups::new(joint.offsets()[..=customers].to_vec());
+    relation.visitor_groups = Some(Groups::new(joint.offsets()[customers..].to_vec()));
     relation
 }
 
@@ -559,17 +529,17 @@ fn one_active_cart(carts: &mut Relation, report: &mut LoadReport) {
         .map(|r| active_in.is_none_or(|a| a.is_null(r) || a.value(r)))
         .collect();
     let mut newest: FxHashMap<(u32, bool, i64), usize> = FxHashMap::default();
-    let visitor_owner = carts.visitor_groups.as_ref().map(|g| &g.owner);
+    let visitor_groups = carts.visitor_groups.clone().unwrap_or_default();
     let mut demoted = Vec::new();
     for row in 0..rows {
         if !active[row] {
             continue;
         }
-        let customer = carts.groups.owner[row];
+        let customer = carts.groups.owner_of(row);
         let subject = if customer != NONE {
             (customer, false)
         } else {
-            (visitor_owner.map_or(NONE, |o| o[row]), true)
+            (visitor_groups.owner_of(row), true)
         };
         let key = (subject.0, subject.1, website.value(row));
         let recency = |r: usize| {

@@ -1146,25 +1146,24 @@ fn link_value(
     let key = |table: &Table, column: &str, at: u32| {
         Value::Int(table.int64(column).expect("key column").value(at as usize))
     };
-    let owner = |owners: &[u32]| owners.get(row).copied().filter(|&o| o != NONE);
+    let owner = |groups: &crate::store::Groups| Some(groups.owner_of(row)).filter(|&o| o != NONE);
     match target {
-        LinkTarget::Customer => owner(&relation.groups.owner)
+        LinkTarget::Customer => owner(&relation.groups)
             .map_or(Value::Null, |c| key(&dataset.customers, "customer_id", c)),
         LinkTarget::Visitor => relation
             .visitor_groups
             .as_ref()
-            .and_then(|g| owner(&g.owner))
+            .and_then(owner)
             .map_or(Value::Null, |v| Value::Int(dataset.visitor_ids[v as usize])),
         LinkTarget::Parent if relation.table.name == TableName::CartItems => {
-            owner(&relation.groups.owner)
-                .map_or(Value::Null, |c| key(&dataset.carts.table, "cart_id", c))
+            owner(&relation.groups).map_or(Value::Null, |c| key(&dataset.carts.table, "cart_id", c))
         }
-        LinkTarget::Parent => owner(&relation.groups.owner)
+        LinkTarget::Parent => owner(&relation.groups)
             .map_or(Value::Null, |o| key(&dataset.orders.table, "order_id", o)),
         LinkTarget::Product => relation
             .product_row
             .as_deref()
-            .and_then(owner)
+            .and_then(|products| products.get(row).copied().filter(|&p| p != NONE))
             .map_or(Value::Null, |p| key(&dataset.products, "product_id", p)),
     }
 }

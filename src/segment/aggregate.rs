@@ -264,10 +264,11 @@ impl Sink {
 fn count_records(input: &AggregateInput<'_>) -> Vec<u32> {
     let offsets = input.subject_offsets;
     let mut count = vec![0u32; input.subjects];
+    let mut subject_of = SubjectCursor::new(offsets);
     let mut runs = input.rows.iter();
     while let Some(run) = runs.next_range() {
         let (mut start, end) = (*run.start(), *run.end() + 1);
-        let mut subject = SubjectCursor::new(offsets).at(start);
+        let mut subject = subject_of.at(start);
         while start < end {
             while subject + 1 < input.subjects && offsets[subject + 1] <= start {
                 subject += 1;
@@ -285,7 +286,7 @@ fn count_records(input: &AggregateInput<'_>) -> Vec<u32> {
 }
 
 /// The subject of ascending rows, found by walking the subjects' row offsets along with
-/// them: no per-row table of subjects is kept.
+/// the rows and galloping over subjects without matching rows.
 struct SubjectCursor<'a> {
     offsets: &'a [u32],
     subject: usize,
@@ -299,13 +300,20 @@ impl<'a> SubjectCursor<'a> {
         }
     }
 
-    /// The subject owning `row`; rows must come in ascending order and belong to some
-    /// subject (in-scope rows do).
+    /// The subject owning `row` (the last one whose rows start at or before it); rows
+    /// must come in ascending order.
     #[inline]
     fn at(&mut self, row: u32) -> usize {
-        while self.subject + 2 < self.offsets.len() && self.offsets[self.subject + 1] <= row {
-            self.subject += 1;
+        let offsets = self.offsets;
+        let last = offsets.len().saturating_sub(2);
+        let mut low = self.subject;
+        let mut step = 1;
+        while low + step <= last && offsets[low + step] <= row {
+            low += step;
+            step *= 2;
         }
+        let high = (low + step).min(last + 1);
+        self.subject = low + offsets[low..high].partition_point(|&o| o <= row).max(1) - 1;
         self.subject
     }
 }

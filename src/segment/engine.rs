@@ -19,7 +19,7 @@ use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compi
 use crate::segment::predicate::Test;
 use crate::segment::rows::ColumnReader;
 use crate::segment::schema::{DerivedField, FieldSource, FieldTable, Schema};
-use crate::segment::space::{Space, subjects_owning};
+use crate::segment::space::Space;
 use crate::store::{Dataset, Table};
 
 mod aggregates;
@@ -497,16 +497,8 @@ impl Engine {
         Ok(subjects)
     }
 
-    /// The subjects owning `rows` of `space`: where subjects own many rows each, by a
-    /// walk along the subjects' row offsets (read in order); else from each row's owner
-    /// (the offsets would be more to read than the owners).
     fn subjects_of(&self, space: Space, rows: &RoaringBitmap) -> RoaringBitmap {
-        let subjects = self.dataset.customer_count() + self.dataset.visitor_count();
-        if space.relation(&self.dataset).rows() >= 4 * subjects {
-            subjects_owning(rows, &self.subject_offsets(space))
-        } else {
-            space.subjects_of(&self.dataset, rows)
-        }
+        space.subjects_of(&self.dataset, rows)
     }
 
     /// The in-scope rows of `space` that belong to subjects in `within`.
@@ -642,9 +634,9 @@ impl Engine {
                         return rows;
                     }
                 }
-                let owner = &relation.groups.owner;
-                ColumnReader::new(stored)
-                    .select_mapped(&test.test, within, |row| owner[row] as usize)
+                ColumnReader::new(stored).select_mapped(&test.test, within, |row| {
+                    relation.groups.owner_of(row) as usize
+                })
             }
         }
     }

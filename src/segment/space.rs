@@ -64,16 +64,35 @@ impl Space {
     pub fn subject_of(self, dataset: &Dataset, row: usize) -> u32 {
         let relation = self.relation(dataset);
         match self.parent() {
-            Some(parent) => {
-                let owner = relation.groups.owner[row];
-                if owner == NONE {
-                    NONE
-                } else {
-                    parent.subject_of(dataset, owner as usize)
-                }
-            }
-            None => direct_subject(relation, dataset.customer_count(), row),
+            Some(parent) => match relation.groups.owner_of(row) {
+                NONE => NONE,
+                owner => parent.subject_of(dataset, owner as usize),
+            },
+            None => match relation.groups.owner_of(row) {
+                NONE => relation
+                    .visitor_groups
+                    .as_ref()
+                    .map(|groups| groups.owner_of(row))
+                    .filter(|&visitor| visitor != NONE)
+                    .map_or(NONE, |visitor| dataset.customer_count() as u32 + visitor),
+                customer => customer,
+            },
         }
+    }
+
+    /// The subjects owning `rows`.
+    pub fn subjects_of(self, dataset: &Dataset, rows: &RoaringBitmap) -> RoaringBitmap {
+        let mut subjects = Vec::new();
+        let mut last = NONE;
+        for_each_row(rows, |row| {
+            // Rows ascend and so do their subjects: a repeat is the previous one.
+            let subject = self.subject_of(dataset, row as usize);
+            if subject != last && subject != NONE {
+                subjects.push(subject);
+                last = subject;
+            }
+        });
+        RoaringBitmap::from_sorted_iter(subjects).expect("subjects ascend with their rows")
     }
 
     /// The rows of one subject: one contiguous range, because rows are grouped by owner
@@ -83,7 +102,7 @@ impl Space {
         match self.parent() {
             Some(parent) => {
                 let parents = parent.rows_of_subject(dataset, subject);
-                let offsets = &relation.groups.offsets;
+                let offsets = relation.groups.offsets();
                 offsets[parents.start] as usize..offsets[parents.end] as usize
             }
             None => {
@@ -106,75 +125,13 @@ impl Space {
     pub fn expand_parents(self, dataset: &Dataset, parents: &RoaringBitmap) -> RoaringBitmap {
         expand(&self.relation(dataset).groups, parents)
     }
-
-    /// The subjects owning `rows`, from each row's owner (few rows per subject: see
-    /// [`subjects_owning`] for many).
-    pub fn subjects_of(self, dataset: &Dataset, rows: &RoaringBitmap) -> RoaringBitmap {
-        project_monotone(rows, |row| self.subject_of(dataset, row as usize))
-    }
-}
-
-fn direct_subject(relation: &Relation, customers: usize, row: usize) -> u32 {
-    let owner = relation.groups.owner[row];
-    if owner != NONE {
-        return owner;
-    }
-    match &relation.visitor_groups {
-        Some(groups) if groups.owner[row] != NONE => customers as u32 + groups.owner[row],
-        _ => NONE,
-    }
-}
-
-/// Maps ascending rows to their owners, which ascend with them (rows are grouped by
-/// owner); rows of no owner are left out.
-fn project_monotone(rows: &RoaringBitmap, owner_of: impl Fn(u32) -> u32) -> RoaringBitmap {
-    let mut owners = Vec::new();
-    let mut last = NONE;
-    for_each_row(rows, |row| {
-        let owner = owner_of(row);
-        if owner != last && owner != NONE {
-            owners.push(owner);
-            last = owner;
-        }
-    });
-    RoaringBitmap::from_sorted_iter(owners).expect("owners ascend with their rows")
-}
-
-/// The subjects owning `rows` of a space whose subjects' rows start at
-/// `subject_offsets` (as [`crate::segment::aggregate::AggregateInput`] has them): a
-/// walk along the offsets with the ascending rows, galloping over subjects without
-/// matching rows, so that no row's owner is read (a read scattered over the table, where
-/// the offsets are read in order).
-pub fn subjects_owning(rows: &RoaringBitmap, subject_offsets: &[u32]) -> RoaringBitmap {
-    let subjects = subject_offsets.len() - 1;
-    let end = subject_offsets[subjects];
-    let mut owners = Vec::new();
-    let mut subject = 0;
-    for_each_row(rows, |row| {
-        // Rows past every subject's (guest orders') belong to none.
-        if row >= end || row < subject_offsets[subject + 1] && !owners.is_empty() {
-            return;
-        }
-        // The last subject whose rows start at or before `row`: probe 1, 2, 4, ...
-        // ahead, then search between the last two probes.
-        let mut step = 1;
-        let mut low = subject;
-        while low + step < subjects && subject_offsets[low + step] <= row {
-            low += step;
-            step *= 2;
-        }
-        let high = (low + step).min(subjects);
-        subject = low + subject_offsets[low..high].partition_point(|&o| o <= row) - 1;
-        owners.push(subject as u32);
-    });
-    RoaringBitmap::from_sorted_iter(owners).expect("owners ascend with their rows")
 }
 
 /// The rows of the owners in `owners`, as ranges (runs of consecutive owners are one range).
 pub fn expand(groups: &Groups, owners: &RoaringBitmap) -> RoaringBitmap {
     let mut rows = RoaringBitmap::new();
     let mut run: Option<(u32, u32)> = None;
-    let offsets = &groups.offsets;
+    let offsets = groups.offsets();
     let flush = |run: (u32, u32), rows: &mut RoaringBitmap| {
         let (first, last) = run;
         if (last as usize) < groups.owners() {

@@ -479,16 +479,12 @@ fn subjects_with_product(base: &Dataset, delta: &Delta, product: i64) -> Roaring
             for (row, _) in rows.iter().enumerate().filter(|(_, p)| **p == product_row) {
                 // Items belong to an order or a cart, which belongs to the subject.
                 let subject = match name {
-                    TableName::OrderItems => relation
-                        .groups
-                        .owner
-                        .get(row)
-                        .and_then(|&order| owner(&base.orders, order as usize)),
-                    TableName::CartItems => relation
-                        .groups
-                        .owner
-                        .get(row)
-                        .and_then(|&cart| owner(&base.carts, cart as usize)),
+                    TableName::OrderItems => Some(relation.groups.owner_of(row))
+                        .filter(|&order| order != NONE)
+                        .and_then(|order| owner(&base.orders, order as usize)),
+                    TableName::CartItems => Some(relation.groups.owner_of(row))
+                        .filter(|&cart| cart != NONE)
+                        .and_then(|cart| owner(&base.carts, cart as usize)),
                     _ => owner(relation, row),
                 };
                 found.extend(subject);
@@ -512,12 +508,7 @@ fn address_owner(base: &Dataset, delta: &Delta, address: i64) -> Option<u32> {
     let ids = base.addresses.table.int64("address_id")?;
     // Addresses are few per customer and events on them rare: a scan, not an index.
     let row = ids.values().iter().position(|&a| a == address)?;
-    base.addresses
-        .groups
-        .owner
-        .get(row)
-        .copied()
-        .filter(|&c| c != NONE)
+    Some(base.addresses.groups.owner_of(row)).filter(|&c| c != NONE)
 }
 
 /// What applying a list to the touched subjects gives.
@@ -755,8 +746,7 @@ fn tables_read(
 /// The subject (dense id) that row `row` of a customer- or visitor-owned relation belongs
 /// to, if any.
 fn row_owner(relation: &crate::store::Relation, row: usize, customers: u32) -> Option<u32> {
-    let owned =
-        |groups: &crate::store::Groups| groups.owner.get(row).copied().filter(|&o| o != NONE);
+    let owned = |groups: &crate::store::Groups| Some(groups.owner_of(row)).filter(|&o| o != NONE);
     owned(&relation.groups)
         .or_else(|| owned(relation.visitor_groups.as_ref()?).map(|v| customers + v))
 }

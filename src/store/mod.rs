@@ -6,7 +6,6 @@
 //! visitor's views are one contiguous range (`Groups`): evaluating a relation for a set of
 //! subjects touches only their ranges, and projecting rows back to subjects is a lookup.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::UInt32Array;
@@ -19,6 +18,9 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
 use crate::model::{FieldType, TableName};
+
+mod owners;
+pub use owners::Groups;
 
 /// Marks "no owner" (a guest order) and "not in this id space" in link arrays.
 pub const NONE: u32 = u32::MAX;
@@ -153,36 +155,6 @@ impl<'a> Ints<'a> {
 
     pub fn iter(&self) -> impl Iterator<Item = Option<i64>> + '_ {
         (0..self.len()).map(|row| self.get(row))
-    }
-}
-
-/// Rows of a table grouped by owner: the rows of owner `o` are `offsets[o]..offsets[o+1]`,
-/// and `owner[row]` is the owner of a row (`NONE` for rows that belong to no owner of this
-/// kind, which come after all owned rows).
-#[derive(Clone, Debug, Default)]
-pub struct Groups {
-    pub owner: Vec<u32>,
-    pub offsets: Vec<u32>,
-}
-
-impl Groups {
-    pub fn rows_of(&self, owner: usize) -> Range<usize> {
-        self.offsets[owner] as usize..self.offsets[owner + 1] as usize
-    }
-
-    pub fn owners(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
-    }
-
-    /// Rows that belong to some owner of this kind.
-    pub fn owned_rows(&self) -> Range<usize> {
-        let first = self.offsets.first().copied().unwrap_or(0) as usize;
-        let last = self.offsets.last().copied().unwrap_or(0) as usize;
-        first..last
-    }
-
-    fn memory_bytes(&self) -> usize {
-        (self.owner.capacity() + self.offsets.capacity()) * 4
     }
 }
 
@@ -400,33 +372,33 @@ impl Dataset {
     /// has no such owner: a guest order's customer, a visitor cart's customer).
     pub fn link_ids(&self, relation: &Relation, link: &LinkColumn) -> Int64Array {
         let parent_ids = |table: &Table, key: &str| table.int64(key).expect("key column").clone();
-        let (rows, ids): (&[u32], Int64Array) = match link.target {
-            LinkTarget::Customer => (&relation.groups.owner, self.customer_ids().clone()),
+        let no_groups = Groups::default();
+        let (groups, ids) = match link.target {
+            LinkTarget::Customer => (&relation.groups, self.customer_ids().clone()),
             LinkTarget::Visitor => (
-                relation
-                    .visitor_groups
-                    .as_ref()
-                    .map_or(&[][..], |g| &g.owner),
+                relation.visitor_groups.as_ref().unwrap_or(&no_groups),
                 Int64Array::from(self.visitor_ids.clone()),
             ),
-            LinkTarget::Parent if relation.table.name == TableName::CartItems => (
-                &relation.groups.owner,
-                parent_ids(&self.carts.table, "cart_id"),
-            ),
-            LinkTarget::Parent => (
-                &relation.groups.owner,
-                parent_ids(&self.orders.table, "order_id"),
-            ),
-            LinkTarget::Product => (
-                relation.product_row.as_deref().unwrap_or(&[]),
-                parent_ids(&self.products, "product_id"),
-            ),
+            LinkTarget::Parent if relation.table.name == TableName::CartItems => {
+                (&relation.groups, parent_ids(&self.carts.table, "cart_id"))
+            }
+            LinkTarget::Parent => (&relation.groups, parent_ids(&self.orders.table, "order_id")),
+            LinkTarget::Product => {
+                let products = parent_ids(&self.products, "product_id");
+                let rows = relation.product_row.as_deref().unwrap_or(&[]);
+                return (0..relation.rows())
+                    .map(|row| {
+                        rows.get(row)
+                            .filter(|&&r| r != NONE)
+                            .map(|&r| products.value(r as usize))
+                    })
+                    .collect();
+            }
         };
         (0..relation.rows())
             .map(|row| {
-                rows.get(row)
-                    .filter(|&&r| r != NONE)
-                    .map(|&r| ids.value(r as usize))
+                let owner = groups.owner_of(row);
+                (owner != NONE).then(|| ids.value(owner as usize))
             })
             .collect()
     }
