@@ -20,8 +20,8 @@ use super::value::parse_instant;
 use crate::model::TableName;
 use crate::segment::rows::ColumnReader;
 use crate::store::{
-    Column, Dataset, Groups, IdIndex, Ints, LinkColumn, LinkTarget, NONE, Relation, Table,
-    group_rows,
+    Column, Dataset, Groups, IdIndex, Ints, LinkColumn, LinkTarget, NONE, ProductLinks, Relation,
+    Table, group_rows,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -435,13 +435,10 @@ fn finish_grouped(
         links: link_columns,
     };
     let Some(order) = order else {
-        return relation(table, product);
+        return relation(table, product.map(ProductLinks::new));
     };
     let product = product.map(|links: Vec<u32>| {
-        order
-            .iter()
-            .map(|&r| links[r as usize])
-            .collect::<Vec<u32>>()
+        ProductLinks::new(order.iter().map(|&r| links[r as usize]).collect())
     });
     relation(table.reorder(order), product)
 }
@@ -505,6 +502,8 @@ fn collect_visitors(tables: [&RawTable; 2]) -> (Vec<i64>, IdIndex) {
     }
     ids.sort_unstable();
     ids.dedup();
+    // Each table's visitor ids were gathered, most of them repeats: keep only the distinct.
+    ids.shrink_to_fit();
     let index = IdIndex::build(&Int64Array::from(ids.clone())).expect("deduplicated");
     (ids, index)
 }

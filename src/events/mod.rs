@@ -1162,8 +1162,9 @@ fn link_value(
             .map_or(Value::Null, |o| key(&dataset.orders.table, "order_id", o)),
         LinkTarget::Product => relation
             .product_row
-            .as_deref()
-            .and_then(|products| products.get(row).copied().filter(|&p| p != NONE))
+            .as_ref()
+            .map(|links| links.get(row))
+            .filter(|&p| p != NONE)
             .map_or(Value::Null, |p| key(&dataset.products, "product_id", p)),
     }
 }

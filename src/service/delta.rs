@@ -476,7 +476,7 @@ fn subjects_with_product(base: &Dataset, delta: &Delta, product: i64) -> Roaring
             let Some(rows) = &relation.product_row else {
                 continue;
             };
-            for (row, _) in rows.iter().enumerate().filter(|(_, p)| **p == product_row) {
+            for row in (0..rows.len()).filter(|&row| rows.get(row) == product_row) {
                 // Items belong to an order or a cart, which belongs to the subject.
                 let subject = match name {
                     TableName::OrderItems => Some(relation.groups.owner_of(row))

@@ -269,6 +269,58 @@ pub struct LinkColumn {
     pub target: LinkTarget,
 }
 
+/// The product row of each row of a table with a `product_id` (`NONE`: no product): two
+/// bytes a row while the catalog has fewer than 65,535 products, as at every benchmark
+/// scale (the largest tables, order items and product views, are mostly these links).
+#[derive(Clone, Debug)]
+pub enum ProductLinks {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+impl ProductLinks {
+    pub fn new(product_rows: Vec<u32>) -> ProductLinks {
+        if product_rows
+            .iter()
+            .all(|&p| p == NONE || p < u16::MAX as u32)
+        {
+            let narrow = |p: u32| if p == NONE { u16::MAX } else { p as u16 };
+            ProductLinks::Narrow(product_rows.into_iter().map(narrow).collect())
+        } else {
+            ProductLinks::Wide(product_rows)
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, row: usize) -> u32 {
+        match self {
+            ProductLinks::Narrow(links) => match links[row] {
+                u16::MAX => NONE,
+                product => product as u32,
+            },
+            ProductLinks::Wide(links) => links[row],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ProductLinks::Narrow(links) => links.len(),
+            ProductLinks::Wide(links) => links.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            ProductLinks::Narrow(links) => links.capacity() * 2,
+            ProductLinks::Wide(links) => links.capacity() * 4,
+        }
+    }
+}
+
 /// A child table, grouped by the owner named in `groups`.
 #[derive(Clone, Debug)]
 pub struct Relation {
@@ -280,7 +332,7 @@ pub struct Relation {
     /// visitor, grouped by dense visitor id. They come after the customers' rows.
     pub visitor_groups: Option<Groups>,
     /// The product row of each row, for tables with a `product_id`.
-    pub product_row: Option<Vec<u32>>,
+    pub product_row: Option<ProductLinks>,
     /// Id columns kept only as links (`customer_id`, `order_id`, `product_id` ...).
     pub links: Vec<LinkColumn>,
 }
@@ -294,7 +346,10 @@ impl Relation {
         self.table.memory_bytes()
             + self.groups.memory_bytes()
             + self.visitor_groups.as_ref().map_or(0, Groups::memory_bytes)
-            + self.product_row.as_ref().map_or(0, |p| p.capacity() * 4)
+            + self
+                .product_row
+                .as_ref()
+                .map_or(0, ProductLinks::memory_bytes)
     }
 }
 
@@ -385,12 +440,13 @@ impl Dataset {
             LinkTarget::Parent => (&relation.groups, parent_ids(&self.orders.table, "order_id")),
             LinkTarget::Product => {
                 let products = parent_ids(&self.products, "product_id");
-                let rows = relation.product_row.as_deref().unwrap_or(&[]);
+                let Some(links) = &relation.product_row else {
+                    return Int64Array::new_null(relation.rows());
+                };
                 return (0..relation.rows())
-                    .map(|row| {
-                        rows.get(row)
-                            .filter(|&&r| r != NONE)
-                            .map(|&r| products.value(r as usize))
+                    .map(|row| match links.get(row) {
+                        NONE => None,
+                        product => Some(products.value(product as usize)),
                     })
                     .collect();
             }

@@ -15,7 +15,7 @@ use crate::segment::predicate::Test;
 use crate::segment::rows::ColumnReader;
 use crate::segment::schema::RelationKind;
 use crate::segment::space::Space;
-use crate::store::MemoryItem;
+use crate::store::{MemoryItem, NONE, ProductLinks};
 
 impl Engine {
     /// Builds the structures that scopes, time windows, enumerations and product
@@ -92,23 +92,29 @@ impl Engine {
             return found.clone();
         }
         let started = Instant::now();
-        let product_row = space
-            .relation(&self.dataset)
-            .product_row
-            .as_deref()
-            .unwrap_or(&[]);
-        let mut offsets = vec![0u32; self.dataset.products.rows + 1];
-        for &p in product_row {
-            offsets[p as usize + 1] += 1;
+        let relation = space.relation(&self.dataset);
+        let links = relation.product_row.as_ref();
+        // Rows without a product (`NONE`) are in no product's rows.
+        let product_of = |row: usize| links.map_or(NONE, |links| links.get(row));
+        let products = self.dataset.products.rows;
+        let mut offsets = vec![0u32; products + 1];
+        for row in 0..links.map_or(0, ProductLinks::len) {
+            let p = product_of(row);
+            if (p as usize) < products {
+                offsets[p as usize + 1] += 1;
+            }
         }
         for i in 1..offsets.len() {
             offsets[i] += offsets[i - 1];
         }
         let mut next = offsets.clone();
-        let mut rows = vec![0u32; product_row.len()];
-        for (row, &p) in product_row.iter().enumerate() {
-            rows[next[p as usize] as usize] = row as u32;
-            next[p as usize] += 1;
+        let mut rows = vec![0u32; offsets[products] as usize];
+        for row in 0..links.map_or(0, ProductLinks::len) {
+            let p = product_of(row);
+            if (p as usize) < products {
+                rows[next[p as usize] as usize] = row as u32;
+                next[p as usize] += 1;
+            }
         }
         let built = Arc::new(ProductRows { offsets, rows });
         tracing::debug!(

@@ -10,6 +10,7 @@ use crate::segment::plan::{FieldTest, RecordPlan, Tree};
 use crate::segment::rows::filter_rows;
 use crate::segment::schema::FieldTable;
 use crate::segment::space::Space;
+use crate::store::ProductLinks;
 
 impl Engine {
     /// The products passing a product test, computed once per `ProductTests`.
@@ -90,7 +91,7 @@ impl Engine {
         let dataset = &self.dataset;
         let products = &dataset.products;
         let relation = space.relation(dataset);
-        let Some(product_row) = relation.product_row.as_deref() else {
+        let Some(product_row) = &relation.product_row else {
             return RoaringBitmap::new();
         };
         let by_product = self.product_rows(space);
@@ -111,6 +112,11 @@ impl Engine {
         }
         let mut pass = vec![false; products.rows];
         passing.iter().for_each(|p| pass[p as usize] = true);
-        filter_rows(within, |row| pass[product_row[row] as usize])
+        // `NONE` (no product) is past every product row and passes no test.
+        let passes = |product: usize| pass.get(product).copied().unwrap_or(false);
+        match product_row {
+            ProductLinks::Narrow(links) => filter_rows(within, |row| passes(links[row] as usize)),
+            ProductLinks::Wide(links) => filter_rows(within, |row| passes(links[row] as usize)),
+        }
     }
 }
