@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, DictionaryArray, Int32Array, Int64Array,
-    StringArray, TimestampMicrosecondArray,
+    StringArray, TimestampMicrosecondArray, UInt32Array,
 };
 use datafusion::arrow::datatypes::Int32Type;
 use proptest::prelude::*;
@@ -29,6 +29,8 @@ enum Kind {
     Bool,
     Date,
     Timestamp,
+    /// Timestamps of whole seconds, kept as seconds since the Unix epoch.
+    Seconds,
     Text,
 }
 
@@ -100,6 +102,14 @@ fn column(kind: Kind, rows: usize, distinct: i64, skewed: bool, nulls: u32, seed
                 ),
             )
         }
+        Kind::Seconds => (
+            FieldType::Timestamp,
+            Arc::new(
+                keys.iter()
+                    .map(|k| k.map(|v| (20_000 * 86_400 + v * 28_801) as u32))
+                    .collect::<UInt32Array>(),
+            ),
+        ),
         Kind::Text => {
             // Mixed case, so that ranks group values equal but for case.
             let words: Vec<String> = (0..distinct.max(1))
@@ -172,7 +182,7 @@ fn test(kind: Kind, column: &Column, seed: u64) -> Test {
                 1 => (a.min(b), i64::MAX),
                 2 => (i64::MIN, a.max(b)),
                 // A whole UTC day of a timestamp, as `in_last_days` and dates make.
-                _ if matches!(kind, Kind::Timestamp) => {
+                _ if matches!(kind, Kind::Timestamp | Kind::Seconds) => {
                     let day = a.div_euclid(DAY) * DAY;
                     (day, b.max(day).div_euclid(DAY) * DAY + DAY - 1)
                 }
@@ -201,6 +211,7 @@ fn kind() -> impl Strategy<Value = Kind> {
         Just(Kind::Bool),
         Just(Kind::Date),
         Just(Kind::Timestamp),
+        Just(Kind::Seconds),
         Just(Kind::Text),
     ]
 }
@@ -349,6 +360,66 @@ fn ints_of_every_width_are_answered() {
             r#"{"all":[{"field":"customer.tiny","op":"eq","value":7},{"field":"customer.large","op":"gt","value":3000000000}]}"#
         ),
         expect(&|c| c % 100 - 50 == 7 && c * 100_003 > 3_000_000_000)
+    );
+}
+
+/// Timestamps of whole seconds load as 4-byte seconds, others stay in µs; both answer
+/// ranges to the microsecond, from the index and by scans alike.
+#[test]
+fn timestamps_of_whole_seconds_are_kept_in_seconds() {
+    let customers = 40_000i64;
+    let start = 1_767_225_600i64; // 2026-01-01T00:00:00Z
+    let instant = |seconds: i64, micros: u32| {
+        chrono::DateTime::from_timestamp(seconds, micros * 1000)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    };
+    let mut csv = String::from("customer_id,website_id,created_at,last_login_at\n");
+    for c in 0..customers {
+        let at = start + c * 37;
+        csv += &format!(
+            "{c},1,{},{}\n",
+            instant(at, 0),
+            instant(at, (c % 2) as u32 * 500_000)
+        );
+    }
+    let dir = crate::common::csv_dataset(&[("customers.csv", &csv)]);
+    let dataset = crate::common::load(dir.path());
+    let types: Vec<String> = ["created_at", "last_login_at"]
+        .iter()
+        .map(|name| {
+            format!(
+                "{:?}",
+                dataset.customers.column(name).unwrap().array.data_type()
+            )
+        })
+        .collect();
+    assert_eq!(types, ["UInt32", "Timestamp(Microsecond, None)"]);
+    let engine = segmint::segment::Engine::new(Arc::new(dataset));
+    let count = |conditions: &str| members_of(&engine, conditions);
+    let expect = |keep: &dyn Fn(i64) -> bool| (0..customers).filter(|&c| keep(c)).count() as u64;
+    let cut = start + 10_000 * 37;
+    assert_eq!(
+        count(&format!(
+            r#"{{"field":"customer.created_at","op":"gte","value":"{}"}}"#,
+            instant(cut, 1)
+        )),
+        expect(&|c| start + c * 37 > cut)
+    );
+    assert_eq!(
+        count(&format!(
+            r#"{{"field":"customer.last_login_at","op":"gte","value":"{}"}}"#,
+            instant(cut, 1)
+        )),
+        expect(&|c| start + c * 37 > cut || (start + c * 37 == cut && c % 2 == 1))
+    );
+    assert_eq!(
+        count(&format!(
+            r#"{{"field":"customer.created_at","op":"between","value":["{}","{}"]}}"#,
+            instant(cut, 0),
+            instant(cut + 37 * 5, 0)
+        )),
+        6
     );
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int64Array};
 use datafusion::arrow::compute::filter;
-use datafusion::arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::record_batch::RecordBatch;
 use indicatif::ProgressBar;
 use rustc_hash::FxHashMap;
@@ -21,7 +21,7 @@ use crate::model::TableName;
 use crate::segment::rows::ColumnReader;
 use crate::store::{
     Column, Dataset, Groups, IdIndex, Ints, LinkColumn, LinkTarget, NONE, ProductLinks, Relation,
-    Table, group_rows,
+    Table, group_rows, micros_at,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -520,7 +520,6 @@ fn one_active_cart(carts: &mut Relation, report: &mut LoadReport) {
     let website = get("website_id");
     let website = Ints::of(website.as_ref()).expect("website_id is an int column");
     let updated = get("updated_at");
-    let updated = updated.as_primitive_opt::<TimestampMicrosecondType>();
     let cart_ids = get("cart_id");
     let cart_ids = cart_ids.as_primitive::<Int64Type>();
     // Null is_active means active (the data model's default).
@@ -541,12 +540,7 @@ fn one_active_cart(carts: &mut Relation, report: &mut LoadReport) {
             (visitor_groups.owner_of(row), true)
         };
         let key = (subject.0, subject.1, website.value(row));
-        let recency = |r: usize| {
-            (
-                updated.filter(|u| u.is_valid(r)).map(|u| u.value(r)),
-                cart_ids.value(r),
-            )
-        };
+        let recency = |r: usize| (micros_at(updated.as_ref(), r), cart_ids.value(r));
         match newest.get(&key) {
             None => {
                 newest.insert(key, row);

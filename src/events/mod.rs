@@ -32,7 +32,7 @@ use crate::data::LoadError;
 use crate::data::loader::load_tables;
 use crate::data::value::{parse_date, parse_decimal, parse_timestamp};
 use crate::model::{FieldType, TableName};
-use crate::store::{Column, Dataset, Ints, Table};
+use crate::store::{Column, Dataset, Ints, Table, micros_at};
 
 /// The event types of interface.md.
 pub const EVENT_TYPES: [&str; 11] = [
@@ -123,6 +123,11 @@ fn exchange_array(column: &Column, rows: usize) -> Result<ArrayRef, LoadError> {
                     .map_err(|e| LoadError::file(&column.name, e))?,
             )
         }
+        FieldType::Timestamp if array.data_type() != &target => Arc::new(
+            (0..rows)
+                .map(|row| micros_at(array.as_ref(), row))
+                .collect::<TimestampMicrosecondArray>(),
+        ),
         _ if array.data_type() != &target => {
             cast(array, &target).map_err(|e| LoadError::file(&column.name, e))?
         }
@@ -1112,6 +1117,7 @@ fn stored_value(ty: FieldType, array: &dyn Array, row: usize) -> Value {
         FieldType::Id | FieldType::Int | FieldType::Decimal => {
             Value::Int(Ints::of(array).map_or(0, |ints| ints.value(row)))
         }
+        FieldType::Timestamp => micros_at(array, row).map_or(Value::Null, Value::Micros),
         _ => value_at(ty, array, row),
     }
 }

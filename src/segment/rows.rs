@@ -4,7 +4,7 @@
 
 use datafusion::arrow::array::{
     Array, ArrowPrimitiveType, AsArray, BooleanArray, Date32Array, ListArray, PrimitiveArray,
-    StringArray, TimestampMicrosecondArray,
+    StringArray, TimestampMicrosecondArray, UInt32Array,
 };
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{
@@ -12,6 +12,7 @@ use datafusion::arrow::datatypes::{
 };
 use roaring::RoaringBitmap;
 
+use crate::data::value::MICROS_PER_SECOND;
 use crate::model::FieldType;
 use crate::segment::predicate::Test;
 use crate::store::{Column, Ints};
@@ -122,6 +123,9 @@ pub fn visit_numbers<V: NumberVisitor>(
         ColumnReader::Ints(Ints::I64(a)) => visitor.visit(primitive(a, |v| v)),
         ColumnReader::Date(a) => visitor.visit(primitive(a, i64::from)),
         ColumnReader::Timestamp(a) => visitor.visit(primitive(a, |v| v)),
+        ColumnReader::Seconds(a) => {
+            visitor.visit(primitive(a, |v| i64::from(v) * MICROS_PER_SECOND))
+        }
         ColumnReader::Bool(a) => visitor.visit(|row| a.is_valid(row).then(|| a.value(row) as i64)),
         ColumnReader::Text { codes, nulls, .. } if !rank_of_key.is_empty() => {
             let valid = |row: usize| nulls.is_none_or(|n| n.is_valid(row));
@@ -179,6 +183,8 @@ pub enum ColumnReader<'a> {
     Bool(&'a BooleanArray),
     Date(&'a Date32Array),
     Timestamp(&'a TimestampMicrosecondArray),
+    /// A timestamp column of whole seconds since the Unix epoch (read as µs).
+    Seconds(&'a UInt32Array),
     Text {
         codes: Codes<'a>,
         nulls: Option<&'a NullBuffer>,
@@ -207,10 +213,13 @@ impl<'a> ColumnReader<'a> {
                 .as_primitive_opt()
                 .map(ColumnReader::Date)
                 .unwrap_or(ColumnReader::Null),
-            FieldType::Timestamp => array
-                .as_primitive_opt()
-                .map(ColumnReader::Timestamp)
-                .unwrap_or(ColumnReader::Null),
+            FieldType::Timestamp => match array.data_type() {
+                DataType::UInt32 => ColumnReader::Seconds(array.as_primitive()),
+                _ => array
+                    .as_primitive_opt()
+                    .map(ColumnReader::Timestamp)
+                    .unwrap_or(ColumnReader::Null),
+            },
             FieldType::String => ColumnReader::of_text(array),
             FieldType::IdList => array
                 .as_list_opt::<i32>()
@@ -252,6 +261,9 @@ impl<'a> ColumnReader<'a> {
             ColumnReader::Bool(a) => a.is_valid(row).then(|| a.value(row) as i64),
             ColumnReader::Date(a) => a.is_valid(row).then(|| a.value(row) as i64),
             ColumnReader::Timestamp(a) => a.is_valid(row).then(|| a.value(row)),
+            ColumnReader::Seconds(a) => a
+                .is_valid(row)
+                .then(|| i64::from(a.value(row)) * MICROS_PER_SECOND),
             _ => None,
         }
     }
@@ -334,6 +346,13 @@ impl<'a> ColumnReader<'a> {
                 ColumnReader::Timestamp(a) => {
                     scan(within, &map, a.nulls(), |r| a.values()[r], passes)
                 }
+                ColumnReader::Seconds(a) => scan(
+                    within,
+                    &map,
+                    a.nulls(),
+                    |r| i64::from(a.values()[r]) * MICROS_PER_SECOND,
+                    passes,
+                ),
                 ColumnReader::Bool(a) => scan(
                     within,
                     &map,

@@ -13,10 +13,13 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int8Array, Int16Array, Int32Array, Int64Array,
 };
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, Int8Type, Int16Type, Int32Type, Int64Type};
+use datafusion::arrow::datatypes::{
+    DataType, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type,
+};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
+use crate::data::value::MICROS_PER_SECOND;
 use crate::model::{FieldType, TableName};
 
 mod owners;
@@ -93,6 +96,23 @@ impl Table {
             .iter()
             .map(|c| c.array.get_array_memory_size())
             .sum()
+    }
+}
+
+/// A timestamp column's value at `row` in µs, whichever way it is stored: µs, or whole
+/// seconds since the Unix epoch (`UInt32`, see `data::columns`).
+pub fn micros_at(array: &dyn Array, row: usize) -> Option<i64> {
+    if array.is_null(row) {
+        return None;
+    }
+    match array.data_type() {
+        DataType::UInt32 => {
+            Some(i64::from(array.as_primitive::<UInt32Type>().value(row)) * MICROS_PER_SECOND)
+        }
+        DataType::Timestamp(_, _) => {
+            Some(array.as_primitive::<TimestampMicrosecondType>().value(row))
+        }
+        _ => None,
     }
 }
 
