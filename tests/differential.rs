@@ -708,7 +708,7 @@ fn check_world(
 ) -> Result<(), TestCaseError> {
     let world = world(seed, customers);
     // Half the worlds in whole seconds, which the store keeps in 4 bytes instead of µs.
-    let world = if seed % 2 == 0 {
+    let world = if seed.is_multiple_of(2) {
         in_whole_seconds(world)
     } else {
         world
