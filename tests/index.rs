@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, DictionaryArray, Int32Array, Int64Array,
-    StringArray, TimestampMicrosecondArray, UInt32Array,
+    StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array,
 };
-use datafusion::arrow::datatypes::Int32Type;
+use datafusion::arrow::datatypes::{Int32Type, UInt16Type};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
@@ -31,6 +31,8 @@ enum Kind {
     Timestamp,
     /// Timestamps of whole seconds, kept as seconds since the Unix epoch.
     Seconds,
+    /// Decimals of few distinct values, kept as keys into a dictionary of them.
+    Keyed,
     Text,
 }
 
@@ -99,6 +101,23 @@ fn column(kind: Kind, rows: usize, distinct: i64, skewed: bool, nulls: u32, seed
                     keys.iter()
                         .map(|k| k.map(micros))
                         .collect::<TimestampMicrosecondArray>(),
+                ),
+            )
+        }
+        Kind::Keyed => {
+            let values: Vec<i64> = (0..distinct.max(1)).map(|v| v * 2_500 - 10_000).collect();
+            let keys: UInt16Array = keys
+                .iter()
+                .map(|k| k.map(|v| v.rem_euclid(values.len() as i64) as u16))
+                .collect();
+            (
+                FieldType::Decimal,
+                Arc::new(
+                    DictionaryArray::<UInt16Type>::try_new(
+                        keys,
+                        Arc::new(Int64Array::from(values)),
+                    )
+                    .unwrap(),
                 ),
             )
         }
@@ -212,6 +231,7 @@ fn kind() -> impl Strategy<Value = Kind> {
         Just(Kind::Date),
         Just(Kind::Timestamp),
         Just(Kind::Seconds),
+        Just(Kind::Keyed),
         Just(Kind::Text),
     ]
 }
@@ -360,6 +380,58 @@ fn ints_of_every_width_are_answered() {
             r#"{"all":[{"field":"customer.tiny","op":"eq","value":7},{"field":"customer.large","op":"gt","value":3000000000}]}"#
         ),
         expect(&|c| c % 100 - 50 == 7 && c * 100_003 > 3_000_000_000)
+    );
+}
+
+/// Ints and decimals of few distinct values load as one- or two-byte keys into a
+/// dictionary of the values, and answer ranges from the index and by scans alike.
+#[test]
+fn ints_of_few_distinct_values_are_kept_as_keys() {
+    let customers = 40_000i64;
+    let mut csv = String::from("customer_id,website_id,store_credit,reward_points,wide\n");
+    for c in 0..customers {
+        csv += &format!(
+            "{c},1,{}.5,{},{}\n",
+            c % 5,
+            c % 3_000 * 1_000,
+            (c % 7) * 10_000_000_000
+        );
+    }
+    let dir = crate::common::csv_dataset(&[("customers.csv", &csv)]);
+    let dataset = crate::common::load(dir.path());
+    let types: Vec<String> = ["store_credit", "reward_points", "wide"]
+        .iter()
+        .map(|name| {
+            format!(
+                "{:?}",
+                dataset.customers.column(name).unwrap().array.data_type()
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "Dictionary(UInt8, Int64)",
+            "Dictionary(UInt16, Int64)",
+            "Dictionary(UInt8, Int64)"
+        ]
+    );
+    let engine = segmint::segment::Engine::new(Arc::new(dataset));
+    let count = |conditions: &str| members_of(&engine, conditions);
+    let expect = |keep: &dyn Fn(i64) -> bool| (0..customers).filter(|&c| keep(c)).count() as u64;
+    assert_eq!(
+        count(r#"{"field":"customer.store_credit","op":"between","value":[1.5,3]}"#),
+        expect(&|c| (1..=2).contains(&(c % 5)))
+    );
+    assert_eq!(
+        count(r#"{"field":"customer.reward_points","op":"gt","value":2998000}"#),
+        expect(&|c| c % 3_000 * 1_000 > 2_998_000)
+    );
+    assert_eq!(
+        count(
+            r#"{"all":[{"field":"customer.wide","op":"gte","value":50000000000},{"field":"customer.store_credit","op":"lt","value":1}]}"#
+        ),
+        expect(&|c| (c % 7) * 10_000_000_000 >= 50_000_000_000 && c % 5 == 0)
     );
 }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanBuilder, Date32Builder, DictionaryArray,
     Int32Array, Int32Builder, Int64Array, Int64Builder, ListBuilder, PrimitiveBuilder,
-    StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt8Builder,
-    UInt16Builder, UInt32Array,
+    StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt8Array,
+    UInt8Builder, UInt16Array, UInt16Builder, UInt32Array,
 };
 use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
 use datafusion::arrow::datatypes::{
@@ -446,17 +446,72 @@ impl IntBuilder {
                     .iter()
                     .flatten()
                     .fold((0i32, 0i32), |(low, high), v| (low.min(v), high.max(v)));
-                let narrower = if i8::try_from(low).is_ok() && i8::try_from(high).is_ok() {
-                    DataType::Int8
+                let (narrower, width) = if i8::try_from(low).is_ok() && i8::try_from(high).is_ok() {
+                    (DataType::Int8, 1)
                 } else if i16::try_from(low).is_ok() && i16::try_from(high).is_ok() {
-                    DataType::Int16
+                    (DataType::Int16, 2)
                 } else {
-                    return Arc::new(values);
+                    (DataType::Int32, 4)
                 };
+                let wide = values.iter().map(|v| v.map(i64::from));
+                if let Some(keyed) = keyed_if_few(wide, values.len(), width) {
+                    return keyed;
+                }
+                if width == 4 {
+                    return Arc::new(values);
+                }
                 cast(&values, &narrower).expect("every value fits the narrower type")
             }
-            IntBuilder::Wide(mut b) => Arc::new(b.finish()),
+            IntBuilder::Wide(mut b) => {
+                let values = b.finish();
+                keyed_if_few(values.iter(), values.len(), 8).unwrap_or_else(|| Arc::new(values))
+            }
         }
+    }
+}
+
+/// A column of few distinct values, each wider than its key would be, is kept as keys into
+/// a dictionary of its values (Int64, ascending): one byte a row for up to 256 distinct
+/// values, two for up to 65,536. Order item quantities (a handful of values) and prices
+/// (one per product) in 31 million rows take a quarter and a half of their Int32 bytes.
+/// Only where the dictionary is at most an eighth of the rows: elsewhere the keys would
+/// save little and cost a lookup per read.
+fn keyed_if_few(
+    values: impl Iterator<Item = Option<i64>> + Clone,
+    rows: usize,
+    width: usize,
+) -> Option<ArrayRef> {
+    let limit = (rows / 8).min(if width > 2 { 1 << 16 } else { 1 << 8 });
+    if width < 2 || limit == 0 {
+        return None;
+    }
+    let mut distinct: FxHashMap<i64, u16> = FxHashMap::default();
+    for value in values.clone().flatten() {
+        if distinct.len() >= limit && !distinct.contains_key(&value) {
+            return None;
+        }
+        distinct.entry(value).or_insert(0);
+    }
+    let mut sorted: Vec<i64> = distinct.keys().copied().collect();
+    sorted.sort_unstable();
+    for (key, value) in sorted.iter().enumerate() {
+        distinct.insert(*value, key as u16);
+    }
+    let dictionary: ArrayRef = Arc::new(Int64Array::from(sorted));
+    let key_of = |value: Option<i64>| value.map(|v| distinct[&v]);
+    let broken = "keys index the dictionary";
+    if distinct.len() <= 256 {
+        let keys: UInt8Array = values.map(|v| key_of(v).map(|k| k as u8)).collect();
+        Some(Arc::new(
+            DictionaryArray::<UInt8Type>::try_new(keys, dictionary).expect(broken),
+        ))
+    } else if width > 2 {
+        let keys: UInt16Array = values.map(key_of).collect();
+        Some(Arc::new(
+            DictionaryArray::<UInt16Type>::try_new(keys, dictionary).expect(broken),
+        ))
+    } else {
+        None
     }
 }
 

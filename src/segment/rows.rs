@@ -78,6 +78,24 @@ fn scan(
     }
 }
 
+/// The rows of `within` whose row `map(row)` has a non-null key whose value passes.
+fn scan_keys<K: ArrowPrimitiveType>(
+    within: &RoaringBitmap,
+    map: &impl Fn(usize) -> usize,
+    keys: &PrimitiveArray<K>,
+    pass: &[bool],
+) -> RoaringBitmap {
+    use datafusion::arrow::datatypes::ArrowNativeType;
+    let codes = keys.values();
+    match keys.nulls() {
+        Some(nulls) => filter_rows(within, |row| {
+            let row = map(row);
+            nulls.is_valid(row) && pass[codes[row].as_usize()]
+        }),
+        None => filter_rows(within, |row| pass[codes[map(row)].as_usize()]),
+    }
+}
+
 /// A plain bitset for building dense bitmaps fast.
 pub struct Bitset {
     words: Vec<u64>,
@@ -121,6 +139,12 @@ pub fn visit_numbers<V: NumberVisitor>(
         ColumnReader::Ints(Ints::I16(a)) => visitor.visit(primitive(a, i64::from)),
         ColumnReader::Ints(Ints::I32(a)) => visitor.visit(primitive(a, i64::from)),
         ColumnReader::Ints(Ints::I64(a)) => visitor.visit(primitive(a, |v| v)),
+        ColumnReader::Ints(Ints::Keyed8(keys, values)) => {
+            visitor.visit(primitive(keys, |k| values[k as usize]))
+        }
+        ColumnReader::Ints(Ints::Keyed16(keys, values)) => {
+            visitor.visit(primitive(keys, |k| values[k as usize]))
+        }
         ColumnReader::Date(a) => visitor.visit(primitive(a, i64::from)),
         ColumnReader::Timestamp(a) => visitor.visit(primitive(a, |v| v)),
         ColumnReader::Seconds(a) => {
@@ -339,6 +363,15 @@ impl<'a> ColumnReader<'a> {
                 }
                 ColumnReader::Ints(Ints::I64(a)) => {
                     scan(within, &map, a.nulls(), |r| a.values()[r], passes)
+                }
+                ColumnReader::Ints(Ints::Keyed8(keys, values)) => {
+                    // Each distinct value tested once, each row by its key.
+                    let pass: Vec<bool> = values.iter().map(|&v| passes(v)).collect();
+                    scan_keys(within, &map, keys, &pass)
+                }
+                ColumnReader::Ints(Ints::Keyed16(keys, values)) => {
+                    let pass: Vec<bool> = values.iter().map(|&v| passes(v)).collect();
+                    scan_keys(within, &map, keys, &pass)
                 }
                 ColumnReader::Date(a) => {
                     scan(within, &map, a.nulls(), |r| a.values()[r] as i64, passes)

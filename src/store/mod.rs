@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::UInt32Array;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Int8Array, Int16Array, Int32Array, Int64Array,
+    Array, ArrayRef, AsArray, Int8Array, Int16Array, Int32Array, Int64Array, UInt8Array,
+    UInt16Array,
 };
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{
-    DataType, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type,
+    DataType, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt8Type,
+    UInt16Type, UInt32Type,
 };
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
@@ -117,13 +119,16 @@ pub fn micros_at(array: &dyn Array, row: usize) -> Option<i64> {
 }
 
 /// An int or decimal column, in the narrowest of Int8, Int16, Int32 and Int64 that holds
-/// every value (a website id takes one byte a row, not eight).
+/// every value (a website id takes one byte a row, not eight), or as one- or two-byte keys
+/// into a dictionary of its few distinct values (see `data::columns::keyed_if_few`).
 #[derive(Clone, Copy, Debug)]
 pub enum Ints<'a> {
     I8(&'a Int8Array),
     I16(&'a Int16Array),
     I32(&'a Int32Array),
     I64(&'a Int64Array),
+    Keyed8(&'a UInt8Array, &'a [i64]),
+    Keyed16(&'a UInt16Array, &'a [i64]),
 }
 
 impl<'a> Ints<'a> {
@@ -133,6 +138,21 @@ impl<'a> Ints<'a> {
             DataType::Int16 => Some(Ints::I16(array.as_primitive::<Int16Type>())),
             DataType::Int32 => Some(Ints::I32(array.as_primitive::<Int32Type>())),
             DataType::Int64 => Some(Ints::I64(array.as_primitive::<Int64Type>())),
+            DataType::Dictionary(key, value) if value.as_ref() == &DataType::Int64 => {
+                match key.as_ref() {
+                    DataType::UInt8 => {
+                        let keyed = array.as_dictionary::<UInt8Type>();
+                        let values = keyed.values().as_primitive::<Int64Type>().values();
+                        Some(Ints::Keyed8(keyed.keys(), values))
+                    }
+                    DataType::UInt16 => {
+                        let keyed = array.as_dictionary::<UInt16Type>();
+                        let values = keyed.values().as_primitive::<Int64Type>().values();
+                        Some(Ints::Keyed16(keyed.keys(), values))
+                    }
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
@@ -143,6 +163,8 @@ impl<'a> Ints<'a> {
             Ints::I16(a) => a.len(),
             Ints::I32(a) => a.len(),
             Ints::I64(a) => a.len(),
+            Ints::Keyed8(keys, _) => keys.len(),
+            Ints::Keyed16(keys, _) => keys.len(),
         }
     }
 
@@ -156,6 +178,8 @@ impl<'a> Ints<'a> {
             Ints::I16(a) => a.is_valid(row),
             Ints::I32(a) => a.is_valid(row),
             Ints::I64(a) => a.is_valid(row),
+            Ints::Keyed8(keys, _) => keys.is_valid(row),
+            Ints::Keyed16(keys, _) => keys.is_valid(row),
         }
     }
 
@@ -166,6 +190,12 @@ impl<'a> Ints<'a> {
             Ints::I16(a) => i64::from(a.value(row)),
             Ints::I32(a) => i64::from(a.value(row)),
             Ints::I64(a) => a.value(row),
+            Ints::Keyed8(keys, values) => {
+                values.get(keys.value(row) as usize).copied().unwrap_or(0)
+            }
+            Ints::Keyed16(keys, values) => {
+                values.get(keys.value(row) as usize).copied().unwrap_or(0)
+            }
         }
     }
 
