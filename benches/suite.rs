@@ -161,7 +161,7 @@ fn hot_paths(c: &mut Criterion) {
     });
     group.finish();
 
-    let customer_ids = engine.dataset().customer_ids().clone();
+    let customer_ids = engine.dataset().customer_ids();
     let websites = engine
         .dataset()
         .customers

@@ -425,13 +425,17 @@ fn lenient_loading_skips_bad_rows_and_their_children_and_reports_them() {
         ),
     ]);
     let (dataset, report) = load_lenient(dir.path());
-    assert_eq!(dataset.customer_ids().values().to_vec(), vec![1, 3]);
+    assert_eq!(
+        dataset.customer_ids().to_int64().values().to_vec(),
+        vec![1, 3]
+    );
     assert_eq!(
         dataset
             .orders
             .table
-            .int64("order_id")
+            .ids("order_id")
             .unwrap()
+            .to_int64()
             .values()
             .to_vec(),
         vec![10]
@@ -471,7 +475,7 @@ fn parquet_wins_over_csv() {
         ],
     );
     assert_eq!(
-        load(dir.path()).customer_ids().values().to_vec(),
+        load(dir.path()).customer_ids().to_int64().values().to_vec(),
         vec![5, 6]
     );
 }
@@ -492,7 +496,7 @@ fn of_several_active_carts_the_most_recently_updated_counts() {
     ]);
     let (dataset, report) = load_lenient(dir.path());
     let carts = &dataset.carts.table;
-    let ids = carts.int64("cart_id").unwrap();
+    let ids = carts.ids("cart_id").unwrap();
     let active = datafusion::arrow::array::AsArray::as_boolean(
         carts.column("is_active").unwrap().array.as_ref(),
     );

@@ -131,7 +131,10 @@ async fn assert_links_match_the_files(ctx: &SessionContext, dataset: &Dataset) {
             })
             .collect();
         let full = dataset.full_table(dataset.relation(table).unwrap());
-        let (x, y) = (full.int64(a).unwrap(), full.int64(b).unwrap());
+        let (x, y) = (
+            full.ids(a).unwrap().to_int64(),
+            full.ids(b).unwrap().to_int64(),
+        );
         let checksum: i64 = (0..full.rows)
             .map(|r| x.get_or_zero(r) * 1_000_003 + y.get_or_zero(r))
             .sum();
@@ -163,7 +166,11 @@ impl ZeroForNull for datafusion::arrow::array::Int64Array {
 fn assert_layout(dataset: &Dataset) {
     let customer_ids = dataset.customer_ids();
     assert!(
-        customer_ids.values().windows(2).all(|w| w[0] < w[1]),
+        customer_ids
+            .to_int64()
+            .values()
+            .windows(2)
+            .all(|w| w[0] < w[1]),
         "customers sorted by id"
     );
     assert!(
@@ -261,6 +268,59 @@ fn csv_and_parquet_of_the_same_data_load_to_identical_columns() {
     );
 }
 
+/// Ids that fit four bytes are kept in four, others in eight; either way every id reads
+/// back as it was, from the column and from the links that replace id columns.
+#[test]
+fn ids_are_kept_as_narrow_as_they_fit() {
+    let t = "2026-01-01T00:00:00Z";
+    let big = 5_000_000_000i64;
+    let dir = crate::common::csv_dataset(&[
+        (
+            "customers.csv",
+            &format!("customer_id,website_id\n{big},1\n7,1\n"),
+        ),
+        ("products.csv", "product_id\n8\n"),
+        (
+            "orders.csv",
+            &format!(
+                "order_id,customer_id,website_id,created_at,status,grand_total\n{},{big},1,{t},complete,1\n3,7,1,{t},complete,2\n",
+                big + 1
+            ),
+        ),
+        (
+            "carts.csv",
+            &format!("cart_id,customer_id,website_id\n4,{big},1\n"),
+        ),
+        (
+            "order_items.csv",
+            &format!("order_id,product_id\n{},8\n3,8\n", big + 1),
+        ),
+    ]);
+    let d = load(dir.path());
+    let types: Vec<String> = [
+        d.customers.column("customer_id"),
+        d.orders.table.column("order_id"),
+        d.carts.table.column("cart_id"),
+    ]
+    .iter()
+    .map(|c| format!("{:?}", c.unwrap().array.data_type()))
+    .collect();
+    assert_eq!(types, ["Int64", "Int64", "Int32"]);
+    assert_eq!(d.customer_ids().to_int64().values().to_vec(), vec![7, big]);
+    let items = d.full_table(&d.order_items);
+    let mut item_orders: Vec<i64> = items.ids("order_id").unwrap().iter().flatten().collect();
+    item_orders.sort();
+    assert_eq!(item_orders, vec![3, big + 1]);
+    let carts = d.full_table(&d.carts);
+    assert_eq!(carts.ids("customer_id").unwrap().get(0), Some(big));
+    assert_eq!(
+        d.order_index
+            .get(big + 1)
+            .map(|row| d.orders.groups.owner_of(row as usize)),
+        Some(1)
+    );
+}
+
 #[test]
 fn rows_in_any_order_are_grouped_by_owner_and_keep_their_links() {
     let t = "2026-01-01T00:00:00Z";
@@ -282,11 +342,11 @@ fn rows_in_any_order_are_grouped_by_owner_and_keep_their_links() {
         ("product_views.csv", &views),
     ]);
     let d = load(dir.path());
-    assert_eq!(d.customer_ids().values().to_vec(), vec![1, 2]);
+    assert_eq!(d.customer_ids().to_int64().values().to_vec(), vec![1, 2]);
 
     let ids_of = |relation: &Relation, rows: std::ops::Range<usize>, column: &str| -> Vec<i64> {
         let full = d.full_table(relation);
-        let values = full.int64(column).unwrap();
+        let values = full.ids(column).unwrap();
         rows.map(|r| values.value(r)).collect()
     };
     let orders = &d.orders;
@@ -336,7 +396,12 @@ fn rows_in_any_order_are_grouped_by_owner_and_keep_their_links() {
     let visitors = views.visitor_groups.as_ref().unwrap();
     assert_eq!(ids_of(views, visitors.rows_of(1), "visitor_id"), vec![5]);
     assert_eq!(
-        d.products.int64("product_id").unwrap().values().to_vec(),
+        d.products
+            .ids("product_id")
+            .unwrap()
+            .to_int64()
+            .values()
+            .to_vec(),
         vec![7, 8]
     );
 }

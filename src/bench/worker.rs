@@ -330,13 +330,13 @@ struct EventMaker {
 
 impl EventMaker {
     fn new(dataset: &crate::store::Dataset, at: String) -> anyhow::Result<EventMaker> {
-        let customers = dataset.customer_ids().clone();
+        let customers = dataset.customer_ids().to_int64();
         let websites = dataset.customers.ints("website_id").expect("website_id");
         let products = dataset
             .products
-            .int64("product_id")
+            .ids("product_id")
             .expect("product_id")
-            .clone();
+            .to_int64();
         anyhow::ensure!(
             !customers.is_empty() && !products.is_empty(),
             "events need customers and products"
@@ -344,7 +344,7 @@ impl EventMaker {
         let next_order = dataset
             .orders
             .table
-            .int64("order_id")
+            .ids("order_id")
             .and_then(|ids| ids.iter().flatten().max())
             .unwrap_or(0);
         let next_customer = customers.iter().flatten().max().unwrap_or(0);

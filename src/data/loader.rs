@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int64Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array};
 use datafusion::arrow::compute::filter;
-use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::record_batch::RecordBatch;
 use indicatif::ProgressBar;
 use rustc_hash::FxHashMap;
@@ -272,18 +271,25 @@ fn take_raw(raw: &mut BTreeMap<TableName, RawTable>, name: TableName) -> RawTabl
     raw.remove(&name).expect("every table is read or empty")
 }
 
-fn ids_of<'a>(raw: &'a RawTable, column: &str) -> &'a Int64Array {
+/// An id column of a raw table: the array shared (not copied), read through [`ids`].
+fn id_column(raw: &RawTable, column: &str) -> ArrayRef {
     raw.column(column)
-        .and_then(|c| c.array.as_primitive_opt::<Int64Type>())
-        .expect("id columns are Int64")
+        .expect("id columns are read")
+        .array
+        .clone()
+}
+
+fn ids(array: &ArrayRef) -> Ints<'_> {
+    Ints::of(array.as_ref()).expect("id columns are ints")
 }
 
 /// Reports every row whose `column` repeats an earlier row's id.
 fn check_unique(raw: &mut RawTable, column: &str) -> Result<(), DataError> {
-    let ids = ids_of(raw, column).clone();
+    let column_ids = id_column(raw, column);
+    let ids = ids(&column_ids);
     let skip = raw.problems.bad_rows.clone();
     let mut duplicates = Vec::new();
-    let _ = IdIndex::build_skipping::<()>(&ids, &skip, &mut |first, again| {
+    let _ = IdIndex::build_skipping::<()>(ids, &skip, &mut |first, again| {
         duplicates.push((first, again));
         Ok(())
     });
@@ -311,11 +317,13 @@ fn check_customer_or_visitor(raw: &mut RawTable) -> Result<(), DataError> {
     let has_customer: Vec<bool> = match raw.links.get("customer_id") {
         Some(rows) => rows.iter().map(|&r| r != NONE).collect(),
         None => {
-            let ids = ids_of(raw, "customer_id");
-            (0..raw.rows).map(|r| ids.is_valid(r)).collect()
+            let customers = id_column(raw, "customer_id");
+            let customers = ids(&customers);
+            (0..raw.rows).map(|r| customers.is_valid(r)).collect()
         }
     };
-    let visitors = ids_of(raw, "visitor_id").clone();
+    let visitor_ids = id_column(raw, "visitor_id");
+    let visitors = ids(&visitor_ids);
     for (row, &c) in has_customer.iter().enumerate() {
         let v = visitors.is_valid(row);
         if c == v {
@@ -388,8 +396,8 @@ fn keep_links(links: Vec<u32>, keep: &Option<BooleanArray>) -> Vec<u32> {
 /// A table sorted by its id column; its index maps id to row.
 fn finish_keyed(raw: RawTable, key: &str, report: &mut LoadReport) -> (Table, IdIndex) {
     let (table, _) = drop_bad_rows(raw, report);
-    let ids = table.int64(key).expect("key column");
-    let table = if ids.values().windows(2).all(|w| w[0] < w[1]) {
+    let ids = table.ids(key).expect("key column");
+    let table = if (1..ids.len()).all(|r| ids.value(r - 1) < ids.value(r)) {
         table
     } else {
         let mut order: Vec<u32> = (0..table.rows as u32).collect();
@@ -397,7 +405,7 @@ fn finish_keyed(raw: RawTable, key: &str, report: &mut LoadReport) -> (Table, Id
         table.reorder(order)
     };
     let index =
-        IdIndex::build(table.int64(key).expect("key column")).expect("duplicates were removed");
+        IdIndex::build(table.ids(key).expect("key column")).expect("duplicates were removed");
     (table, index)
 }
 
@@ -476,7 +484,8 @@ fn subject_owners(
     visitor_index: &IdIndex,
     customers: usize,
 ) -> Vec<u32> {
-    let visitors = ids_of(raw, "visitor_id");
+    let visitor_ids = id_column(raw, "visitor_id");
+    let visitors = ids(&visitor_ids);
     (0..raw.rows)
         .map(|row| match (customer_row[row], visitors.is_valid(row)) {
             (NONE, true) => visitor_index
@@ -491,7 +500,8 @@ fn subject_owners(
 fn collect_visitors(tables: [&RawTable; 2]) -> (Vec<i64>, IdIndex) {
     let mut ids: Vec<i64> = Vec::new();
     for raw in tables {
-        let visitors = ids_of(raw, "visitor_id");
+        let visitor_ids = id_column(raw, "visitor_id");
+        let visitors = self::ids(&visitor_ids);
         ids.extend(
             visitors
                 .iter()
@@ -504,7 +514,7 @@ fn collect_visitors(tables: [&RawTable; 2]) -> (Vec<i64>, IdIndex) {
     ids.dedup();
     // Each table's visitor ids were gathered, most of them repeats: keep only the distinct.
     ids.shrink_to_fit();
-    let index = IdIndex::build(&Int64Array::from(ids.clone())).expect("deduplicated");
+    let index = IdIndex::build(Ints::I64(&Int64Array::from(ids.clone()))).expect("deduplicated");
     (ids, index)
 }
 
@@ -521,7 +531,7 @@ fn one_active_cart(carts: &mut Relation, report: &mut LoadReport) {
     let website = Ints::of(website.as_ref()).expect("website_id is an int column");
     let updated = get("updated_at");
     let cart_ids = get("cart_id");
-    let cart_ids = cart_ids.as_primitive::<Int64Type>();
+    let cart_ids = ids(&cart_ids);
     // Null is_active means active (the data model's default).
     let mut active: Vec<bool> = (0..rows)
         .map(|r| active_in.is_none_or(|a| a.is_null(r) || a.value(r)))
@@ -632,7 +642,7 @@ fn assemble(
     let owner = take_link(&mut orders, "customer_id");
     let orders = finish_grouped(orders, owner, n_customers, None, &customer_link, report);
     let order_index =
-        IdIndex::build(orders.table.int64("order_id").expect("order_id")).expect("unique");
+        IdIndex::build(orders.table.ids("order_id").expect("order_id")).expect("unique");
 
     let mut carts = take_raw(&mut raw, Carts);
     check_customer_or_visitor(&mut carts)?;
@@ -654,8 +664,7 @@ fn assemble(
     let carts = finish_grouped(carts, owner, subjects, None, &subject_links, report);
     let mut carts = split_subjects(carts, n_customers);
     one_active_cart(&mut carts, report);
-    let cart_index =
-        IdIndex::build(carts.table.int64("cart_id").expect("cart_id")).expect("unique");
+    let cart_index = IdIndex::build(carts.table.ids("cart_id").expect("cart_id")).expect("unique");
     let owner = subject_owners(&views, &view_customer, &visitor_index, n_customers);
     let view_links = [
         subject_links[0],

@@ -174,7 +174,20 @@ impl Test {
             (Test::IsNull, value) => value.is_none(),
             (Test::IsNotNull, value) => value.is_some(),
             (Test::Text { matcher, negate }, Some(v)) => {
-                matcher.matches_lower(&v.to_lowercase()) != *negate
+                // Most values are short ASCII (emails, names, codes): lowered on the stack,
+                // which is what `to_lowercase` gives them, without an allocation per row.
+                let matched = if let Some(matched) = matcher.matches_ascii_affix(v) {
+                    matched
+                } else if v.is_ascii() && v.len() <= ASCII_ON_STACK {
+                    let mut buffer = [0u8; ASCII_ON_STACK];
+                    let lower = &mut buffer[..v.len()];
+                    lower.copy_from_slice(v.as_bytes());
+                    lower.make_ascii_lowercase();
+                    matcher.matches_lower(std::str::from_utf8(lower).expect("ASCII is UTF-8"))
+                } else {
+                    matcher.matches_lower(&v.to_lowercase())
+                };
+                matched != *negate
             }
             _ => false,
         }
@@ -202,7 +215,34 @@ impl Test {
     }
 }
 
+/// The longest ASCII value lowered in a buffer on the stack.
+const ASCII_ON_STACK: usize = 128;
+
 impl TextMatcher {
+    /// A prefix or suffix test of ASCII on an ASCII value, compared in place (no copy
+    /// lowered); `None` for anything else.
+    #[inline]
+    fn matches_ascii_affix(&self, value: &str) -> Option<bool> {
+        let (affix, at_end) = match self {
+            TextMatcher::StartsWith(prefix) => (prefix, false),
+            TextMatcher::EndsWith(suffix) => (suffix, true),
+            _ => return None,
+        };
+        if !affix.is_ascii() || !value.is_ascii() {
+            return None;
+        }
+        let (value, affix) = (value.as_bytes(), affix.as_bytes());
+        let Some(start) = value.len().checked_sub(affix.len()) else {
+            return Some(false);
+        };
+        let part = if at_end {
+            &value[start..]
+        } else {
+            &value[..affix.len()]
+        };
+        Some(part.eq_ignore_ascii_case(affix))
+    }
+
     /// `value` must already be lower case.
     pub fn matches_lower(&self, value: &str) -> bool {
         match self {

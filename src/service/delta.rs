@@ -505,9 +505,9 @@ fn address_owner(base: &Dataset, delta: &Delta, address: i64) -> Option<u32> {
     if let Some(&owner) = delta.owners.get(&(TableName::Addresses, address)) {
         return Some(owner);
     }
-    let ids = base.addresses.table.int64("address_id")?;
+    let ids = base.addresses.table.ids("address_id")?;
     // Addresses are few per customer and events on them rare: a scan, not an index.
-    let row = ids.values().iter().position(|&a| a == address)?;
+    let row = (0..ids.len()).position(|row| ids.get(row) == Some(address))?;
     Some(base.addresses.groups.owner_of(row)).filter(|&c| c != NONE)
 }
 
@@ -755,7 +755,7 @@ fn row_owner(relation: &crate::store::Relation, row: usize, customers: u32) -> O
 fn record_owners(delta: &mut Delta, after: &Dataset, part: &Part) {
     let customers = after.customer_count() as u32;
     let mut note = |table: TableName,
-                    ids: Option<&datafusion::arrow::array::Int64Array>,
+                    ids: Option<crate::store::Ints<'_>>,
                     relation: &crate::store::Relation| {
         let Some(ids) = ids else { return };
         for (row, id) in ids.iter().enumerate() {
@@ -770,17 +770,17 @@ fn record_owners(delta: &mut Delta, after: &Dataset, part: &Part) {
     };
     note(
         TableName::Orders,
-        after.orders.table.int64("order_id"),
+        after.orders.table.ids("order_id"),
         &after.orders,
     );
     note(
         TableName::Carts,
-        after.carts.table.int64("cart_id"),
+        after.carts.table.ids("cart_id"),
         &after.carts,
     );
     note(
         TableName::Addresses,
-        after.addresses.table.int64("address_id"),
+        after.addresses.table.ids("address_id"),
         &after.addresses,
     );
 }

@@ -1390,7 +1390,10 @@ fn membership_changes(
     let same_subjects = std::ptr::eq(old_data, new_data)
         || (old_subjects.added.is_empty()
             && subjects.added.is_empty()
-            && old_data.customer_ids() == new_data.customer_ids()
+            && old_data
+                .customer_ids()
+                .iter()
+                .eq(new_data.customer_ids().iter())
             && old_data.visitor_ids == new_data.visitor_ids);
     let mut changes = Vec::new();
     let empty = Arc::new(RoaringBitmap::new());

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::Int64Array;
 use roaring::RoaringBitmap;
 use serde::Serialize;
 
@@ -12,7 +11,7 @@ use super::SubjectId;
 use super::delta::{AddedSubjects, Cover, Subjects};
 use crate::data::value::format_timestamp;
 use crate::segment::rows::ColumnReader;
-use crate::store::{Dataset, Table};
+use crate::store::{Dataset, Ints, Table};
 
 /// The export columns: Magento's report columns, then `visitor_id` for visitors.
 pub const COLUMNS: [&str; 10] = [
@@ -81,7 +80,7 @@ impl MemberRow {
 /// Reads report rows for subjects of one dataset.
 pub struct MemberReader<'a> {
     dataset: &'a Dataset,
-    customer_ids: &'a Int64Array,
+    customer_ids: Ints<'a>,
     firstname: Option<ColumnReader<'a>>,
     lastname: Option<ColumnReader<'a>>,
     email: Option<ColumnReader<'a>>,
@@ -300,8 +299,8 @@ impl Cursor {
         let customers = dataset.customer_count();
         match *self {
             Cursor::Customer(id) => {
-                let ids = dataset.customer_ids().values();
-                ids.partition_point(|&c| c <= id) as u32
+                let ids = dataset.customer_ids();
+                ids.lower_bound(id.saturating_add(1)) as u32
             }
             Cursor::Visitor(id) => {
                 (customers + dataset.visitor_ids.partition_point(|&v| v <= id)) as u32

@@ -53,10 +53,10 @@ impl Table {
         self.columns.iter().find(|c| c.name == name)
     }
 
-    /// The values of an id or int column (always present for the data model's columns).
-    pub fn int64(&self, name: &str) -> Option<&Int64Array> {
-        self.column(name)
-            .and_then(|c| c.array.as_primitive_opt::<Int64Type>())
+    /// The values of an id column (always present for the data model's keys), in
+    /// whichever width it is stored.
+    pub fn ids(&self, name: &str) -> Option<Ints<'_>> {
+        self.ints(name)
     }
 
     /// The values of an int or decimal column, whichever width it is stored in.
@@ -203,6 +203,28 @@ impl<'a> Ints<'a> {
         self.is_valid(row).then(|| self.value(row))
     }
 
+    /// The values widened to Int64 (a copy).
+    pub fn to_int64(&self) -> Int64Array {
+        match self {
+            Ints::I64(a) => (*a).clone(),
+            _ => self.iter().collect(),
+        }
+    }
+
+    /// The first row whose value is not below `value`, for a column that ascends.
+    pub fn lower_bound(&self, value: i64) -> usize {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = (low + high) / 2;
+            if self.value(middle) < value {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = Option<i64>> + '_ {
         (0..self.len()).map(|row| self.get(row))
     }
@@ -227,7 +249,7 @@ impl Default for IdIndex {
 impl IdIndex {
     /// Builds the index of `ids` (one per row; nulls are skipped). On a duplicate, returns
     /// the rows of its first and second occurrence.
-    pub fn build(ids: &Int64Array) -> Result<IdIndex, (usize, usize)> {
+    pub fn build(ids: Ints<'_>) -> Result<IdIndex, (usize, usize)> {
         IdIndex::build_skipping(ids, &RoaringBitmap::new(), &mut |first, again| {
             Err((first, again))
         })
@@ -236,7 +258,7 @@ impl IdIndex {
     /// Builds the index of `ids`, leaving out the rows in `skip`. A repeated id keeps its
     /// first row; `on_duplicate(first, again)` decides whether that is an error.
     pub fn build_skipping<E>(
-        ids: &Int64Array,
+        ids: Ints<'_>,
         skip: &RoaringBitmap,
         on_duplicate: &mut dyn FnMut(usize, usize) -> Result<(), E>,
     ) -> Result<IdIndex, E> {
@@ -446,9 +468,10 @@ impl Dataset {
         self.visitor_ids.len()
     }
 
-    pub fn customer_ids(&self) -> &Int64Array {
+    /// Customer ids by dense customer (ascending).
+    pub fn customer_ids(&self) -> Ints<'_> {
         self.customers
-            .int64("customer_id")
+            .ids("customer_id")
             .expect("customers always have customer_id")
     }
 
@@ -476,20 +499,30 @@ impl Dataset {
     /// The ids of a link column of a relation, rebuilt from its links (null where the row
     /// has no such owner: a guest order's customer, a visitor cart's customer).
     pub fn link_ids(&self, relation: &Relation, link: &LinkColumn) -> Int64Array {
-        let parent_ids = |table: &Table, key: &str| table.int64(key).expect("key column").clone();
+        fn key<'t>(table: &'t Table, name: &str) -> Ints<'t> {
+            table.ids(name).expect("key column")
+        }
         let no_groups = Groups::default();
-        let (groups, ids) = match link.target {
-            LinkTarget::Customer => (&relation.groups, self.customer_ids().clone()),
+        // The id of owner (or product row) `o`, read in place.
+        type IdOf<'a> = Box<dyn Fn(usize) -> i64 + 'a>;
+        fn of_ints(ids: Ints<'_>) -> IdOf<'_> {
+            Box::new(move |o| ids.value(o))
+        }
+        let (groups, id_of): (&Groups, IdOf<'_>) = match link.target {
+            LinkTarget::Customer => (&relation.groups, of_ints(self.customer_ids())),
             LinkTarget::Visitor => (
                 relation.visitor_groups.as_ref().unwrap_or(&no_groups),
-                Int64Array::from(self.visitor_ids.clone()),
+                Box::new(|o| self.visitor_ids[o]),
             ),
             LinkTarget::Parent if relation.table.name == TableName::CartItems => {
-                (&relation.groups, parent_ids(&self.carts.table, "cart_id"))
+                (&relation.groups, of_ints(key(&self.carts.table, "cart_id")))
             }
-            LinkTarget::Parent => (&relation.groups, parent_ids(&self.orders.table, "order_id")),
+            LinkTarget::Parent => (
+                &relation.groups,
+                of_ints(key(&self.orders.table, "order_id")),
+            ),
             LinkTarget::Product => {
-                let products = parent_ids(&self.products, "product_id");
+                let products = key(&self.products, "product_id");
                 let Some(links) = &relation.product_row else {
                     return Int64Array::new_null(relation.rows());
                 };
@@ -504,7 +537,7 @@ impl Dataset {
         (0..relation.rows())
             .map(|row| {
                 let owner = groups.owner_of(row);
-                (owner != NONE).then(|| ids.value(owner as usize))
+                (owner != NONE).then(|| id_of(owner as usize))
             })
             .collect()
     }
