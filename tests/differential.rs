@@ -849,6 +849,55 @@ fn engine_equals_the_reference_evaluator_over_many_orders() {
     }
 }
 
+/// `has` over order items and order addresses whose `where` tests their order: for a few
+/// subjects the engine tests the parents first and takes
+/// the passing parents' rows, for many it tests each candidate row's parent; both agree
+/// with the reference evaluator.
+#[test]
+fn parent_tests_for_few_subjects_and_for_many() {
+    let world = world(23, 600);
+    let (_dir, engine) = engine_for(&world);
+    let no_segments = BTreeMap::new();
+    // About 1 in 24 and 1 in 48 customers (few: parents first), and all of them.
+    let few = [
+        json!({"all": [
+            {"field": "customer.dob", "op": "eq", "value": "2000-02-29"},
+            {"field": "customer.gender", "op": "eq", "value": "female"}]}),
+        json!({"all": [
+            {"field": "customer.dob", "op": "eq", "value": "2000-02-29"},
+            {"field": "customer.firstname", "op": "eq", "value": "bob"},
+            {"field": "customer.loyalty_tier", "op": "eq", "value": "silver"}]}),
+        json!({"all": []}),
+    ];
+    let parent_tests = [
+        json!({"has": "order_item", "where": {"all": [
+            {"field": "order.created_at", "op": "in_last_days", "value": 30},
+            {"field": "product.category_ids", "op": "has_any", "value": [1]}]}}),
+        json!({"has": "order_item", "where": {"field": "order.status", "op": "in", "value": ["complete", "canceled"]}}),
+        json!({"not": {"has": "order_address", "where": {"all": [
+            {"field": "order.website_id", "op": "eq", "value": 1},
+            {"field": "order_address.address_type", "op": "eq", "value": "shipping"}]}}}),
+    ];
+    for narrowing in &few {
+        for test in &parent_tests {
+            for websites in [json!([1]), json!([1, 2])] {
+                let segment = json!({"name": "parents", "websites": websites, "apply_to": "registered",
+                    "conditions": {"all": [narrowing, test]}});
+                for as_of in AS_OF {
+                    let expected = Oracle {
+                        world: &world,
+                        as_of: segmint::data::value::parse_instant(as_of).unwrap(),
+                        segments: &no_segments,
+                    }
+                    .members(&segment);
+                    let actual = engine_members(&engine, &segment, as_of, &no_segments);
+                    assert_eq!(actual, expected, "{segment} at {as_of}");
+                }
+            }
+        }
+    }
+}
+
 proptest! {
     // PROPTEST_CASES=5000 runs a longer search.
     #![proptest_config(ProptestConfig {

@@ -25,6 +25,7 @@ use crate::store::{Dataset, Table};
 mod aggregates;
 mod derived;
 mod kept;
+mod parents;
 mod partial;
 mod products;
 
@@ -481,9 +482,15 @@ impl Engine {
         within: &RoaringBitmap,
     ) -> Result<RoaringBitmap, EvalError> {
         let started = std::time::Instant::now();
-        let candidates = self.candidate_rows(context, space, within);
+        let (candidates, filter) = match self.by_parents(context, space, filter, within) {
+            Some((rows, rest)) => (rows, std::borrow::Cow::Owned(rest)),
+            None => (
+                self.candidate_rows(context, space, within),
+                std::borrow::Cow::Borrowed(filter),
+            ),
+        };
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
-        let rows = self.records(context, space, filter, &candidates)?;
+        let rows = self.records(context, space, &filter, &candidates)?;
         let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut subjects = self.subjects_of(space, &rows);
         subjects &= within;
