@@ -814,7 +814,6 @@ fn engine_equals_the_reference_evaluator_over_many_orders() {
         world.orders.len()
     );
     let (_dir, engine) = engine_for(&world);
-    let no_segments = BTreeMap::new();
     for (function, of, op, value) in [
         ("sum", "order.grand_total", "gte", json!(300_000)),
         ("avg", "order.grand_total", "lt", json!(400)),
@@ -834,18 +833,25 @@ fn engine_equals_the_reference_evaluator_over_many_orders() {
                 }
                 let segment = json!({"name": "many orders", "websites": websites,
                     "apply_to": "registered", "conditions": condition});
-                for as_of in AS_OF {
-                    let expected = Oracle {
-                        world: &world,
-                        as_of: segmint::data::value::parse_instant(as_of).unwrap(),
-                        segments: &no_segments,
-                    }
-                    .members(&segment);
-                    let actual = engine_members(&engine, &segment, as_of, &no_segments);
-                    assert_eq!(actual, expected, "{segment} at {as_of}");
-                }
+                assert_engine_equals_the_oracle(&world, &engine, &segment);
             }
         }
+    }
+}
+
+/// The engine's members of `segment` (which names no other) against the reference
+/// evaluator's, at every evaluation time.
+fn assert_engine_equals_the_oracle(world: &World, engine: &Engine, segment: &Json) {
+    let no_segments = BTreeMap::new();
+    for as_of in AS_OF {
+        let expected = Oracle {
+            world,
+            as_of: segmint::data::value::parse_instant(as_of).unwrap(),
+            segments: &no_segments,
+        }
+        .members(segment);
+        let actual = engine_members(engine, segment, as_of, &no_segments);
+        assert_eq!(actual, expected, "{segment} at {as_of}");
     }
 }
 
@@ -857,7 +863,6 @@ fn engine_equals_the_reference_evaluator_over_many_orders() {
 fn parent_tests_for_few_subjects_and_for_many() {
     let world = world(23, 600);
     let (_dir, engine) = engine_for(&world);
-    let no_segments = BTreeMap::new();
     // About 1 in 24 and 1 in 48 customers (few: parents first), and all of them.
     let few = [
         json!({"all": [
@@ -883,16 +888,7 @@ fn parent_tests_for_few_subjects_and_for_many() {
             for websites in [json!([1]), json!([1, 2])] {
                 let segment = json!({"name": "parents", "websites": websites, "apply_to": "registered",
                     "conditions": {"all": [narrowing, test]}});
-                for as_of in AS_OF {
-                    let expected = Oracle {
-                        world: &world,
-                        as_of: segmint::data::value::parse_instant(as_of).unwrap(),
-                        segments: &no_segments,
-                    }
-                    .members(&segment);
-                    let actual = engine_members(&engine, &segment, as_of, &no_segments);
-                    assert_eq!(actual, expected, "{segment} at {as_of}");
-                }
+                assert_engine_equals_the_oracle(&world, &engine, &segment);
             }
         }
     }

@@ -297,13 +297,7 @@ fn strings_of_every_code_width_are_answered() {
     }
     let dir = crate::common::csv_dataset(&[("customers.csv", &csv)]);
     let dataset = crate::common::load(dir.path());
-    let widths: Vec<String> = ["small", "medium", "large"]
-        .iter()
-        .map(|name| {
-            let column = dataset.customers.column(name).unwrap();
-            format!("{:?}", column.array.data_type())
-        })
-        .collect();
+    let widths = stored_types(&dataset, &["small", "medium", "large"]);
     assert_eq!(
         widths,
         [
@@ -350,15 +344,7 @@ fn ints_of_every_width_are_answered() {
     }
     let dir = crate::common::csv_dataset(&[("customers.csv", &csv)]);
     let dataset = crate::common::load(dir.path());
-    let widths: Vec<String> = ["tiny", "small", "medium", "large"]
-        .iter()
-        .map(|name| {
-            format!(
-                "{:?}",
-                dataset.customers.column(name).unwrap().array.data_type()
-            )
-        })
-        .collect();
+    let widths = stored_types(&dataset, &["tiny", "small", "medium", "large"]);
     assert_eq!(widths, ["Int8", "Int16", "Int32", "Int64"]);
     let engine = segmint::segment::Engine::new(Arc::new(dataset));
     let count = |conditions: &str| members_of(&engine, conditions);
@@ -399,15 +385,7 @@ fn ints_of_few_distinct_values_are_kept_as_keys() {
     }
     let dir = crate::common::csv_dataset(&[("customers.csv", &csv)]);
     let dataset = crate::common::load(dir.path());
-    let types: Vec<String> = ["store_credit", "reward_points", "wide"]
-        .iter()
-        .map(|name| {
-            format!(
-                "{:?}",
-                dataset.customers.column(name).unwrap().array.data_type()
-            )
-        })
-        .collect();
+    let types = stored_types(&dataset, &["store_credit", "reward_points", "wide"]);
     assert_eq!(
         types,
         [
@@ -457,15 +435,7 @@ fn timestamps_of_whole_seconds_are_kept_in_seconds() {
     }
     let dir = crate::common::csv_dataset(&[("customers.csv", &csv)]);
     let dataset = crate::common::load(dir.path());
-    let types: Vec<String> = ["created_at", "last_login_at"]
-        .iter()
-        .map(|name| {
-            format!(
-                "{:?}",
-                dataset.customers.column(name).unwrap().array.data_type()
-            )
-        })
-        .collect();
+    let types = stored_types(&dataset, &["created_at", "last_login_at"]);
     assert_eq!(types, ["UInt32", "Timestamp(Microsecond, None)"]);
     let engine = segmint::segment::Engine::new(Arc::new(dataset));
     let count = |conditions: &str| members_of(&engine, conditions);
@@ -493,6 +463,19 @@ fn timestamps_of_whole_seconds_are_kept_in_seconds() {
         )),
         6
     );
+}
+
+/// The Arrow types the store keeps these customer columns in.
+fn stored_types(dataset: &segmint::store::Dataset, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .map(|name| {
+            format!(
+                "{:?}",
+                dataset.customers.column(name).unwrap().array.data_type()
+            )
+        })
+        .collect()
 }
 
 /// How many customers of website 1 meet `conditions` (a condition's JSON).
