@@ -486,18 +486,34 @@ impl Partials {
                 }
                 *next = upto;
             }
-            // A bit per subject, from the chunk's first (a multiple of 64).
+            // A bit per subject, from the chunk's first (a multiple of 64), gathered in a
+            // register 64 subjects at a time; both outcomes computed and one taken, so
+            // that subjects with and without records cost no mispredicted branch.
             let words = &mut passing[(start - subjects.start) / 64..];
-            for at in 0..end - start {
-                let count = totals.count[at];
-                let passes = if count == 0 {
-                    zero_passes
-                } else {
+            let subjects_here = end - start;
+            for (word_at, word) in words.iter_mut().enumerate() {
+                let first = word_at * 64;
+                if first >= subjects_here {
+                    break;
+                }
+                let mut bits = 0u64;
+                for at in first..(first + 64).min(subjects_here) {
+                    let count = totals.count[at];
                     let value_count = totals.value_count[at];
-                    let value = (value_count > 0).then(|| totals.value[at]);
-                    passes(count as i64, value_count, value)
-                };
-                words[at / 64] |= (passes as u64) << (at % 64);
+                    let value = if totals.values { totals.value[at] } else { 0 };
+                    let with_records = passes(
+                        count as i64,
+                        value_count,
+                        (value_count > 0).then_some(value),
+                    );
+                    let passes = if count == 0 {
+                        zero_passes
+                    } else {
+                        with_records
+                    };
+                    bits |= (passes as u64) << (at - first);
+                }
+                *word |= bits;
             }
             start = end;
         }

@@ -159,13 +159,15 @@ impl Engine {
         let partial = if eligible.len() * 16 < universe.len() {
             None
         } else if let Some((low, high)) = one_range {
-            let in_range = |count: i64, _values: i64, value: Option<i64>| {
-                let whole = match function {
-                    AggregateFunction::Count => Some(count),
-                    AggregateFunction::Sum => Some(value.unwrap_or(0)),
-                    _ => value,
+            // Without short circuits: whether a value is in range is data, not a branch
+            // the processor could predict.
+            let in_range = move |count: i64, _values: i64, value: Option<i64>| {
+                let (whole, known) = match function {
+                    AggregateFunction::Count => (count, true),
+                    AggregateFunction::Sum => (value.unwrap_or(0), true),
+                    _ => (value.unwrap_or(0), value.is_some()),
                 };
-                whole.is_some_and(|v| low <= v && v <= high)
+                known & (low <= whole) & (whole <= high)
             };
             self.partial_aggregate(
                 context, function, relation, of, filter, &eligible, &in_range,
