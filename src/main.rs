@@ -572,7 +572,7 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             .map_or(1, |c| dataset.customer_ids().value(c as usize));
         // An event that customer could send now: a view of the first product.
         let view = serde_json::json!([{"type": "product_viewed", "customer_id": customer,
-            "product_id": dataset.products.ids("product_id").map_or(1, |p| p.value(0)),
+            "product_id": dataset.products.ints("product_id").map_or(1, |p| p.value(0)),
             "website_id": dataset.customer_index.get(customer).map_or(1, |c| {
                 dataset.customers.ints("website_id").map_or(1, |w| w.value(c as usize))
             }),

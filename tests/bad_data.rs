@@ -433,7 +433,7 @@ fn lenient_loading_skips_bad_rows_and_their_children_and_reports_them() {
         dataset
             .orders
             .table
-            .ids("order_id")
+            .ints("order_id")
             .unwrap()
             .to_int64()
             .values()
@@ -496,7 +496,7 @@ fn of_several_active_carts_the_most_recently_updated_counts() {
     ]);
     let (dataset, report) = load_lenient(dir.path());
     let carts = &dataset.carts.table;
-    let ids = carts.ids("cart_id").unwrap();
+    let ids = carts.ints("cart_id").unwrap();
     let active = datafusion::arrow::array::AsArray::as_boolean(
         carts.column("is_active").unwrap().array.as_ref(),
     );

@@ -132,8 +132,8 @@ async fn assert_links_match_the_files(ctx: &SessionContext, dataset: &Dataset) {
             .collect();
         let full = dataset.full_table(dataset.relation(table).unwrap());
         let (x, y) = (
-            full.ids(a).unwrap().to_int64(),
-            full.ids(b).unwrap().to_int64(),
+            full.ints(a).unwrap().to_int64(),
+            full.ints(b).unwrap().to_int64(),
         );
         let checksum: i64 = (0..full.rows)
             .map(|r| x.get_or_zero(r) * 1_000_003 + y.get_or_zero(r))
@@ -308,11 +308,11 @@ fn ids_are_kept_as_narrow_as_they_fit() {
     assert_eq!(types, ["Int64", "Int64", "Int32"]);
     assert_eq!(d.customer_ids().to_int64().values().to_vec(), vec![7, big]);
     let items = d.full_table(&d.order_items);
-    let mut item_orders: Vec<i64> = items.ids("order_id").unwrap().iter().flatten().collect();
+    let mut item_orders: Vec<i64> = items.ints("order_id").unwrap().iter().flatten().collect();
     item_orders.sort();
     assert_eq!(item_orders, vec![3, big + 1]);
     let carts = d.full_table(&d.carts);
-    assert_eq!(carts.ids("customer_id").unwrap().get(0), Some(big));
+    assert_eq!(carts.ints("customer_id").unwrap().get(0), Some(big));
     assert_eq!(
         d.order_index
             .get(big + 1)
@@ -346,7 +346,7 @@ fn rows_in_any_order_are_grouped_by_owner_and_keep_their_links() {
 
     let ids_of = |relation: &Relation, rows: std::ops::Range<usize>, column: &str| -> Vec<i64> {
         let full = d.full_table(relation);
-        let values = full.ids(column).unwrap();
+        let values = full.ints(column).unwrap();
         rows.map(|r| values.value(r)).collect()
     };
     let orders = &d.orders;
@@ -397,7 +397,7 @@ fn rows_in_any_order_are_grouped_by_owner_and_keep_their_links() {
     assert_eq!(ids_of(views, visitors.rows_of(1), "visitor_id"), vec![5]);
     assert_eq!(
         d.products
-            .ids("product_id")
+            .ints("product_id")
             .unwrap()
             .to_int64()
             .values()

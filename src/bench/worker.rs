@@ -334,7 +334,7 @@ impl EventMaker {
         let websites = dataset.customers.ints("website_id").expect("website_id");
         let products = dataset
             .products
-            .ids("product_id")
+            .ints("product_id")
             .expect("product_id")
             .to_int64();
         anyhow::ensure!(
@@ -344,7 +344,7 @@ impl EventMaker {
         let next_order = dataset
             .orders
             .table
-            .ids("order_id")
+            .ints("order_id")
             .and_then(|ids| ids.iter().flatten().max())
             .unwrap_or(0);
         let next_customer = customers.iter().flatten().max().unwrap_or(0);

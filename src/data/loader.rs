@@ -396,7 +396,7 @@ fn keep_links(links: Vec<u32>, keep: &Option<BooleanArray>) -> Vec<u32> {
 /// A table sorted by its id column; its index maps id to row.
 fn finish_keyed(raw: RawTable, key: &str, report: &mut LoadReport) -> (Table, IdIndex) {
     let (table, _) = drop_bad_rows(raw, report);
-    let ids = table.ids(key).expect("key column");
+    let ids = table.ints(key).expect("key column");
     let table = if (1..ids.len()).all(|r| ids.value(r - 1) < ids.value(r)) {
         table
     } else {
@@ -405,7 +405,7 @@ fn finish_keyed(raw: RawTable, key: &str, report: &mut LoadReport) -> (Table, Id
         table.reorder(order)
     };
     let index =
-        IdIndex::build(table.ids(key).expect("key column")).expect("duplicates were removed");
+        IdIndex::build(table.ints(key).expect("key column")).expect("duplicates were removed");
     (table, index)
 }
 
@@ -433,7 +433,7 @@ fn finish_grouped(
     }
     let owner = keep_links(owner, &keep);
     let product = product.map(|p| keep_links(p, &keep));
-    let (order, offsets) = group_rows(&owner, owners);
+    let (order, offsets) = group_rows(owner.len(), |row| owner[row], owners);
     drop(owner);
     let relation = |table, product_row| Relation {
         table,
@@ -642,7 +642,7 @@ fn assemble(
     let owner = take_link(&mut orders, "customer_id");
     let orders = finish_grouped(orders, owner, n_customers, None, &customer_link, report);
     let order_index =
-        IdIndex::build(orders.table.ids("order_id").expect("order_id")).expect("unique");
+        IdIndex::build(orders.table.ints("order_id").expect("order_id")).expect("unique");
 
     let mut carts = take_raw(&mut raw, Carts);
     check_customer_or_visitor(&mut carts)?;
@@ -664,7 +664,7 @@ fn assemble(
     let carts = finish_grouped(carts, owner, subjects, None, &subject_links, report);
     let mut carts = split_subjects(carts, n_customers);
     one_active_cart(&mut carts, report);
-    let cart_index = IdIndex::build(carts.table.ids("cart_id").expect("cart_id")).expect("unique");
+    let cart_index = IdIndex::build(carts.table.ints("cart_id").expect("cart_id")).expect("unique");
     let owner = subject_owners(&views, &view_customer, &visitor_index, n_customers);
     let view_links = [
         subject_links[0],

@@ -1150,7 +1150,7 @@ fn link_value(
 ) -> Value {
     use crate::store::{LinkTarget, NONE};
     let key = |table: &Table, column: &str, at: u32| {
-        Value::Int(table.ids(column).expect("key column").value(at as usize))
+        Value::Int(table.ints(column).expect("key column").value(at as usize))
     };
     let owner = |groups: &crate::store::Groups| Some(groups.owner_of(row)).filter(|&o| o != NONE);
     match target {

@@ -492,7 +492,7 @@ impl Engine {
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
         let rows = self.records(context, space, &filter, &candidates)?;
         let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
-        let mut subjects = self.subjects_of(space, &rows);
+        let mut subjects = space.subjects_of(&self.dataset, &rows);
         subjects &= within;
         tracing::debug!(
             "has {space:?}: {} candidate records in {candidates_ms:.2} ms, {} matching at {filtered_ms:.2} ms, {} subjects at {:.2} ms",
@@ -502,10 +502,6 @@ impl Engine {
             started.elapsed().as_secs_f64() * 1e3
         );
         Ok(subjects)
-    }
-
-    fn subjects_of(&self, space: Space, rows: &RoaringBitmap) -> RoaringBitmap {
-        space.subjects_of(&self.dataset, rows)
     }
 
     /// The in-scope rows of `space` that belong to subjects in `within`.

@@ -21,7 +21,7 @@ use crate::segment::aggregate::{Aggregated, Sink};
 use crate::segment::definition::AggregateFunction;
 use crate::segment::predicate::Test;
 use crate::segment::rows::{ColumnReader, NumberVisitor, visit_numbers};
-use crate::store::Table;
+use crate::store::{Table, starts_of};
 
 /// Days in a period (at most 64: a period's passing days are one `u64`). Shorter
 /// periods make more cells; longer ones more records to read where a range cuts one.
@@ -241,14 +241,8 @@ impl Partials {
                 }
             }
         }
-        let mut cell_offsets = Vec::with_capacity(blocks + 1);
-        let mut total = 0u32;
-        for &cells in &cells_in {
-            cell_offsets.push(total);
-            total += cells;
-        }
-        cell_offsets.push(total);
-        let cells = total as usize;
+        let cell_offsets = starts_of(&cells_in);
+        let cells = cell_offsets[blocks] as usize;
         let mut subjects = vec![0u32; cells];
         let mut count = vec![0u32; cells];
         let mut next_cell = cell_offsets[..blocks].to_vec();
@@ -271,13 +265,7 @@ impl Partials {
                 count[*slot as usize] += 1;
             }
         }
-        let mut record_offsets = Vec::with_capacity(cells + 1);
-        let mut total = 0u32;
-        for &records in &count {
-            record_offsets.push(total);
-            total += records;
-        }
-        record_offsets.push(total);
+        let record_offsets = starts_of(&count);
         drop(count);
         let values_column = key
             .of
@@ -288,7 +276,7 @@ impl Partials {
         let (mut record_days, mut values) = (Vec::new(), Vec::new());
         if key.time.is_some() {
             let values_reader = values_column.map(ColumnReader::new);
-            let records = total as usize;
+            let records = record_offsets[cells] as usize;
             record_days = vec![0u8; records];
             if values_reader.is_some() {
                 values = vec![0i64; records];

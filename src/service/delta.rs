@@ -505,7 +505,7 @@ fn address_owner(base: &Dataset, delta: &Delta, address: i64) -> Option<u32> {
     if let Some(&owner) = delta.owners.get(&(TableName::Addresses, address)) {
         return Some(owner);
     }
-    let ids = base.addresses.table.ids("address_id")?;
+    let ids = base.addresses.table.ints("address_id")?;
     // Addresses are few per customer and events on them rare: a scan, not an index.
     let row = (0..ids.len()).position(|row| ids.get(row) == Some(address))?;
     Some(base.addresses.groups.owner_of(row)).filter(|&c| c != NONE)
@@ -770,17 +770,17 @@ fn record_owners(delta: &mut Delta, after: &Dataset, part: &Part) {
     };
     note(
         TableName::Orders,
-        after.orders.table.ids("order_id"),
+        after.orders.table.ints("order_id"),
         &after.orders,
     );
     note(
         TableName::Carts,
-        after.carts.table.ids("cart_id"),
+        after.carts.table.ints("cart_id"),
         &after.carts,
     );
     note(
         TableName::Addresses,
-        after.addresses.table.ids("address_id"),
+        after.addresses.table.ints("address_id"),
         &after.addresses,
     );
 }

@@ -53,13 +53,7 @@ impl Table {
         self.columns.iter().find(|c| c.name == name)
     }
 
-    /// The values of an id column (always present for the data model's keys), in
-    /// whichever width it is stored.
-    pub fn ids(&self, name: &str) -> Option<Ints<'_>> {
-        self.ints(name)
-    }
-
-    /// The values of an int or decimal column, whichever width it is stored in.
+    /// The values of an id, int or decimal column, whichever way it is stored.
     pub fn ints(&self, name: &str) -> Option<Ints<'_>> {
         self.column(name).and_then(|c| Ints::of(c.array.as_ref()))
     }
@@ -471,7 +465,7 @@ impl Dataset {
     /// Customer ids by dense customer (ascending).
     pub fn customer_ids(&self) -> Ints<'_> {
         self.customers
-            .ids("customer_id")
+            .ints("customer_id")
             .expect("customers always have customer_id")
     }
 
@@ -500,7 +494,7 @@ impl Dataset {
     /// has no such owner: a guest order's customer, a visitor cart's customer).
     pub fn link_ids(&self, relation: &Relation, link: &LinkColumn) -> Int64Array {
         fn key<'t>(table: &'t Table, name: &str) -> Ints<'t> {
-            table.ids(name).expect("key column")
+            table.ints(name).expect("key column")
         }
         let no_groups = Groups::default();
         // The id of owner (or product row) `o`, read in place.
@@ -653,26 +647,31 @@ impl Dataset {
     }
 }
 
-/// Orders rows by owner, stably: rows of owner 0 first, ..., rows with `NONE` last.
-/// Returns the new order (old row per new row), or `None` when the rows are grouped
-/// already, and the offsets per owner.
-pub fn group_rows(owner_of_row: &[u32], owners: usize) -> (Option<Vec<u32>>, Vec<u32>) {
-    let mut offsets = vec![0u32; owners + 2];
-    for &o in owner_of_row {
-        let slot = if o == NONE { owners } else { o as usize };
-        offsets[slot + 1] += 1;
+/// Orders `rows` rows by their owner (`owner_of`, below `owners` or `NONE`), stably: rows
+/// of owner 0 first, ..., rows with `NONE` last. Returns the new order (old row per new
+/// row), or `None` when the rows are grouped already, and the offsets per owner.
+pub fn group_rows(
+    rows: usize,
+    owner_of: impl Fn(usize) -> u32,
+    owners: usize,
+) -> (Option<Vec<u32>>, Vec<u32>) {
+    let slot_of = |row: usize| match owner_of(row) {
+        NONE => owners,
+        owner => owner as usize,
+    };
+    let mut counts = vec![0u32; owners + 1];
+    for row in 0..rows {
+        counts[slot_of(row)] += 1;
     }
-    for i in 1..offsets.len() {
-        offsets[i] += offsets[i - 1];
-    }
+    let mut offsets = starts_of(&counts);
     // NONE is the largest value, so grouped rows are exactly non-decreasing owners.
-    let order = if owner_of_row.windows(2).all(|w| w[0] <= w[1]) {
+    let order = if (1..rows).all(|row| owner_of(row - 1) <= owner_of(row)) {
         None
     } else {
         let mut next = offsets.clone();
-        let mut order = vec![0u32; owner_of_row.len()];
-        for (row, &o) in owner_of_row.iter().enumerate() {
-            let slot = if o == NONE { owners } else { o as usize };
+        let mut order = vec![0u32; rows];
+        for row in 0..rows {
+            let slot = slot_of(row);
             order[next[slot] as usize] = row as u32;
             next[slot] += 1;
         }
@@ -680,4 +679,16 @@ pub fn group_rows(owner_of_row: &[u32], owners: usize) -> (Option<Vec<u32>>, Vec
     };
     offsets.truncate(owners + 1);
     (order, offsets)
+}
+
+/// Where each of consecutive groups of `counts` rows starts, and the end.
+pub fn starts_of(counts: &[u32]) -> Vec<u32> {
+    let mut starts = Vec::with_capacity(counts.len() + 1);
+    let mut total = 0u32;
+    for &count in counts {
+        starts.push(total);
+        total += count;
+    }
+    starts.push(total);
+    starts
 }

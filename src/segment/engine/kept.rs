@@ -15,7 +15,7 @@ use crate::segment::predicate::Test;
 use crate::segment::rows::ColumnReader;
 use crate::segment::schema::RelationKind;
 use crate::segment::space::Space;
-use crate::store::{MemoryItem, NONE, ProductLinks};
+use crate::store::{MemoryItem, NONE, ProductLinks, group_rows};
 
 impl Engine {
     /// Builds the structures that scopes, time windows, enumerations and product
@@ -97,25 +97,10 @@ impl Engine {
         // Rows without a product (`NONE`) are in no product's rows.
         let product_of = |row: usize| links.map_or(NONE, |links| links.get(row));
         let products = self.dataset.products.rows;
-        let mut offsets = vec![0u32; products + 1];
-        for row in 0..links.map_or(0, ProductLinks::len) {
-            let p = product_of(row);
-            if (p as usize) < products {
-                offsets[p as usize + 1] += 1;
-            }
-        }
-        for i in 1..offsets.len() {
-            offsets[i] += offsets[i - 1];
-        }
-        let mut next = offsets.clone();
-        let mut rows = vec![0u32; offsets[products] as usize];
-        for row in 0..links.map_or(0, ProductLinks::len) {
-            let p = product_of(row);
-            if (p as usize) < products {
-                rows[next[p as usize] as usize] = row as u32;
-                next[p as usize] += 1;
-            }
-        }
+        let links_len = links.map_or(0, ProductLinks::len);
+        let (order, offsets) = group_rows(links_len, product_of, products);
+        let mut rows = order.unwrap_or_else(|| (0..links_len as u32).collect());
+        rows.truncate(offsets[products] as usize);
         let built = Arc::new(ProductRows { offsets, rows });
         tracing::debug!(
             "rows by product of {table} built in {:.1} ms",
@@ -185,7 +170,7 @@ impl Engine {
             };
             for space in [Space::Cart, Space::Relation(RelationKind::ProductView)] {
                 let rows = self.scope_rows(space, &visitor_scope);
-                universe |= self.subjects_of(space, &rows);
+                universe |= space.subjects_of(&self.dataset, &rows);
             }
         }
         let universe = Arc::new(universe);
