@@ -894,6 +894,49 @@ fn parent_tests_for_few_subjects_and_for_many() {
     }
 }
 
+/// `has` over rows with a product whose `where` tests the product and the rows' time
+/// (a view's `viewed_at`, an order item's order's `created_at`): for many subjects the
+/// engine takes each passing product's rows in that time, for a few it tests their rows;
+/// both agree with the reference evaluator, for every kind of time comparison.
+#[test]
+fn product_tests_in_time_for_few_subjects_and_for_many() {
+    let world = world_with_views(29, 600, 12);
+    let (_dir, engine) = engine_for(&world);
+    let few = json!({"all": [
+        {"field": "customer.dob", "op": "eq", "value": "2000-02-29"},
+        {"field": "customer.gender", "op": "eq", "value": "female"}]});
+    let times = [
+        json!({"op": "in_last_days", "value": 30}),
+        json!({"op": "not_in_last_days", "value": 30}),
+        json!({"op": "between", "value": ["2026-01-01", "2026-06-30"]}),
+        json!({"op": "ne", "value": "2026-03-01"}),
+        json!({"op": "lt", "value": "2026-03-01T12:00:00Z"}),
+    ];
+    let products = [
+        json!({"field": "product.category_ids", "op": "has_any", "value": [1]}),
+        json!({"field": "product.price", "op": "gte", "value": 50}),
+    ];
+    for (relation, time) in [
+        ("product_view", "product_view.viewed_at"),
+        ("order_item", "order.created_at"),
+        ("cart_item", "cart_item.added_at"),
+        ("wishlist_item", "wishlist_item.added_at"),
+    ] {
+        for comparison in &times {
+            let mut time_test = comparison.clone();
+            time_test["field"] = json!(time);
+            for product in &products {
+                let has = json!({"has": relation, "where": {"all": [product, time_test]}});
+                for conditions in [has.clone(), json!({"all": [few, has]})] {
+                    let segment = json!({"name": "products in time", "websites": [1],
+                        "apply_to": "both", "conditions": conditions});
+                    assert_engine_equals_the_oracle(&world, &engine, &segment);
+                }
+            }
+        }
+    }
+}
+
 proptest! {
     // PROPTEST_CASES=5000 runs a longer search.
     #![proptest_config(ProptestConfig {

@@ -138,6 +138,8 @@ type RollupKey = (AggregateFunction, Space, Option<String>, ScopeKey);
 #[derive(Default)]
 struct ProductTests(std::cell::RefCell<FxHashMap<*const FieldTest, Arc<RoaringBitmap>>>);
 
+/// The rows of each product: those of product `p` are `rows[offsets[p]..offsets[p+1]]`,
+/// in the order of their time ([`Space::time_field`], nulls first) when the space has one.
 struct ProductRows {
     offsets: Vec<u32>,
     rows: Vec<u32>,
@@ -482,7 +484,10 @@ impl Engine {
         within: &RoaringBitmap,
     ) -> Result<RoaringBitmap, EvalError> {
         let started = std::time::Instant::now();
-        let (candidates, filter) = match self.by_parents(context, space, filter, within) {
+        let narrowed = self
+            .by_product_times(context, space, filter, within)
+            .or_else(|| self.by_parents(context, space, filter, within));
+        let (candidates, filter) = match narrowed {
             Some((rows, rest)) => (rows, std::borrow::Cow::Owned(rest)),
             None => (
                 self.candidate_rows(context, space, within),

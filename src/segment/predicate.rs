@@ -157,6 +157,28 @@ impl Test {
             other => unreachable!("validated ordered operator: {other}"),
         }
     }
+    /// The values a `Ranges` test passes, as sorted, disjoint inclusive ranges (a negated
+    /// test passes the gaps between its ranges); `None` for other tests.
+    pub fn passing_ranges(&self) -> Option<Vec<(i64, i64)>> {
+        let Test::Ranges { ranges, negate } = self else {
+            return None;
+        };
+        if !negate {
+            return Some(ranges.clone());
+        }
+        let mut gaps = Vec::with_capacity(ranges.len() + 1);
+        let mut next = Some(i64::MIN);
+        for &(low, high) in ranges {
+            if let Some(from) = next.filter(|&from| from < low) {
+                gaps.push((from, low - 1));
+            }
+            next = high.checked_add(1);
+        }
+        if let Some(from) = next {
+            gaps.push((from, i64::MAX));
+        }
+        Some(gaps)
+    }
 
     /// Whether a number (of any ordered type) passes.
     pub fn number(&self, value: Option<i64>) -> bool {

@@ -17,9 +17,10 @@ use crate::model::FieldType;
 use crate::segment::predicate::Test;
 use crate::store::{Column, Ints};
 
-/// Builds a bitmap from rows in any order: sorted when few, through a bitset when many.
+/// Builds a bitmap from rows in any order: sorted when few, through a bitset when many
+/// (sorting costs about 20 ns a row; a bitset about a nanosecond per 64 rows of `space`).
 pub fn bitmap_from_rows(mut rows: Vec<u32>, space: usize) -> RoaringBitmap {
-    if rows.len() < 65_536 || rows.len() * 64 < space {
+    if rows.len() < 4_096 || rows.len() * 1_024 < space {
         rows.sort_unstable();
         RoaringBitmap::from_sorted_iter(rows).expect("sorted")
     } else {
@@ -278,7 +279,7 @@ impl<'a> ColumnReader<'a> {
     }
 
     /// The value as a number (ints, decimal units, bools 0/1, days, µs).
-    #[inline]
+    #[inline(always)]
     pub fn number(&self, row: usize) -> Option<i64> {
         match self {
             ColumnReader::Ints(ints) => ints.get(row),

@@ -7,6 +7,7 @@ use std::time::Instant;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
+use super::products::RowTimes;
 use super::{Engine, PREPARED_DISTINCT, ProductRows, ScopeKey, website_test};
 use crate::model::{FieldType, TableName};
 use crate::segment::definition::ApplyTo;
@@ -31,13 +32,25 @@ impl Engine {
             RelationKind::CartItem,
             RelationKind::WishlistItem,
         ];
-        // The largest (order items) on a thread of its own.
-        std::thread::scope(|scope| {
+        // The largest (order items) on a thread of its own, the rest and the indexes
+        // on this one.
+        let prepared = std::thread::scope(|scope| {
             scope.spawn(|| self.product_rows(Space::Relation(product_spaces[0])));
             for relation in &product_spaces[1..] {
                 self.product_rows(Space::Relation(*relation));
             }
+            self.prepare_indexes()
         });
+        self.prepared.get_or_init(|| prepared);
+        tracing::info!(
+            "prepared indexes and rows by product in {:.2} s ({:.1} MiB)",
+            started.elapsed().as_secs_f64(),
+            self.index_memory_bytes() as f64 / (1 << 20) as f64
+        );
+    }
+
+    /// Builds the indexes [`Engine::prepare`] names; returns their columns.
+    fn prepare_indexes(&self) -> Vec<(TableName, String)> {
         let dataset = &self.dataset;
         let tables = std::iter::once(&dataset.customers)
             .chain(dataset.relations().into_iter().map(|(_, r)| &r.table));
@@ -62,12 +75,7 @@ impl Engine {
                 }
             }
         }
-        self.prepared.get_or_init(|| prepared);
-        tracing::info!(
-            "prepared indexes and rows by product in {:.2} s ({:.1} MiB)",
-            started.elapsed().as_secs_f64(),
-            self.index_memory_bytes() as f64 / (1 << 20) as f64
-        );
+        prepared
     }
 
     /// An engine over the same data holding only what [`Engine::prepare`] built (shared,
@@ -101,6 +109,9 @@ impl Engine {
         let (order, offsets) = group_rows(links_len, product_of, products);
         let mut rows = order.unwrap_or_else(|| (0..links_len as u32).collect());
         rows.truncate(offsets[products] as usize);
+        if let Some(times) = self.row_times(space) {
+            sort_by_time(&mut rows, &offsets, &times);
+        }
         let built = Arc::new(ProductRows { offsets, rows });
         tracing::debug!(
             "rows by product of {table} built in {:.1} ms",
@@ -341,5 +352,31 @@ impl Engine {
             ),
         ]);
         items
+    }
+}
+
+/// Orders each product's rows (`rows[offsets[p]..offsets[p + 1]]`) by their time, nulls
+/// first.
+fn sort_by_time(rows: &mut [u32], offsets: &[u32], times: &RowTimes) {
+    // Nulls 0, then every time in order, above the row: one integer each, which a plain
+    // sort orders.
+    let key = |row: u32| {
+        let time = times
+            .at(row)
+            .map_or(0, |t| (t as u64 ^ (1 << 63)) as u128 + 1);
+        time << 32 | row as u128
+    };
+    let mut keyed = Vec::new();
+    for product in offsets.windows(2) {
+        let of_product = &mut rows[product[0] as usize..product[1] as usize];
+        if of_product.len() < 2 {
+            continue;
+        }
+        keyed.clear();
+        keyed.extend(of_product.iter().map(|&row| key(row)));
+        keyed.sort_unstable();
+        for (slot, &row) in of_product.iter_mut().zip(&keyed) {
+            *slot = row as u32;
+        }
     }
 }

@@ -5,14 +5,160 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use super::{Engine, ProductTests};
+use super::{Context, Engine, ProductTests};
 use crate::segment::plan::{FieldTest, RecordPlan, Tree};
-use crate::segment::rows::filter_rows;
+use crate::segment::rows::{ColumnReader, bitmap_from_rows, filter_rows};
 use crate::segment::schema::FieldTable;
 use crate::segment::space::Space;
-use crate::store::ProductLinks;
+use crate::store::{Groups, NONE, ProductLinks};
+
+/// The time of each row of a product space ([`Space::time_field`]), by which rows by
+/// product keep each product's rows.
+pub(super) struct RowTimes<'a> {
+    reader: ColumnReader<'a>,
+    /// For the time of the row's parent (an order item's order): the rows by parent.
+    parent: Option<&'a Groups>,
+}
+
+impl RowTimes<'_> {
+    /// The row's time; null rows order before every time.
+    #[inline(always)]
+    pub fn at(&self, row: u32) -> Option<i64> {
+        let row = match self.parent {
+            Some(groups) => match groups.owner_of(row as usize) {
+                NONE => return None,
+                parent => parent as usize,
+            },
+            None => row as usize,
+        };
+        self.reader.number(row)
+    }
+}
 
 impl Engine {
+    pub(super) fn row_times(&self, space: Space) -> Option<RowTimes<'_>> {
+        let (table, column) = space.time_field()?;
+        let relation = space.relation(&self.dataset);
+        if table == relation.table.name {
+            let stored = relation.table.column(column)?;
+            return Some(RowTimes {
+                reader: ColumnReader::new(stored),
+                parent: None,
+            });
+        }
+        let stored = space
+            .parent()?
+            .relation(&self.dataset)
+            .table
+            .column(column)?;
+        Some(RowTimes {
+            reader: ColumnReader::new(stored),
+            parent: Some(&relation.groups),
+        })
+    }
+
+    /// For a `has` whose `where` is an intersection of product tests, a test of the
+    /// rows' time ([`Space::time_field`]) and maybe others: the rows in scope of the
+    /// passing products at a passing time, and the other tests. Each product's rows are
+    /// in time order, so those of a time range are one slice, found by two binary
+    /// searches: "viewed category 5 in the last 30 days" gathers 184,000 rows instead of
+    /// testing 22 million. `None` when the slices hold more rows than the candidates of
+    /// the subjects in question.
+    pub(super) fn by_product_times(
+        &self,
+        context: &Context,
+        space: Space,
+        plan: &RecordPlan,
+        within: &RoaringBitmap,
+    ) -> Option<(RoaringBitmap, RecordPlan)> {
+        let Tree::And(children) = plan else {
+            return None;
+        };
+        let (table, column) = space.time_field()?;
+        let of_time = |c: &RecordPlan| match c {
+            Tree::Leaf(test) => {
+                test.field.table.table_name() == table && test.field.column == column
+            }
+            _ => false,
+        };
+        let time_index = children.iter().position(|c| {
+            of_time(c) && matches!(c, Tree::Leaf(test) if test.test.passing_ranges().is_some())
+        })?;
+        let Tree::Leaf(time_test) = &children[time_index] else {
+            unreachable!("found as a leaf")
+        };
+        let ranges = time_test.test.passing_ranges()?;
+        let is_product = |c: &RecordPlan| matches!(c, Tree::Leaf(test) if test.field.table == FieldTable::Product);
+        let memo = ProductTests::default();
+        let mut passing: Option<RoaringBitmap> = None;
+        for child in children.iter().filter(|c| is_product(c)) {
+            let Tree::Leaf(test) = child else {
+                unreachable!("filtered as leaves")
+            };
+            let products = self.passing_products(test, &memo);
+            match &mut passing {
+                None => passing = Some(products.as_ref().clone()),
+                Some(all) => *all &= products.as_ref(),
+            }
+        }
+        let passing = passing?;
+        let times = self.row_times(space)?;
+        let relation_rows = space.relation(&self.dataset).rows();
+        let scope = self.scope_rows(space, &context.scope);
+        let universe = self.universe(&context.scope).len().max(1);
+        // The rows the evaluation starts from otherwise: the subjects' rows when few
+        // (as `candidate_rows` takes them), else every row in scope.
+        let candidates = if within.len() * 16 < universe {
+            within.len() * relation_rows as u64 / universe
+        } else {
+            scope.len()
+        };
+        // Two binary searches per product and range cost about as much as testing a few
+        // dozen rows.
+        if passing.len() * ranges.len() as u64 * 32 > candidates {
+            return None;
+        }
+        let by_product = self.product_rows(space);
+        let of_products: Vec<&[u32]> = passing
+            .iter()
+            .map(|p| {
+                &by_product.rows[by_product.offsets[p as usize] as usize
+                    ..by_product.offsets[p as usize + 1] as usize]
+            })
+            .collect();
+        let mut slices = Vec::new();
+        for &(low, high) in &ranges {
+            let starts = partition_points(&of_products, |row| times.at(row) < Some(low));
+            let ends = partition_points(&of_products, |row| times.at(row) <= Some(high));
+            for ((rows, start), end) in of_products.iter().zip(starts).zip(ends) {
+                if start < end {
+                    slices.push(&rows[start..end]);
+                }
+            }
+        }
+        let total: u64 = slices.iter().map(|slice| slice.len() as u64).sum();
+        if total > candidates {
+            return None;
+        }
+        let mut gathered = Vec::with_capacity(total as usize);
+        slices
+            .iter()
+            .for_each(|slice| gathered.extend_from_slice(slice));
+        let mut rows = bitmap_from_rows(gathered, relation_rows);
+        rows &= scope.as_ref();
+        let rest: Vec<RecordPlan> = children
+            .iter()
+            .enumerate()
+            .filter(|&(i, c)| i != time_index && !is_product(c))
+            .map(|(_, c)| c.clone())
+            .collect();
+        let rest = match rest.len() {
+            0 => Tree::Everything,
+            _ => Tree::And(rest),
+        };
+        Some((rows, rest))
+    }
+
     /// The products passing a product test, computed once per `ProductTests`.
     pub(super) fn passing_products(
         &self,
@@ -106,7 +252,7 @@ impl Engine {
                     ..by_product.offsets[product as usize + 1] as usize;
                 rows.extend_from_slice(&by_product.rows[range]);
             }
-            let mut selected = crate::segment::rows::bitmap_from_rows(rows, relation.rows());
+            let mut selected = bitmap_from_rows(rows, relation.rows());
             selected &= within;
             return selected;
         }
@@ -119,4 +265,34 @@ impl Engine {
             ProductLinks::Wide(links) => filter_rows(within, |row| passes(links[row] as usize)),
         }
     }
+}
+
+/// `partition_point` of every slice, the searches in lockstep: each step probes every
+/// slice once, and those probes wait on memory together rather than one after another.
+fn partition_points(slices: &[&[u32]], before: impl Fn(u32) -> bool) -> Vec<usize> {
+    let mut bases = vec![0usize; slices.len()];
+    let mut sizes: Vec<usize> = slices.iter().map(|slice| slice.len()).collect();
+    let mut open = true;
+    while open {
+        open = false;
+        for ((slice, base), size) in slices.iter().zip(&mut bases).zip(&mut sizes) {
+            if *size > 1 {
+                let half = *size / 2;
+                if before(slice[*base + half]) {
+                    *base += half;
+                }
+                *size -= half;
+                open |= *size > 1;
+            }
+        }
+    }
+    slices
+        .iter()
+        .zip(bases)
+        .zip(sizes)
+        .map(|((slice, base), size)| match size {
+            0 => 0,
+            _ => base + usize::from(before(slice[base])),
+        })
+        .collect()
 }
