@@ -256,6 +256,19 @@ proptest! {
             let expected = row_by_row(&column, &test);
             prop_assert_eq!(index.select(&test), expected.clone(), "{:?} {:?}", kind, test);
             prop_assert!(index.estimate(&test) <= rows);
+            // Within a narrow span of the rows (bins cut down first) and a wide one.
+            let rows = rows as u32;
+            let start = (seed % rows as u64) as u32;
+            for span in [rows / 5 + 1, rows] {
+                let within: RoaringBitmap = (start..rows.min(start + span))
+                    .filter(|row| (row ^ seed as u32) % 3 != 0)
+                    .collect();
+                prop_assert_eq!(
+                    index.select_within(&test, &within),
+                    &expected & &within,
+                    "{:?} {:?} within {} rows from {}", kind, test, span, start
+                );
+            }
         }
     }
 }

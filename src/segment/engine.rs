@@ -470,9 +470,7 @@ impl Engine {
             }
             None => self.index(table.name, column),
         };
-        let mut selected = index.select(test);
-        selected &= within;
-        selected
+        index.select_within(test, within)
     }
 
     /// Subjects in `within` with at least one row of `space` in scope passing `filter`.
@@ -497,8 +495,12 @@ impl Engine {
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
         let rows = self.records(context, space, &filter, &candidates)?;
         let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
-        let mut subjects = space.subjects_of(&self.dataset, &rows);
-        subjects &= within;
+        // Few subjects: their ranges against the rows, not each row's owner.
+        let few = within.len() * 16 < self.universe(&context.scope).len();
+        let subjects = match few {
+            true => space.subjects_among(&self.dataset, &rows, within),
+            false => space.subjects_of(&self.dataset, &rows) & within,
+        };
         tracing::debug!(
             "has {space:?}: {} candidate records in {candidates_ms:.2} ms, {} matching at {filtered_ms:.2} ms, {} subjects at {:.2} ms",
             candidates.len(),

@@ -193,9 +193,40 @@ impl ColumnIndex {
         }
     }
 
+    /// Rows of `within` passing `test`. When `within` spans a small part of the rows
+    /// (a visitor's views, after the customers'), each bin is cut down to it before the
+    /// union: the union then merges only the containers that `within` reaches.
+    pub fn select_within(&self, test: &Test, within: &RoaringBitmap) -> RoaringBitmap {
+        let span = match (within.min(), within.max()) {
+            (Some(min), Some(max)) => (max - min) as usize + 1,
+            _ => return RoaringBitmap::new(),
+        };
+        let ranges = match test {
+            Test::Ranges { ranges, negate } => Some((ranges.clone(), *negate)),
+            Test::Text { matcher, negate } => Some((self.text_ranks(matcher), *negate)),
+            _ => None,
+        };
+        match ranges {
+            Some((ranges, negate)) if span * 2 < self.space => {
+                self.ranges_within(&ranges, negate, Some(within))
+            }
+            _ => self.select(test) & within,
+        }
+    }
+
     /// Rows whose key is in one of the sorted, disjoint `ranges`; with `negate`, the
     /// non-null rows in none of them.
     pub fn ranges(&self, ranges: &[(i64, i64)], negate: bool) -> RoaringBitmap {
+        self.ranges_within(ranges, negate, None)
+    }
+
+    /// [`ColumnIndex::ranges`], of the rows of `within` only when given.
+    fn ranges_within(
+        &self,
+        ranges: &[(i64, i64)],
+        negate: bool,
+        within: Option<&RoaringBitmap>,
+    ) -> RoaringBitmap {
         let (inside, cut, outside) = self.classify(ranges);
         let size = |bins: &[usize]| bins.iter().map(|&b| self.bins[b].len()).sum::<u64>();
         // Matching rows: the bins inside plus the passing rows of the cut ones, or every
@@ -206,19 +237,31 @@ impl ColumnIndex {
             ranges,
             passing: matched_from_inside,
         });
+        let union = |bins: &[usize]| match within {
+            Some(within) => self
+                .rows_of(bins)
+                .chain(parts.iter())
+                .map(|rows| rows & within)
+                .union(),
+            None => self.rows_of(bins).chain(parts.iter()).union(),
+        };
+        let not_null = || match within {
+            Some(within) => &self.not_null & within,
+            None => self.not_null.clone(),
+        };
         if matched_from_inside {
-            let matched = self.rows_of(&inside).chain(parts.iter()).union();
+            let matched = union(&inside);
             if negate {
-                &self.not_null - matched
+                not_null() - matched
             } else {
                 matched
             }
         } else {
-            let unmatched = self.rows_of(&outside).chain(parts.iter()).union();
+            let unmatched = union(&outside);
             if negate {
                 unmatched
             } else {
-                &self.not_null - unmatched
+                not_null() - unmatched
             }
         }
     }

@@ -53,9 +53,7 @@ impl Engine {
                 test.number(value)
             });
         }
-        let mut selected = index.select(&on_index);
-        selected &= candidates;
-        selected
+        index.select_within(&on_index, candidates)
     }
 
     /// Customers by birth month and day (`month * 32 + day`), built once.
