@@ -4,7 +4,7 @@
 use roaring::RoaringBitmap;
 
 use crate::model::TableName;
-use crate::segment::rows::for_each_row;
+use crate::segment::rows::{bitmap_from_rows, for_each_row};
 use crate::segment::schema::RelationKind;
 use crate::store::{Dataset, Groups, NONE, Relation};
 
@@ -79,38 +79,27 @@ impl Space {
     /// or `NONE` (a guest order's rows).
     #[inline]
     pub fn subject_of(self, dataset: &Dataset, row: usize) -> u32 {
-        let relation = self.relation(dataset);
-        match self.parent() {
-            Some(parent) => match relation.groups.owner_of(row) {
-                NONE => NONE,
-                owner => parent.subject_of(dataset, owner as usize),
-            },
-            None => match relation.groups.owner_of(row) {
-                NONE => relation
-                    .visitor_groups
-                    .as_ref()
-                    .map(|groups| groups.owner_of(row))
-                    .filter(|&visitor| visitor != NONE)
-                    .map_or(NONE, |visitor| dataset.customer_count() as u32 + visitor),
-                customer => customer,
-            },
-        }
+        SubjectLookup::of(self, dataset).subject_of(row)
     }
 
     /// The subjects owning `rows`.
     pub fn subjects_of(self, dataset: &Dataset, rows: &RoaringBitmap) -> RoaringBitmap {
+        let lookup = SubjectLookup::of(self, dataset);
         let mut subjects = Vec::new();
-        // Rows ascend and so do their subjects. When the rows are dense, a row before the
-        // end of the last subject's rows is that subject's and needs no lookup; when they
-        // are sparse, finding that end costs more than it saves.
-        let dense = rows.len() * 16 > self.relation(dataset).rows() as u64;
+        // Rows ascend and so do their subjects. When subjects have many rows and many of
+        // them are here, a row before the end of the last subject's rows is that
+        // subject's and needs no lookup; otherwise finding that end costs more than it
+        // saves.
+        let all_rows = self.relation(dataset).rows() as u64;
+        let subject_count = dataset.customer_count() + dataset.visitor_count();
+        let dense = rows.len() * 16 > all_rows && all_rows >= 4 * subject_count as u64;
         let mut last = NONE;
         let mut end_of_last = 0u32;
         for_each_row(rows, |row| {
             if row < end_of_last {
                 return;
             }
-            let subject = self.subject_of(dataset, row as usize);
+            let subject = lookup.subject_of(row as usize);
             if subject != NONE && subject != last {
                 subjects.push(subject);
                 last = subject;
@@ -119,7 +108,7 @@ impl Space {
                 }
             }
         });
-        RoaringBitmap::from_sorted_iter(subjects).expect("subjects ascend with their rows")
+        bitmap_from_rows(subjects, subject_count)
     }
 
     /// The subjects of `within` owning some of `rows`, found by walking both in order:
@@ -208,4 +197,47 @@ pub fn expand(groups: &Groups, owners: &RoaringBitmap) -> RoaringBitmap {
         flush(done, &mut rows);
     }
     rows
+}
+
+/// How a space's rows name their subjects, resolved once for many rows.
+struct SubjectLookup<'a> {
+    /// Row to parent row, for rows that belong to another table's rows (an order's items).
+    to_parent: Option<&'a Groups>,
+    customers: &'a Groups,
+    visitors: Option<&'a Groups>,
+    customer_count: u32,
+}
+
+impl<'a> SubjectLookup<'a> {
+    fn of(space: Space, dataset: &'a Dataset) -> SubjectLookup<'a> {
+        let relation = space.relation(dataset);
+        let (to_parent, owned) = match space.parent() {
+            Some(parent) => (Some(&relation.groups), parent.relation(dataset)),
+            None => (None, relation),
+        };
+        SubjectLookup {
+            to_parent,
+            customers: &owned.groups,
+            visitors: owned.visitor_groups.as_ref(),
+            customer_count: dataset.customer_count() as u32,
+        }
+    }
+
+    #[inline]
+    fn subject_of(&self, row: usize) -> u32 {
+        let row = match self.to_parent {
+            Some(groups) => match groups.owner_of(row) {
+                NONE => return NONE,
+                parent => parent as usize,
+            },
+            None => row,
+        };
+        match self.customers.owner_of(row) {
+            NONE => match self.visitors.map_or(NONE, |groups| groups.owner_of(row)) {
+                NONE => NONE,
+                visitor => self.customer_count + visitor,
+            },
+            customer => customer,
+        }
+    }
 }
