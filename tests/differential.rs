@@ -937,6 +937,71 @@ fn product_tests_in_time_for_few_subjects_and_for_many() {
     }
 }
 
+/// `has` whose `where` is one test of a string column of few values (an order's status,
+/// an address's country, an order address's type): answered from the subjects of each
+/// value in scope, equal to the reference evaluator for every kind of test, nulls and
+/// mixed case included, in every scope.
+#[test]
+fn has_one_test_of_few_values() {
+    let world = world(31, 400);
+    let (_dir, engine) = engine_for(&world);
+    let tests = [
+        (
+            "order",
+            "order.status",
+            json!({"op": "eq", "value": "complete"}),
+        ),
+        (
+            "order",
+            "order.status",
+            json!({"op": "ne", "value": "complete"}),
+        ),
+        (
+            "order",
+            "order.status",
+            json!({"op": "in", "value": ["canceled", "processing"]}),
+        ),
+        ("order", "order.status", json!({"op": "is_null"})),
+        (
+            "order",
+            "order.status",
+            json!({"op": "starts_with", "value": "c"}),
+        ),
+        (
+            "address",
+            "address.country_id",
+            json!({"op": "eq", "value": "de"}),
+        ),
+        (
+            "address",
+            "address.country_id",
+            json!({"op": "is_not_null"}),
+        ),
+        (
+            "order_address",
+            "order_address.address_type",
+            json!({"op": "eq", "value": "shipping"}),
+        ),
+        (
+            "order_address",
+            "order_address.address_type",
+            json!({"op": "not_in", "value": ["billing"]}),
+        ),
+    ];
+    for (relation, field, comparison) in tests {
+        let mut test = comparison.clone();
+        test["field"] = json!(field);
+        let has = json!({"has": relation, "where": test});
+        for conditions in [has.clone(), json!({"not": has})] {
+            for websites in [json!([1]), json!([1, 2])] {
+                let segment = json!({"name": "by value", "websites": websites,
+                    "apply_to": "registered", "conditions": conditions});
+                assert_engine_equals_the_oracle(&world, &engine, &segment);
+            }
+        }
+    }
+}
+
 proptest! {
     // PROPTEST_CASES=5000 runs a longer search.
     #![proptest_config(ProptestConfig {

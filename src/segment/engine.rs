@@ -24,6 +24,7 @@ use crate::store::{Dataset, Table};
 
 mod aggregates;
 mod derived;
+mod enums;
 mod kept;
 mod parents;
 mod partial;
@@ -114,6 +115,8 @@ pub struct Engine {
     rollups: Mutex<FxHashMap<RollupKey, Arc<ColumnIndex>>>,
     /// Per-subject partial aggregates by website, string value and period.
     partials: Mutex<partial::KeptPartials>,
+    /// Per space, string column of few values and scope: the subjects by value.
+    by_value: Mutex<FxHashMap<enums::ByValueKey, Arc<enums::SubjectsByValue>>>,
     /// Per space: each subject's first row, and the end.
     subject_offsets: Mutex<FxHashMap<Space, Arc<Vec<u32>>>>,
     /// Customers by birth month and day.
@@ -156,6 +159,7 @@ impl Engine {
             scopes: Mutex::default(),
             rollups: Mutex::default(),
             partials: Mutex::default(),
+            by_value: Mutex::default(),
             subject_offsets: Mutex::default(),
             birthdays: std::sync::OnceLock::new(),
             universes: Mutex::default(),
@@ -481,6 +485,9 @@ impl Engine {
         filter: &RecordPlan,
         within: &RoaringBitmap,
     ) -> Result<RoaringBitmap, EvalError> {
+        if let Some(subjects) = self.has_by_value(context, space, filter, within) {
+            return Ok(subjects);
+        }
         let started = std::time::Instant::now();
         let narrowed = self
             .by_product_times(context, space, filter, within)

@@ -200,7 +200,7 @@ pub fn expand(groups: &Groups, owners: &RoaringBitmap) -> RoaringBitmap {
 }
 
 /// How a space's rows name their subjects, resolved once for many rows.
-struct SubjectLookup<'a> {
+pub struct SubjectLookup<'a> {
     /// Row to parent row, for rows that belong to another table's rows (an order's items).
     to_parent: Option<&'a Groups>,
     customers: &'a Groups,
@@ -209,7 +209,7 @@ struct SubjectLookup<'a> {
 }
 
 impl<'a> SubjectLookup<'a> {
-    fn of(space: Space, dataset: &'a Dataset) -> SubjectLookup<'a> {
+    pub fn of(space: Space, dataset: &'a Dataset) -> SubjectLookup<'a> {
         let relation = space.relation(dataset);
         let (to_parent, owned) = match space.parent() {
             Some(parent) => (Some(&relation.groups), parent.relation(dataset)),
@@ -223,8 +223,9 @@ impl<'a> SubjectLookup<'a> {
         }
     }
 
+    /// The subject owning `row`, or `NONE`.
     #[inline]
-    fn subject_of(&self, row: usize) -> u32 {
+    pub fn subject_of(&self, row: usize) -> u32 {
         let row = match self.to_parent {
             Some(groups) => match groups.owner_of(row) {
                 NONE => return NONE,

@@ -331,6 +331,17 @@ impl Engine {
                 )
             },
         ));
+        items.extend(self.by_value.lock().expect("lock").iter().map(
+            |((space, column, scope), by_value)| {
+                MemoryItem::new(
+                    format!(
+                        "subjects by {column} of {space:?} on websites {:?} for {:?}",
+                        scope.websites, scope.apply_to
+                    ),
+                    by_value.memory_bytes(),
+                )
+            },
+        ));
         items.sort_by(|a, b| a.what.cmp(&b.what));
         let bitmap = |b: &Arc<RoaringBitmap>| b.serialized_size();
         items.extend([
