@@ -181,6 +181,14 @@ fn field_leaf<L>(
 }
 
 impl<L> Tree<L> {
+    /// The intersection of `children`: everything when there are none.
+    pub fn all_of(children: Vec<Tree<L>>) -> Tree<L> {
+        match children.len() {
+            0 => Tree::Everything,
+            _ => Tree::And(children),
+        }
+    }
+
     /// Folds constants, flattens nested combinations, removes double negation.
     pub fn simplify(self) -> Tree<L> {
         match self {

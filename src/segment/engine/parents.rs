@@ -47,10 +47,6 @@ impl Engine {
         }
         // The parents in scope have exactly their rows in the child's scope.
         let rows = space.expand_parents(&self.dataset, &parents);
-        let rest = match rest.len() {
-            0 => Tree::Everything,
-            _ => Tree::And(rest.into_iter().cloned().collect()),
-        };
-        Some((rows, rest))
+        Some((rows, Tree::all_of(rest.into_iter().cloned().collect())))
     }
 }

@@ -152,11 +152,7 @@ impl Engine {
             .filter(|&(i, c)| i != time_index && !is_product(c))
             .map(|(_, c)| c.clone())
             .collect();
-        let rest = match rest.len() {
-            0 => Tree::Everything,
-            _ => Tree::And(rest),
-        };
-        Some((rows, rest))
+        Some((rows, Tree::all_of(rest)))
     }
 
     /// The products passing a product test, computed once per `ProductTests`.
@@ -207,11 +203,7 @@ impl Engine {
             }
         }
         let rows = self.rows_of_products(space, &passing.unwrap_or_default(), within);
-        let rest = match rest.len() {
-            0 => Tree::Everything,
-            _ => Tree::And(rest.into_iter().cloned().collect()),
-        };
-        Some((rows, rest))
+        Some((rows, Tree::all_of(rest.into_iter().cloned().collect())))
     }
 
     /// Rows in `within` whose product passes `test`.
