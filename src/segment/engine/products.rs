@@ -36,6 +36,8 @@ impl RowTimes<'_> {
 }
 
 impl Engine {
+    /// The times of a space's rows; `None` for a space without one, or whose time
+    /// column the dataset lacks.
     pub(super) fn row_times(&self, space: Space) -> Option<RowTimes<'_>> {
         let (table, column) = space.time_field()?;
         let relation = space.relation(&self.dataset);
@@ -90,18 +92,7 @@ impl Engine {
         let ranges = time_test.test.passing_ranges()?;
         let is_product = |c: &RecordPlan| matches!(c, Tree::Leaf(test) if test.field.table == FieldTable::Product);
         let memo = ProductTests::default();
-        let mut passing: Option<RoaringBitmap> = None;
-        for child in children.iter().filter(|c| is_product(c)) {
-            let Tree::Leaf(test) = child else {
-                unreachable!("filtered as leaves")
-            };
-            let products = self.passing_products(test, &memo);
-            match &mut passing {
-                None => passing = Some(products.as_ref().clone()),
-                Some(all) => *all &= products.as_ref(),
-            }
-        }
-        let passing = passing?;
+        let passing = self.passing_all(children.iter().filter(|c| is_product(c)), &memo)?;
         let times = self.row_times(space)?;
         let relation_rows = space.relation(&self.dataset).rows();
         let scope = self.scope_rows(space, &context.scope);
@@ -155,6 +146,27 @@ impl Engine {
         Some((rows, Tree::all_of(rest)))
     }
 
+    /// The products passing every one of `tests` (product tests, as leaves); `None`
+    /// without tests.
+    fn passing_all<'p>(
+        &self,
+        tests: impl Iterator<Item = &'p RecordPlan>,
+        memo: &ProductTests,
+    ) -> Option<RoaringBitmap> {
+        let mut passing: Option<RoaringBitmap> = None;
+        for test in tests {
+            let Tree::Leaf(test) = test else {
+                unreachable!("product tests are leaves")
+            };
+            let products = self.passing_products(test, memo);
+            match &mut passing {
+                None => passing = Some(products.as_ref().clone()),
+                Some(all) => *all &= products.as_ref(),
+            }
+        }
+        passing
+    }
+
     /// The products passing a product test, computed once per `ProductTests`.
     pub(super) fn passing_products(
         &self,
@@ -191,17 +203,7 @@ impl Engine {
         if tests.len() < 2 {
             return None;
         }
-        let mut passing: Option<RoaringBitmap> = None;
-        for test in tests {
-            let Tree::Leaf(test) = test else {
-                unreachable!("partitioned as leaves")
-            };
-            let products = self.passing_products(test, memo);
-            match &mut passing {
-                None => passing = Some(products.as_ref().clone()),
-                Some(all) => *all &= products.as_ref(),
-            }
-        }
+        let passing = self.passing_all(tests.into_iter(), memo);
         let rows = self.rows_of_products(space, &passing.unwrap_or_default(), within);
         Some((rows, Tree::all_of(rest.into_iter().cloned().collect())))
     }
