@@ -75,13 +75,6 @@ impl Space {
         }
     }
 
-    /// The subject owning `row` (customer `c` is `c`, visitor `v` is `customers + v`),
-    /// or `NONE` (a guest order's rows).
-    #[inline]
-    pub fn subject_of(self, dataset: &Dataset, row: usize) -> u32 {
-        SubjectLookup::of(self, dataset).subject_of(row)
-    }
-
     /// The subjects owning `rows`.
     pub fn subjects_of(self, dataset: &Dataset, rows: &RoaringBitmap) -> RoaringBitmap {
         let lookup = SubjectLookup::of(self, dataset);
@@ -223,7 +216,8 @@ impl<'a> SubjectLookup<'a> {
         }
     }
 
-    /// The subject owning `row`, or `NONE`.
+    /// The subject owning `row` (customer `c` is `c`, visitor `v` is `customers + v`),
+    /// or `NONE` (a guest order's rows).
     #[inline]
     pub fn subject_of(&self, row: usize) -> u32 {
         let row = match self.to_parent {
