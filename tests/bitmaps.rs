@@ -4,14 +4,14 @@
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use roaring::RoaringBitmap;
-use segmint::segment::rows::{bitmap_from_rows, filter_rows, for_each_row};
+use segmint::segment::rows::{bitmap_from_rows, filter_rows, for_each_chunk, for_each_row};
 
 fn mixed_bitmap(seed: u64) -> RoaringBitmap {
     let mut rng = Pcg64::seed_from_u64(seed);
     let mut bitmap = RoaringBitmap::new();
     for container in 0..40u32 {
         let base = container * 65_536;
-        match container % 4 {
+        match container % 5 {
             0 => (0..100).for_each(|_| {
                 bitmap.insert(base + rng.random_range(0..65_536));
             }),
@@ -20,6 +20,10 @@ fn mixed_bitmap(seed: u64) -> RoaringBitmap {
             }),
             2 => {
                 bitmap.insert_range(base + 10..base + 60_000);
+            }
+            // A full container, which roaring 0.12.0's `next_many` skips.
+            3 if container % 3 == 0 => {
+                bitmap.insert_range(base..base + 65_536);
             }
             _ => {}
         }
@@ -65,9 +69,45 @@ fn filtering_reads_every_row_of_inserted_ranges() {
 }
 
 #[test]
+fn chunks_hold_every_row_in_order_with_full_containers_anywhere() {
+    let full = |keys: &[u32]| {
+        let mut bitmap = RoaringBitmap::new();
+        keys.iter()
+            .for_each(|&key| _ = bitmap.insert_range(key << 16..(key + 1) << 16));
+        bitmap
+    };
+    let mut cases: Vec<RoaringBitmap> = (0..6).map(mixed_bitmap).collect();
+    // Full containers first, last, alone, side by side, and between sparse rows.
+    cases.push(full(&[0]));
+    cases.push(full(&[3, 4, 9]));
+    let mut between = full(&[2, 5]);
+    between.extend([7, 65_536 * 3 + 5, 65_536 * 4, 65_536 * 9 + 1]);
+    cases.push(between);
+    let mut after_sparse = full(&[40]);
+    after_sparse.extend((0..70_000).map(|i| i * 7));
+    cases.push(after_sparse);
+    for (case, bitmap) in cases.iter().enumerate() {
+        let mut read = Vec::new();
+        for_each_chunk(bitmap, |chunk| read.extend_from_slice(chunk));
+        assert_eq!(read.len() as u64, bitmap.len(), "case {case}: every row");
+        assert!(
+            read.iter().eq(bitmap.iter().collect::<Vec<_>>().iter()),
+            "case {case}: in order"
+        );
+    }
+}
+
+#[test]
 fn bitmaps_from_unordered_rows_hold_every_row() {
     let bitmap = mixed_bitmap(9);
     let mut rows: Vec<u32> = bitmap.iter().collect();
     rows.reverse();
-    assert_eq!(bitmap_from_rows(rows, 40 * 65_536), bitmap);
+    assert_eq!(bitmap_from_rows(rows.clone(), 40 * 65_536), bitmap);
+    // Repeated rows, many and few (a subject of several rows).
+    let repeated: Vec<u32> = rows.iter().flat_map(|&row| [row, row]).collect();
+    assert_eq!(bitmap_from_rows(repeated, 40 * 65_536), bitmap);
+    assert_eq!(
+        bitmap_from_rows(vec![9, 3, 9, 3, 3], 40 * 65_536),
+        RoaringBitmap::from_iter([3, 9])
+    );
 }

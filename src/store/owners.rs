@@ -50,7 +50,7 @@ impl Groups {
     }
 
     /// The owner of `row`, or `NONE` when no owner of this kind has it.
-    #[inline]
+    #[inline(always)]
     pub fn owner_of(&self, row: usize) -> u32 {
         self.owners.owner_of(row)
     }
@@ -107,7 +107,7 @@ impl OwnerIndex {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn owner_of(&self, row: usize) -> u32 {
         let Some(row) = u32::try_from(row)
             .ok()
