@@ -10,11 +10,12 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
 use crate::data::value::day_of_micros;
-use crate::model::TableName;
+use crate::model::{FieldType, TableName};
 use crate::segment::definition::{
     AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Segment, SegmentId,
 };
 use crate::segment::index::ColumnIndex;
+use crate::segment::list_index::ListIndex;
 use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compile};
 use crate::segment::predicate::Test;
 use crate::segment::rows::ColumnReader;
@@ -23,6 +24,7 @@ use crate::segment::space::Space;
 use crate::store::{Dataset, Table};
 
 mod aggregates;
+mod bins;
 mod derived;
 mod enums;
 mod kept;
@@ -107,7 +109,9 @@ impl Context {
 pub struct Engine {
     dataset: Arc<Dataset>,
     schema: Schema,
-    indexes: Mutex<FxHashMap<(TableName, String), Arc<ColumnIndex>>>,
+    indexes: Mutex<FxHashMap<ColumnKey, Arc<ColumnIndex>>>,
+    /// Per list column: the rows of each id (`None`: a column with null ids, scanned).
+    list_indexes: Mutex<FxHashMap<ColumnKey, Option<Arc<ListIndex>>>>,
     /// Per space: for each product, the rows of that product (CSR).
     product_rows: Mutex<FxHashMap<TableName, Arc<ProductRows>>>,
     scopes: Mutex<FxHashMap<(Space, ScopeKey), Arc<RoaringBitmap>>>,
@@ -115,8 +119,9 @@ pub struct Engine {
     rollups: Mutex<FxHashMap<RollupKey, Arc<ColumnIndex>>>,
     /// Per-subject partial aggregates by website, string value and period.
     partials: Mutex<partial::KeptPartials>,
-    /// Per space, string column of few values and scope: the subjects by value.
-    by_value: Mutex<FxHashMap<enums::ByValueKey, Arc<enums::SubjectsByValue>>>,
+    /// Per space, column of few values or small relation's indexed column, and scope:
+    /// the subjects by value or bin.
+    by_group: Mutex<FxHashMap<enums::ByGroupKey, Arc<enums::SubjectsByGroup>>>,
     /// Per space: each subject's first row, and the end.
     subject_offsets: Mutex<FxHashMap<Space, Arc<Vec<u32>>>>,
     /// Customers by birth month and day.
@@ -125,6 +130,9 @@ pub struct Engine {
     /// The column indexes [`Engine::prepare`] built.
     prepared: std::sync::OnceLock<Vec<(TableName, String)>>,
 }
+
+/// A column of a table.
+type ColumnKey = (TableName, String);
 
 /// String columns with at most this many distinct values (enumerations) are indexed by
 /// [`Engine::prepare`].
@@ -155,11 +163,12 @@ impl Engine {
             dataset,
             schema,
             indexes: Mutex::default(),
+            list_indexes: Mutex::default(),
             product_rows: Mutex::default(),
             scopes: Mutex::default(),
             rollups: Mutex::default(),
             partials: Mutex::default(),
-            by_value: Mutex::default(),
+            by_group: Mutex::default(),
             subject_offsets: Mutex::default(),
             birthdays: std::sync::OnceLock::new(),
             universes: Mutex::default(),
@@ -458,6 +467,13 @@ impl Engine {
         let Some(stored) = table.column(column) else {
             return RoaringBitmap::new();
         };
+        if stored.ty == FieldType::IdList
+            && let Some(rows) = self
+                .list_index(table.name, stored)
+                .and_then(|index| index.select(test))
+        {
+            return rows & within;
+        }
         if !ColumnIndex::answers(stored.ty, test) {
             return ColumnReader::new(stored).select(test, within);
         }
@@ -485,7 +501,10 @@ impl Engine {
         filter: &RecordPlan,
         within: &RoaringBitmap,
     ) -> Result<RoaringBitmap, EvalError> {
-        if let Some(subjects) = self.has_by_value(context, space, filter, within) {
+        if let Some(subjects) = self
+            .has_by_value(context, space, filter, within)
+            .or_else(|| self.has_by_bins(context, space, filter, within))
+        {
             return Ok(subjects);
         }
         let started = std::time::Instant::now();

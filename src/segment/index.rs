@@ -266,6 +266,23 @@ impl ColumnIndex {
         }
     }
 
+    /// For keys in the sorted, disjoint `ranges`: the bins wholly inside them, and the
+    /// passing rows of the bins they cut.
+    pub fn inside_and_cut(&self, ranges: &[(i64, i64)]) -> (Vec<usize>, RoaringBitmap) {
+        let (inside, cut, _) = self.classify(ranges);
+        let parts = self.keys.visit(CutRows {
+            bins: cut.iter().map(|&b| &self.bins[b]).collect(),
+            ranges,
+            passing: true,
+        });
+        (inside, parts.iter().union())
+    }
+
+    /// The rows of each bin, bins ascending.
+    pub fn bins(&self) -> &[RoaringBitmap] {
+        &self.bins
+    }
+
     /// The bitmaps whose union is the rows of `bins` (ascending): a block for every whole
     /// block among them, else the bins.
     fn rows_of<'a>(&'a self, bins: &'a [usize]) -> impl Iterator<Item = &'a RoaringBitmap> {

@@ -14,20 +14,20 @@ use crate::segment::rows::{ColumnReader, bitmap_from_rows, for_each_row};
 use crate::segment::space::{Space, SubjectLookup};
 use crate::store::NONE;
 
-/// For one column and scope of a space: per dictionary key of the column, the subjects
-/// with a row in scope of that value.
-pub(super) struct SubjectsByValue {
-    by_key: Vec<RoaringBitmap>,
+/// For one column and scope of a space: per group of the column's rows (a dictionary
+/// key's, or a bin of its index, see `bins.rs`), the subjects with a row in scope in it.
+pub(super) struct SubjectsByGroup {
+    pub groups: Vec<RoaringBitmap>,
 }
 
-impl SubjectsByValue {
+impl SubjectsByGroup {
     pub fn memory_bytes(&self) -> usize {
-        self.by_key.iter().map(RoaringBitmap::serialized_size).sum()
+        self.groups.iter().map(RoaringBitmap::serialized_size).sum()
     }
 }
 
-/// What names one `SubjectsByValue`: the space, the column and the scope.
-pub(super) type ByValueKey = (Space, String, ScopeKey);
+/// What names one `SubjectsByGroup`: the space, the column and the scope.
+pub(super) type ByGroupKey = (Space, String, ScopeKey);
 
 impl Engine {
     /// The subjects of `within` with a row in scope passing `filter`, when `filter` is
@@ -59,7 +59,7 @@ impl Engine {
         let by_value = self.subjects_by_value(context, space, &test.field.column);
         let passing = (0..values.len())
             .filter(|&key| test.test.text(Some(values.value(key))))
-            .map(|key| &by_value.by_key[key]);
+            .map(|key| &by_value.groups[key]);
         let mut subjects: RoaringBitmap = roaring::MultiOps::union(passing);
         subjects &= within;
         Some(subjects)
@@ -70,9 +70,9 @@ impl Engine {
         context: &Context,
         space: Space,
         column: &str,
-    ) -> Arc<SubjectsByValue> {
+    ) -> Arc<SubjectsByGroup> {
         let key = (space, column.to_string(), context.scope.clone());
-        if let Some(found) = self.by_value.lock().expect("lock").get(&key) {
+        if let Some(found) = self.by_group.lock().expect("lock").get(&key) {
             return found.clone();
         }
         let started = std::time::Instant::now();
@@ -102,16 +102,16 @@ impl Engine {
             }
         });
         let space_size = dataset.customer_count() + dataset.visitor_count();
-        let by_key = subjects
+        let groups = subjects
             .into_iter()
             .map(|of_key| bitmap_from_rows(of_key, space_size))
             .collect();
-        let built = Arc::new(SubjectsByValue { by_key });
+        let built = Arc::new(SubjectsByGroup { groups });
         tracing::debug!(
             "subjects by {column} of {space:?} built in {:.1} ms",
             started.elapsed().as_secs_f64() * 1e3
         );
-        self.by_value
+        self.by_group
             .lock()
             .expect("lock")
             .insert(key, built.clone());

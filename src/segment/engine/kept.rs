@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use datafusion::arrow::array::AsArray;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
@@ -12,11 +13,12 @@ use super::{Engine, PREPARED_DISTINCT, ProductRows, ScopeKey, website_test};
 use crate::model::{FieldType, TableName};
 use crate::segment::definition::ApplyTo;
 use crate::segment::index::ColumnIndex;
+use crate::segment::list_index::ListIndex;
 use crate::segment::predicate::Test;
 use crate::segment::rows::ColumnReader;
 use crate::segment::schema::RelationKind;
 use crate::segment::space::Space;
-use crate::store::{MemoryItem, NONE, ProductLinks, group_rows};
+use crate::store::{Column, MemoryItem, NONE, ProductLinks, group_rows};
 
 impl Engine {
     /// Builds the structures that scopes, time windows, enumerations and product
@@ -235,6 +237,11 @@ impl Engine {
                 owned
             }
         };
+        // Each container in its smallest form: an order's items make a run of their
+        // own, and thousands of runs in a container cost more to intersect (each run
+        // set into a bitset) than the bitset they make.
+        let mut rows = rows;
+        rows.optimize();
         let rows = Arc::new(rows);
         self.scopes.lock().expect("lock").insert(key, rows.clone());
         rows
@@ -275,6 +282,25 @@ impl Engine {
             .clone()
     }
 
+    /// The index of a list column, built on first use; `None` when it has null ids.
+    pub(super) fn list_index(&self, table: TableName, column: &Column) -> Option<Arc<ListIndex>> {
+        let key = (table, column.name.clone());
+        if let Some(found) = self.list_indexes.lock().expect("lock").get(&key) {
+            return found.clone();
+        }
+        let built = column
+            .array
+            .as_list_opt::<i32>()
+            .and_then(ListIndex::build)
+            .map(Arc::new);
+        self.list_indexes
+            .lock()
+            .expect("lock")
+            .entry(key)
+            .or_insert(built)
+            .clone()
+    }
+
     /// Bytes held by what evaluations build on first use and keep: column indexes,
     /// rollups, product-to-rows maps, subjects' row offsets, and the rows
     /// and subjects of each scope.
@@ -303,6 +329,15 @@ impl Engine {
                 )
             })
             .collect();
+        items.extend(self.list_indexes.lock().expect("lock").iter().filter_map(
+            |((table, column), index)| {
+                let index = index.as_ref()?;
+                Some(MemoryItem::new(
+                    format!("list index {table}.{column}"),
+                    index.memory_bytes(),
+                ))
+            },
+        ));
         items.extend(self.rollups.lock().expect("lock").iter().map(
             |((function, space, of, scope), rollup)| {
                 MemoryItem::new(
@@ -331,14 +366,14 @@ impl Engine {
                 )
             },
         ));
-        items.extend(self.by_value.lock().expect("lock").iter().map(
-            |((space, column, scope), by_value)| {
+        items.extend(self.by_group.lock().expect("lock").iter().map(
+            |((space, column, scope), by_group)| {
                 MemoryItem::new(
                     format!(
                         "subjects by {column} of {space:?} on websites {:?} for {:?}",
                         scope.websites, scope.apply_to
                     ),
-                    by_value.memory_bytes(),
+                    by_group.memory_bytes(),
                 )
             },
         ));
