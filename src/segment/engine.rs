@@ -30,6 +30,7 @@ mod enums;
 mod kept;
 mod parents;
 mod partial;
+mod product_subjects;
 mod products;
 
 use aggregates::AggregateComparison;
@@ -122,6 +123,9 @@ pub struct Engine {
     /// Per space, column of few values or small relation's indexed column, and scope:
     /// the subjects by value or bin.
     by_group: Mutex<FxHashMap<enums::ByGroupKey, Arc<enums::SubjectsByGroup>>>,
+    /// Per small relation with products, and scope: the subjects by product.
+    by_product:
+        Mutex<FxHashMap<product_subjects::ByProductKey, Arc<product_subjects::SubjectsByProduct>>>,
     /// Per space: each subject's first row, and the end.
     subject_offsets: Mutex<FxHashMap<Space, Arc<Vec<u32>>>>,
     /// Customers by birth month and day.
@@ -130,6 +134,11 @@ pub struct Engine {
     /// The column indexes [`Engine::prepare`] built.
     prepared: std::sync::OnceLock<Vec<(TableName, String)>>,
 }
+
+/// Rows a subject may have on average in a relation whose subjects are kept by bin
+/// (`bins.rs`) or by product (`product_subjects.rs`): those take about as much memory
+/// as the rows' index.
+const SMALL_RELATION_ROWS_PER_SUBJECT: usize = 4;
 
 /// A column of a table.
 type ColumnKey = (TableName, String);
@@ -169,6 +178,7 @@ impl Engine {
             rollups: Mutex::default(),
             partials: Mutex::default(),
             by_group: Mutex::default(),
+            by_product: Mutex::default(),
             subject_offsets: Mutex::default(),
             birthdays: std::sync::OnceLock::new(),
             universes: Mutex::default(),
@@ -504,6 +514,7 @@ impl Engine {
         if let Some(subjects) = self
             .has_by_value(context, space, filter, within)
             .or_else(|| self.has_by_bins(context, space, filter, within))
+            .or_else(|| self.has_by_products(context, space, filter, within))
         {
             return Ok(subjects);
         }

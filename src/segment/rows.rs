@@ -184,6 +184,11 @@ impl Bitset {
         self.words[row as usize / 64] |= 1 << (row % 64);
     }
 
+    #[inline]
+    pub fn contains(&self, row: u32) -> bool {
+        self.words[row as usize / 64] & (1 << (row % 64)) != 0
+    }
+
     pub fn into_bitmap(self) -> RoaringBitmap {
         let bytes: Vec<u8> = self.words.iter().flat_map(|w| w.to_le_bytes()).collect();
         RoaringBitmap::from_lsb0_bytes(0, &bytes)

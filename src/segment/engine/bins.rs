@@ -9,14 +9,10 @@ use std::sync::Arc;
 use roaring::{MultiOps, RoaringBitmap};
 
 use super::enums::SubjectsByGroup;
-use super::{Context, Engine};
+use super::{Context, Engine, SMALL_RELATION_ROWS_PER_SUBJECT};
 use crate::segment::index::ColumnIndex;
 use crate::segment::plan::{RecordPlan, Tree};
 use crate::segment::space::Space;
-
-/// Rows a subject may have on average for its relation's subjects to be kept by bin:
-/// the bins' subjects take about as much memory as the rows' index.
-const MAX_ROWS_PER_SUBJECT: usize = 4;
 
 impl Engine {
     /// The subjects of `within` with a row in scope passing `filter`, when `filter` is one
@@ -39,7 +35,7 @@ impl Engine {
         let subject_count = dataset.customer_count() + dataset.visitor_count();
         if test.field.table.table_name() != table.name
             || !ColumnIndex::answers(stored.ty, &test.test)
-            || relation.rows() > MAX_ROWS_PER_SUBJECT * subject_count
+            || relation.rows() > SMALL_RELATION_ROWS_PER_SUBJECT * subject_count
             // Few subjects go through their own rows.
             || within.len() * 16 < self.universe(&context.scope).len()
         {

@@ -377,6 +377,17 @@ impl Engine {
                 )
             },
         ));
+        items.extend(self.by_product.lock().expect("lock").iter().map(
+            |((space, scope), by_product)| {
+                MemoryItem::new(
+                    format!(
+                        "subjects by product of {space:?} on websites {:?} for {:?}",
+                        scope.websites, scope.apply_to
+                    ),
+                    by_product.memory_bytes(),
+                )
+            },
+        ));
         items.sort_by(|a, b| a.what.cmp(&b.what));
         let bitmap = |b: &Arc<RoaringBitmap>| b.serialized_size();
         items.extend([

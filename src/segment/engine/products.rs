@@ -148,7 +148,7 @@ impl Engine {
 
     /// The products passing every one of `tests` (product tests, as leaves); `None`
     /// without tests.
-    fn passing_all<'p>(
+    pub(super) fn passing_all<'p>(
         &self,
         tests: impl Iterator<Item = &'p RecordPlan>,
         memo: &ProductTests,
