@@ -502,3 +502,62 @@ fn members_of(engine: &segmint::segment::Engine, conditions: &str) -> u64 {
         .unwrap();
     evaluation.members.len()
 }
+
+#[test]
+fn affix_tests_of_values_whose_lower_case_changes_length_or_script() {
+    let ends = |suffix: &str, value: &str| {
+        let matcher = TextMatcher::EndsWith(suffix.into());
+        Test::Text {
+            matcher,
+            negate: false,
+        }
+        .text(Some(value))
+    };
+    let starts = |prefix: &str, value: &str| {
+        let matcher = TextMatcher::StartsWith(prefix.into());
+        Test::Text {
+            matcher,
+            negate: false,
+        }
+        .text(Some(value))
+    };
+    // A dotted capital I lowers to `i` and a combining dot, in that order.
+    assert!(!ends("i", "a\u{130}"));
+    assert!(starts("i", "\u{130}a"));
+    assert!(ends("a", "\u{130}a"));
+    // The Kelvin sign lowers to ASCII `k`.
+    assert!(ends("k", "\u{212A}"));
+    assert!(starts("@k", "@\u{212A}x"));
+    assert!(ends("@example.com", "J\u{C9}R\u{D4}ME@EXAMPLE.COM"));
+    assert!(!ends("ss", "\u{DF}"));
+}
+
+proptest! {
+    /// A prefix or suffix test decides as on the value's lower case, whatever its
+    /// characters: accents, a Kelvin sign that lowers to ASCII `k`, a dotted capital I
+    /// that lowers to two characters, a sigma.
+    #[test]
+    fn affix_tests_decide_on_the_lower_case_of_any_value(
+        value in proptest::collection::vec(
+            prop_oneof![
+                Just('a'), Just('K'), Just('k'), Just('@'), Just('.'), Just('\u{212A}'),
+                Just('\u{130}'), Just('i'), Just('\u{307}'), Just('\u{3A3}'), Just('\u{C9}'),
+                Just('\u{DF}'), Just('s'),
+            ],
+            0..8,
+        ),
+        affix in "[aki@.s]{0,4}",
+        at_end in any::<bool>(),
+        negate in any::<bool>(),
+    ) {
+        let value: String = value.into_iter().collect();
+        let lower = value.to_lowercase();
+        let (matcher, expected) = if at_end {
+            (TextMatcher::EndsWith(affix.clone()), lower.ends_with(&affix))
+        } else {
+            (TextMatcher::StartsWith(affix.clone()), lower.starts_with(&affix))
+        };
+        let test = Test::Text { matcher, negate };
+        prop_assert_eq!(test.text(Some(&value)), expected != negate, "{:?} {:?}", value, affix);
+    }
+}

@@ -241,8 +241,8 @@ impl Test {
 const ASCII_ON_STACK: usize = 128;
 
 impl TextMatcher {
-    /// A prefix or suffix test of ASCII on an ASCII value, compared in place (no copy
-    /// lowered); `None` for anything else.
+    /// A prefix or suffix test of ASCII, compared in place (no copy lowered); `None` for
+    /// anything else.
     #[inline]
     fn matches_ascii_affix(&self, value: &str) -> Option<bool> {
         let (affix, at_end) = match self {
@@ -250,8 +250,21 @@ impl TextMatcher {
             TextMatcher::EndsWith(suffix) => (suffix, true),
             _ => return None,
         };
-        if !affix.is_ascii() || !value.is_ascii() {
+        if !affix.is_ascii() {
             return None;
+        }
+        if !value.is_ascii() {
+            // The value lowered a character at a time from the affix's end, no copy.
+            // `str::to_lowercase` differs from that only for a final sigma, which no
+            // ASCII affix matches either way.
+            let n = affix.len();
+            return Some(if at_end {
+                let lowered = value.chars().rev().flat_map(|c| c.to_lowercase().rev());
+                lowered.take(n).eq(affix.chars().rev())
+            } else {
+                let lowered = value.chars().flat_map(char::to_lowercase);
+                lowered.take(n).eq(affix.chars())
+            });
         }
         let (value, affix) = (value.as_bytes(), affix.as_bytes());
         let Some(start) = value.len().checked_sub(affix.len()) else {
