@@ -4,7 +4,7 @@
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use roaring::RoaringBitmap;
-use segmint::segment::rows::{bitmap_from_rows, filter_rows, for_each_chunk, for_each_row};
+use segmint::segment::rows::{Bitset, bitmap_from_rows, filter_rows, for_each_chunk, for_each_row};
 
 fn mixed_bitmap(seed: u64) -> RoaringBitmap {
     let mut rng = Pcg64::seed_from_u64(seed);
@@ -110,4 +110,27 @@ fn bitmaps_from_unordered_rows_hold_every_row() {
         bitmap_from_rows(vec![9, 3, 9, 3, 3], 40 * 65_536),
         RoaringBitmap::from_iter([3, 9])
     );
+}
+
+#[test]
+fn bitsets_of_bitmaps_hold_exactly_their_rows() {
+    let mut cases: Vec<RoaringBitmap> = (0..6).map(mixed_bitmap).collect();
+    // Without run containers, with few containers and runs (no offsets written), empty.
+    let mut no_runs = mixed_bitmap(7);
+    no_runs.remove_run_compression();
+    cases.push(no_runs);
+    let mut few = RoaringBitmap::new();
+    few.insert_range(5..70_000);
+    few.insert(1 << 20);
+    few.optimize();
+    cases.push(few);
+    cases.push(RoaringBitmap::new());
+    cases.push(RoaringBitmap::from_iter([3 << 20, (3 << 20) + 65_535]));
+    for (case, bitmap) in cases.iter().enumerate() {
+        let bits = Bitset::from_bitmap(bitmap);
+        let span = bitmap.max().map_or(0, |max| max + 2);
+        let set = (0..span).filter(|&row| bits.contains(row));
+        assert!(set.eq(bitmap.iter()), "case {case}");
+        assert_eq!(bits.into_bitmap().len(), bitmap.len(), "case {case}: count");
+    }
 }

@@ -18,7 +18,7 @@ use crate::segment::index::ColumnIndex;
 use crate::segment::list_index::ListIndex;
 use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compile};
 use crate::segment::predicate::Test;
-use crate::segment::rows::ColumnReader;
+use crate::segment::rows::{Bitset, ColumnReader, filter_rows};
 use crate::segment::schema::{DerivedField, FieldSource, FieldTable, Schema};
 use crate::segment::space::Space;
 use crate::store::{Dataset, Table};
@@ -679,6 +679,15 @@ impl Engine {
                         let mut rows = space.expand_parents(dataset, &index.select(&test.test));
                         rows &= within;
                         return rows;
+                    }
+                    // Many candidates: the passing parents as a bitset (a bit a parent,
+                    // read from cache) that each row's parent is looked up in, instead
+                    // of each row reading its parent's value far from the last one's.
+                    if within.len() * 16 >= parent_table.rows as u64 {
+                        let passing = Bitset::from_bitmap(&index.select(&test.test));
+                        return filter_rows(within, |row| {
+                            passing.contains(relation.groups.owner_of(row))
+                        });
                     }
                 }
                 ColumnReader::new(stored).select_mapped(&test.test, within, |row| {
