@@ -532,8 +532,11 @@ impl Engine {
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
         let rows = self.records(context, space, &filter, &candidates)?;
         let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
-        // Few subjects: their ranges against the rows, not each row's owner.
-        let few = within.len() * 16 < self.universe(&context.scope).len();
+        // Few subjects, fewer than half the rows: their ranges against the rows (a few
+        // scattered reads a subject), not each row's owner (one or two lookups a row,
+        // in order).
+        let few = within.len() * 16 < self.universe(&context.scope).len()
+            && within.len() * 2 < rows.len();
         let subjects = match few {
             true => space.subjects_among(&self.dataset, &rows, within),
             false => space.subjects_of(&self.dataset, &rows) & within,
