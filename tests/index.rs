@@ -505,22 +505,15 @@ fn members_of(engine: &segmint::segment::Engine, conditions: &str) -> u64 {
 
 #[test]
 fn affix_tests_of_values_whose_lower_case_changes_length_or_script() {
-    let ends = |suffix: &str, value: &str| {
-        let matcher = TextMatcher::EndsWith(suffix.into());
+    let passes = |matcher, value: &str| {
         Test::Text {
             matcher,
             negate: false,
         }
         .text(Some(value))
     };
-    let starts = |prefix: &str, value: &str| {
-        let matcher = TextMatcher::StartsWith(prefix.into());
-        Test::Text {
-            matcher,
-            negate: false,
-        }
-        .text(Some(value))
-    };
+    let ends = |suffix: &str, value| passes(TextMatcher::EndsWith(suffix.into()), value);
+    let starts = |prefix: &str, value| passes(TextMatcher::StartsWith(prefix.into()), value);
     // A dotted capital I lowers to `i` and a combining dot, in that order.
     assert!(!ends("i", "a\u{130}"));
     assert!(starts("i", "\u{130}a"));

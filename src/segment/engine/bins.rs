@@ -9,6 +9,7 @@ use std::sync::Arc;
 use roaring::{MultiOps, RoaringBitmap};
 
 use super::enums::SubjectsByGroup;
+use super::kept::kept_or_build;
 use super::{Context, Engine, SMALL_RELATION_ROWS_PER_SUBJECT};
 use crate::segment::index::ColumnIndex;
 use crate::segment::plan::{RecordPlan, Tree};
@@ -65,25 +66,15 @@ impl Engine {
         index: &ColumnIndex,
     ) -> Arc<SubjectsByGroup> {
         let key = (space, column.to_string(), context.scope.clone());
-        if let Some(found) = self.by_group.lock().expect("lock").get(&key) {
-            return found.clone();
-        }
-        let started = std::time::Instant::now();
-        let scope = self.scope_rows(space, &context.scope);
-        let groups = index
-            .bins()
-            .iter()
-            .map(|rows| space.subjects_of(&self.dataset, &(rows & scope.as_ref())))
-            .collect();
-        let built = Arc::new(SubjectsByGroup { groups });
-        tracing::debug!(
-            "subjects by bin of {column} of {space:?} built in {:.1} ms",
-            started.elapsed().as_secs_f64() * 1e3
-        );
-        self.by_group
-            .lock()
-            .expect("lock")
-            .insert(key, built.clone());
-        built
+        let what = || format!("subjects by bin of {column} of {space:?}");
+        kept_or_build(&self.by_group, key, what, || {
+            let scope = self.scope_rows(space, &context.scope);
+            let groups = index
+                .bins()
+                .iter()
+                .map(|rows| space.subjects_of(&self.dataset, &(rows & scope.as_ref())))
+                .collect();
+            SubjectsByGroup { groups }
+        })
     }
 }

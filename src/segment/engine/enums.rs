@@ -8,6 +8,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::Array;
 use roaring::RoaringBitmap;
 
+use super::kept::kept_or_build;
 use super::{Context, Engine, PREPARED_DISTINCT, ScopeKey};
 use crate::segment::plan::{RecordPlan, Tree};
 use crate::segment::rows::{ColumnReader, bitmap_from_rows, for_each_row};
@@ -72,10 +73,18 @@ impl Engine {
         column: &str,
     ) -> Arc<SubjectsByGroup> {
         let key = (space, column.to_string(), context.scope.clone());
-        if let Some(found) = self.by_group.lock().expect("lock").get(&key) {
-            return found.clone();
-        }
-        let started = std::time::Instant::now();
+        let what = || format!("subjects by {column} of {space:?}");
+        kept_or_build(&self.by_group, key, what, || {
+            self.build_subjects_by_value(context, space, column)
+        })
+    }
+
+    fn build_subjects_by_value(
+        &self,
+        context: &Context,
+        space: Space,
+        column: &str,
+    ) -> SubjectsByGroup {
         let dataset = &self.dataset;
         let table = &space.relation(dataset).table;
         let Some(ColumnReader::Text {
@@ -106,15 +115,6 @@ impl Engine {
             .into_iter()
             .map(|of_key| bitmap_from_rows(of_key, space_size))
             .collect();
-        let built = Arc::new(SubjectsByGroup { groups });
-        tracing::debug!(
-            "subjects by {column} of {space:?} built in {:.1} ms",
-            started.elapsed().as_secs_f64() * 1e3
-        );
-        self.by_group
-            .lock()
-            .expect("lock")
-            .insert(key, built.clone());
-        built
+        SubjectsByGroup { groups }
     }
 }

@@ -437,3 +437,28 @@ fn sort_by_time(rows: &mut [u32], offsets: &[u32], times: &RowTimes) {
         }
     }
 }
+
+/// What `map` keeps under `key`, built by `build` when missing (outside the lock: other
+/// evaluations go on meanwhile), its build time logged as `what`.
+pub(super) fn kept_or_build<K: Eq + std::hash::Hash, V>(
+    map: &Mutex<FxHashMap<K, Arc<V>>>,
+    key: K,
+    what: impl FnOnce() -> String,
+    build: impl FnOnce() -> V,
+) -> Arc<V> {
+    if let Some(found) = map.lock().expect("lock").get(&key) {
+        return found.clone();
+    }
+    let started = Instant::now();
+    let built = Arc::new(build());
+    tracing::debug!(
+        "{} built in {:.1} ms",
+        what(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    map.lock()
+        .expect("lock")
+        .entry(key)
+        .or_insert(built)
+        .clone()
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
+use super::kept::kept_or_build;
 use super::{Context, Engine, ProductTests, SMALL_RELATION_ROWS_PER_SUBJECT, ScopeKey};
 use crate::segment::plan::{RecordPlan, Tree};
 use crate::segment::rows::{Bitset, bitmap_from_rows, for_each_chunk};
@@ -75,10 +76,13 @@ impl Engine {
 
     fn subjects_by_product(&self, context: &Context, space: Space) -> Arc<SubjectsByProduct> {
         let key = (space, context.scope.clone());
-        if let Some(found) = self.by_product.lock().expect("lock").get(&key) {
-            return found.clone();
-        }
-        let started = std::time::Instant::now();
+        let what = || format!("subjects by product of {space:?}");
+        kept_or_build(&self.by_product, key, what, || {
+            self.build_subjects_by_product(context, space)
+        })
+    }
+
+    fn build_subjects_by_product(&self, context: &Context, space: Space) -> SubjectsByProduct {
         let dataset = &self.dataset;
         let rows = self.product_rows(space);
         let mut in_scope = Bitset::new(space.relation(dataset).rows());
@@ -105,15 +109,6 @@ impl Engine {
             offsets.push(subjects.len() as u32);
         }
         subjects.shrink_to_fit();
-        let built = Arc::new(SubjectsByProduct { offsets, subjects });
-        tracing::debug!(
-            "subjects by product of {space:?} built in {:.1} ms",
-            started.elapsed().as_secs_f64() * 1e3
-        );
-        self.by_product
-            .lock()
-            .expect("lock")
-            .insert(key, built.clone());
-        built
+        SubjectsByProduct { offsets, subjects }
     }
 }
