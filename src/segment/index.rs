@@ -7,7 +7,9 @@ use roaring::{MultiOps, RoaringBitmap};
 use crate::data::value::MICROS_PER_DAY;
 use crate::model::FieldType;
 use crate::segment::predicate::{Test, TextMatcher, in_ranges};
-use crate::segment::rows::{ColumnReader, NumberVisitor, filter_rows, primitive, visit_numbers};
+use crate::segment::rows::{
+    Bitset, ColumnReader, NumberVisitor, filter_rows, for_each_chunk, primitive, visit_numbers,
+};
 use crate::store::Column;
 
 /// A column with at most this many distinct units (values, or days of a timestamp) gets
@@ -243,6 +245,18 @@ impl ColumnIndex {
                 .chain(parts.iter())
                 .map(|rows| rows & within)
                 .union(),
+            // A union of a few rows in 16 (90 days of customers' sign-ups) through a
+            // bitset: roaring's would set each container's rows in a bitset of its own
+            // and read them back into an array.
+            None if (size(bins) + parts.iter().map(|p| p.len()).sum::<u64>()) * 16
+                < self.space as u64 =>
+            {
+                let mut bits = Bitset::new(self.space);
+                for rows in self.rows_of(bins).chain(parts.iter()) {
+                    for_each_chunk(rows, |chunk| chunk.iter().for_each(|&row| bits.insert(row)));
+                }
+                bits.into_bitmap()
+            }
             None => self.rows_of(bins).chain(parts.iter()).union(),
         };
         let not_null = || match within {
