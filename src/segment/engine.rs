@@ -112,7 +112,7 @@ pub struct Engine {
     schema: Schema,
     indexes: Mutex<FxHashMap<ColumnKey, Arc<ColumnIndex>>>,
     /// Per list column: the rows of each id (`None`: a column with null ids, scanned).
-    list_indexes: Mutex<FxHashMap<ColumnKey, Option<Arc<ListIndex>>>>,
+    list_indexes: Mutex<FxHashMap<ColumnKey, Arc<Option<ListIndex>>>>,
     /// Per space: for each product, the rows of that product (CSR).
     product_rows: Mutex<FxHashMap<TableName, Arc<ProductRows>>>,
     scopes: Mutex<FxHashMap<(Space, ScopeKey), Arc<RoaringBitmap>>>,
@@ -480,6 +480,8 @@ impl Engine {
         if stored.ty == FieldType::IdList
             && let Some(rows) = self
                 .list_index(table.name, stored)
+                .as_ref()
+                .as_ref()
                 .and_then(|index| index.select(test))
         {
             return rows & within;
@@ -501,6 +503,15 @@ impl Engine {
             None => self.index(table.name, column),
         };
         index.select_within(test, within)
+    }
+
+    /// Whether a `has` over `space` may answer from the subjects kept by bin or by
+    /// product: a relation of few rows a subject, and most of the universe asked about
+    /// (few subjects go through their own rows).
+    fn keeps_subjects_of(&self, context: &Context, space: Space, within: &RoaringBitmap) -> bool {
+        space.relation(&self.dataset).rows()
+            <= SMALL_RELATION_ROWS_PER_SUBJECT * self.dataset.subject_count()
+            && within.len() * 16 >= self.universe(&context.scope).len()
     }
 
     /// Subjects in `within` with at least one row of `space` in scope passing `filter`.

@@ -84,7 +84,7 @@ impl Space {
         // subject's and needs no lookup; otherwise finding that end costs more than it
         // saves.
         let all_rows = self.relation(dataset).rows() as u64;
-        let subject_count = dataset.customer_count() + dataset.visitor_count();
+        let subject_count = dataset.subject_count();
         let dense = rows.len() * 16 > all_rows && all_rows >= 4 * subject_count as u64;
         if !dense {
             return subjects_by_chunks(rows, &lookup, subject_count);

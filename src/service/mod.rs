@@ -1474,7 +1474,7 @@ fn rematch(
     // Threads pay off over the loaded data, not over the few subjects a list of events
     // touches, where starting them costs more than the matching.
     let dataset = data.engine.dataset();
-    let workers = if dataset.customer_count() + dataset.visitor_count() < 20_000 {
+    let workers = if dataset.subject_count() < 20_000 {
         1
     } else {
         std::thread::available_parallelism().map_or(2, |n| n.get())

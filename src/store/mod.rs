@@ -462,6 +462,11 @@ impl Dataset {
         self.visitor_ids.len()
     }
 
+    /// Customers and visitors: the size of the space of subject ids.
+    pub fn subject_count(&self) -> usize {
+        self.customer_count() + self.visitor_count()
+    }
+
     /// Customer ids by dense customer (ascending).
     pub fn customer_ids(&self) -> Ints<'_> {
         self.customers

@@ -10,7 +10,7 @@ use roaring::{MultiOps, RoaringBitmap};
 
 use super::enums::SubjectsByGroup;
 use super::kept::kept_or_build;
-use super::{Context, Engine, SMALL_RELATION_ROWS_PER_SUBJECT};
+use super::{Context, Engine};
 use crate::segment::index::ColumnIndex;
 use crate::segment::plan::{RecordPlan, Tree};
 use crate::segment::space::Space;
@@ -33,12 +33,9 @@ impl Engine {
         let relation = space.relation(dataset);
         let table = &relation.table;
         let stored = table.column(&test.field.column)?;
-        let subject_count = dataset.customer_count() + dataset.visitor_count();
         if test.field.table.table_name() != table.name
             || !ColumnIndex::answers(stored.ty, &test.test)
-            || relation.rows() > SMALL_RELATION_ROWS_PER_SUBJECT * subject_count
-            // Few subjects go through their own rows.
-            || within.len() * 16 < self.universe(&context.scope).len()
+            || !self.keeps_subjects_of(context, space, within)
         {
             return None;
         }

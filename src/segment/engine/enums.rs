@@ -110,10 +110,9 @@ impl Engine {
                 of_key.push(subject);
             }
         });
-        let space_size = dataset.customer_count() + dataset.visitor_count();
         let groups = subjects
             .into_iter()
-            .map(|of_key| bitmap_from_rows(of_key, space_size))
+            .map(|of_key| bitmap_from_rows(of_key, dataset.subject_count()))
             .collect();
         SubjectsByGroup { groups }
     }

@@ -283,22 +283,12 @@ impl Engine {
     }
 
     /// The index of a list column, built on first use; `None` when it has null ids.
-    pub(super) fn list_index(&self, table: TableName, column: &Column) -> Option<Arc<ListIndex>> {
+    pub(super) fn list_index(&self, table: TableName, column: &Column) -> Arc<Option<ListIndex>> {
         let key = (table, column.name.clone());
-        if let Some(found) = self.list_indexes.lock().expect("lock").get(&key) {
-            return found.clone();
-        }
-        let built = column
-            .array
-            .as_list_opt::<i32>()
-            .and_then(ListIndex::build)
-            .map(Arc::new);
-        self.list_indexes
-            .lock()
-            .expect("lock")
-            .entry(key)
-            .or_insert(built)
-            .clone()
+        let what = || format!("list index {table}.{}", column.name);
+        kept_or_build(&self.list_indexes, key, what, || {
+            column.array.as_list_opt::<i32>().and_then(ListIndex::build)
+        })
     }
 
     /// Bytes held by what evaluations build on first use and keep: column indexes,
@@ -331,7 +321,7 @@ impl Engine {
             .collect();
         items.extend(self.list_indexes.lock().expect("lock").iter().filter_map(
             |((table, column), index)| {
-                let index = index.as_ref()?;
+                let index = index.as_ref().as_ref()?;
                 Some(MemoryItem::new(
                     format!("list index {table}.{column}"),
                     index.memory_bytes(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::kept::kept_or_build;
-use super::{Context, Engine, ProductTests, SMALL_RELATION_ROWS_PER_SUBJECT, ScopeKey};
+use super::{Context, Engine, ProductTests, ScopeKey};
 use crate::segment::plan::{RecordPlan, Tree};
 use crate::segment::rows::{Bitset, bitmap_from_rows, for_each_chunk};
 use crate::segment::schema::FieldTable;
@@ -53,13 +53,8 @@ impl Engine {
             leaf if is_product(leaf) => vec![leaf],
             _ => return None,
         };
-        let dataset = &self.dataset;
-        let relation = space.relation(dataset);
-        let subject_count = dataset.customer_count() + dataset.visitor_count();
-        if relation.product_row.is_none()
-            || relation.rows() > SMALL_RELATION_ROWS_PER_SUBJECT * subject_count
-            // Few subjects go through their own rows.
-            || within.len() * 16 < self.universe(&context.scope).len()
+        if space.relation(&self.dataset).product_row.is_none()
+            || !self.keeps_subjects_of(context, space, within)
         {
             return None;
         }
@@ -69,7 +64,7 @@ impl Engine {
         passing
             .iter()
             .for_each(|product| subjects.extend_from_slice(by_product.of(product)));
-        let mut subjects = bitmap_from_rows(subjects, subject_count);
+        let mut subjects = bitmap_from_rows(subjects, self.dataset.subject_count());
         subjects &= within;
         Some(subjects)
     }
