@@ -178,7 +178,8 @@ fn hot_paths(c: &mut Criterion) {
             let event = serde_json::json!([{"type": "product_viewed",
                 "customer_id": customer_ids.value(next), "product_id": 1,
                 "website_id": websites.value(next), "viewed_at": viewed_at}]);
-            service.apply_events(&event).expect("applies").changes.len()
+            let list = service.parse_events(event).expect("parses");
+            service.apply_events(list).expect("applies").changes.len()
         })
     });
     group.finish();

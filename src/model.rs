@@ -353,3 +353,10 @@ pub static PRODUCT_VIEWS: TableSpec = TableSpec {
     ],
     customer_or_visitor: true,
 };
+
+/// A subject as clients name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SubjectId {
+    Customer(i64),
+    Visitor(i64),
+}

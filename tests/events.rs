@@ -11,10 +11,13 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use segmint::data::value::parse_instant;
+use segmint::events::{EventList, Layouts};
 use segmint::segment::Engine;
 use segmint::service::clock::ManualClock;
 use segmint::service::state::StateDir;
-use segmint::service::{MembershipChange, Service, ServiceError, ServiceOptions, SubjectId};
+use segmint::service::{
+    EventsApplied, MembershipChange, Service, ServiceError, ServiceOptions, SubjectId,
+};
 use serde_json::{Value as Json, json};
 
 use crate::differential::{AS_OF, engine_for, segment, world};
@@ -30,6 +33,22 @@ const INSTANTS: [&str; 5] = [
 const STATUSES: [&str; 3] = ["complete", "canceled", "processing"];
 const COUNTRIES: [&str; 3] = ["DE", "FR", "US"];
 const DECIMALS: [&str; 5] = ["0", "12.5", "99.9999", "150", "500.0001"];
+
+/// A list of events as a client sends it: parsed, then applied.
+trait ApplyJson {
+    fn apply_json(&self, list: &Json) -> Result<EventsApplied, ServiceError>;
+}
+
+impl ApplyJson for Service {
+    fn apply_json(&self, list: &Json) -> Result<EventsApplied, ServiceError> {
+        self.apply_events(self.parse_events(list.clone())?)
+    }
+}
+
+/// A list of events parsed against the tables of `dataset`.
+fn parsed(list: &Json, dataset: &segmint::store::Dataset) -> EventList {
+    EventList::parse(list.clone(), &Layouts::of(dataset)).expect("a valid list")
+}
 
 // ---------------------------------------------------------------- the naive model
 
@@ -552,7 +571,7 @@ fn check_random_events(seed: u64, customers: usize, plan: Plan) -> Result<(), Te
             .collect();
         one_active_cart(&mut world);
         let applied = service
-            .apply_events(&Json::Array(list.clone()))
+            .apply_json(&Json::Array(list.clone()))
             .map_err(|e| {
                 TestCaseError::fail(format!("refused {e}: {}", Json::Array(list.clone())))
             })?;
@@ -851,7 +870,7 @@ fn each_bad_event_refuses_the_whole_list_with_a_pointer_and_applies_nothing() {
     let engine_before = service.snapshot().engine.clone();
     for (bad, pointer, message) in cases {
         let list = json!([good.clone(), bad.clone()]);
-        match service.apply_events(&list) {
+        match service.apply_json(&list) {
             Err(ServiceError::Event(e)) => {
                 assert_eq!(e.pointer, pointer, "{bad}: {e}");
                 assert!(e.message.contains(message), "{bad}: {e}");
@@ -864,12 +883,12 @@ fn each_bad_event_refuses_the_whole_list_with_a_pointer_and_applies_nothing() {
         );
         assert_eq!(memberships(&service), before, "{bad}");
     }
-    match service.apply_events(&json!({"type": "product_viewed"})) {
+    match service.apply_json(&json!({"type": "product_viewed"})) {
         Err(ServiceError::Event(e)) => assert!(e.message.contains("list"), "{e}"),
         other => panic!("expected a refusal, got {other:?}"),
     }
     // The good event alone applies.
-    let applied = service.apply_events(&json!([good])).unwrap();
+    let applied = service.apply_json(&json!([good])).unwrap();
     assert_eq!(applied.applied, 1);
 }
 
@@ -881,28 +900,28 @@ fn events_apply_to_the_subjects_they_touch_alone_new_subjects_and_products_inclu
     let view = json!([{"type": "product_viewed", "customer_id": customer, "product_id": 100,
         "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
     let engine = service.snapshot().engine.clone();
-    assert!(!service.apply_events(&view).unwrap().rebuilt);
+    assert!(!service.apply_json(&view).unwrap().rebuilt);
     let new_visitor = json!([{"type": "product_viewed", "visitor_id": 77_777, "product_id": 100,
         "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
-    assert!(!service.apply_events(&new_visitor).unwrap().rebuilt);
+    assert!(!service.apply_json(&new_visitor).unwrap().rebuilt);
     assert!(service.snapshot().visitor(77_777).is_some());
     let new_customer = json!([
         {"type": "customer_upserted", "customer_id": 88_888, "website_id": 1, "email": "new@shop.de"},
         {"type": "wishlist_item_added", "customer_id": 88_888, "product_id": 100,
             "added_at": "2026-10-31T12:00:00Z"},
     ]);
-    assert!(!service.apply_events(&new_customer).unwrap().rebuilt);
+    assert!(!service.apply_json(&new_customer).unwrap().rebuilt);
     let snapshot = service.snapshot();
     let subject = snapshot
         .customer(88_888)
         .expect("the new customer is known");
     assert_eq!(snapshot.subjects().id(subject), SubjectId::Customer(88_888));
     let product = json!([{"type": "product_upserted", "product_id": 100, "color": "green"}]);
-    assert!(!service.apply_events(&product).unwrap().rebuilt);
+    assert!(!service.apply_json(&product).unwrap().rebuilt);
     let new_product = json!([{"type": "product_upserted", "product_id": 999, "color": "red"},
         {"type": "product_viewed", "customer_id": 88_888, "product_id": 999,
             "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
-    assert!(!service.apply_events(&new_product).unwrap().rebuilt);
+    assert!(!service.apply_json(&new_product).unwrap().rebuilt);
     assert!(
         Arc::ptr_eq(&engine, &service.snapshot().engine),
         "the loaded data stays"
@@ -930,12 +949,12 @@ fn an_order_made_a_guest_order_can_still_be_changed_and_not_placed_again() {
     );
     let (_dir, service) = service_over(&world, parse_instant(AS_OF[1]).unwrap());
     let to_guest = json!([{"type": "order_updated", "order_id": order, "customer_id": null}]);
-    assert!(service.apply_events(&to_guest).unwrap().rebuilt);
+    assert!(service.apply_json(&to_guest).unwrap().rebuilt);
     let change = json!([{"type": "order_updated", "order_id": order, "status": "complete"}]);
-    service.apply_events(&change).unwrap();
+    service.apply_json(&change).unwrap();
     let again = json!([{"type": "order_placed", "order_id": order, "customer_id": customer,
         "website_id": 1, "created_at": "2026-10-31T12:00:00Z", "status": "complete"}]);
-    match service.apply_events(&again) {
+    match service.apply_json(&again) {
         Err(ServiceError::Event(e)) => assert_eq!(e.pointer, "/0/order_id", "{e}"),
         other => panic!("placed twice: {other:?}"),
     }
@@ -977,7 +996,7 @@ fn a_customer_who_ordered_by_event_leaves_ordered_in_the_last_30_days_on_day_31(
             .any(|k| k.to_string() == "recent")
     };
     let applied = service
-        .apply_events(&json!([
+        .apply_json(&json!([
             {"type": "customer_upserted", "customer_id": 5_555, "website_id": 1},
             {"type": "order_placed", "order_id": 88_888, "customer_id": 5_555,
                 "website_id": 1, "created_at": "2026-11-01T09:00:00Z", "status": "pending"}]))
@@ -1159,7 +1178,7 @@ fn a_long_log_becomes_a_checkpoint_and_a_restart_starts_from_it() {
                 "viewed_at": "2026-10-31T12:00:00Z"})
             })
             .collect();
-        service.apply_events(&Json::Array(views)).unwrap();
+        service.apply_json(&Json::Array(views)).unwrap();
     }
     // 36 events with a checkpoint every 6: lists are folded into the data and written as
     // checkpoints in the background, the lists accepted meanwhile carried into the
@@ -1200,8 +1219,8 @@ fn a_long_delta_is_folded_into_the_data_in_the_background_without_changing_membe
         let views = json!([{"type": "product_viewed", "customer_id": customer,
             "product_id": 100 + i as i64, "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"},
             {"type": "customer_upserted", "customer_id": 70_000 + i as i64, "website_id": 1}]);
-        assert!(!service.apply_events(&views).unwrap().rebuilt);
-        reference.apply_events(&views).unwrap();
+        assert!(!service.apply_json(&views).unwrap().rebuilt);
+        reference.apply_json(&views).unwrap();
     }
     service.finish_background_work(true);
     let folded = service.snapshot();
@@ -1241,13 +1260,14 @@ fn lists_accepted_while_a_checkpoint_is_written_are_carried_into_its_log() {
         let mut log = EventLog::open_file(&state.sources().unwrap().log)
             .unwrap()
             .log;
-        for list in &lists {
+        let parsed: Vec<EventList> = lists.iter().map(|l| parsed(l, &loaded)).collect();
+        for list in &parsed {
             log.append(list).unwrap();
         }
         let after_first =
-            segmint::events::apply(&loaded, &lists[0], std::path::Path::new("first")).unwrap();
+            segmint::events::apply(&loaded, &parsed[0], std::path::Path::new("first")).unwrap();
         let prepared = prepare_checkpoint(dir.path(), &after_first, None).unwrap();
-        state.commit_checkpoint(prepared, &lists[1..]).unwrap();
+        state.commit_checkpoint(prepared, &parsed[1..]).unwrap();
     }
     let definition = json!({"id": "group_7", "name": "group 7", "websites": [1, 2],
         "conditions": {"field": "customer.group_id", "op": "eq", "value": 7}});
@@ -1256,7 +1276,7 @@ fn lists_accepted_while_a_checkpoint_is_written_are_carried_into_its_log() {
     let (_other, reference) = service_over(&world, as_of);
     reference.create(&definition).unwrap();
     for list in &lists {
-        reference.apply_events(list).unwrap();
+        reference.apply_json(list).unwrap();
     }
     let members = memberships(&restarted);
     assert_eq!(members, memberships(&reference));
@@ -1293,28 +1313,31 @@ fn a_checkpoint_left_aside_by_a_failed_swap_stays_in_force() {
 #[test]
 fn a_torn_last_record_is_dropped_and_damage_before_good_records_stops_the_start() {
     use segmint::events::log::{EventLog, LOG_FILE};
+    let (_data, engine) = engine_for(&world(29, 3));
+    let login = |n: i64| json!([{"type": "visitor_logged_in", "visitor_id": n, "customer_id": 1}]);
+    let list = |n: i64| parsed(&login(n), engine.dataset());
     let dir = tempfile::tempdir().unwrap();
     {
         let mut log = EventLog::open(dir.path()).unwrap().log;
-        log.append(&json!([{"n": 1}])).unwrap();
-        log.append(&json!([{"n": 2}])).unwrap();
+        log.append(&list(1)).unwrap();
+        log.append(&list(2)).unwrap();
     }
     let path = dir.path().join(LOG_FILE);
     let whole = std::fs::read(&path).unwrap();
     // Every cut inside the last record: the first record survives, the torn one is gone.
-    let first_end = 12 + json!([{"n": 1}]).to_string().len();
+    let first_end = 12 + login(1).to_string().len();
     for cut in first_end + 1..whole.len() {
         std::fs::write(&path, &whole[..cut]).unwrap();
         let recovered = EventLog::open(dir.path()).unwrap();
-        assert_eq!(recovered.lists, vec![json!([{"n": 1}])], "cut at {cut}");
+        assert_eq!(recovered.lists, vec![login(1)], "cut at {cut}");
         assert_eq!(recovered.dropped_bytes, (cut - first_end) as u64);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), first_end as u64);
         // The log goes on after the cut.
         let mut log = recovered.log;
-        log.append(&json!([{"n": 3}])).unwrap();
+        log.append(&list(3)).unwrap();
         drop(log);
         let again = EventLog::open(dir.path()).unwrap();
-        assert_eq!(again.lists, vec![json!([{"n": 1}]), json!([{"n": 3}])]);
+        assert_eq!(again.lists, vec![login(1), login(3)]);
     }
     // A tail of zeros (a crash can leave one) is torn too.
     let mut zeros = whole.clone();

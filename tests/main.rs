@@ -6,6 +6,7 @@ mod bad_data;
 mod bench;
 mod bitmaps;
 mod differential;
+mod event_parsing;
 mod events;
 mod generator;
 mod http;

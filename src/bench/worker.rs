@@ -278,7 +278,7 @@ fn measure_events(
     for list_number in 0..options.event_lists {
         let list = events.list(options.events_per_list);
         let started = Instant::now();
-        let applied = service.apply_events(&list)?;
+        let applied = service.apply_events(service.parse_events(list)?)?;
         let elapsed = started.elapsed().as_secs_f64() * 1e3;
         tracing::info!(
             "{} events applied in {elapsed:.1} ms, {} membership changes",
@@ -413,10 +413,11 @@ fn measure_replay(service: &Service, events: usize) -> anyhow::Result<ReplayMeas
         let as_of = crate::data::value::format_timestamp(service.clock().now_micros());
         let mut maker = EventMaker::new(snapshot.engine.dataset(), as_of)?;
         let mut log = crate::events::log::EventLog::open(dir.path())?.log;
+        let layouts = crate::events::Layouts::of(snapshot.engine.dataset());
         let mut left = events;
         while left > 0 {
             let n = left.min(1_000);
-            log.append(&maker.list(n))?;
+            log.append(&crate::events::EventList::parse(maker.list(n), &layouts)?)?;
             left -= n;
         }
     }

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
+use super::EventList;
+
 pub const LOG_FILE: &str = "events.log";
 
 const MAGIC: &[u8; 4] = b"SGEV";
@@ -120,7 +122,7 @@ impl EventLog {
     }
 
     /// Appends one list and flushes it to disk. On failure the log is as before.
-    pub fn append(&mut self, list: &Json) -> Result<(), LogError> {
+    pub fn append(&mut self, list: &EventList) -> Result<(), LogError> {
         self.append_all(std::slice::from_ref(list))
     }
 
@@ -130,7 +132,10 @@ impl EventLog {
     }
 
     /// Appends lists as one write, flushed to disk once: all of them or none.
-    pub fn append_all(&mut self, lists: &[impl std::borrow::Borrow<Json>]) -> Result<(), LogError> {
+    pub fn append_all(
+        &mut self,
+        lists: &[impl std::borrow::Borrow<EventList>],
+    ) -> Result<(), LogError> {
         let fail = |reason: String| LogError {
             path: self.path.clone(),
             reason,
@@ -142,7 +147,8 @@ impl EventLog {
         }
         let mut record = Vec::new();
         for list in lists {
-            let payload = serde_json::to_vec(list.borrow()).map_err(|e| fail(e.to_string()))?;
+            let payload =
+                serde_json::to_vec(list.borrow().json()).map_err(|e| fail(e.to_string()))?;
             let length = u32::try_from(payload.len())
                 .map_err(|_| fail("a list of events over 4 GiB cannot be logged".into()))?;
             record.extend_from_slice(MAGIC);

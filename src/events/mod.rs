@@ -1,6 +1,7 @@
 //! Real-time events (interface.md, "Events"): each event is a change to the data, applied
-//! in order on top of a loaded dataset. A list applies whole or not at all: the first bad
-//! event stops it with a pointer to the offending part, and the dataset is left as it was.
+//! in order on top of a loaded dataset. A list is parsed whole first ([`EventList`]), then
+//! applied whole or not at all: the first bad event stops it with a pointer to the
+//! offending part, and the dataset is left as it was.
 //!
 //! Events are applied to the tables as loaded (`Dataset::full_table`): rows taken out,
 //! rows added, and the result checked and laid out again by the loader itself
@@ -8,7 +9,10 @@
 //! That costs a pass over the data per list of events; see the README's Status for what
 //! this means at M.
 
+mod event;
 pub mod log;
+
+pub use event::{Event, EventList, OrderChanges, Row};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,11 +30,9 @@ use datafusion::arrow::datatypes::{
 use datafusion::arrow::record_batch::RecordBatch;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
-use serde_json::{Map, Value as Json};
 
 use crate::data::LoadError;
 use crate::data::loader::load_tables;
-use crate::data::value::{parse_date, parse_decimal, parse_timestamp};
 use crate::model::{FieldType, TableName};
 use crate::store::{Column, Dataset, Ints, Table, micros_at};
 
@@ -340,10 +342,10 @@ impl Editable {
     }
 }
 
-/// Applies `events` (a JSON list) in order to `dataset`: the dataset they leave, or the
-/// first bad event. `label` names the result in the (unexpected) case that the loader
-/// refuses it.
-pub fn apply(dataset: &Dataset, events: &Json, label: &Path) -> Result<Dataset, ApplyError> {
+/// Applies a list of events in order to `dataset`: the dataset they leave, or the first
+/// bad event. `label` names the result in the (unexpected) case that the loader refuses
+/// it.
+pub fn apply(dataset: &Dataset, events: &EventList, label: &Path) -> Result<Dataset, ApplyError> {
     apply_lists(dataset, std::slice::from_ref(events), label)
 }
 
@@ -351,15 +353,12 @@ pub fn apply(dataset: &Dataset, events: &Json, label: &Path) -> Result<Dataset, 
 /// that holds the bad event): the data after the last.
 pub fn apply_lists(
     dataset: &Dataset,
-    lists: &[impl std::borrow::Borrow<Json>],
+    lists: &[impl std::borrow::Borrow<EventList>],
     label: &Path,
 ) -> Result<Dataset, ApplyError> {
     let mut applier = Applier::new(dataset);
-    for events in lists {
-        let Some(list) = events.borrow().as_array() else {
-            return Err(refuse("", "the body must be a JSON list of events").into());
-        };
-        for (i, event) in list.iter().enumerate() {
+    for list in lists {
+        for (i, event) in list.borrow().events().iter().enumerate() {
             applier.apply(event, &format!("/{i}"))?;
         }
         // As a load would: a list that leaves a subject two active carts on a website
@@ -486,178 +485,159 @@ impl<'a> Applier<'a> {
         self.find(name, id).is_some()
     }
 
-    fn apply(&mut self, event: &Json, at: &str) -> Result<(), EventError> {
-        let Some(object) = event.as_object() else {
-            return Err(refuse(at, "an event is a JSON object"));
-        };
-        let kind = match object.get("type") {
-            Some(Json::String(kind)) => kind.as_str(),
-            Some(_) => return Err(refuse(format!("{at}/type"), "type must be a string")),
-            None => return Err(refuse(at, "the event has no type")),
-        };
-        match kind {
-            "customer_upserted" => {
-                let row = self.parse_row(TableName::Customers, object, at, &[], &[])?;
-                self.upsert(TableName::Customers, row);
+    fn apply(&mut self, event: &Event, at: &str) -> Result<(), EventError> {
+        match event {
+            Event::CustomerUpserted(row) => {
+                self.upsert(TableName::Customers, row.values.clone());
             }
-            "product_upserted" => {
-                let row = self.parse_row(TableName::Products, object, at, &[], &[])?;
-                self.upsert(TableName::Products, row);
+            Event::ProductUpserted(row) => {
+                self.upsert(TableName::Products, row.values.clone());
             }
-            "address_upserted" => {
-                let row = self.parse_row(TableName::Addresses, object, at, &[], &[])?;
-                self.check_references(TableName::Addresses, &row, at)?;
-                self.upsert(TableName::Addresses, row);
+            Event::AddressUpserted(row) => {
+                self.check_references(TableName::Addresses, row, at)?;
+                self.upsert(TableName::Addresses, row.values.clone());
             }
-            "address_deleted" => {
-                let id = only_id(object, "address_id", at, &[])?;
-                let found = self.find(TableName::Addresses, id).ok_or_else(|| {
-                    refuse(
-                        format!("{at}/address_id"),
-                        format!("address {id} does not exist"),
-                    )
-                })?;
+            Event::AddressDeleted { address_id } => {
+                let found = self
+                    .find(TableName::Addresses, *address_id)
+                    .ok_or_else(|| {
+                        refuse(
+                            format!("{at}/address_id"),
+                            format!("address {address_id} does not exist"),
+                        )
+                    })?;
                 self.table(TableName::Addresses).remove(found);
             }
-            "order_placed" => self.order_placed(object, at)?,
-            "order_updated" => self.order_updated(object, at)?,
-            "cart_updated" => self.cart_updated(object, at)?,
-            "wishlist_item_added" => {
-                let row = self.parse_row(TableName::WishlistItems, object, at, &[], &[])?;
-                self.check_references(TableName::WishlistItems, &row, at)?;
-                self.table(TableName::WishlistItems).add(row);
+            Event::OrderPlaced {
+                order,
+                items,
+                addresses,
+            } => self.order_placed(order, items, addresses, at)?,
+            Event::OrderUpdated { order_id, changes } => {
+                self.order_updated(*order_id, changes, at)?;
             }
-            "wishlist_item_removed" => {
-                let customer = only_id(object, "customer_id", at, &["product_id", "added_at"])?;
-                let product = only_id(object, "product_id", at, &["customer_id", "added_at"])?;
-                let items = self.children(TableName::WishlistItems, "customer_id", customer);
+            Event::CartUpdated { cart, items } => self.cart_updated(cart, items, at)?,
+            Event::WishlistItemAdded(row) => {
+                self.check_references(TableName::WishlistItems, row, at)?;
+                self.table(TableName::WishlistItems).add(row.values.clone());
+            }
+            Event::WishlistItemRemoved {
+                customer_id,
+                product_id,
+            } => {
+                let items = self.children(TableName::WishlistItems, "customer_id", *customer_id);
                 let table = self.table(TableName::WishlistItems);
                 let product_column = table.position("product_id");
                 let on_list: Vec<Loc> = items
                     .into_iter()
-                    .filter(|&l| table.value(l, product_column) == Value::Int(product))
+                    .filter(|&l| table.value(l, product_column) == Value::Int(*product_id))
                     .collect();
                 if on_list.is_empty() {
                     return Err(refuse(
                         format!("{at}/product_id"),
-                        format!("product {product} is not on customer {customer}'s wishlist"),
+                        format!("product {product_id} is not on customer {customer_id}'s wishlist"),
                     ));
                 }
                 for loc in on_list {
                     table.remove(loc);
                 }
             }
-            "product_viewed" => {
-                let row = self.parse_row(TableName::ProductViews, object, at, &[], &[])?;
-                self.check_references(TableName::ProductViews, &row, at)?;
-                self.table(TableName::ProductViews).add(row);
+            Event::ProductViewed(row) => {
+                self.check_references(TableName::ProductViews, row, at)?;
+                self.table(TableName::ProductViews).add(row.values.clone());
             }
-            "visitor_logged_in" => self.visitor_logged_in(object, at)?,
-            other => {
-                return Err(refuse(
-                    format!("{at}/type"),
-                    format!(
-                        "unknown event type {other:?}; the types are {}",
-                        EVENT_TYPES.join(", ")
-                    ),
-                ));
-            }
+            Event::VisitorLoggedIn {
+                visitor_id,
+                customer_id,
+            } => self.visitor_logged_in(*visitor_id, *customer_id, at)?,
         }
         Ok(())
     }
 
-    fn order_placed(&mut self, object: &Map<String, Json>, at: &str) -> Result<(), EventError> {
-        let nested = ["items", "addresses"];
-        let row = self.parse_row(TableName::Orders, object, at, &nested, &[])?;
-        let order_id = row[self.table(TableName::Orders).position("order_id")]
-            .id()
-            .expect("checked");
+    fn order_placed(
+        &mut self,
+        order: &Row,
+        items: &[Row],
+        addresses: &[Row],
+        at: &str,
+    ) -> Result<(), EventError> {
+        let order_id = order.key.expect("a parsed key");
         if self.exists(TableName::Orders, order_id) {
             return Err(refuse(
                 format!("{at}/order_id"),
                 format!("order {order_id} exists already: change it with order_updated"),
             ));
         }
-        self.check_references(TableName::Orders, &row, at)?;
-        let implied = [("order_id", order_id)];
-        let items = self.parse_list(TableName::OrderItems, object, "items", at, &implied)?;
-        let addresses =
-            self.parse_list(TableName::OrderAddresses, object, "addresses", at, &implied)?;
+        self.check_references(TableName::Orders, order, at)?;
         for (i, item) in items.iter().enumerate() {
-            self.check_product(TableName::OrderItems, item, &format!("{at}/items/{i}"))?;
+            self.check_product(item, &format!("{at}/items/{i}"))?;
         }
-        for (i, address) in addresses.iter().enumerate() {
-            let column = self
-                .table(TableName::OrderAddresses)
-                .position("address_type");
-            if !matches!(&address[column], Value::Text(t) if t == "billing" || t == "shipping") {
-                return Err(refuse(
-                    format!("{at}/addresses/{i}/address_type"),
-                    "address_type is billing or shipping",
-                ));
-            }
-        }
-        self.upsert(TableName::Orders, row);
+        self.upsert(TableName::Orders, order.values.clone());
         for item in items {
-            self.table(TableName::OrderItems).add(item);
+            self.table(TableName::OrderItems).add(item.values.clone());
         }
         for address in addresses {
-            self.table(TableName::OrderAddresses).add(address);
+            self.table(TableName::OrderAddresses)
+                .add(address.values.clone());
         }
         Ok(())
     }
 
-    fn order_updated(&mut self, object: &Map<String, Json>, at: &str) -> Result<(), EventError> {
-        let id = match object.get("order_id") {
-            Some(Json::Number(n)) if n.as_i64().is_some() => n.as_i64().expect("checked"),
-            Some(_) => {
-                return Err(refuse(
-                    format!("{at}/order_id"),
-                    "order_id must be an integer id",
-                ));
-            }
-            None => return Err(refuse(at, "order_updated needs order_id")),
-        };
-        let Some(loc) = self.find(TableName::Orders, id) else {
+    fn order_updated(
+        &mut self,
+        order_id: i64,
+        changes: &OrderChanges,
+        at: &str,
+    ) -> Result<(), EventError> {
+        let Some(loc) = self.find(TableName::Orders, order_id) else {
             return Err(refuse(
                 format!("{at}/order_id"),
-                format!("order {id} does not exist"),
+                format!("order {order_id} does not exist"),
             ));
         };
-        let mut row = self.table(TableName::Orders).row(loc);
-        let changes = self.parse_columns(TableName::Orders, object, at, &[])?;
-        for (column, value) in changes {
-            row[column] = value;
+        let mut values = self.table(TableName::Orders).row(loc);
+        for (column, value) in &changes.columns {
+            values[*column] = value.clone();
         }
-        self.check_required(TableName::Orders, &row, at)?;
-        self.check_references(TableName::Orders, &row, at)?;
-        self.upsert(TableName::Orders, row);
+        let table = self.table(TableName::Orders);
+        for spec in TableName::Orders
+            .spec()
+            .columns
+            .iter()
+            .filter(|c| c.required)
+        {
+            if values[table.position(spec.name)] == Value::Null {
+                return Err(refuse(
+                    at,
+                    format!("{} is required in a {} row", spec.name, TableName::Orders),
+                ));
+            }
+        }
+        if let Some(customer) = values[table.position("customer_id")].id()
+            && !self.exists(TableName::Customers, customer)
+        {
+            return Err(refuse(
+                format!("{at}/customer_id"),
+                format!("customer {customer} does not exist"),
+            ));
+        }
+        self.upsert(TableName::Orders, values);
         Ok(())
     }
 
-    fn cart_updated(&mut self, object: &Map<String, Json>, at: &str) -> Result<(), EventError> {
-        let row = self.parse_row(TableName::Carts, object, at, &["items"], &[])?;
-        self.check_references(TableName::Carts, &row, at)?;
-        let cart_id = row[self.table(TableName::Carts).position("cart_id")]
-            .id()
-            .expect("checked");
-        let items = self.parse_list(
-            TableName::CartItems,
-            object,
-            "items",
-            at,
-            &[("cart_id", cart_id)],
-        )?;
+    fn cart_updated(&mut self, cart: &Row, items: &[Row], at: &str) -> Result<(), EventError> {
+        self.check_references(TableName::Carts, cart, at)?;
         for (i, item) in items.iter().enumerate() {
-            self.check_product(TableName::CartItems, item, &format!("{at}/items/{i}"))?;
+            self.check_product(item, &format!("{at}/items/{i}"))?;
         }
         // The cart comes whole: its old items go.
+        let cart_id = cart.key.expect("a parsed key");
         for old in self.children(TableName::CartItems, "cart_id", cart_id) {
             self.table(TableName::CartItems).remove(old);
         }
-        self.upsert(TableName::Carts, row);
+        self.upsert(TableName::Carts, cart.values.clone());
         for item in items {
-            self.table(TableName::CartItems).add(item);
+            self.table(TableName::CartItems).add(item.values.clone());
         }
         Ok(())
     }
@@ -665,11 +645,10 @@ impl<'a> Applier<'a> {
     /// The visitor's carts and product views become the customer's.
     fn visitor_logged_in(
         &mut self,
-        object: &Map<String, Json>,
+        visitor: i64,
+        customer: i64,
         at: &str,
     ) -> Result<(), EventError> {
-        let visitor = only_id(object, "visitor_id", at, &["customer_id"])?;
-        let customer = only_id(object, "customer_id", at, &["visitor_id"])?;
         if !self.exists(TableName::Customers, customer) {
             return Err(refuse(
                 format!("{at}/customer_id"),
@@ -775,136 +754,9 @@ impl<'a> Applier<'a> {
         }
     }
 
-    /// A whole row of `name` from the event's fields (`nested` names lists that are not
-    /// columns; `implied` columns come from the parent and may be left out).
-    fn parse_row(
-        &mut self,
-        name: TableName,
-        object: &Map<String, Json>,
-        at: &str,
-        nested: &[&str],
-        implied: &[(&str, i64)],
-    ) -> Result<Vec<Value>, EventError> {
-        let width = self.table(name).columns.len();
-        let mut row = vec![Value::Null; width];
-        for (column, value) in self.parse_columns(name, object, at, nested)? {
-            row[column] = value;
-        }
-        for (column, id) in implied {
-            let position = self.table(name).position(column);
-            match &row[position] {
-                Value::Null => row[position] = Value::Int(*id),
-                Value::Int(given) if given == id => {}
-                _ => {
-                    return Err(refuse(
-                        format!("{at}/{column}"),
-                        format!("{column} must be that of the event, {id}, or left out"),
-                    ));
-                }
-            }
-        }
-        self.check_required(name, &row, at)?;
-        if name.spec().customer_or_visitor {
-            let table = self.table(name);
-            let customer = &row[table.position("customer_id")];
-            let visitor = &row[table.position("visitor_id")];
-            if (*customer == Value::Null) == (*visitor == Value::Null) {
-                return Err(refuse(
-                    at,
-                    "exactly one of customer_id and visitor_id is set",
-                ));
-            }
-        }
-        Ok(row)
-    }
-
-    /// The event's fields as column positions and values.
-    fn parse_columns(
-        &mut self,
-        name: TableName,
-        object: &Map<String, Json>,
-        at: &str,
-        nested: &[&str],
-    ) -> Result<Vec<(usize, Value)>, EventError> {
-        let table = self.table(name);
-        let mut values = Vec::new();
-        for (key, json) in object {
-            if key == "type" || nested.contains(&key.as_str()) {
-                continue;
-            }
-            let pointer = format!("{at}/{}", escape(key));
-            let Some(position) = table.columns.iter().position(|(n, _)| n == key) else {
-                let columns: Vec<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
-                return Err(refuse(
-                    pointer,
-                    format!(
-                        "{name} has no column {key:?}; its columns are {}",
-                        columns.join(", ")
-                    ),
-                ));
-            };
-            let ty = table.columns[position].1;
-            let value = parse_value(ty, json).map_err(|why| refuse(&pointer, why))?;
-            values.push((position, value));
-        }
-        Ok(values)
-    }
-
-    fn parse_list(
-        &mut self,
-        name: TableName,
-        object: &Map<String, Json>,
-        key: &str,
-        at: &str,
-        implied: &[(&str, i64)],
-    ) -> Result<Vec<Vec<Value>>, EventError> {
-        match object.get(key) {
-            None | Some(Json::Null) => Ok(Vec::new()),
-            Some(Json::Array(list)) => list
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let pointer = format!("{at}/{key}/{i}");
-                    let fields = item.as_object().ok_or_else(|| {
-                        refuse(&pointer, format!("a {name} row is a JSON object"))
-                    })?;
-                    self.parse_row(name, fields, &pointer, &[], implied)
-                })
-                .collect(),
-            Some(_) => Err(refuse(
-                format!("{at}/{key}"),
-                format!("{key} must be a list of {name} rows"),
-            )),
-        }
-    }
-
-    fn check_required(
-        &mut self,
-        name: TableName,
-        row: &[Value],
-        at: &str,
-    ) -> Result<(), EventError> {
-        let table = self.table(name);
-        for spec in name.spec().columns.iter().filter(|c| c.required) {
-            if row[table.position(spec.name)] == Value::Null {
-                return Err(refuse(
-                    at,
-                    format!("{} is required in a {name} row", spec.name),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The customer a row names exists now.
-    fn check_references(
-        &mut self,
-        name: TableName,
-        row: &[Value],
-        at: &str,
-    ) -> Result<(), EventError> {
-        let customer = row[self.table(name).position("customer_id")].id();
-        if let Some(customer) = customer
+    /// The customer and the product a row names exist now.
+    fn check_references(&mut self, name: TableName, row: &Row, at: &str) -> Result<(), EventError> {
+        if let Some(customer) = row.customer_id
             && !self.exists(TableName::Customers, customer)
         {
             return Err(refuse(
@@ -913,19 +765,13 @@ impl<'a> Applier<'a> {
             ));
         }
         if matches!(name, TableName::WishlistItems | TableName::ProductViews) {
-            self.check_product(name, row, at)?;
+            self.check_product(row, at)?;
         }
         Ok(())
     }
 
-    fn check_product(
-        &mut self,
-        name: TableName,
-        row: &[Value],
-        at: &str,
-    ) -> Result<(), EventError> {
-        let product = row[self.table(name).position("product_id")].id();
-        match product {
+    fn check_product(&mut self, row: &Row, at: &str) -> Result<(), EventError> {
+        match row.product_id {
             Some(id) if !self.exists(TableName::Products, id) => Err(refuse(
                 format!("{at}/product_id"),
                 format!("product {id} does not exist"),
@@ -951,70 +797,6 @@ impl<'a> Applier<'a> {
         );
         dataset
     }
-}
-
-/// The id in `key`, for events that carry nothing else but `others`.
-fn only_id(
-    object: &Map<String, Json>,
-    key: &str,
-    at: &str,
-    others: &[&str],
-) -> Result<i64, EventError> {
-    if let Some(extra) = object
-        .keys()
-        .find(|k| *k != "type" && *k != key && !others.contains(&k.as_str()))
-    {
-        return Err(refuse(
-            format!("{at}/{}", escape(extra)),
-            format!("unknown field {extra:?} for this event type"),
-        ));
-    }
-    match object.get(key) {
-        Some(Json::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64().expect("checked")),
-        Some(_) => Err(refuse(
-            format!("{at}/{key}"),
-            format!("{key} must be an integer id"),
-        )),
-        None => Err(refuse(at, format!("the event needs {key}"))),
-    }
-}
-
-fn parse_value(ty: FieldType, json: &Json) -> Result<Value, String> {
-    if json.is_null() {
-        return Ok(Value::Null);
-    }
-    let wrong = || format!("expected a {ty}, got {json}");
-    let text = || json.as_str().ok_or_else(wrong);
-    Ok(match ty {
-        FieldType::Id | FieldType::Int => Value::Int(json.as_i64().ok_or_else(wrong)?),
-        FieldType::Decimal => {
-            let text = match json {
-                Json::Number(n) => n.to_string(),
-                Json::String(s) => s.clone(),
-                _ => return Err(wrong()),
-            };
-            Value::Int(parse_decimal(&text)?)
-        }
-        FieldType::Bool => Value::Bool(json.as_bool().ok_or_else(wrong)?),
-        FieldType::Date => Value::Date(parse_date(text()?)?),
-        FieldType::Timestamp => Value::Micros(parse_timestamp(text()?)?),
-        FieldType::String => Value::Text(text()?.to_string()),
-        FieldType::IdList => Value::Ids(
-            json.as_array()
-                .ok_or_else(wrong)?
-                .iter()
-                .map(|id| {
-                    id.as_i64()
-                        .ok_or_else(|| format!("{id} is not an integer id"))
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-    })
-}
-
-/// A key as a JSON Pointer token (RFC 6901).
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
 }
 
 // ---- one subject's rows, for applying events to a few subjects at a time ----

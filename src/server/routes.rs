@@ -260,7 +260,10 @@ pub async fn post_events(
     )?;
     let service = state.service.clone();
     let applied = state
-        .evaluate_on_all_cores(move || service.apply_events(&json).map_err(Problem::from))
+        .evaluate_on_all_cores(move || {
+            let list = service.parse_events(json)?;
+            service.apply_events(list).map_err(Problem::from)
+        })
         .await?;
     Ok(Json(EventsAnswer {
         applied: applied.applied as u64,

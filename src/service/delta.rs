@@ -31,11 +31,12 @@ use std::time::Instant;
 
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
-use serde_json::Value as Json;
 
 use super::{SegmentKey, Segments, Stored, StoredSegment, SubjectId};
 use crate::data::value::day_of_micros;
-use crate::events::{Layouts, ProductRow, SubjectRows, dataset_of, product_row, subject_rows};
+use crate::events::{
+    Event, EventList, Layouts, ProductRow, Row, SubjectRows, dataset_of, product_row, subject_rows,
+};
 use crate::model::TableName;
 use crate::segment::{Engine, EvalError, Evaluation, Segment, SegmentSource};
 use crate::store::{Dataset, NONE};
@@ -46,7 +47,7 @@ pub struct Delta {
     // Persistent collections: each list makes a new delta from the last in time of its
     // own size, not of everything since the load.
     /// Every list applied since, in order: a rebuild applies them all to the loaded data.
-    pub lists: imbl::Vector<Arc<Json>>,
+    pub lists: imbl::Vector<Arc<EventList>>,
     pub events: usize,
     /// The touched subjects' rows now, by their dense id in the loaded data.
     pub rows: imbl::OrdMap<u32, Arc<SubjectRows>>,
@@ -337,8 +338,8 @@ pub struct Touched {
 }
 
 /// The subjects a list touches, or why it must rebuild.
-pub fn touched_by(
-    list: &Json,
+pub fn touched_by<'e>(
+    events: impl Iterator<Item = &'e Event>,
     base: &Dataset,
     delta: &Delta,
     fold_after: usize,
@@ -349,9 +350,6 @@ pub fn touched_by(
             delta.events
         ));
     }
-    let Some(events) = list.as_array() else {
-        return Err("not a list".into());
-    };
     let customers = base.customer_count() as u32;
     let owner_in_base = |table: TableName, id: i64| -> Option<u32> {
         let (index, relation) = match table {
@@ -368,26 +366,14 @@ pub fn touched_by(
             .copied()
             .or_else(|| owner_in_base(table, id))
     };
+    let order_exists =
+        |order: i64| base.order_index.get(order).is_some() || delta.new_orders.contains(&order);
     let mut added = delta.added.clone();
     let mut touched = BTreeSet::new();
     for event in events {
-        let id = |key: &str| event.get(key).and_then(Json::as_i64);
-        let kind = event.get("type").and_then(Json::as_str).unwrap_or("");
-        // Events that name an unknown subject without adding it (and malformed events)
-        // are left to the applier, which names what is wrong.
-        let adds_customer = kind == "customer_upserted";
-        let adds_visitor = matches!(kind, "product_viewed" | "cart_updated");
-        for (key, adds, subject) in [
-            (
-                "customer_id",
-                adds_customer,
-                SubjectId::Customer as fn(i64) -> SubjectId,
-            ),
-            ("visitor_id", adds_visitor, SubjectId::Visitor),
-        ] {
-            let Some(subject) = id(key).map(subject) else {
-                continue;
-            };
+        // Events that name an unknown subject without adding it are left to the applier,
+        // which names what is wrong.
+        for (subject, adds) in event.subjects_named() {
             let known = Subjects {
                 base,
                 added: &added,
@@ -403,9 +389,9 @@ pub fn touched_by(
                 None => {}
             }
         }
-        match kind {
-            "product_upserted" => {
-                if let Some(product) = id("product_id") {
+        match event {
+            Event::ProductUpserted(row) => {
+                if let Some(product) = row.product_id {
                     let reach = subjects_with_product(base, delta, product);
                     if reach.len() > PRODUCT_REACH_LIMIT as u64 {
                         return Err(format!(
@@ -416,43 +402,49 @@ pub fn touched_by(
                     touched.extend(reach);
                 }
             }
-            "address_upserted" | "address_deleted" => {
-                if let Some(address) = id("address_id") {
-                    touched.extend(address_owner(base, delta, address));
-                }
+            Event::AddressUpserted(Row {
+                key: Some(address), ..
+            })
+            | Event::AddressDeleted {
+                address_id: address,
+            } => {
+                touched.extend(address_owner(base, delta, *address));
             }
-            "order_placed" => {
-                if let Some(order) = id("order_id")
-                    && (base.order_index.get(order).is_some() || delta.new_orders.contains(&order))
-                {
-                    // Placed twice: the applier says so, given the order's owner.
-                    match owner(TableName::Orders, order) {
-                        Some(o) => {
-                            touched.insert(o);
-                        }
-                        None => return Err(format!("order {order} is a guest order")),
+            Event::OrderPlaced {
+                order: Row {
+                    key: Some(order), ..
+                },
+                ..
+            } if order_exists(*order) => {
+                // Placed twice: the applier says so, given the order's owner.
+                match owner(TableName::Orders, *order) {
+                    Some(o) => {
+                        touched.insert(o);
                     }
+                    None => return Err(format!("order {order} is a guest order")),
                 }
             }
             // An order that loses its customer becomes a guest order, which no subject's
             // rows hold.
-            "order_updated" if event.get("customer_id").is_some_and(Json::is_null) => {
+            Event::OrderUpdated { changes, .. } if changes.customer_id == Some(None) => {
                 return Err("an order becomes a guest order".into());
             }
-            "order_updated" => match id("order_id").map(|o| (o, owner(TableName::Orders, o))) {
-                Some((_, Some(o))) => {
+            Event::OrderUpdated { order_id, .. } => match owner(TableName::Orders, *order_id) {
+                Some(o) => {
                     touched.insert(o);
                 }
-                Some((order, None))
-                    if base.order_index.get(order).is_some()
-                        || delta.new_orders.contains(&order) =>
-                {
-                    return Err(format!("order {order} is a guest order"));
+                None if order_exists(*order_id) => {
+                    return Err(format!("order {order_id} is a guest order"));
                 }
-                _ => {}
+                None => {}
             },
-            "cart_updated" => {
-                if let Some(o) = id("cart_id").and_then(|c| owner(TableName::Carts, c)) {
+            Event::CartUpdated {
+                cart: Row {
+                    key: Some(cart), ..
+                },
+                ..
+            } => {
+                if let Some(o) = owner(TableName::Carts, *cart) {
                     touched.insert(o);
                 }
             }
@@ -525,7 +517,7 @@ pub fn apply(
     delta: &Delta,
     segments: &Segments,
     touched: &Touched,
-    lists: &[Arc<Json>],
+    lists: &[Arc<EventList>],
     now: i64,
 ) -> Result<Applied, super::ServiceError> {
     let Touched {
@@ -554,7 +546,10 @@ pub fn apply(
         })
         .collect();
     phase("rows read");
-    let products: Vec<i64> = lists.iter().flat_map(|list| named_products(list)).collect();
+    let products: Vec<i64> = lists
+        .iter()
+        .flat_map(|list| list.products_named())
+        .collect();
     let label = Path::new("touched subjects");
     let before = dataset_of(
         dataset,
@@ -576,7 +571,10 @@ pub fn apply(
     // Only segments that read a table the list changes can move; the others keep their
     // members. Every segment's members of the touched subjects, in the small dataset's
     // ids, are what `in_segment` reads there.
-    let changed: BTreeSet<TableName> = lists.iter().flat_map(|list| tables_changed(list)).collect();
+    let changed: BTreeSet<TableName> = lists
+        .iter()
+        .flat_map(|list| list.tables_written())
+        .collect();
     let mut known = BTreeMap::new();
     let chosen: Vec<SegmentKey> = segments
         .keys()
@@ -655,7 +653,7 @@ pub fn apply(
         .push_back(Arc::new(touched_bitmap.clone()));
     for list in lists {
         delta.lists.push_back(list.clone());
-        delta.events += list.as_array().map_or(0, Vec::len);
+        delta.events += list.len();
     }
     phase("segments updated");
     let after_layouts = Layouts::of(after);
@@ -673,7 +671,8 @@ pub fn apply(
         delta.touched.insert(subject);
     }
     record_owners(&mut delta, after, &part);
-    for product in lists.iter().flat_map(|list| upserted_products(list)) {
+    let events = || lists.iter().flat_map(|list| list.events());
+    for product in events().filter_map(Event::upserted_product) {
         if let Some(row) = product_row(after, &after_layouts, product) {
             delta.products.insert(product, Arc::new(row));
         }
@@ -685,42 +684,13 @@ pub fn apply(
         chosen.len(),
         segments.len()
     );
-    for event in lists
-        .iter()
-        .flat_map(|list| list.as_array().into_iter().flatten())
-    {
-        if event.get("type").and_then(Json::as_str) == Some("order_placed")
-            && let Some(order) = event.get("order_id").and_then(Json::as_i64)
-        {
-            delta.new_orders.insert(order);
-        }
-    }
+    delta
+        .new_orders
+        .extend(events().filter_map(Event::placed_order));
     Ok(Applied {
         delta,
         segments: next,
     })
-}
-
-/// The tables a list of events writes.
-fn tables_changed(list: &Json) -> BTreeSet<TableName> {
-    use TableName::*;
-    let mut tables = BTreeSet::new();
-    for event in list.as_array().into_iter().flatten() {
-        let written: &[TableName] = match event.get("type").and_then(Json::as_str) {
-            Some("customer_upserted") => &[Customers],
-            Some("address_upserted" | "address_deleted") => &[Addresses],
-            // An order that changes hands takes its items and addresses along.
-            Some("order_placed" | "order_updated") => &[Orders, OrderItems, OrderAddresses],
-            Some("cart_updated") => &[Carts, CartItems],
-            Some("wishlist_item_added" | "wishlist_item_removed") => &[WishlistItems],
-            Some("product_viewed") => &[ProductViews],
-            Some("product_upserted") => &[Products],
-            Some("visitor_logged_in") => &[Carts, CartItems, ProductViews],
-            _ => &TableName::ALL,
-        };
-        tables.extend(written.iter().copied());
-    }
-    tables
 }
 
 /// The tables a stored segment's members are read from, through the segments it names.
@@ -783,34 +753,6 @@ fn record_owners(delta: &mut Delta, after: &Dataset, part: &Part) {
         after.addresses.table.ints("address_id"),
         &after.addresses,
     );
-}
-
-/// Product ids that `product_upserted` events of the list name.
-fn upserted_products(list: &Json) -> impl Iterator<Item = i64> + '_ {
-    list.as_array()
-        .into_iter()
-        .flatten()
-        .filter(|event| event.get("type").and_then(Json::as_str) == Some("product_upserted"))
-        .filter_map(|event| event.get("product_id").and_then(Json::as_i64))
-}
-
-/// Product ids the events name (their rows must be in the small dataset).
-fn named_products(list: &Json) -> Vec<i64> {
-    let mut ids = Vec::new();
-    for event in list.as_array().into_iter().flatten() {
-        ids.extend(event.get("product_id").and_then(Json::as_i64));
-        for nested in ["items"] {
-            for item in event
-                .get(nested)
-                .and_then(Json::as_array)
-                .into_iter()
-                .flatten()
-            {
-                ids.extend(item.get("product_id").and_then(Json::as_i64));
-            }
-        }
-    }
-    ids
 }
 
 /// The loaded data's engine and, when events have touched subjects since, their delta:

@@ -16,12 +16,12 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use serde_json::Value as Json;
 
 use super::clock::Clock;
 use super::delta::{self, Data, Delta};
 use super::{SegmentKey, Segments, ServiceError, Snapshot, rematch};
 use crate::data::value::day_of_micros;
+use crate::events::EventList;
 use crate::segment::Engine;
 
 /// Lists the fold leaves for the writer to catch up with: applying them holds up lists.
@@ -57,7 +57,7 @@ impl PendingFold {
         clock: Arc<dyn Clock>,
     ) -> PendingFold {
         let base = from.engine.clone();
-        let lists: Vec<Arc<Json>> = from.delta.lists.iter().cloned().collect();
+        let lists: Vec<Arc<EventList>> = from.delta.lists.iter().cloned().collect();
         let segments = from.segments.clone();
         let day = from.day;
         let job = std::thread::spawn(move || {
@@ -113,7 +113,7 @@ impl PendingFold {
 
 fn fold(
     base: Arc<Engine>,
-    lists: &[Arc<Json>],
+    lists: &[Arc<EventList>],
     segments: Segments,
     day: Option<i32>,
     now: i64,
@@ -139,17 +139,13 @@ fn fold(
 impl Folded {
     /// Applies the lists after those caught up with, all at once: the data they leave is
     /// the same as the writer's, and subjects many lists touch are copied once.
-    fn catch_up(&mut self, lists: &imbl::Vector<Arc<Json>>, now: i64) -> Result<(), String> {
-        let batch: Vec<Arc<Json>> = lists.iter().skip(self.caught_up).cloned().collect();
+    fn catch_up(&mut self, lists: &imbl::Vector<Arc<EventList>>, now: i64) -> Result<(), String> {
+        let batch: Vec<Arc<EventList>> = lists.iter().skip(self.caught_up).cloned().collect();
         if batch.is_empty() {
             return Ok(());
         }
-        let events: Vec<Json> = batch
-            .iter()
-            .flat_map(|list| list.as_array().into_iter().flatten().cloned())
-            .collect();
         let touched = delta::touched_by(
-            &Json::Array(events),
+            batch.iter().flat_map(|list| list.events()),
             self.engine.dataset(),
             &self.delta,
             usize::MAX,

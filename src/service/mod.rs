@@ -31,7 +31,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::data::value::{day_of_micros, parse_instant};
 use crate::events::log::EventLog;
-use crate::events::{self, ApplyError, EventError};
+use crate::events::{self, ApplyError, EventError, EventList, Layouts};
 use crate::segment::definition::{SegmentId, segment_id};
 use crate::segment::{DefinitionError, Engine, ErrorKind, EvalError, Segment, SegmentSource};
 use clock::Clock;
@@ -321,7 +321,7 @@ struct Writer {
 struct PendingCheckpoint {
     job: std::thread::JoinHandle<Result<state::PreparedCheckpoint, StateError>>,
     /// The lists accepted since the checkpoint's data was taken, and their events.
-    carried: Vec<Arc<Json>>,
+    carried: Vec<Arc<EventList>>,
     events: usize,
     started: Instant,
 }
@@ -389,12 +389,7 @@ impl Writer {
     }
 }
 
-/// A subject as clients name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SubjectId {
-    Customer(i64),
-    Visitor(i64),
-}
+pub use crate::model::SubjectId;
 
 /// A subject entering or leaving a segment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -432,6 +427,8 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     time_limit: Option<Duration>,
     events_applied: AtomicU64,
+    /// The tables' columns, which events are parsed against.
+    layouts: Layouts,
 }
 
 impl Service {
@@ -509,6 +506,7 @@ impl Service {
         }
         let next_id = saved.next_id.max(next_free_number(&segments));
         let first_engine = engine.clone();
+        let layouts = Layouts::of(engine.dataset());
         Ok(Service {
             current: Arc::new(ArcSwap::from_pointee(Snapshot {
                 engine,
@@ -537,6 +535,7 @@ impl Service {
             clock: options.clock,
             time_limit: options.time_limit,
             events_applied: AtomicU64::new(0),
+            layouts,
         })
     }
 
@@ -707,11 +706,7 @@ impl Service {
                 .skip(folded_lists)
                 .cloned()
                 .collect();
-            pending.events = pending
-                .carried
-                .iter()
-                .map(|list| list.as_array().map_or(0, Vec::len))
-                .sum();
+            pending.events = pending.carried.iter().map(|list| list.len()).sum();
             writer.pending = Some(pending);
         }
     }
@@ -721,24 +716,30 @@ impl Service {
         self.events_applied.load(Ordering::Relaxed)
     }
 
+    /// Parses a list of events (a request body) against the data's tables.
+    pub fn parse_events(&self, json: Json) -> Result<EventList, ServiceError> {
+        EventList::parse(json, &self.layouts).map_err(ServiceError::Event)
+    }
+
     /// Applies a list of events (`POST /events`) in order: all of them or, on the first
     /// bad one, none. With a state directory the list is in the event log, flushed to
     /// disk, before the new data is published and the answer returned. The segments that
     /// read what the list changes are matched again over the subjects it touched (see
     /// [`delta`]); the answer lists the subjects that moved.
-    pub fn apply_events(&self, list: &Json) -> Result<EventsApplied, ServiceError> {
+    pub fn apply_events(&self, list: EventList) -> Result<EventsApplied, ServiceError> {
         let started = Instant::now();
         let mut writer = self.lock_writer();
         self.finish_fold(&mut writer, false);
         writer.finish_checkpoint(false);
         let before = self.current()?;
         let now = self.clock.now_micros();
-        let applied = list.as_array().map_or(0, Vec::len);
-        let shared_list = Arc::new(list.clone());
+        let applied = list.len();
+        let shared_list = Arc::new(list);
+        let list = &shared_list;
         let mut rebuilt = false;
         let mut only = None;
         let (engine, delta, segments) = match delta::touched_by(
-            list,
+            list.events().iter(),
             before.engine.dataset(),
             &before.delta,
             // A fold that cannot keep up (or keeps being dropped) gives way to a rebuild.
@@ -1294,10 +1295,10 @@ fn dependents_of(key: &SegmentKey, segments: &Segments) -> Vec<SegmentKey> {
 /// matches every segment over the result.
 fn rebuild(
     before: &Snapshot,
-    list: &Json,
+    list: &EventList,
     now: i64,
 ) -> Result<(Arc<Engine>, Segments), ServiceError> {
-    let mut lists: Vec<&Json> = before.delta.lists.iter().map(|l| l.as_ref()).collect();
+    let mut lists: Vec<&EventList> = before.delta.lists.iter().map(|l| l.as_ref()).collect();
     lists.push(list);
     let dataset = events::apply_lists(before.engine.dataset(), &lists, Path::new("events"))
         .map_err(event_error)?;
@@ -1354,18 +1355,22 @@ fn replay(
         return Ok((engine, recovered.log, 0));
     }
     let started = Instant::now();
-    let count: usize = recovered
-        .lists
-        .iter()
-        .map(|l| l.as_array().map_or(0, Vec::len))
-        .sum();
     let path = &sources.log;
-    let dataset = events::apply_lists(engine.dataset(), &recovered.lists, path).map_err(|e| {
+    let refused = |e: &dyn std::fmt::Display| {
         ServiceError::Engine(format!(
             "{}: the logged events do not apply to this data (was the server started with other --data?): {e}",
             path.display()
         ))
-    })?;
+    };
+    let layouts = Layouts::of(engine.dataset());
+    let lists: Vec<EventList> = recovered
+        .lists
+        .into_iter()
+        .map(|list| EventList::parse(list, &layouts))
+        .collect::<Result<_, _>>()
+        .map_err(|e| refused(&e))?;
+    let count: usize = lists.iter().map(EventList::len).sum();
+    let dataset = events::apply_lists(engine.dataset(), &lists, path).map_err(|e| refused(&e))?;
     tracing::info!(
         "replayed {count} logged events in {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3

@@ -53,6 +53,9 @@ pub struct StateDir {
     _lock: File,
 }
 
+/// Tries at taking the state directory's lock, 50 ms apart.
+const LOCK_TRIES: u32 = 10;
+
 impl StateDir {
     /// Opens (creating it if needed) a state directory, and locks it for this process.
     pub fn open(dir: &Path) -> Result<StateDir, StateError> {
@@ -70,15 +73,32 @@ impl StateDir {
                 path: lock_path.clone(),
                 reason: format!("cannot open the lock file: {e}"),
             })?;
-        lock.try_lock().map_err(|e| StateError {
-            path: dir.to_path_buf(),
-            reason: match e {
-                fs::TryLockError::WouldBlock => {
-                    "another segmint process uses this state directory".to_string()
+        // A lock let go a moment ago can still be held for a while by a process forked
+        // meanwhile (until it execs, it shares the open lock file): a few tries before
+        // saying that another process has it.
+        let mut tries = 0;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if tries < LOCK_TRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                fs::TryLockError::Error(e) => format!("cannot lock the state directory: {e}"),
-            },
-        })?;
+                Err(e) => {
+                    return Err(StateError {
+                        path: dir.to_path_buf(),
+                        reason: match e {
+                            fs::TryLockError::WouldBlock => {
+                                "another segmint process uses this state directory".to_string()
+                            }
+                            fs::TryLockError::Error(e) => {
+                                format!("cannot lock the state directory: {e}")
+                            }
+                        },
+                    });
+                }
+            }
+        }
         Ok(StateDir {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -211,7 +231,7 @@ impl StateDir {
     pub fn commit_checkpoint(
         &self,
         prepared: PreparedCheckpoint,
-        carried: &[impl std::borrow::Borrow<Json>],
+        carried: &[impl std::borrow::Borrow<crate::events::EventList>],
     ) -> Result<crate::events::log::EventLog, StateError> {
         let dir = &self.dir;
         let partial = prepared.partial;
