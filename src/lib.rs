@@ -32,6 +32,7 @@ pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod events;
+pub mod live;
 pub mod model;
 pub mod segment;
 pub mod server;

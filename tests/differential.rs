@@ -692,6 +692,24 @@ pub fn engine_members(
     engine.member_ids(&evaluation.members).collect()
 }
 
+/// The members as per-subject matching decides them, each subject from its own rows.
+pub fn one_by_one_members(
+    engine: &Engine,
+    segment: &Json,
+    as_of: &str,
+    definitions: &BTreeMap<String, Json>,
+) -> Vec<String> {
+    let parsed = Segment::from_json(segment, engine.schema()).expect("a valid segment");
+    let as_of = segmint::data::value::parse_instant(as_of).unwrap();
+    let source = Segments {
+        engine,
+        definitions,
+    };
+    let members = segmint::live::matching::members_one_by_one(engine, &parsed, as_of, &source)
+        .expect("evaluates");
+    engine.member_ids(&members).collect()
+}
+
 pub fn engine_for(world: &World) -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
     world.write_csv(dir.path());
@@ -761,6 +779,17 @@ fn check(
             }
             .members(&segment);
             let actual = engine_members(&engine, &segment, as_of, &definitions);
+            prop_assert_eq!(
+                &one_by_one_members(&engine, &segment, as_of, &definitions),
+                &expected,
+                "one subject at a time: seed {} customers {} as_of {}\nsegment {}\nbase {}\nworld:\n{}",
+                seed,
+                customers,
+                as_of,
+                serde_json::to_string(&segment).unwrap(),
+                definitions["base"],
+                describe(&world)
+            );
             prop_assert_eq!(
                 &actual,
                 &expected,

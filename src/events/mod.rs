@@ -69,7 +69,7 @@ fn refuse(pointer: impl Into<String>, message: impl Into<String>) -> EventError 
 
 /// One cell. Decimals are units of 1/10000 in `Int`, as the store keeps them.
 #[derive(Clone, Debug, PartialEq)]
-enum Value {
+pub(crate) enum Value {
     Null,
     Int(i64),
     Bool(bool),
@@ -83,6 +83,31 @@ impl Value {
     fn id(&self) -> Option<i64> {
         match self {
             Value::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// An ordered value in the domain tests compare it in: ints and decimal units,
+    /// bools as 0/1, days, microseconds.
+    pub(crate) fn number(&self) -> Option<i64> {
+        match self {
+            Value::Int(v) | Value::Micros(v) => Some(*v),
+            Value::Bool(b) => Some(*b as i64),
+            Value::Date(d) => Some(*d as i64),
+            Value::Null | Value::Text(_) | Value::Ids(_) => None,
+        }
+    }
+
+    pub(crate) fn text(&self) -> Option<&str> {
+        match self {
+            Value::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn ids(&self) -> Option<&[i64]> {
+        match self {
+            Value::Ids(ids) => Some(ids),
             _ => None,
         }
     }
@@ -808,6 +833,11 @@ impl<'a> Applier<'a> {
 pub struct SubjectRows(BTreeMap<TableName, Vec<Vec<Value>>>);
 
 impl SubjectRows {
+    /// Its rows of `table`, in the columns of [`Layouts`].
+    pub(crate) fn rows(&self, table: TableName) -> &[Vec<Value>] {
+        self.0.get(&table).map_or(&[], Vec::as_slice)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.values().all(Vec::is_empty)
     }
@@ -831,7 +861,7 @@ impl SubjectRows {
 
 /// One `products` row, in the columns of the table as read.
 #[derive(Clone, Debug)]
-pub struct ProductRow(Vec<Value>);
+pub struct ProductRow(pub(crate) Vec<Value>);
 
 /// The row of product `id` in `dataset`, if it has the product.
 pub fn product_row(dataset: &Dataset, layouts: &Layouts, id: i64) -> Option<ProductRow> {
@@ -882,7 +912,8 @@ impl Layouts {
         Layouts(layouts)
     }
 
-    fn position(&self, table: TableName, column: &str) -> Option<usize> {
+    /// Where `column` is in the rows of `table`.
+    pub(crate) fn position(&self, table: TableName, column: &str) -> Option<usize> {
         self.0[&table]
             .iter()
             .position(|(name, _, _)| name == column)

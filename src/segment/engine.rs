@@ -33,8 +33,8 @@ mod partial;
 mod product_subjects;
 mod products;
 
-use aggregates::AggregateComparison;
-use derived::days_since_as_instants;
+pub(crate) use aggregates::{AggregateComparison, Group, passes_aggregate};
+pub(crate) use derived::{age_on, days_since_as_instants, days_until_birthday};
 
 /// Scans the candidates instead of building an index when they are fewer than 1/16 of
 /// the rows.

@@ -226,26 +226,40 @@ impl Engine {
 }
 
 /// One subject's aggregate over its matching records.
-pub(super) struct Group {
+#[derive(Default)]
+pub(crate) struct Group {
     /// Records.
-    count: i64,
+    pub(crate) count: i64,
     /// Records with a non-null value.
-    value_count: i64,
+    pub(crate) value_count: i64,
     /// The sum, min or max of the non-null values (none when there are none).
-    value: Option<i64>,
+    pub(crate) value: Option<i64>,
+}
+
+impl Group {
+    /// Takes in one record's non-null value (its `count` is counted apart).
+    pub(crate) fn add(&mut self, function: AggregateFunction, value: i64) {
+        self.value_count += 1;
+        self.value = Some(match (function, self.value) {
+            (_, None) => value,
+            (AggregateFunction::Min, Some(v)) => v.min(value),
+            (AggregateFunction::Max, Some(v)) => v.max(value),
+            (_, Some(v)) => v.wrapping_add(value),
+        });
+    }
 }
 
 /// An aggregate's comparison: normalised for whole results, as written for averages.
-pub(super) struct AggregateComparison<'a> {
-    pub(super) test: &'a Test,
-    pub(super) op: Op,
-    pub(super) operand: &'a Operand,
+pub(crate) struct AggregateComparison<'a> {
+    pub(crate) test: &'a Test,
+    pub(crate) op: Op,
+    pub(crate) operand: &'a Operand,
 }
 
 #[inline]
 /// Whether a subject's aggregate passes. Averages are fractions `sum * scale / n` (in
 /// decimal units) and compare exactly: `sum * scale` against `value * n`.
-pub(super) fn passes_aggregate(
+pub(crate) fn passes_aggregate(
     function: AggregateFunction,
     group: &Group,
     scale: i64,

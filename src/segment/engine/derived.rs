@@ -78,7 +78,7 @@ impl Engine {
 /// A test on "days since an instant" as a test on the instant: `as_of_day - day(t)` in
 /// `low..=high` is `t` from the start of day `as_of_day - high` to the end of day
 /// `as_of_day - low`.
-pub(super) fn days_since_as_instants(test: &Test, as_of_day: i32) -> Test {
+pub(crate) fn days_since_as_instants(test: &Test, as_of_day: i32) -> Test {
     let Test::Ranges { ranges, negate } = test else {
         return test.clone();
     };
@@ -114,7 +114,7 @@ pub(super) fn birthday_in(dob: NaiveDate, year: i32) -> NaiveDate {
         .expect("28 February exists")
 }
 
-pub(super) fn days_until_birthday(dob_day: i32, as_of_day: i32) -> i64 {
+pub(crate) fn days_until_birthday(dob_day: i32, as_of_day: i32) -> i64 {
     let dob = date_from_days(dob_day);
     let today = date_from_days(as_of_day);
     let mut next = birthday_in(dob, today.year());
@@ -154,7 +154,7 @@ pub(super) fn days_until_as_month_days(test: &Test, as_of_day: i32) -> Test {
 }
 
 /// The age on `today` of someone born on `birth`.
-pub(super) fn age_on(birth: NaiveDate, today: NaiveDate) -> i64 {
+pub(crate) fn age_on(birth: NaiveDate, today: NaiveDate) -> i64 {
     let had_birthday = birthday_in(birth, today.year()) <= today;
     (today.year() - birth.year()) as i64 - !had_birthday as i64
 }
