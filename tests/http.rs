@@ -1307,7 +1307,7 @@ fn xlsx_exports_go_on_to_further_sheets() {
     let source = MemberSource {
         dataset: dataset.clone(),
         added: Default::default(),
-        touched: None,
+        touched: Default::default(),
     };
     let written = write_xlsx(
         &source,

@@ -1,15 +1,14 @@
 //! Events applied incrementally: only the subjects a list of events touches are looked at
 //! again. Their rows (from the loaded data, or as earlier events left them) go into a
-//! small dataset of their own, the events are applied to it, and every stored segment is
-//! matched over it; their memberships replace theirs in the stored members. The loaded
-//! data and its indexes stay as they are.
+//! small dataset of their own and the events are applied to it; then each stored segment
+//! that reads what the list writes is decided for those subjects alone, each from its
+//! rows ([`crate::live::matching`]), and their memberships replace theirs in the stored
+//! members. The loaded data and its indexes stay as they are.
 //!
 //! The [`Delta`] keeps the rows of every subject touched since the data was loaded, so
 //! that evaluations of new definitions (estimates, creates, refreshes, a new day) see the
-//! data as events left it: the loaded data answers for everyone else, datasets of the
-//! touched subjects for them ([`Data::evaluate_until`]). Those datasets are built by
-//! evaluations a run of lists at a time and kept for later ones ([`Cover`]), so an
-//! evaluation after a list builds only what is new.
+//! data as events left it: the loaded data's engine answers for everyone else, and
+//! per-subject matching of their rows for the touched subjects ([`Data::evaluate_until`]).
 //!
 //! New customers and visitors get the dense ids after the loaded data's ([`AddedSubjects`]).
 //! A product change touches every subject whose records name the product; changed and new
@@ -26,18 +25,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
-use super::{SegmentKey, Segments, Stored, StoredSegment, SubjectId};
+use super::{SegmentKey, Segments, Stored, SubjectId};
 use crate::data::value::day_of_micros;
 use crate::events::{
     Event, EventList, Layouts, ProductRow, Row, SubjectRows, dataset_of, product_row, subject_rows,
 };
+use crate::live::matching::{Matcher, Scope, Subject};
 use crate::model::TableName;
+use crate::segment::plan::Plan;
 use crate::segment::{Engine, EvalError, Evaluation, Segment, SegmentSource};
 use crate::store::{Dataset, NONE};
 
@@ -63,13 +64,6 @@ pub struct Delta {
     pub added: AddedSubjects,
     /// Products as events left them, by product id: new ones and changed ones.
     pub products: imbl::OrdMap<i64, Arc<ProductRow>>,
-    /// The subjects each list touched, in order.
-    touched_by_list: imbl::Vector<Arc<RoaringBitmap>>,
-    /// Runs that evaluations built, shared by every delta grown from this one's loaded
-    /// data: they cover its first lists, oldest first.
-    runs: Arc<Mutex<Vec<Arc<Run>>>>,
-    /// This delta's cover, built when an evaluation first needs it.
-    cover: Arc<OnceLock<Result<Arc<Cover>, String>>>,
 }
 
 /// Customers and visitors that events added since the data was loaded. They take the
@@ -157,169 +151,55 @@ impl Subjects<'_> {
     }
 }
 
-/// A dataset of some subjects, evaluated on its own: its dense ids map to the loaded
-/// data's (and the added subjects').
-pub struct Part {
-    pub engine: Engine,
-    pub to_base: Vec<u32>,
-    pub from_base: FxHashMap<u32, u32>,
+/// The touched subjects' rows as a dataset of their own, which the events are applied
+/// to: its dense ids map to the loaded data's (and the added subjects').
+struct Part {
+    dataset: Dataset,
+    from_base: FxHashMap<u32, u32>,
 }
 
 impl Part {
     fn new(dataset: Dataset, subjects: Subjects) -> Part {
         let customers = dataset.customer_count();
         let ids = dataset.customer_ids();
-        let to_base: Vec<u32> = (0..customers)
+        let from_base = (0..customers)
             .map(|c| SubjectId::Customer(ids.value(c)))
             .chain(dataset.visitor_ids.iter().map(|&v| SubjectId::Visitor(v)))
-            .map(|subject| subjects.dense(subject).unwrap_or(NONE))
-            .collect();
-        let from_base = to_base
-            .iter()
             .enumerate()
-            .map(|(part, &base)| (base, part as u32))
+            .filter_map(|(part, subject)| Some((subjects.dense(subject)?, part as u32)))
             .collect();
-        Part {
-            engine: Engine::new(Arc::new(dataset)),
-            to_base,
-            from_base,
-        }
-    }
-
-    fn to_base(&self, members: &RoaringBitmap) -> RoaringBitmap {
-        members
-            .iter()
-            .map(|m| self.to_base[m as usize])
-            .filter(|&b| b != NONE)
-            .collect()
+        Part { dataset, from_base }
     }
 }
-
-/// The touched subjects of the lists `start..end` of a delta as a dataset of their own,
-/// with their rows as list `end` left them. Evaluations build runs and keep them for the
-/// deltas that follow, so each evaluation after a list builds only what is new.
-pub struct Run {
-    start: usize,
-    end: usize,
-    pub part: Arc<Part>,
-    /// The subjects those lists touched (dense ids): the run gives their rows unless a
-    /// later run has them too.
-    pub subjects: RoaringBitmap,
-}
-
-/// Subjects past which runs are not merged.
-const RUN_CAP: u64 = 16_384;
-
-/// Runs that cover every list of a delta, oldest first, each with the subjects it answers
-/// for (those no later run has).
-pub struct Cover(pub Vec<(Arc<Run>, RoaringBitmap)>);
 
 impl Delta {
-    /// Runs over every list applied: those kept from earlier evaluations, the lists since
-    /// as a new run, and merges (built once per delta).
-    pub fn cover(&self, base: &Dataset) -> Result<Arc<Cover>, String> {
-        self.cover
-            .get_or_init(|| self.build_cover(base).map(Arc::new))
-            .clone()
-    }
-
-    fn build_cover(&self, base: &Dataset) -> Result<Cover, String> {
-        let lists = self.touched_by_list.len();
-        // Runs kept by evaluations of this delta or of later ones: those that end within
-        // this delta's lists hold rows it can read.
-        let mut runs: Vec<Arc<Run>> = lock(&self.runs)
-            .iter()
-            .take_while(|run| run.end <= lists)
-            .cloned()
-            .collect();
-        let covered = runs.last().map_or(0, |run| run.end);
-        if covered < lists {
-            let mut subjects = RoaringBitmap::new();
-            for touched in self.touched_by_list.iter().skip(covered) {
-                subjects |= touched.as_ref();
-            }
-            runs.push(Arc::new(self.run(base, covered, lists, subjects)?));
+    /// The products now: as events left them, else as loaded.
+    fn product<'a>(
+        &'a self,
+        base: &'a Dataset,
+        layouts: &'a Layouts,
+    ) -> impl Fn(i64) -> Option<Arc<ProductRow>> + 'a {
+        move |id| {
+            self.products
+                .get(&id)
+                .cloned()
+                .or_else(|| product_row(base, layouts, id).map(Arc::new))
         }
-        // A run is merged into the one before it while it is as large, as in a binary
-        // counter: about log2(subjects) runs, and each subject's rows copied about as
-        // many times over the delta's life. Merges stop at RUN_CAP subjects, so that no
-        // evaluation copies the whole delta again (the new run of the lists since the
-        // last read has the size those lists give it).
-        while let [.., previous, last] = runs.as_slice() {
-            if last.subjects.len() < previous.subjects.len()
-                || last.subjects.len() + previous.subjects.len() > RUN_CAP
-            {
-                break;
-            }
-            let subjects = &previous.subjects | &last.subjects;
-            let merged = self.run(base, previous.start, last.end, subjects)?;
-            runs.truncate(runs.len() - 2);
-            runs.push(Arc::new(merged));
-        }
-        {
-            let mut kept = lock(&self.runs);
-            if kept.last().is_none_or(|run| run.end <= lists) {
-                kept.clone_from(&runs);
-            }
-        }
-        let mut newer = RoaringBitmap::new();
-        let mut answers: Vec<(Arc<Run>, RoaringBitmap)> = runs
-            .into_iter()
-            .rev()
-            .map(|run| {
-                let own = &run.subjects - &newer;
-                newer |= &run.subjects;
-                (run, own)
-            })
-            .collect();
-        answers.reverse();
-        Ok(Cover(answers))
-    }
-
-    /// A run of the lists `start..end` (this delta's last), over `subjects`.
-    fn run(
-        &self,
-        base: &Dataset,
-        start: usize,
-        end: usize,
-        subjects: RoaringBitmap,
-    ) -> Result<Run, String> {
-        let started = Instant::now();
-        let layouts = Layouts::of(base);
-        let rows: Vec<&Arc<SubjectRows>> =
-            subjects.iter().filter_map(|s| self.rows.get(&s)).collect();
-        let dataset = dataset_of(
-            base,
-            &layouts,
-            rows.iter().map(|r| r.as_ref()),
-            &[],
-            &self.products,
-            Path::new("touched subjects"),
-        )
-        .map_err(|e| e.to_string())?;
-        let part = Part::new(
-            dataset,
-            Subjects {
-                base,
-                added: &self.added,
-            },
-        );
-        tracing::debug!(
-            "dataset of the {} subjects lists {start}..{end} touched built in {:.1} ms",
-            subjects.len(),
-            started.elapsed().as_secs_f64() * 1e3
-        );
-        Ok(Run {
-            start,
-            end,
-            part: Arc::new(part),
-            subjects,
-        })
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
+/// Decides a touched subject's place in a segment from its rows: (in the universe,
+/// member).
+fn decide(plan: &Plan, segment: &Segment, subject: Subject<'_>, as_of_day: i32) -> (bool, bool) {
+    let scope = Scope {
+        websites: &segment.websites,
+        apply_to: segment.apply_to,
+    };
+    let matcher = Matcher { subject, as_of_day };
+    if !matcher.in_universe(scope) {
+        return (false, false);
+    }
+    (true, segment.active && matcher.matches(plan, scope))
 }
 
 /// Why a list of events rebuilds the data instead.
@@ -511,7 +391,9 @@ pub struct Applied {
 }
 
 /// Applies `lists` in order to the subjects in `touched` (what [`touched_by`] gives for
-/// their events as one list): the new delta and every segment's members.
+/// their events as one list): the new delta and every segment's members. The segments
+/// that read a table the lists write are decided again for the touched subjects, each
+/// from its rows ([`crate::live::matching`]).
 pub fn apply(
     base: &Engine,
     delta: &Delta,
@@ -535,7 +417,7 @@ pub fn apply(
         added,
     };
     let layouts = Layouts::of(dataset);
-    let rows: Vec<Arc<SubjectRows>> = touched
+    let rows_before: Vec<Arc<SubjectRows>> = touched
         .iter()
         .map(|&s| match delta.rows.get(&s) {
             Some(rows) => rows.clone(),
@@ -554,143 +436,147 @@ pub fn apply(
     let before = dataset_of(
         dataset,
         &layouts,
-        rows.iter().map(|r| r.as_ref()),
+        rows_before.iter().map(|r| r.as_ref()),
         &products,
         &delta.products,
         label,
     )
     .map_err(|e| super::ServiceError::Engine(e.to_string()))?;
     phase("rows copied");
-    // The touched subjects' scopes before the events, to count every universe again.
-    let scopes_before = Engine::new(Arc::new(before.clone()));
     let after = crate::events::apply_lists(&before, lists, label).map_err(super::event_error)?;
     phase("events applied");
     // Ids map through the loaded data: every subject the list names is in it.
     let part = Part::new(after, subjects);
-    let after = part.engine.dataset();
-    // Only segments that read a table the list changes can move; the others keep their
-    // members. Every segment's members of the touched subjects, in the small dataset's
-    // ids, are what `in_segment` reads there.
-    let changed: BTreeSet<TableName> = lists
-        .iter()
-        .flat_map(|list| list.tables_written())
-        .collect();
-    let mut known = BTreeMap::new();
-    let chosen: Vec<SegmentKey> = segments
-        .keys()
-        .filter(|key| !tables_read(key, segments, &mut known).is_disjoint(&changed))
-        .cloned()
-        .collect();
-    // The chosen segments and those they name: what matching them reads.
-    let mut needed: BTreeSet<&SegmentKey> = BTreeSet::new();
-    let mut pending: Vec<&SegmentKey> = chosen.iter().collect();
-    while let Some(key) = pending.pop() {
-        if let Some(stored) = segments.get(key)
-            && needed.insert(key)
-        {
-            pending.extend(stored.references.iter());
-        }
-    }
-    let mut matched: Segments = needed
-        .into_iter()
-        .map(|key| (key, &segments[key]))
-        .map(|(key, stored)| {
-            let mut own = stored.as_ref().clone();
-            own.members = Arc::new(
-                part.from_base
-                    .iter()
-                    .filter(|(base, _)| stored.members.contains(**base))
-                    .map(|(_, own)| *own)
-                    .collect(),
-            );
-            (key.clone(), Arc::new(own))
-        })
-        .collect();
-    phase("segments chosen");
-    super::rematch(&Data::plain(&part.engine), &mut matched, &chosen, now, now)?;
-    phase("segments matched");
-    let touched_bitmap: RoaringBitmap = touched.iter().copied().collect();
-    let mut next = segments.clone();
-    for key in &chosen {
-        let stored = &segments[key];
-        let now_in = part.to_base(&matched[key].members);
-        let moved: Vec<u32> = touched_bitmap
-            .iter()
-            .filter(|&s| stored.members.contains(s) != now_in.contains(s))
-            .collect();
-        // Members are shared with the snapshot before: copied only when someone moved.
-        let members = if moved.is_empty() {
-            stored.members.clone()
-        } else {
-            let mut members = stored.members.as_ref().clone();
-            for subject in moved {
-                if now_in.contains(subject) {
-                    members.insert(subject);
-                } else {
-                    members.remove(subject);
-                }
-            }
-            Arc::new(members)
-        };
-        let universe_before = scopes_before.scope_of(&stored.definition).len();
-        let mut updated = matched[key].as_ref().clone();
-        updated.members = members;
-        updated.universe =
-            (stored.universe + matched[key].universe).saturating_sub(universe_before);
-        next.insert(key.clone(), Arc::new(updated));
-    }
-    let mut delta = Delta {
-        cover: Arc::default(),
+    let after = &part.dataset;
+    let mut next_delta = Delta {
         added: added.clone(),
         ..delta.clone()
     };
-    // One entry per list: the lists before the last touched nothing the last does not.
-    for _ in 1..lists.len() {
-        delta.touched_by_list.push_back(Arc::default());
-    }
-    delta
-        .touched_by_list
-        .push_back(Arc::new(touched_bitmap.clone()));
     for list in lists {
-        delta.lists.push_back(list.clone());
-        delta.events += list.len();
+        next_delta.lists.push_back(list.clone());
+        next_delta.events += list.len();
     }
-    phase("segments updated");
     let after_layouts = Layouts::of(after);
-    for subject in &touched_bitmap {
+    for &subject in touched {
         let rows = match part.from_base.get(&subject) {
             Some(&p) => subject_rows(after, &after_layouts, p),
             None => SubjectRows::default(),
         };
         if rows.is_empty() && subjects.is_visitor(subject) {
-            delta.gone.insert(subject);
+            next_delta.gone.insert(subject);
         } else {
-            delta.gone.remove(subject);
+            next_delta.gone.remove(subject);
         }
-        delta.rows.insert(subject, Arc::new(rows));
-        delta.touched.insert(subject);
+        next_delta.rows.insert(subject, Arc::new(rows));
+        next_delta.touched.insert(subject);
     }
-    record_owners(&mut delta, after, &part);
+    record_owners(&mut next_delta, after, &part);
     let events = || lists.iter().flat_map(|list| list.events());
     for product in events().filter_map(Event::upserted_product) {
         if let Some(row) = product_row(after, &after_layouts, product) {
-            delta.products.insert(product, Arc::new(row));
+            next_delta.products.insert(product, Arc::new(row));
         }
     }
+    next_delta
+        .new_orders
+        .extend(events().filter_map(Event::placed_order));
     phase("delta kept");
+    // Only segments that read a table the lists write can move; the others keep their
+    // members. A segment naming another comes after it.
+    let changed: BTreeSet<TableName> = lists
+        .iter()
+        .flat_map(|list| list.tables_written())
+        .collect();
+    let mut known = BTreeMap::new();
+    let chosen: BTreeSet<&SegmentKey> = segments
+        .keys()
+        .filter(|key| !tables_read(key, segments, &mut known).is_disjoint(&changed))
+        .collect();
+    let mut order = Vec::with_capacity(chosen.len());
+    for key in &chosen {
+        references_first(key, segments, &chosen, &mut order);
+    }
+    let mut next = segments.clone();
+    let data = Data {
+        engine: base,
+        delta: Some(&next_delta),
+    };
+    let product = next_delta.product(dataset, &layouts);
+    let as_of_day = day_of_micros(now);
+    for key in order {
+        let matching = Instant::now();
+        let stored = &segments[key];
+        // What it names is matched already: the plan reads their members now.
+        let plan = base
+            .plan(&stored.definition, now, &LiveSource::new(data, &next, None))
+            .map_err(|e| super::ServiceError::from_eval(e, None))?;
+        let mut members = stored.members.clone();
+        let mut universe = stored.universe;
+        for (&id, before) in touched.iter().zip(&rows_before) {
+            let subject = |rows| Subject {
+                id,
+                is_visitor: subjects.is_visitor(id),
+                rows,
+                layouts: &layouts,
+                product: &product,
+            };
+            let (was_in_universe, _) =
+                decide(&plan, &stored.definition, subject(before), as_of_day);
+            let (in_universe, member) = decide(
+                &plan,
+                &stored.definition,
+                subject(&next_delta.rows[&id]),
+                as_of_day,
+            );
+            universe = (universe + in_universe as u64).saturating_sub(was_in_universe as u64);
+            // Members are shared with the snapshot before: copied only when someone moved.
+            if member != members.contains(id) {
+                let members = Arc::make_mut(&mut members);
+                if member {
+                    members.insert(id);
+                } else {
+                    members.remove(id);
+                }
+            }
+        }
+        let mut updated = stored.as_ref().clone();
+        updated.members = members;
+        updated.universe = universe;
+        updated.as_of = now;
+        updated.refreshed_at = now;
+        updated.elapsed = matching.elapsed();
+        next.insert(key.clone(), Arc::new(updated));
+    }
+    drop(product);
+    phase("segments matched");
     tracing::debug!(
         "{} subjects, {} of {} segments: {phases:?}",
         touched.len(),
         chosen.len(),
         segments.len()
     );
-    delta
-        .new_orders
-        .extend(events().filter_map(Event::placed_order));
     Ok(Applied {
-        delta,
+        delta: next_delta,
         segments: next,
     })
+}
+
+/// Puts `key` in `order` after the chosen segments it names.
+fn references_first<'a>(
+    key: &'a SegmentKey,
+    segments: &'a Segments,
+    chosen: &BTreeSet<&'a SegmentKey>,
+    order: &mut Vec<&'a SegmentKey>,
+) {
+    if order.contains(&key) {
+        return;
+    }
+    for named in &segments[key].references {
+        if chosen.contains(named) {
+            references_first(named, segments, chosen, order);
+        }
+    }
+    order.push(key);
 }
 
 /// The tables a stored segment's members are read from, through the segments it names.
@@ -724,17 +610,17 @@ fn row_owner(relation: &crate::store::Relation, row: usize, customers: u32) -> O
 /// Where the touched subjects' orders, carts and addresses are now.
 fn record_owners(delta: &mut Delta, after: &Dataset, part: &Part) {
     let customers = after.customer_count() as u32;
+    let to_base: FxHashMap<u32, u32> = part.from_base.iter().map(|(&b, &p)| (p, b)).collect();
     let mut note = |table: TableName,
                     ids: Option<crate::store::Ints<'_>>,
                     relation: &crate::store::Relation| {
         let Some(ids) = ids else { return };
         for (row, id) in ids.iter().enumerate() {
             let Some(id) = id else { continue };
-            if let Some(owner) = row_owner(relation, row, customers) {
-                let base = part.to_base[owner as usize];
-                if base != NONE {
-                    delta.owners.insert((table, id), base);
-                }
+            if let Some(owner) = row_owner(relation, row, customers)
+                && let Some(&base) = to_base.get(&owner)
+            {
+                delta.owners.insert((table, id), base);
             }
         }
     };
@@ -772,7 +658,7 @@ impl<'a> Data<'a> {
     }
 
     /// The segment's members over the data now: the loaded data's engine for untouched
-    /// subjects, the touched subjects' own dataset for them.
+    /// subjects, per-subject matching of their rows for the touched ones.
     pub fn evaluate_until(
         &self,
         segment: &Segment,
@@ -781,28 +667,41 @@ impl<'a> Data<'a> {
         segments: &Segments,
         deadline: Option<Instant>,
     ) -> Result<Evaluation, EvalError> {
+        let Some(delta) = self.delta.filter(|d| !d.touched.is_empty()) else {
+            return self
+                .engine
+                .evaluate_until(segment, id, as_of, &Stored(segments), deadline);
+        };
+        let source = LiveSource::new(*self, segments, deadline);
         let base = self
             .engine
-            .evaluate_until(segment, id, as_of, &Stored(segments), deadline)?;
-        let Some(delta) = self.delta.filter(|d| !d.touched.is_empty()) else {
-            return Ok(base);
+            .evaluate_until(segment, id, as_of, &source, deadline)?;
+        let plan = self.engine.plan(segment, as_of, &source)?;
+        let dataset = self.engine.dataset();
+        let layouts = Layouts::of(dataset);
+        let product = delta.product(dataset, &layouts);
+        let subjects = Subjects {
+            base: dataset,
+            added: &delta.added,
         };
-        let cover = delta
-            .cover(self.engine.dataset())
-            .map_err(EvalError::Engine)?;
+        let as_of_day = day_of_micros(as_of);
         let mut members = base.members - &delta.touched;
         let mut universe = base.universe_members.as_ref() - &delta.touched;
-        for (run, answers) in &cover.0 {
-            let source = InPart {
-                segments,
-                part: &run.part,
+        for (&id, rows) in &delta.rows {
+            let subject = Subject {
+                id,
+                is_visitor: subjects.is_visitor(id),
+                rows,
+                layouts: &layouts,
+                product: &product,
             };
-            let own = run
-                .part
-                .engine
-                .evaluate_until(segment, id, as_of, &source, deadline)?;
-            members |= run.part.to_base(&own.members) & answers;
-            universe |= run.part.to_base(&own.universe_members) & answers;
+            let (in_universe, member) = decide(&plan, segment, subject, as_of_day);
+            if in_universe {
+                universe.insert(id);
+            }
+            if member {
+                members.insert(id);
+            }
         }
         Ok(Evaluation {
             members,
@@ -812,31 +711,61 @@ impl<'a> Data<'a> {
     }
 }
 
-/// `in_segment` inside the touched subjects' dataset: the stored members of those
-/// subjects, in its ids.
-struct InPart<'a> {
+/// `in_segment` over the data now: a stored segment's members where they hold at the
+/// instant asked, else its definition evaluated over the data now (never over the loaded
+/// data alone, which would miss what events changed).
+struct LiveSource<'a> {
+    data: Data<'a>,
     segments: &'a Segments,
-    part: &'a Part,
+    deadline: Option<Instant>,
+    evaluated: Mutex<FxHashMap<(String, i64), Arc<RoaringBitmap>>>,
 }
 
-impl SegmentSource for InPart<'_> {
+impl<'a> LiveSource<'a> {
+    fn new(data: Data<'a>, segments: &'a Segments, deadline: Option<Instant>) -> LiveSource<'a> {
+        LiveSource {
+            data,
+            segments,
+            deadline,
+            evaluated: Mutex::default(),
+        }
+    }
+}
+
+impl SegmentSource for LiveSource<'_> {
     fn segment(&self, id: &str) -> Result<Option<Segment>, crate::segment::DefinitionError> {
         Stored(self.segments).segment(id)
     }
 
     fn members(&self, id: &str, as_of: i64) -> Option<Arc<RoaringBitmap>> {
-        let stored: &Arc<StoredSegment> = self.segments.get(&SegmentKey::of(id))?;
-        let holds = !stored.time_dependent || day_of_micros(stored.as_of) == day_of_micros(as_of);
-        if !holds {
-            return None;
+        if let Some(members) = Stored(self.segments).members(id, as_of) {
+            return Some(members);
         }
-        Some(Arc::new(
-            self.part
-                .from_base
-                .iter()
-                .filter(|(base, _)| stored.members.contains(**base))
-                .map(|(_, part)| *part)
-                .collect(),
-        ))
+        let key = (id.to_string(), as_of);
+        if let Some(found) = self
+            .evaluated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Some(found.clone());
+        }
+        let stored = self.segments.get(&SegmentKey::of(id))?;
+        let evaluation = self
+            .data
+            .evaluate_until(
+                &stored.definition,
+                Some(id),
+                as_of,
+                self.segments,
+                self.deadline,
+            )
+            .ok()?;
+        let members = Arc::new(evaluation.members);
+        self.evaluated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, members.clone());
+        Some(members)
     }
 }

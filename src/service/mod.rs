@@ -222,19 +222,10 @@ impl Snapshot {
 
     /// Where member rows (names, emails, addresses) come from now.
     pub fn member_source(&self) -> Result<report::MemberSource, ServiceError> {
-        let part = if self.delta.touched.is_empty() {
-            None
-        } else {
-            Some(
-                self.delta
-                    .cover(self.engine.dataset())
-                    .map_err(ServiceError::Engine)?,
-            )
-        };
         Ok(report::MemberSource {
             dataset: self.engine.dataset().clone(),
             added: self.delta.added.clone(),
-            touched: part,
+            touched: self.delta.rows.clone(),
         })
     }
 }

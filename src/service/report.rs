@@ -8,8 +8,10 @@ use roaring::RoaringBitmap;
 use serde::Serialize;
 
 use super::SubjectId;
-use super::delta::{AddedSubjects, Cover, Subjects};
+use super::delta::{AddedSubjects, Subjects};
 use crate::data::value::format_timestamp;
+use crate::events::{Layouts, SubjectRows};
+use crate::model::TableName;
 use crate::segment::rows::ColumnReader;
 use crate::store::{Dataset, Ints, Table};
 
@@ -169,21 +171,21 @@ impl<'a> MemberReader<'a> {
 }
 
 /// Where member rows come from: the loaded data, and for the subjects events touched
-/// since, their own dataset (so a changed name or address shows at once).
+/// since, their rows now (so a changed name or address shows at once).
 #[derive(Clone)]
 pub struct MemberSource {
     pub dataset: Arc<Dataset>,
     pub added: AddedSubjects,
-    /// The touched subjects' datasets, when events touched some.
-    pub touched: Option<Arc<Cover>>,
+    /// The touched subjects' rows, by dense id.
+    pub touched: imbl::OrdMap<u32, Arc<SubjectRows>>,
 }
 
 /// Row readers over a [`MemberSource`].
 pub struct MemberReaders<'a> {
     subjects: Subjects<'a>,
     base: MemberReader<'a>,
-    /// A reader per run of the touched subjects, with the subjects it answers for.
-    touched: Vec<(MemberReader<'a>, &'a super::delta::Run, &'a RoaringBitmap)>,
+    touched: &'a imbl::OrdMap<u32, Arc<SubjectRows>>,
+    layouts: Layouts,
 }
 
 impl MemberSource {
@@ -198,54 +200,65 @@ impl MemberSource {
         MemberReaders {
             subjects: self.subjects(),
             base: MemberReader::new(&self.dataset),
-            touched: self
-                .touched
-                .iter()
-                .flat_map(|cover| cover.0.iter())
-                .map(|(run, answers)| {
-                    (
-                        MemberReader::new(run.part.engine.dataset()),
-                        run.as_ref(),
-                        answers,
-                    )
-                })
-                .collect(),
+            touched: &self.touched,
+            layouts: Layouts::of(&self.dataset),
         }
     }
 }
 
 impl MemberReaders<'_> {
     pub fn row(&self, subject: u32) -> MemberRow {
-        let newest = self
-            .touched
-            .iter()
-            .find(|(_, _, answers)| answers.contains(subject));
-        if let Some((reader, run, _)) = newest
-            && let Some(&own) = run.part.from_base.get(&subject)
-        {
-            return reader.row(own);
-        }
-        if (subject as usize)
-            < self.subjects.base.customer_count() + self.subjects.base.visitor_count()
-        {
-            return self.base.row(subject);
-        }
-        // Added subjects are in the touched dataset while they have records.
-        match self.subjects.id(subject) {
-            SubjectId::Customer(customer_id) => MemberRow::Customer(CustomerRow {
-                customer_id,
-                name: None,
-                email: None,
-                group_id: None,
-                telephone: None,
-                postcode: None,
-                country_id: None,
-                region: None,
-                customer_since: None,
-            }),
-            SubjectId::Visitor(visitor_id) => MemberRow::Visitor { visitor_id },
+        match (self.touched.get(&subject), self.subjects.id(subject)) {
+            (Some(rows), SubjectId::Customer(customer_id)) => {
+                customer_row_of(rows, &self.layouts, customer_id)
+            }
+            (None, _)
+                if (subject as usize)
+                    < self.subjects.base.customer_count() + self.subjects.base.visitor_count() =>
+            {
+                self.base.row(subject)
+            }
+            (_, SubjectId::Customer(customer_id)) => {
+                customer_row_of(&SubjectRows::default(), &self.layouts, customer_id)
+            }
+            (_, SubjectId::Visitor(visitor_id)) => MemberRow::Visitor { visitor_id },
         }
     }
+}
+
+/// A customer's report row from its rows as events left them.
+fn customer_row_of(rows: &SubjectRows, layouts: &Layouts, customer_id: i64) -> MemberRow {
+    let customer = rows.rows(TableName::Customers).first();
+    let value = |table: TableName, row: Option<&Vec<crate::events::Value>>, column: &str| {
+        let position = layouts.position(table, column)?;
+        Some(row?[position].clone())
+    };
+    let text =
+        |table, row, column| value(table, row, column).and_then(|v| v.text().map(str::to_string));
+    let name_parts: Vec<String> = ["firstname", "lastname"]
+        .into_iter()
+        .filter_map(|column| text(TableName::Customers, customer, column))
+        .filter(|part| !part.is_empty())
+        .collect();
+    // The first address marked default billing, as for the loaded data.
+    let billing = rows.rows(TableName::Addresses).iter().find(|row| {
+        value(TableName::Addresses, Some(row), "is_default_billing").and_then(|v| v.number())
+            == Some(1)
+    });
+    let address = |column| text(TableName::Addresses, billing, column);
+    MemberRow::Customer(CustomerRow {
+        customer_id,
+        name: (!name_parts.is_empty()).then(|| name_parts.join(" ")),
+        email: text(TableName::Customers, customer, "email"),
+        group_id: value(TableName::Customers, customer, "group_id").and_then(|v| v.number()),
+        telephone: address("telephone"),
+        postcode: address("postcode"),
+        country_id: address("country_id"),
+        region: address("region"),
+        customer_since: value(TableName::Customers, customer, "created_at")
+            .and_then(|v| v.number())
+            .map(format_timestamp),
+    })
 }
 
 /// Where a page of members starts: after this member.
