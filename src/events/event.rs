@@ -20,7 +20,7 @@ use crate::model::{FieldType, SubjectId, TableName};
 /// the live path looks up.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
-    pub(super) values: Vec<Value>,
+    pub(crate) values: Vec<Value>,
     /// The row's primary key, if its table has one.
     pub key: Option<i64>,
     pub customer_id: Option<i64>,
@@ -35,6 +35,15 @@ pub struct OrderChanges {
     pub(super) columns: Vec<(usize, Value)>,
     /// `None`: the customer stays; `Some(None)`: the order becomes a guest order.
     pub customer_id: Option<Option<i64>>,
+}
+
+impl OrderChanges {
+    /// Writes the changes into an orders row.
+    pub(crate) fn apply_to(&self, row: &mut [Value]) {
+        for (column, value) in &self.columns {
+            row[*column] = value.clone();
+        }
+    }
 }
 
 /// One event of interface.md's table.

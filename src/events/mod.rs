@@ -621,9 +621,7 @@ impl<'a> Applier<'a> {
             ));
         };
         let mut values = self.table(TableName::Orders).row(loc);
-        for (column, value) in &changes.columns {
-            values[*column] = value.clone();
-        }
+        changes.apply_to(&mut values);
         let table = self.table(TableName::Orders);
         for spec in TableName::Orders
             .spec()
@@ -838,6 +836,10 @@ impl SubjectRows {
         self.0.get(&table).map_or(&[], Vec::as_slice)
     }
 
+    pub(crate) fn rows_mut(&mut self, table: TableName) -> &mut Vec<Vec<Value>> {
+        self.0.entry(table).or_default()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.values().all(Vec::is_empty)
     }
@@ -1041,61 +1043,6 @@ pub fn subject_rows(dataset: &Dataset, layouts: &Layouts, subject: u32) -> Subje
     take(TableName::Carts, carts);
     take(TableName::ProductViews, views);
     SubjectRows(rows)
-}
-
-/// A dataset of just these subjects' rows, with the products they (or `more_products`)
-/// name: from `changed_products` where it has them, else from `dataset`.
-pub fn dataset_of<'a>(
-    dataset: &Dataset,
-    layouts: &Layouts,
-    subjects: impl Iterator<Item = &'a SubjectRows> + Clone,
-    more_products: &[i64],
-    changed_products: &imbl::OrdMap<i64, Arc<ProductRow>>,
-    label: &Path,
-) -> Result<Dataset, LoadError> {
-    let mut products: Vec<i64> = more_products.to_vec();
-    for subject in subjects.clone() {
-        subject.products(layouts, &mut products);
-    }
-    products.sort_unstable();
-    products.dedup();
-    let product_rows: Vec<Vec<Value>> = products
-        .iter()
-        .filter_map(|&id| match changed_products.get(&id) {
-            Some(changed) => Some(changed.0.clone()),
-            None => product_row(dataset, layouts, id).map(|row| row.0),
-        })
-        .collect();
-    let mut tables = BTreeMap::new();
-    for name in TableName::ALL {
-        let columns = &layouts.0[&name];
-        let rows: Vec<&Vec<Value>> = if name == TableName::Products {
-            product_rows.iter().collect()
-        } else {
-            subjects
-                .clone()
-                .flat_map(|s| s.0.get(&name).into_iter().flatten())
-                .collect()
-        };
-        let schema = Arc::new(Schema::new(
-            columns
-                .iter()
-                .map(|(column, ty, _)| Field::new(column, exchange_type(*ty), true))
-                .collect::<Vec<_>>(),
-        ));
-        let arrays: Vec<ArrayRef> = columns
-            .iter()
-            .enumerate()
-            .map(|(c, (_, ty, _))| {
-                let values: Vec<&Value> = rows.iter().map(|row| &row[c]).collect();
-                build_array(*ty, &values)
-            })
-            .collect();
-        let batch = RecordBatch::try_new(schema, arrays)
-            .map_err(|e| LoadError::file(name.file_stem(), e.to_string()))?;
-        tables.insert(name, batch);
-    }
-    load_tables(&tables, dataset.reference_time, label)
 }
 
 /// Writes every table of `dataset` as read (`<table>.parquet`) into `dir`, a table at a

@@ -1,8 +1,8 @@
 //! Events applied incrementally: only the subjects a list of events touches are looked at
-//! again. Their rows (from the loaded data, or as earlier events left them) go into a
-//! small dataset of their own and the events are applied to it; then each stored segment
-//! that reads what the list writes is decided for those subjects alone, each from its
-//! rows ([`crate::live::matching`]), and their memberships replace theirs in the stored
+//! again. The events are applied to their rows (from the loaded data, or as earlier
+//! events left them) in place ([`crate::live::apply`]); then each stored segment that
+//! reads what the list writes is decided for those subjects alone, each from its rows
+//! ([`crate::live::matching`]), and their memberships replace theirs in the stored
 //! members. The loaded data and its indexes stay as they are.
 //!
 //! The [`Delta`] keeps the rows of every subject touched since the data was loaded, so
@@ -24,7 +24,6 @@
 //! `checkpoint_after_events` (folds do not keep up).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -34,8 +33,9 @@ use rustc_hash::FxHashMap;
 use super::{SegmentKey, Segments, Stored, SubjectId};
 use crate::data::value::day_of_micros;
 use crate::events::{
-    Event, EventList, Layouts, ProductRow, Row, SubjectRows, dataset_of, product_row, subject_rows,
+    Event, EventList, Layouts, ProductRow, Row, SubjectRows, product_row, subject_rows,
 };
+use crate::live::apply::{Known, apply_to_rows};
 use crate::live::matching::{Matcher, Scope, Subject};
 use crate::model::TableName;
 use crate::segment::plan::Plan;
@@ -151,27 +151,6 @@ impl Subjects<'_> {
     }
 }
 
-/// The touched subjects' rows as a dataset of their own, which the events are applied
-/// to: its dense ids map to the loaded data's (and the added subjects').
-struct Part {
-    dataset: Dataset,
-    from_base: FxHashMap<u32, u32>,
-}
-
-impl Part {
-    fn new(dataset: Dataset, subjects: Subjects) -> Part {
-        let customers = dataset.customer_count();
-        let ids = dataset.customer_ids();
-        let from_base = (0..customers)
-            .map(|c| SubjectId::Customer(ids.value(c)))
-            .chain(dataset.visitor_ids.iter().map(|&v| SubjectId::Visitor(v)))
-            .enumerate()
-            .filter_map(|(part, subject)| Some((subjects.dense(subject)?, part as u32)))
-            .collect();
-        Part { dataset, from_base }
-    }
-}
-
 impl Delta {
     /// The products now: as events left them, else as loaded.
     fn product<'a>(
@@ -250,6 +229,7 @@ pub fn touched_by<'e>(
         |order: i64| base.order_index.get(order).is_some() || delta.new_orders.contains(&order);
     let mut added = delta.added.clone();
     let mut touched = BTreeSet::new();
+    let mut guest_orders = BTreeSet::new();
     for event in events {
         // Events that name an unknown subject without adding it are left to the applier,
         // which names what is wrong.
@@ -303,6 +283,13 @@ pub fn touched_by<'e>(
                     }
                     None => return Err(format!("order {order} is a guest order")),
                 }
+            }
+            // A guest order is no subject's: its changes go to the data as a whole.
+            Event::OrderPlaced { order, .. } if order.customer_id.is_none() => {
+                guest_orders.extend(order.key);
+            }
+            Event::OrderUpdated { order_id, .. } if guest_orders.contains(order_id) => {
+                return Err(format!("order {order_id} is a guest order"));
             }
             // An order that loses its customer becomes a guest order, which no subject's
             // rows hold.
@@ -428,26 +415,21 @@ pub fn apply(
         })
         .collect();
     phase("rows read");
-    let products: Vec<i64> = lists
+    let known = Known {
+        base: dataset,
+        layouts: &layouts,
+        dense: &|subject| subjects.dense(subject),
+        customer_added: &|id| delta.added.get(SubjectId::Customer(id)).is_some(),
+        product_added: &|id| delta.products.contains_key(&id),
+        order_placed: &|id| delta.new_orders.contains(&id),
+    };
+    let rows: BTreeMap<u32, SubjectRows> = touched
         .iter()
-        .flat_map(|list| list.products_named())
+        .zip(&rows_before)
+        .map(|(&subject, rows)| (subject, rows.as_ref().clone()))
         .collect();
-    let label = Path::new("touched subjects");
-    let before = dataset_of(
-        dataset,
-        &layouts,
-        rows_before.iter().map(|r| r.as_ref()),
-        &products,
-        &delta.products,
-        label,
-    )
-    .map_err(|e| super::ServiceError::Engine(e.to_string()))?;
-    phase("rows copied");
-    let after = crate::events::apply_lists(&before, lists, label).map_err(super::event_error)?;
+    let applied = apply_to_rows(&known, rows, lists).map_err(super::ServiceError::Event)?;
     phase("events applied");
-    // Ids map through the loaded data: every subject the list names is in it.
-    let part = Part::new(after, subjects);
-    let after = &part.dataset;
     let mut next_delta = Delta {
         added: added.clone(),
         ..delta.clone()
@@ -456,30 +438,33 @@ pub fn apply(
         next_delta.lists.push_back(list.clone());
         next_delta.events += list.len();
     }
-    let after_layouts = Layouts::of(after);
-    for &subject in touched {
-        let rows = match part.from_base.get(&subject) {
-            Some(&p) => subject_rows(after, &after_layouts, p),
-            None => SubjectRows::default(),
-        };
+    for (subject, rows) in applied.rows {
         if rows.is_empty() && subjects.is_visitor(subject) {
             next_delta.gone.insert(subject);
         } else {
             next_delta.gone.remove(subject);
         }
+        for (table, key) in [
+            (TableName::Orders, "order_id"),
+            (TableName::Carts, "cart_id"),
+            (TableName::Addresses, "address_id"),
+        ] {
+            let position = layouts.position(table, key).expect("a key column");
+            for row in rows.rows(table) {
+                if let Some(id) = row[position].number() {
+                    next_delta.owners.insert((table, id), subject);
+                }
+            }
+        }
         next_delta.rows.insert(subject, Arc::new(rows));
         next_delta.touched.insert(subject);
     }
-    record_owners(&mut next_delta, after, &part);
-    let events = || lists.iter().flat_map(|list| list.events());
-    for product in events().filter_map(Event::upserted_product) {
-        if let Some(row) = product_row(after, &after_layouts, product) {
-            next_delta.products.insert(product, Arc::new(row));
-        }
+    for (product, row) in applied.products {
+        next_delta
+            .products
+            .insert(product, Arc::new(ProductRow(row)));
     }
-    next_delta
-        .new_orders
-        .extend(events().filter_map(Event::placed_order));
+    next_delta.new_orders.extend(applied.placed_orders);
     phase("delta kept");
     // Only segments that read a table the lists write can move; the others keep their
     // members. A segment naming another comes after it.
@@ -605,40 +590,6 @@ fn row_owner(relation: &crate::store::Relation, row: usize, customers: u32) -> O
     let owned = |groups: &crate::store::Groups| Some(groups.owner_of(row)).filter(|&o| o != NONE);
     owned(&relation.groups)
         .or_else(|| owned(relation.visitor_groups.as_ref()?).map(|v| customers + v))
-}
-
-/// Where the touched subjects' orders, carts and addresses are now.
-fn record_owners(delta: &mut Delta, after: &Dataset, part: &Part) {
-    let customers = after.customer_count() as u32;
-    let to_base: FxHashMap<u32, u32> = part.from_base.iter().map(|(&b, &p)| (p, b)).collect();
-    let mut note = |table: TableName,
-                    ids: Option<crate::store::Ints<'_>>,
-                    relation: &crate::store::Relation| {
-        let Some(ids) = ids else { return };
-        for (row, id) in ids.iter().enumerate() {
-            let Some(id) = id else { continue };
-            if let Some(owner) = row_owner(relation, row, customers)
-                && let Some(&base) = to_base.get(&owner)
-            {
-                delta.owners.insert((table, id), base);
-            }
-        }
-    };
-    note(
-        TableName::Orders,
-        after.orders.table.ints("order_id"),
-        &after.orders,
-    );
-    note(
-        TableName::Carts,
-        after.carts.table.ints("cart_id"),
-        &after.carts,
-    );
-    note(
-        TableName::Addresses,
-        after.addresses.table.ints("address_id"),
-        &after.addresses,
-    );
 }
 
 /// The loaded data's engine and, when events have touched subjects since, their delta:

@@ -1,0 +1,446 @@
+//! Events applied to the rows of the subjects they touch, in place: no dataset is built
+//! and nothing is loaded again. The checks are the event applier's (`crate::events`),
+//! which applies lists to whole datasets when they are folded in, with the same errors
+//! and pointers: a list applies whole or not at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::events::{Event, EventError, EventList, Layouts, OrderChanges, Row, SubjectRows, Value};
+use crate::model::{SubjectId, TableName};
+use crate::store::Dataset;
+
+/// What the data held before the lists, beside the touched subjects' rows.
+pub struct Known<'a> {
+    pub base: &'a Dataset,
+    pub layouts: &'a Layouts,
+    /// The dense id of a subject: the loaded data's, or one events added (those the lists
+    /// add included).
+    pub dense: &'a dyn Fn(SubjectId) -> Option<u32>,
+    /// Customers, products and orders that earlier lists added.
+    pub customer_added: &'a dyn Fn(i64) -> bool,
+    pub product_added: &'a dyn Fn(i64) -> bool,
+    pub order_placed: &'a dyn Fn(i64) -> bool,
+}
+
+/// The touched subjects' rows as the lists leave them, and what else they wrote.
+#[derive(Default)]
+pub struct Applied {
+    pub rows: BTreeMap<u32, SubjectRows>,
+    /// Products written, as rows of the products table.
+    pub products: Vec<(i64, Vec<Value>)>,
+    pub placed_orders: Vec<i64>,
+}
+
+/// Applies `lists` in order to `rows`, the rows of every subject they touch.
+pub fn apply_to_rows(
+    known: &Known<'_>,
+    rows: BTreeMap<u32, SubjectRows>,
+    lists: &[impl std::borrow::Borrow<EventList>],
+) -> Result<Applied, EventError> {
+    let mut applier = RowsApplier {
+        known,
+        applied: Applied {
+            rows,
+            ..Applied::default()
+        },
+        customers: BTreeSet::new(),
+        written_carts: Vec::new(),
+    };
+    for list in lists {
+        for (i, event) in list.borrow().events().iter().enumerate() {
+            applier.apply(event, &format!("/{i}"))?;
+        }
+        applier.one_active_cart();
+    }
+    Ok(applier.applied)
+}
+
+struct RowsApplier<'a> {
+    known: &'a Known<'a>,
+    applied: Applied,
+    /// Customers the lists created.
+    customers: BTreeSet<i64>,
+    /// Carts the lists wrote: (owner, cart id).
+    written_carts: Vec<(u32, i64)>,
+}
+
+fn refuse(pointer: String, message: String) -> EventError {
+    EventError { pointer, message }
+}
+
+impl RowsApplier<'_> {
+    fn position(&self, table: TableName, column: &str) -> usize {
+        self.known
+            .layouts
+            .position(table, column)
+            .unwrap_or_else(|| panic!("{table} has the data model's column {column}"))
+    }
+
+    fn id_at(&self, table: TableName, row: &[Value], column: &str) -> Option<i64> {
+        row[self.position(table, column)].number()
+    }
+
+    fn rows_mut(&mut self, subject: u32) -> &mut SubjectRows {
+        self.applied.rows.entry(subject).or_default()
+    }
+
+    fn customer_exists(&self, id: i64) -> bool {
+        self.known.base.customer_index.get(id).is_some()
+            || (self.known.customer_added)(id)
+            || self.customers.contains(&id)
+    }
+
+    fn product_exists(&self, id: i64) -> bool {
+        self.known.base.product_index.get(id).is_some()
+            || (self.known.product_added)(id)
+            || self.applied.products.iter().any(|(p, _)| *p == id)
+    }
+
+    fn order_exists(&self, id: i64) -> bool {
+        self.known.base.order_index.get(id).is_some()
+            || (self.known.order_placed)(id)
+            || self.applied.placed_orders.contains(&id)
+    }
+
+    fn subject(&self, subject: SubjectId) -> Option<u32> {
+        (self.known.dense)(subject)
+    }
+
+    /// The subject holding the row of `table` whose `key` is `id`, and where it is.
+    fn find(&self, table: TableName, key: &str, id: i64) -> Option<(u32, usize)> {
+        let position = self.position(table, key);
+        self.applied.rows.iter().find_map(|(&subject, rows)| {
+            let at = rows
+                .rows(table)
+                .iter()
+                .position(|row| row[position].number() == Some(id))?;
+            Some((subject, at))
+        })
+    }
+
+    /// Takes out the rows of `table` whose `key` is `id`, wherever they are.
+    fn take(&mut self, table: TableName, key: &str, id: i64) -> Vec<Vec<Value>> {
+        let position = self.position(table, key);
+        let mut taken = Vec::new();
+        for rows in self.applied.rows.values_mut() {
+            let list = rows.rows_mut(table);
+            let mut i = 0;
+            while i < list.len() {
+                if list[i][position].number() == Some(id) {
+                    taken.push(list.remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        taken
+    }
+
+    fn check_customer(&self, row: &Row, at: &str) -> Result<(), EventError> {
+        match row.customer_id {
+            Some(customer) if !self.customer_exists(customer) => Err(refuse(
+                format!("{at}/customer_id"),
+                format!("customer {customer} does not exist"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_product(&self, row: &Row, at: &str) -> Result<(), EventError> {
+        match row.product_id {
+            Some(id) if !self.product_exists(id) => Err(refuse(
+                format!("{at}/product_id"),
+                format!("product {id} does not exist"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The subject a row belongs to (its customer, else its visitor).
+    fn owner(&self, row: &Row) -> Option<u32> {
+        match (row.customer_id, row.visitor_id) {
+            (Some(c), _) => self.subject(SubjectId::Customer(c)),
+            (None, Some(v)) => self.subject(SubjectId::Visitor(v)),
+            (None, None) => None,
+        }
+    }
+
+    fn apply(&mut self, event: &Event, at: &str) -> Result<(), EventError> {
+        match event {
+            Event::CustomerUpserted(row) => {
+                let id = row.key.expect("a parsed key");
+                let subject = self
+                    .subject(SubjectId::Customer(id))
+                    .expect("a customer event adds its subject");
+                self.customers.insert(id);
+                *self.rows_mut(subject).rows_mut(TableName::Customers) = vec![row.values.clone()];
+            }
+            Event::ProductUpserted(row) => {
+                let id = row.key.expect("a parsed key");
+                self.applied.products.retain(|(p, _)| *p != id);
+                self.applied.products.push((id, row.values.clone()));
+            }
+            Event::AddressUpserted(row) => {
+                self.check_customer(row, at)?;
+                self.take(
+                    TableName::Addresses,
+                    "address_id",
+                    row.key.expect("a parsed key"),
+                );
+                let owner = self.owner(row).expect("an existing customer has a subject");
+                self.rows_mut(owner)
+                    .rows_mut(TableName::Addresses)
+                    .push(row.values.clone());
+            }
+            Event::AddressDeleted { address_id } => {
+                if self
+                    .take(TableName::Addresses, "address_id", *address_id)
+                    .is_empty()
+                {
+                    return Err(refuse(
+                        format!("{at}/address_id"),
+                        format!("address {address_id} does not exist"),
+                    ));
+                }
+            }
+            Event::OrderPlaced {
+                order,
+                items,
+                addresses,
+            } => self.order_placed(order, items, addresses, at)?,
+            Event::OrderUpdated { order_id, changes } => {
+                self.order_updated(*order_id, changes, at)?;
+            }
+            Event::CartUpdated { cart, items } => self.cart_updated(cart, items, at)?,
+            Event::WishlistItemAdded(row) => {
+                self.check_customer(row, at)?;
+                self.check_product(row, at)?;
+                let owner = self.owner(row).expect("an existing customer has a subject");
+                self.rows_mut(owner)
+                    .rows_mut(TableName::WishlistItems)
+                    .push(row.values.clone());
+            }
+            Event::WishlistItemRemoved {
+                customer_id,
+                product_id,
+            } => {
+                let product = self.position(TableName::WishlistItems, "product_id");
+                let removed = match self.subject(SubjectId::Customer(*customer_id)) {
+                    Some(subject) if self.customer_exists(*customer_id) => {
+                        let list = self.rows_mut(subject).rows_mut(TableName::WishlistItems);
+                        let before = list.len();
+                        list.retain(|row| row[product].number() != Some(*product_id));
+                        before - list.len()
+                    }
+                    _ => 0,
+                };
+                if removed == 0 {
+                    return Err(refuse(
+                        format!("{at}/product_id"),
+                        format!("product {product_id} is not on customer {customer_id}'s wishlist"),
+                    ));
+                }
+            }
+            Event::ProductViewed(row) => {
+                self.check_customer(row, at)?;
+                self.check_product(row, at)?;
+                let owner = self.owner(row).expect("a view event adds its subject");
+                self.rows_mut(owner)
+                    .rows_mut(TableName::ProductViews)
+                    .push(row.values.clone());
+            }
+            Event::VisitorLoggedIn {
+                visitor_id,
+                customer_id,
+            } => self.visitor_logged_in(*visitor_id, *customer_id, at)?,
+        }
+        Ok(())
+    }
+
+    fn order_placed(
+        &mut self,
+        order: &Row,
+        items: &[Row],
+        addresses: &[Row],
+        at: &str,
+    ) -> Result<(), EventError> {
+        let order_id = order.key.expect("a parsed key");
+        if self.order_exists(order_id) {
+            return Err(refuse(
+                format!("{at}/order_id"),
+                format!("order {order_id} exists already: change it with order_updated"),
+            ));
+        }
+        self.check_customer(order, at)?;
+        for (i, item) in items.iter().enumerate() {
+            self.check_product(item, &format!("{at}/items/{i}"))?;
+        }
+        self.applied.placed_orders.push(order_id);
+        // A guest order is no subject's: only its id is kept, so that it is not placed
+        // again.
+        if let Some(owner) = self.owner(order) {
+            let rows = self.rows_mut(owner);
+            rows.rows_mut(TableName::Orders).push(order.values.clone());
+            let list = rows.rows_mut(TableName::OrderItems);
+            list.extend(items.iter().map(|item| item.values.clone()));
+            let list = rows.rows_mut(TableName::OrderAddresses);
+            list.extend(addresses.iter().map(|address| address.values.clone()));
+        }
+        Ok(())
+    }
+
+    fn order_updated(
+        &mut self,
+        order_id: i64,
+        changes: &OrderChanges,
+        at: &str,
+    ) -> Result<(), EventError> {
+        let Some((owner, at_row)) = self.find(TableName::Orders, "order_id", order_id) else {
+            return Err(refuse(
+                format!("{at}/order_id"),
+                format!("order {order_id} does not exist"),
+            ));
+        };
+        let mut values = self.applied.rows[&owner].rows(TableName::Orders)[at_row].clone();
+        changes.apply_to(&mut values);
+        for spec in TableName::Orders
+            .spec()
+            .columns
+            .iter()
+            .filter(|c| c.required)
+        {
+            if values[self.position(TableName::Orders, spec.name)] == Value::Null {
+                return Err(refuse(
+                    at.to_string(),
+                    format!("{} is required in a {} row", spec.name, TableName::Orders),
+                ));
+            }
+        }
+        let customer = self.id_at(TableName::Orders, &values, "customer_id");
+        if let Some(customer) = customer
+            && !self.customer_exists(customer)
+        {
+            return Err(refuse(
+                format!("{at}/customer_id"),
+                format!("customer {customer} does not exist"),
+            ));
+        }
+        let new_owner = customer
+            .and_then(|c| self.subject(SubjectId::Customer(c)))
+            .expect("a guest order rebuilds the data instead");
+        if new_owner == owner {
+            self.rows_mut(owner).rows_mut(TableName::Orders)[at_row] = values;
+            return Ok(());
+        }
+        // The order changes hands, with its items and addresses.
+        self.take(TableName::Orders, "order_id", order_id);
+        let items = self.take(TableName::OrderItems, "order_id", order_id);
+        let addresses = self.take(TableName::OrderAddresses, "order_id", order_id);
+        let rows = self.rows_mut(new_owner);
+        rows.rows_mut(TableName::Orders).push(values);
+        rows.rows_mut(TableName::OrderItems).extend(items);
+        rows.rows_mut(TableName::OrderAddresses).extend(addresses);
+        Ok(())
+    }
+
+    fn cart_updated(&mut self, cart: &Row, items: &[Row], at: &str) -> Result<(), EventError> {
+        self.check_customer(cart, at)?;
+        for (i, item) in items.iter().enumerate() {
+            self.check_product(item, &format!("{at}/items/{i}"))?;
+        }
+        // The cart comes whole: its old row and items go, wherever they were.
+        let cart_id = cart.key.expect("a parsed key");
+        self.take(TableName::Carts, "cart_id", cart_id);
+        self.take(TableName::CartItems, "cart_id", cart_id);
+        let owner = self.owner(cart).expect("a cart event adds its subject");
+        let rows = self.rows_mut(owner);
+        rows.rows_mut(TableName::Carts).push(cart.values.clone());
+        rows.rows_mut(TableName::CartItems)
+            .extend(items.iter().map(|item| item.values.clone()));
+        self.written_carts.push((owner, cart_id));
+        Ok(())
+    }
+
+    /// The visitor's carts and product views become the customer's.
+    fn visitor_logged_in(
+        &mut self,
+        visitor: i64,
+        customer: i64,
+        at: &str,
+    ) -> Result<(), EventError> {
+        if !self.customer_exists(customer) {
+            return Err(refuse(
+                format!("{at}/customer_id"),
+                format!("customer {customer} does not exist"),
+            ));
+        }
+        let Some(from) = self.subject(SubjectId::Visitor(visitor)) else {
+            return Ok(());
+        };
+        let to = self
+            .subject(SubjectId::Customer(customer))
+            .expect("an existing customer has a subject");
+        let Some(mut moved) = self.applied.rows.remove(&from) else {
+            return Ok(());
+        };
+        let mut carts = std::mem::take(moved.rows_mut(TableName::Carts));
+        let mut views = std::mem::take(moved.rows_mut(TableName::ProductViews));
+        let items = std::mem::take(moved.rows_mut(TableName::CartItems));
+        for (table, rows) in [
+            (TableName::Carts, &mut carts),
+            (TableName::ProductViews, &mut views),
+        ] {
+            let customer_column = self.position(table, "customer_id");
+            let visitor_column = self.position(table, "visitor_id");
+            for row in rows.iter_mut() {
+                row[customer_column] = Value::Int(customer);
+                row[visitor_column] = Value::Null;
+            }
+        }
+        let cart_ids: Vec<i64> = carts
+            .iter()
+            .filter_map(|row| self.id_at(TableName::Carts, row, "cart_id"))
+            .collect();
+        self.applied.rows.insert(from, moved);
+        let rows = self.rows_mut(to);
+        rows.rows_mut(TableName::Carts).extend(carts);
+        rows.rows_mut(TableName::CartItems).extend(items);
+        rows.rows_mut(TableName::ProductViews).extend(views);
+        self.written_carts
+            .extend(cart_ids.into_iter().map(|cart| (to, cart)));
+        Ok(())
+    }
+
+    /// Where the lists left a subject more than one active cart on a website, the most
+    /// recently updated (then the highest cart id) stays active, as the loader rules for
+    /// a file. Only carts the lists wrote can clash.
+    fn one_active_cart(&mut self) {
+        let [website, active, updated, cart] = ["website_id", "is_active", "updated_at", "cart_id"]
+            .map(|c| self.position(TableName::Carts, c));
+        let is_active = |row: &Vec<Value>| row[active] != Value::Bool(false);
+        let written = self.written_carts.clone();
+        for (owner, cart_id) in written {
+            let Some(rows) = self.applied.rows.get_mut(&owner) else {
+                continue;
+            };
+            let carts = rows.rows_mut(TableName::Carts);
+            let Some(on_website) = carts
+                .iter()
+                .find(|row| row[cart].number() == Some(cart_id) && is_active(row))
+                .map(|row| row[website].clone())
+            else {
+                continue;
+            };
+            let rivals: Vec<usize> = (0..carts.len())
+                .filter(|&i| is_active(&carts[i]) && carts[i][website] == on_website)
+                .collect();
+            let recency = |i: &usize| (carts[*i][updated].number(), carts[*i][cart].number());
+            let Some(&winner) = rivals.iter().max_by_key(|i| recency(i)) else {
+                continue;
+            };
+            for loser in rivals.into_iter().filter(|&i| i != winner) {
+                carts[loser][active] = Value::Bool(false);
+            }
+        }
+    }
+}
