@@ -250,7 +250,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn columns(&self, table: TableName) -> &[(String, FieldType, super::Source)] {
-        &self.layouts.0[&table]
+        self.layouts.columns(table)
     }
 
     fn position(&self, table: TableName, column: &str) -> usize {

@@ -885,7 +885,23 @@ enum Source {
 
 /// The columns of every table as read (`Dataset::full_table`'s order), with their types.
 #[derive(Clone, Debug)]
-pub struct Layouts(BTreeMap<TableName, Vec<(String, FieldType, Source)>>);
+pub struct Layouts {
+    columns: BTreeMap<TableName, Vec<(String, FieldType, Source)>>,
+    /// Each table's column positions by name: looked up for every row a test reads.
+    positions: BTreeMap<TableName, FxHashMap<String, usize>>,
+    keys: BTreeMap<TableName, KeyColumns>,
+}
+
+/// Where the columns that tie rows together are in a table's rows (`None`: the table has
+/// no such column): what matching and applying events read for every row.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KeyColumns {
+    pub website_id: Option<usize>,
+    pub is_active: Option<usize>,
+    pub product_id: Option<usize>,
+    pub order_id: Option<usize>,
+    pub cart_id: Option<usize>,
+}
 
 impl Layouts {
     pub fn of(dataset: &Dataset) -> Layouts {
@@ -897,28 +913,63 @@ impl Layouts {
                 .map(|(i, c)| (c.name.clone(), c.ty, Source::Column(i)))
                 .collect()
         };
-        let mut layouts = BTreeMap::new();
-        layouts.insert(TableName::Customers, plain(&dataset.customers));
-        layouts.insert(TableName::Products, plain(&dataset.products));
+        let mut columns = BTreeMap::new();
+        columns.insert(TableName::Customers, plain(&dataset.customers));
+        columns.insert(TableName::Products, plain(&dataset.products));
         for (name, relation) in dataset.relations() {
-            let mut columns = plain(&relation.table);
+            let mut own = plain(&relation.table);
             for link in &relation.links {
-                let at = link.position.min(columns.len());
-                columns.insert(
+                let at = link.position.min(own.len());
+                own.insert(
                     at,
                     (link.name.clone(), FieldType::Id, Source::Link(link.target)),
                 );
             }
-            layouts.insert(name, columns);
+            columns.insert(name, own);
         }
-        Layouts(layouts)
+        let keys = columns
+            .iter()
+            .map(|(&table, own)| {
+                let at = |column: &str| own.iter().position(|(name, _, _)| name == column);
+                let keys = KeyColumns {
+                    website_id: at("website_id"),
+                    is_active: at("is_active"),
+                    product_id: at("product_id"),
+                    order_id: at("order_id"),
+                    cart_id: at("cart_id"),
+                };
+                (table, keys)
+            })
+            .collect();
+        let positions = columns
+            .iter()
+            .map(|(&table, own)| {
+                let by_name = own
+                    .iter()
+                    .enumerate()
+                    .map(|(at, (name, _, _))| (name.clone(), at))
+                    .collect();
+                (table, by_name)
+            })
+            .collect();
+        Layouts {
+            columns,
+            positions,
+            keys,
+        }
     }
 
     /// Where `column` is in the rows of `table`.
     pub(crate) fn position(&self, table: TableName, column: &str) -> Option<usize> {
-        self.0[&table]
-            .iter()
-            .position(|(name, _, _)| name == column)
+        self.positions[&table].get(column).copied()
+    }
+
+    pub(crate) fn keys(&self, table: TableName) -> &KeyColumns {
+        &self.keys[&table]
+    }
+
+    fn columns(&self, table: TableName) -> &[(String, FieldType, Source)] {
+        &self.columns[&table]
     }
 }
 
@@ -947,7 +998,8 @@ fn row_of(dataset: &Dataset, layouts: &Layouts, name: TableName, row: usize) -> 
             (&relation.table, Some(relation))
         }
     };
-    layouts.0[&name]
+    layouts
+        .columns(name)
         .iter()
         .map(|(_, ty, source)| match (source, relation) {
             (Source::Column(i), _) => stored_value(*ty, table.columns[*i].array.as_ref(), row),

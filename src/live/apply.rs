@@ -29,6 +29,8 @@ pub struct Applied {
     /// Products written, as rows of the products table.
     pub products: Vec<(i64, Vec<Value>)>,
     pub placed_orders: Vec<i64>,
+    /// Orders, carts and addresses the lists wrote or moved, and their owners now.
+    pub owners: Vec<((TableName, i64), u32)>,
 }
 
 /// Applies `lists` in order to `rows`, the rows of every subject they touch.
@@ -45,12 +47,24 @@ pub fn apply_to_rows(
         },
         customers: BTreeSet::new(),
         written_carts: Vec::new(),
+        written: Vec::new(),
     };
     for list in lists {
         for (i, event) in list.borrow().events().iter().enumerate() {
             applier.apply(event, &format!("/{i}"))?;
         }
         applier.one_active_cart();
+    }
+    let written = std::mem::take(&mut applier.written);
+    for (table, id) in written {
+        let key = match table {
+            TableName::Orders => "order_id",
+            TableName::Carts => "cart_id",
+            _ => "address_id",
+        };
+        if let Some((owner, _)) = applier.find(table, key, id) {
+            applier.applied.owners.push(((table, id), owner));
+        }
     }
     Ok(applier.applied)
 }
@@ -62,6 +76,8 @@ struct RowsApplier<'a> {
     customers: BTreeSet<i64>,
     /// Carts the lists wrote: (owner, cart id).
     written_carts: Vec<(u32, i64)>,
+    /// Orders, carts and addresses the lists wrote or moved.
+    written: Vec<(TableName, i64)>,
 }
 
 fn refuse(pointer: String, message: String) -> EventError {
@@ -191,6 +207,8 @@ impl RowsApplier<'_> {
                 self.rows_mut(owner)
                     .rows_mut(TableName::Addresses)
                     .push(row.values.clone());
+                self.written
+                    .push((TableName::Addresses, row.key.expect("a parsed key")));
             }
             Event::AddressDeleted { address_id } => {
                 if self
@@ -279,6 +297,7 @@ impl RowsApplier<'_> {
         // A guest order is no subject's: only its id is kept, so that it is not placed
         // again.
         if let Some(owner) = self.owner(order) {
+            self.written.push((TableName::Orders, order_id));
             let rows = self.rows_mut(owner);
             rows.rows_mut(TableName::Orders).push(order.values.clone());
             let list = rows.rows_mut(TableName::OrderItems);
@@ -333,6 +352,7 @@ impl RowsApplier<'_> {
             return Ok(());
         }
         // The order changes hands, with its items and addresses.
+        self.written.push((TableName::Orders, order_id));
         self.take(TableName::Orders, "order_id", order_id);
         let items = self.take(TableName::OrderItems, "order_id", order_id);
         let addresses = self.take(TableName::OrderAddresses, "order_id", order_id);
@@ -358,6 +378,7 @@ impl RowsApplier<'_> {
         rows.rows_mut(TableName::CartItems)
             .extend(items.iter().map(|item| item.values.clone()));
         self.written_carts.push((owner, cart_id));
+        self.written.push((TableName::Carts, cart_id));
         Ok(())
     }
 
@@ -406,8 +427,10 @@ impl RowsApplier<'_> {
         rows.rows_mut(TableName::Carts).extend(carts);
         rows.rows_mut(TableName::CartItems).extend(items);
         rows.rows_mut(TableName::ProductViews).extend(views);
-        self.written_carts
-            .extend(cart_ids.into_iter().map(|cart| (to, cart)));
+        for cart in cart_ids {
+            self.written_carts.push((to, cart));
+            self.written.push((TableName::Carts, cart));
+        }
         Ok(())
     }
 

@@ -59,12 +59,14 @@ impl Matcher<'_> {
             scope.apply_to.visitors()
                 && [Space::Cart, Space::Relation(RelationKind::ProductView)]
                     .into_iter()
-                    .any(|space| !self.records(space, scope).is_empty())
+                    .any(|space| self.any_record(space, scope, |_| true))
         } else {
+            let website = self.subject.layouts.keys(TableName::Customers).website_id;
             scope.apply_to.customers()
                 && self
-                    .value(TableName::Customers, self.customer(), "website_id")
-                    .and_then(Value::number)
+                    .customer()
+                    .zip(website)
+                    .and_then(|(row, at)| row[at].number())
                     .is_some_and(|website| scope.websites.contains(&website))
         }
     }
@@ -107,19 +109,19 @@ impl Matcher<'_> {
                 }
                 let space = Space::Relation(*relation);
                 let mut group = Group::default();
-                for record in self.records(space, scope) {
-                    if !self.record_passes(space, record, filter) {
-                        continue;
+                self.any_record(space, scope, |record| {
+                    if self.record_passes(space, record, filter) {
+                        group.count += 1;
+                        let value = of.as_ref().and_then(|field| {
+                            self.record_value(space, record, &field.table, &field.column)
+                                .and_then(Value::number)
+                        });
+                        if let Some(value) = value {
+                            group.add(*function, value);
+                        }
                     }
-                    group.count += 1;
-                    let value = of.as_ref().and_then(|field| {
-                        self.record_value(space, record, &field.table, &field.column)
-                            .and_then(Value::number)
-                    });
-                    if let Some(value) = value {
-                        group.add(*function, value);
-                    }
-                }
+                    false
+                });
                 let comparison = AggregateComparison {
                     test,
                     op: *op,
@@ -193,56 +195,81 @@ impl Matcher<'_> {
     }
 
     fn has(&self, space: Space, filter: &RecordPlan, scope: Scope<'_>) -> bool {
-        self.records(space, scope)
-            .into_iter()
-            .any(|record| self.record_passes(space, record, filter))
+        self.any_record(space, scope, |record| {
+            self.record_passes(space, record, filter)
+        })
     }
 
-    /// The subject's rows of `space` that count for `scope`.
-    fn records(&self, space: Space, scope: Scope<'_>) -> Vec<&[Value]> {
+    /// Calls `found` with the subject's rows of `space` that count for `scope`, until it
+    /// returns true; whether one did.
+    fn any_record(
+        &self,
+        space: Space,
+        scope: Scope<'_>,
+        mut found: impl FnMut(&[Value]) -> bool,
+    ) -> bool {
         let table = space.table_name();
-        let rows = self.subject.rows.rows(table).iter().map(Vec::as_slice);
+        let rows = self.subject.rows.rows(table);
+        // Rows count for the subject kinds in scope (through their cart or order).
+        let owner = space.parent().unwrap_or(space);
+        let owned = if self.subject.is_visitor {
+            scope.apply_to.visitors() && owner.visitors_have_it()
+        } else {
+            scope.apply_to.customers()
+        };
+        if !owned {
+            return false;
+        }
         match space.parent() {
             Some(parent) => {
                 let key = match parent {
-                    Space::Cart => "cart_id",
-                    _ => "order_id",
+                    Space::Cart => self.subject.layouts.keys(table).cart_id,
+                    _ => self.subject.layouts.keys(table).order_id,
                 };
-                let parents: Vec<i64> = self
-                    .records(parent, scope)
-                    .into_iter()
-                    .filter_map(|row| self.value(parent.table_name(), Some(row), key)?.number())
-                    .collect();
-                rows.filter(|row| {
-                    self.value(table, Some(row), key)
-                        .and_then(Value::number)
-                        .is_some_and(|id| parents.contains(&id))
+                let Some(key) = key else { return false };
+                rows.iter().any(|row| {
+                    let in_scope = row[key].number().is_some_and(|id| {
+                        self.parent_row(parent.table_name(), id)
+                            .is_some_and(|parent_row| self.counts(parent, parent_row, scope))
+                    });
+                    in_scope && found(row)
                 })
-                .collect()
             }
-            None => {
-                let owned = if self.subject.is_visitor {
-                    scope.apply_to.visitors() && space.visitors_have_it()
-                } else {
-                    scope.apply_to.customers()
-                };
-                if !owned {
-                    return Vec::new();
-                }
-                rows.filter(|row| {
-                    let on_website = match self.value(table, Some(row), "website_id") {
-                        Some(website) => website
-                            .number()
-                            .is_some_and(|w| scope.websites.contains(&w)),
-                        None => true,
-                    };
-                    let active = space != Space::Cart
-                        || self.value(table, Some(row), "is_active") != Some(&Value::Bool(false));
-                    on_website && active
-                })
-                .collect()
-            }
+            None => rows
+                .iter()
+                .any(|row| self.counts(space, row, scope) && found(row)),
         }
+    }
+
+    /// Whether a row the subject owns directly counts for `scope`: on one of its
+    /// websites (where the table has them) and, a cart, active.
+    fn counts(&self, space: Space, row: &[Value], scope: Scope<'_>) -> bool {
+        let keys = self.subject.layouts.keys(space.table_name());
+        let on_website = keys.website_id.is_none_or(|at| {
+            row[at]
+                .number()
+                .is_some_and(|w| scope.websites.contains(&w))
+        });
+        let active = space != Space::Cart
+            || keys
+                .is_active
+                .is_none_or(|at| row[at] != Value::Bool(false));
+        on_website && active
+    }
+
+    /// The subject's row of an order or a cart by its id.
+    fn parent_row(&self, table: TableName, id: i64) -> Option<&[Value]> {
+        let keys = self.subject.layouts.keys(table);
+        let key = match table {
+            TableName::Carts => keys.cart_id,
+            _ => keys.order_id,
+        }?;
+        self.subject
+            .rows
+            .rows(table)
+            .iter()
+            .find(|row| row[key].number() == Some(id))
+            .map(Vec::as_slice)
     }
 
     fn record_passes(&self, space: Space, record: &[Value], filter: &RecordPlan) -> bool {
@@ -276,8 +303,11 @@ impl Matcher<'_> {
         let column = &test.field.column;
         if test.field.table == FieldTable::Product {
             let product = self
-                .value(space.table_name(), Some(record), "product_id")
-                .and_then(Value::number)
+                .subject
+                .layouts
+                .keys(space.table_name())
+                .product_id
+                .and_then(|at| record[at].number())
                 .and_then(|id| (self.subject.product)(id));
             return match product {
                 Some(product) => match self.value(TableName::Products, Some(&product.0), column) {
@@ -316,20 +346,12 @@ impl Matcher<'_> {
     /// The order of an order item or address, the cart of a cart item.
     fn parent_of(&self, space: Space, record: &[Value]) -> Option<&[Value]> {
         let parent = space.parent()?.table_name();
+        let keys = self.subject.layouts.keys(space.table_name());
         let key = match parent {
-            TableName::Carts => "cart_id",
-            _ => "order_id",
-        };
-        let id = self
-            .value(space.table_name(), Some(record), key)?
-            .number()?;
-        let position = self.subject.layouts.position(parent, key)?;
-        self.subject
-            .rows
-            .rows(parent)
-            .iter()
-            .find(|row| row[position].number() == Some(id))
-            .map(Vec::as_slice)
+            TableName::Carts => keys.cart_id,
+            _ => keys.order_id,
+        }?;
+        self.parent_row(parent, record[key].number()?)
     }
 }
 

@@ -64,6 +64,9 @@ pub struct Delta {
     pub added: AddedSubjects,
     /// Products as events left them, by product id: new ones and changed ones.
     pub products: imbl::OrdMap<i64, Arc<ProductRow>>,
+    /// The loaded data's products that matching read, kept for the next lists: shared
+    /// by every delta over the same loaded data.
+    loaded_products: Arc<Mutex<FxHashMap<i64, Option<Arc<ProductRow>>>>>,
 }
 
 /// Customers and visitors that events added since the data was loaded. They take the
@@ -159,21 +162,33 @@ impl Delta {
         layouts: &'a Layouts,
     ) -> impl Fn(i64) -> Option<Arc<ProductRow>> + 'a {
         move |id| {
-            self.products
-                .get(&id)
-                .cloned()
-                .or_else(|| product_row(base, layouts, id).map(Arc::new))
+            if let Some(changed) = self.products.get(&id) {
+                return Some(changed.clone());
+            }
+            let mut loaded = self
+                .loaded_products
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            loaded
+                .entry(id)
+                .or_insert_with(|| product_row(base, layouts, id).map(Arc::new))
+                .clone()
         }
+    }
+}
+
+/// The scope of a segment.
+fn scope_of(segment: &Segment) -> Scope<'_> {
+    Scope {
+        websites: &segment.websites,
+        apply_to: segment.apply_to,
     }
 }
 
 /// Decides a touched subject's place in a segment from its rows: (in the universe,
 /// member).
 fn decide(plan: &Plan, segment: &Segment, subject: Subject<'_>, as_of_day: i32) -> (bool, bool) {
-    let scope = Scope {
-        websites: &segment.websites,
-        apply_to: segment.apply_to,
-    };
+    let scope = scope_of(segment);
     let matcher = Matcher { subject, as_of_day };
     if !matcher.in_universe(scope) {
         return (false, false);
@@ -192,6 +207,9 @@ pub const PRODUCT_REACH_LIMIT: usize = 20_000;
 pub struct Touched {
     /// Dense ids, of the loaded data or added.
     pub subjects: BTreeSet<u32>,
+    /// The tables written for each of them: only segments that read one of those can
+    /// move the subject.
+    pub written: BTreeMap<u32, BTreeSet<TableName>>,
     /// The delta's added subjects and those the list adds.
     pub added: AddedSubjects,
 }
@@ -228,9 +246,11 @@ pub fn touched_by<'e>(
     let order_exists =
         |order: i64| base.order_index.get(order).is_some() || delta.new_orders.contains(&order);
     let mut added = delta.added.clone();
-    let mut touched = BTreeSet::new();
+    let mut written: BTreeMap<u32, BTreeSet<TableName>> = BTreeMap::new();
     let mut guest_orders = BTreeSet::new();
     for event in events {
+        // The subjects this event touches.
+        let mut touched = Vec::new();
         // Events that name an unknown subject without adding it are left to the applier,
         // which names what is wrong.
         for (subject, adds) in event.subjects_named() {
@@ -241,10 +261,10 @@ pub fn touched_by<'e>(
             .dense(subject);
             match known {
                 Some(dense) => {
-                    touched.insert(dense);
+                    touched.push(dense);
                 }
                 None if adds => {
-                    touched.insert(added.add(base, subject));
+                    touched.push(added.add(base, subject));
                 }
                 None => {}
             }
@@ -259,7 +279,7 @@ pub fn touched_by<'e>(
                             reach.len()
                         ));
                     }
-                    touched.extend(reach);
+                    touched.extend(&reach);
                 }
             }
             Event::AddressUpserted(Row {
@@ -279,7 +299,7 @@ pub fn touched_by<'e>(
                 // Placed twice: the applier says so, given the order's owner.
                 match owner(TableName::Orders, *order) {
                     Some(o) => {
-                        touched.insert(o);
+                        touched.push(o);
                     }
                     None => return Err(format!("order {order} is a guest order")),
                 }
@@ -298,7 +318,7 @@ pub fn touched_by<'e>(
             }
             Event::OrderUpdated { order_id, .. } => match owner(TableName::Orders, *order_id) {
                 Some(o) => {
-                    touched.insert(o);
+                    touched.push(o);
                 }
                 None if order_exists(*order_id) => {
                     return Err(format!("order {order_id} is a guest order"));
@@ -312,14 +332,21 @@ pub fn touched_by<'e>(
                 ..
             } => {
                 if let Some(o) = owner(TableName::Carts, *cart) {
-                    touched.insert(o);
+                    touched.push(o);
                 }
             }
             _ => {}
         }
+        for subject in touched {
+            written
+                .entry(subject)
+                .or_default()
+                .extend(event.tables_written());
+        }
     }
     Ok(Touched {
-        subjects: touched,
+        subjects: written.keys().copied().collect(),
+        written,
         added,
     })
 }
@@ -391,6 +418,7 @@ pub fn apply(
 ) -> Result<Applied, super::ServiceError> {
     let Touched {
         subjects: touched,
+        written,
         added,
     } = touched;
     let started = Instant::now();
@@ -444,21 +472,10 @@ pub fn apply(
         } else {
             next_delta.gone.remove(subject);
         }
-        for (table, key) in [
-            (TableName::Orders, "order_id"),
-            (TableName::Carts, "cart_id"),
-            (TableName::Addresses, "address_id"),
-        ] {
-            let position = layouts.position(table, key).expect("a key column");
-            for row in rows.rows(table) {
-                if let Some(id) = row[position].number() {
-                    next_delta.owners.insert((table, id), subject);
-                }
-            }
-        }
         next_delta.rows.insert(subject, Arc::new(rows));
         next_delta.touched.insert(subject);
     }
+    next_delta.owners.extend(applied.owners);
     for (product, row) in applied.products {
         next_delta
             .products
@@ -488,6 +505,7 @@ pub fn apply(
     };
     let product = next_delta.product(dataset, &layouts);
     let as_of_day = day_of_micros(now);
+    let mut universes = FxHashMap::default();
     for key in order {
         let matching = Instant::now();
         let stored = &segments[key];
@@ -495,25 +513,49 @@ pub fn apply(
         let plan = base
             .plan(&stored.definition, now, &LiveSource::new(data, &next, None))
             .map_err(|e| super::ServiceError::from_eval(e, None))?;
+        let subject = |id, rows| Subject {
+            id,
+            is_visitor: subjects.is_visitor(id),
+            rows,
+            layouts: &layouts,
+            product: &product,
+        };
+        // The touched subjects in the segment's universe before and after: shared by the
+        // segments of a scope.
+        let scope = scope_of(&stored.definition);
+        let (was_in, now_in) = universes
+            .entry((scope.websites.to_vec(), scope.apply_to))
+            .or_insert_with(|| {
+                let in_universe = |id, rows| {
+                    Matcher {
+                        subject: subject(id, rows),
+                        as_of_day,
+                    }
+                    .in_universe(scope)
+                };
+                let mut was_in = RoaringBitmap::new();
+                let mut now_in = RoaringBitmap::new();
+                for (&id, before) in touched.iter().zip(&rows_before) {
+                    if in_universe(id, before) {
+                        was_in.insert(id);
+                    }
+                    if in_universe(id, &next_delta.rows[&id]) {
+                        now_in.insert(id);
+                    }
+                }
+                (was_in, now_in)
+            });
+        let universe = (stored.universe + now_in.len()).saturating_sub(was_in.len());
         let mut members = stored.members.clone();
-        let mut universe = stored.universe;
-        for (&id, before) in touched.iter().zip(&rows_before) {
-            let subject = |rows| Subject {
-                id,
-                is_visitor: subjects.is_visitor(id),
-                rows,
-                layouts: &layouts,
-                product: &product,
-            };
-            let (was_in_universe, _) =
-                decide(&plan, &stored.definition, subject(before), as_of_day);
-            let (in_universe, member) = decide(
-                &plan,
-                &stored.definition,
-                subject(&next_delta.rows[&id]),
+        let reads = &known[key];
+        let moved = touched.iter().filter(|id| !written[id].is_disjoint(reads));
+        for &id in moved {
+            let matcher = Matcher {
+                subject: subject(id, &next_delta.rows[&id]),
                 as_of_day,
-            );
-            universe = (universe + in_universe as u64).saturating_sub(was_in_universe as u64);
+            };
+            let member =
+                stored.definition.active && now_in.contains(id) && matcher.matches(&plan, scope);
             // Members are shared with the snapshot before: copied only when someone moved.
             if member != members.contains(id) {
                 let members = Arc::make_mut(&mut members);
