@@ -679,17 +679,19 @@ pub fn engine_members(
     as_of: &str,
     definitions: &BTreeMap<String, Json>,
 ) -> Vec<String> {
-    let parsed = Segment::from_json(segment, engine.schema())
-        .unwrap_or_else(|e| panic!("the engine rejected a valid segment {segment}: {e}"));
-    let as_of = segmint::data::value::parse_instant(as_of).unwrap();
-    let source = Segments {
+    let members = with_parsed(
         engine,
+        segment,
+        as_of,
         definitions,
-    };
-    let evaluation = engine
-        .evaluate(&parsed, None, as_of, &source)
-        .expect("evaluates");
-    engine.member_ids(&evaluation.members).collect()
+        |parsed, as_of, source| {
+            engine
+                .evaluate(parsed, None, as_of, source)
+                .expect("evaluates")
+                .members
+        },
+    );
+    engine.member_ids(&members).collect()
 }
 
 /// The members as per-subject matching decides them, each subject from its own rows.
@@ -699,15 +701,35 @@ pub fn one_by_one_members(
     as_of: &str,
     definitions: &BTreeMap<String, Json>,
 ) -> Vec<String> {
-    let parsed = Segment::from_json(segment, engine.schema()).expect("a valid segment");
+    let members = with_parsed(
+        engine,
+        segment,
+        as_of,
+        definitions,
+        |parsed, as_of, source| {
+            segmint::live::matching::members_one_by_one(engine, parsed, as_of, source)
+                .expect("evaluates")
+        },
+    );
+    engine.member_ids(&members).collect()
+}
+
+/// `evaluate` of the segment parsed, at the instant `as_of`, naming `definitions`.
+fn with_parsed(
+    engine: &Engine,
+    segment: &Json,
+    as_of: &str,
+    definitions: &BTreeMap<String, Json>,
+    evaluate: impl FnOnce(&Segment, i64, &Segments) -> roaring::RoaringBitmap,
+) -> roaring::RoaringBitmap {
+    let parsed = Segment::from_json(segment, engine.schema())
+        .unwrap_or_else(|e| panic!("the engine rejected a valid segment {segment}: {e}"));
     let as_of = segmint::data::value::parse_instant(as_of).unwrap();
     let source = Segments {
         engine,
         definitions,
     };
-    let members = segmint::live::matching::members_one_by_one(engine, &parsed, as_of, &source)
-        .expect("evaluates");
-    engine.member_ids(&members).collect()
+    evaluate(&parsed, as_of, &source)
 }
 
 pub fn engine_for(world: &World) -> (tempfile::TempDir, Engine) {

@@ -67,6 +67,53 @@ fn refuse(pointer: impl Into<String>, message: impl Into<String>) -> EventError 
     }
 }
 
+/// Why the data now refuses an event: what both appliers (over a whole dataset here,
+/// over the touched subjects' rows in `crate::live::apply`) say, word for word.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Refusal {
+    NoCustomer(i64),
+    NoProduct(i64),
+    NoAddress(i64),
+    NoOrder(i64),
+    OrderExists(i64),
+    NotOnWishlist { customer: i64, product: i64 },
+    Required(&'static str, TableName),
+}
+
+impl Refusal {
+    /// The refusal of the part of the list at `pointer`.
+    pub(crate) fn at(self, pointer: impl Into<String>) -> EventError {
+        let message = match self {
+            Refusal::NoCustomer(id) => format!("customer {id} does not exist"),
+            Refusal::NoProduct(id) => format!("product {id} does not exist"),
+            Refusal::NoAddress(id) => format!("address {id} does not exist"),
+            Refusal::NoOrder(id) => format!("order {id} does not exist"),
+            Refusal::OrderExists(id) => {
+                format!("order {id} exists already: change it with order_updated")
+            }
+            Refusal::NotOnWishlist { customer, product } => {
+                format!("product {product} is not on customer {customer}'s wishlist")
+            }
+            Refusal::Required(column, table) => format!("{column} is required in a {table} row"),
+        };
+        refuse(pointer, message)
+    }
+}
+
+/// The first required column of `table` a row leaves null (`position` finds columns).
+pub(crate) fn missing_required(
+    table: TableName,
+    row: &[Value],
+    position: impl Fn(&str) -> usize,
+) -> Option<Refusal> {
+    table
+        .spec()
+        .columns
+        .iter()
+        .find(|c| c.required && row[position(c.name)] == Value::Null)
+        .map(|c| Refusal::Required(c.name, table))
+}
+
 /// One cell. Decimals are units of 1/10000 in `Int`, as the store keeps them.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Value {
@@ -526,10 +573,7 @@ impl<'a> Applier<'a> {
                 let found = self
                     .find(TableName::Addresses, *address_id)
                     .ok_or_else(|| {
-                        refuse(
-                            format!("{at}/address_id"),
-                            format!("address {address_id} does not exist"),
-                        )
+                        Refusal::NoAddress(*address_id).at(format!("{at}/address_id"))
                     })?;
                 self.table(TableName::Addresses).remove(found);
             }
@@ -558,10 +602,11 @@ impl<'a> Applier<'a> {
                     .filter(|&l| table.value(l, product_column) == Value::Int(*product_id))
                     .collect();
                 if on_list.is_empty() {
-                    return Err(refuse(
-                        format!("{at}/product_id"),
-                        format!("product {product_id} is not on customer {customer_id}'s wishlist"),
-                    ));
+                    return Err(Refusal::NotOnWishlist {
+                        customer: *customer_id,
+                        product: *product_id,
+                    }
+                    .at(format!("{at}/product_id")));
                 }
                 for loc in on_list {
                     table.remove(loc);
@@ -588,10 +633,7 @@ impl<'a> Applier<'a> {
     ) -> Result<(), EventError> {
         let order_id = order.key.expect("a parsed key");
         if self.exists(TableName::Orders, order_id) {
-            return Err(refuse(
-                format!("{at}/order_id"),
-                format!("order {order_id} exists already: change it with order_updated"),
-            ));
+            return Err(Refusal::OrderExists(order_id).at(format!("{at}/order_id")));
         }
         self.check_references(TableName::Orders, order, at)?;
         for (i, item) in items.iter().enumerate() {
@@ -615,34 +657,18 @@ impl<'a> Applier<'a> {
         at: &str,
     ) -> Result<(), EventError> {
         let Some(loc) = self.find(TableName::Orders, order_id) else {
-            return Err(refuse(
-                format!("{at}/order_id"),
-                format!("order {order_id} does not exist"),
-            ));
+            return Err(Refusal::NoOrder(order_id).at(format!("{at}/order_id")));
         };
         let mut values = self.table(TableName::Orders).row(loc);
         changes.apply_to(&mut values);
         let table = self.table(TableName::Orders);
-        for spec in TableName::Orders
-            .spec()
-            .columns
-            .iter()
-            .filter(|c| c.required)
-        {
-            if values[table.position(spec.name)] == Value::Null {
-                return Err(refuse(
-                    at,
-                    format!("{} is required in a {} row", spec.name, TableName::Orders),
-                ));
-            }
+        if let Some(refusal) = missing_required(TableName::Orders, &values, |c| table.position(c)) {
+            return Err(refusal.at(at));
         }
         if let Some(customer) = values[table.position("customer_id")].id()
             && !self.exists(TableName::Customers, customer)
         {
-            return Err(refuse(
-                format!("{at}/customer_id"),
-                format!("customer {customer} does not exist"),
-            ));
+            return Err(Refusal::NoCustomer(customer).at(format!("{at}/customer_id")));
         }
         self.upsert(TableName::Orders, values);
         Ok(())
@@ -673,10 +699,7 @@ impl<'a> Applier<'a> {
         at: &str,
     ) -> Result<(), EventError> {
         if !self.exists(TableName::Customers, customer) {
-            return Err(refuse(
-                format!("{at}/customer_id"),
-                format!("customer {customer} does not exist"),
-            ));
+            return Err(Refusal::NoCustomer(customer).at(format!("{at}/customer_id")));
         }
         for name in [TableName::Carts, TableName::ProductViews] {
             for loc in self.children(name, "visitor_id", visitor) {
@@ -782,10 +805,7 @@ impl<'a> Applier<'a> {
         if let Some(customer) = row.customer_id
             && !self.exists(TableName::Customers, customer)
         {
-            return Err(refuse(
-                format!("{at}/customer_id"),
-                format!("customer {customer} does not exist"),
-            ));
+            return Err(Refusal::NoCustomer(customer).at(format!("{at}/customer_id")));
         }
         if matches!(name, TableName::WishlistItems | TableName::ProductViews) {
             self.check_product(row, at)?;
@@ -795,10 +815,9 @@ impl<'a> Applier<'a> {
 
     fn check_product(&mut self, row: &Row, at: &str) -> Result<(), EventError> {
         match row.product_id {
-            Some(id) if !self.exists(TableName::Products, id) => Err(refuse(
-                format!("{at}/product_id"),
-                format!("product {id} does not exist"),
-            )),
+            Some(id) if !self.exists(TableName::Products, id) => {
+                Err(Refusal::NoProduct(id).at(format!("{at}/product_id")))
+            }
             _ => Ok(()),
         }
     }

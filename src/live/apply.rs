@@ -5,7 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::events::{Event, EventError, EventList, Layouts, OrderChanges, Row, SubjectRows, Value};
+use crate::events::{
+    Event, EventError, EventList, Layouts, OrderChanges, Refusal, Row, SubjectRows, Value,
+    missing_required,
+};
 use crate::model::{SubjectId, TableName};
 use crate::store::Dataset;
 
@@ -80,10 +83,6 @@ struct RowsApplier<'a> {
     written: Vec<(TableName, i64)>,
 }
 
-fn refuse(pointer: String, message: String) -> EventError {
-    EventError { pointer, message }
-}
-
 impl RowsApplier<'_> {
     fn position(&self, table: TableName, column: &str) -> usize {
         self.known
@@ -154,20 +153,18 @@ impl RowsApplier<'_> {
 
     fn check_customer(&self, row: &Row, at: &str) -> Result<(), EventError> {
         match row.customer_id {
-            Some(customer) if !self.customer_exists(customer) => Err(refuse(
-                format!("{at}/customer_id"),
-                format!("customer {customer} does not exist"),
-            )),
+            Some(customer) if !self.customer_exists(customer) => {
+                Err(Refusal::NoCustomer(customer).at(format!("{at}/customer_id")))
+            }
             _ => Ok(()),
         }
     }
 
     fn check_product(&self, row: &Row, at: &str) -> Result<(), EventError> {
         match row.product_id {
-            Some(id) if !self.product_exists(id) => Err(refuse(
-                format!("{at}/product_id"),
-                format!("product {id} does not exist"),
-            )),
+            Some(id) if !self.product_exists(id) => {
+                Err(Refusal::NoProduct(id).at(format!("{at}/product_id")))
+            }
             _ => Ok(()),
         }
     }
@@ -215,10 +212,7 @@ impl RowsApplier<'_> {
                     .take(TableName::Addresses, "address_id", *address_id)
                     .is_empty()
                 {
-                    return Err(refuse(
-                        format!("{at}/address_id"),
-                        format!("address {address_id} does not exist"),
-                    ));
+                    return Err(Refusal::NoAddress(*address_id).at(format!("{at}/address_id")));
                 }
             }
             Event::OrderPlaced {
@@ -253,10 +247,11 @@ impl RowsApplier<'_> {
                     _ => 0,
                 };
                 if removed == 0 {
-                    return Err(refuse(
-                        format!("{at}/product_id"),
-                        format!("product {product_id} is not on customer {customer_id}'s wishlist"),
-                    ));
+                    return Err(Refusal::NotOnWishlist {
+                        customer: *customer_id,
+                        product: *product_id,
+                    }
+                    .at(format!("{at}/product_id")));
                 }
             }
             Event::ProductViewed(row) => {
@@ -284,10 +279,7 @@ impl RowsApplier<'_> {
     ) -> Result<(), EventError> {
         let order_id = order.key.expect("a parsed key");
         if self.order_exists(order_id) {
-            return Err(refuse(
-                format!("{at}/order_id"),
-                format!("order {order_id} exists already: change it with order_updated"),
-            ));
+            return Err(Refusal::OrderExists(order_id).at(format!("{at}/order_id")));
         }
         self.check_customer(order, at)?;
         for (i, item) in items.iter().enumerate() {
@@ -315,34 +307,19 @@ impl RowsApplier<'_> {
         at: &str,
     ) -> Result<(), EventError> {
         let Some((owner, at_row)) = self.find(TableName::Orders, "order_id", order_id) else {
-            return Err(refuse(
-                format!("{at}/order_id"),
-                format!("order {order_id} does not exist"),
-            ));
+            return Err(Refusal::NoOrder(order_id).at(format!("{at}/order_id")));
         };
         let mut values = self.applied.rows[&owner].rows(TableName::Orders)[at_row].clone();
         changes.apply_to(&mut values);
-        for spec in TableName::Orders
-            .spec()
-            .columns
-            .iter()
-            .filter(|c| c.required)
-        {
-            if values[self.position(TableName::Orders, spec.name)] == Value::Null {
-                return Err(refuse(
-                    at.to_string(),
-                    format!("{} is required in a {} row", spec.name, TableName::Orders),
-                ));
-            }
+        let position = |column: &str| self.position(TableName::Orders, column);
+        if let Some(refusal) = missing_required(TableName::Orders, &values, position) {
+            return Err(refusal.at(at));
         }
         let customer = self.id_at(TableName::Orders, &values, "customer_id");
         if let Some(customer) = customer
             && !self.customer_exists(customer)
         {
-            return Err(refuse(
-                format!("{at}/customer_id"),
-                format!("customer {customer} does not exist"),
-            ));
+            return Err(Refusal::NoCustomer(customer).at(format!("{at}/customer_id")));
         }
         let new_owner = customer
             .and_then(|c| self.subject(SubjectId::Customer(c)))
@@ -390,10 +367,7 @@ impl RowsApplier<'_> {
         at: &str,
     ) -> Result<(), EventError> {
         if !self.customer_exists(customer) {
-            return Err(refuse(
-                format!("{at}/customer_id"),
-                format!("customer {customer} does not exist"),
-            ));
+            return Err(Refusal::NoCustomer(customer).at(format!("{at}/customer_id")));
         }
         let Some(from) = self.subject(SubjectId::Visitor(visitor)) else {
             return Ok(());
