@@ -566,6 +566,7 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             .values()
             .find_map(|s| {
                 s.members
+                    .bitmap()
                     .min()
                     .filter(|&m| (m as usize) < dataset.customer_count())
             })

@@ -134,3 +134,40 @@ fn bitsets_of_bitmaps_hold_exactly_their_rows() {
         assert_eq!(bits.into_bitmap().len(), bitmap.len(), "case {case}: count");
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    /// Members kept as a bitmap and the subjects that entered and left since: every
+    /// reading agrees with a plain set, across the writes that make it whole again, and
+    /// the members a clone was taken from stay as they were.
+    #[test]
+    fn members_set_one_at_a_time_read_as_a_plain_set(
+        start in proptest::collection::btree_set(0u32..200_000, 0..3_000),
+        writes in proptest::collection::vec((0u32..200_000, proptest::bool::ANY), 0..20_000),
+    ) {
+        use segmint::service::Members;
+        let mut members = Members::new(start.iter().copied().collect());
+        let mut expected = start.clone();
+        let kept = members.clone();
+        for (i, &(subject, member)) in writes.iter().enumerate() {
+            members.set(subject, member);
+            if member {
+                expected.insert(subject);
+            } else {
+                expected.remove(&subject);
+            }
+            if i % 997 == 0 {
+                let whole: Vec<u32> = members.bitmap().iter().collect();
+                proptest::prop_assert_eq!(whole, expected.iter().copied().collect::<Vec<_>>());
+            }
+            proptest::prop_assert_eq!(members.contains(subject), member);
+        }
+        proptest::prop_assert_eq!(members.len(), expected.len() as u64);
+        let whole: Vec<u32> = members.bitmap().iter().collect();
+        proptest::prop_assert_eq!(whole, expected.iter().copied().collect::<Vec<_>>());
+        let before: Vec<u32> = kept.bitmap().iter().collect();
+        proptest::prop_assert_eq!(before, start.iter().copied().collect::<Vec<_>>());
+        proptest::prop_assert!(kept.same(&kept.clone()));
+    }
+}

@@ -464,6 +464,7 @@ fn memberships(service: &Service) -> BTreeMap<String, Vec<String>> {
         .map(|s| {
             let mut members: Vec<String> = s
                 .members
+                .bitmap()
                 .iter()
                 .map(|m| subject_text(subjects.id(m)))
                 .collect();
@@ -660,7 +661,7 @@ fn check_reads(
         let mut paged = Vec::new();
         let mut after = None;
         loop {
-            let page = segmint::service::report::page(&source, &stored.members, after, 2);
+            let page = segmint::service::report::page(&source, &stored.members.bitmap(), after, 2);
             paged.extend(page.rows.iter().map(|row| match row {
                 segmint::service::report::MemberRow::Customer(c) => format!("c:{}", c.customer_id),
                 segmint::service::report::MemberRow::Visitor { visitor_id } => {
@@ -674,6 +675,7 @@ fn check_reads(
         }
         let mut expected: Vec<String> = stored
             .members
+            .bitmap()
             .iter()
             .map(|m| subject_text(snapshot.subjects().id(m)))
             .collect();

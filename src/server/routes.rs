@@ -493,11 +493,11 @@ pub async fn segment_members(
     let request = PageRequest::from_query(&params)?;
     if request.format != Format::Json {
         let stem = format!("segment-{}-members", stored.key);
-        return download(&state, &snapshot, stored.members.clone(), &request, &stem);
+        return download(&state, &snapshot, stored.members.bitmap(), &request, &stem);
     }
     Ok(Json(SegmentMembers {
         segment: Id::from(&stored.key),
-        page: members_page(&snapshot, &stored.members, &request)?,
+        page: members_page(&snapshot, &stored.members.bitmap(), &request)?,
     })
     .into_response())
 }

@@ -556,15 +556,7 @@ pub fn apply(
             };
             let member =
                 stored.definition.active && now_in.contains(id) && matcher.matches(&plan, scope);
-            // Members are shared with the snapshot before: copied only when someone moved.
-            if member != members.contains(id) {
-                let members = Arc::make_mut(&mut members);
-                if member {
-                    members.insert(id);
-                } else {
-                    members.remove(id);
-                }
-            }
+            members.set(id, member);
         }
         let mut updated = stored.as_ref().clone();
         updated.members = members;

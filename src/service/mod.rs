@@ -15,8 +15,11 @@
 pub mod clock;
 pub mod delta;
 mod fold;
+pub mod members;
 pub mod report;
 pub mod state;
+
+pub use members::Members;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -124,7 +127,7 @@ pub struct StoredSegment {
     /// The definition as the client sent it (without `id`), as saved in the state.
     pub source: Arc<Json>,
     /// Subject ids of the snapshot's dataset (see [`crate::segment::Evaluation`]).
-    pub members: Arc<RoaringBitmap>,
+    pub members: Members,
     /// Subjects in the segment's scope (websites and `apply_to`).
     pub universe: u64,
     /// The instant the members were matched at (µs).
@@ -245,7 +248,7 @@ impl SegmentSource for Stored<'_> {
     fn members(&self, id: &str, as_of: i64) -> Option<Arc<RoaringBitmap>> {
         let stored = self.0.get(&SegmentKey::of(id))?;
         let holds = !stored.time_dependent || day_of_micros(stored.as_of) == day_of_micros(as_of);
-        holds.then(|| stored.members.clone())
+        holds.then(|| stored.members.bitmap())
     }
 }
 
@@ -935,7 +938,7 @@ impl Service {
         let key = snapshot.segment(id)?.key.clone();
         let now = self.clock.now_micros();
         let as_of = as_of.unwrap_or(now);
-        let before = snapshot.segments[&key].members.clone();
+        let before = snapshot.segments[&key].members.bitmap();
         let mut segments = snapshot.segments.clone();
         let mut keys = vec![key.clone()];
         keys.extend(dependents_of(&key, &segments));
@@ -943,8 +946,8 @@ impl Service {
         let after = &segments[&key];
         let refreshed = Refreshed {
             count: after.count(),
-            entered: after.members.as_ref().difference_len(&before),
-            left: before.difference_len(&after.members),
+            entered: after.members.bitmap().difference_len(&before),
+            left: before.difference_len(&after.members.bitmap()),
             elapsed: after.elapsed,
         };
         let changes = keys
@@ -1067,7 +1070,7 @@ impl Service {
             .map_err(|e| ServiceError::from_eval(e, self.time_limit))?;
         let mut stored = unmatched(key, definition, source, now);
         stored.time_dependent = moves_with_time(&stored, &snapshot.segments);
-        stored.members = Arc::new(evaluation.members);
+        stored.members = Members::new(evaluation.members);
         stored.universe = evaluation.universe;
         stored.elapsed = started.elapsed();
         Ok(Arc::new(stored))
@@ -1084,9 +1087,9 @@ pub fn combine(
     for id in ids {
         let stored = snapshot.segment(id)?;
         members = Some(match (members, operation) {
-            (None, _) => stored.members.as_ref().clone(),
-            (Some(acc), SetOperation::Union) => acc | stored.members.as_ref(),
-            (Some(acc), SetOperation::Intersection) => acc & stored.members.as_ref(),
+            (None, _) => stored.members.bitmap().as_ref().clone(),
+            (Some(acc), SetOperation::Union) => acc | stored.members.bitmap().as_ref(),
+            (Some(acc), SetOperation::Intersection) => acc & stored.members.bitmap().as_ref(),
         });
     }
     Ok(members.unwrap_or_default())
@@ -1167,7 +1170,7 @@ fn unmatched(key: SegmentKey, definition: Segment, source: Json, now: i64) -> St
         time_dependent: definition.condition.depends_on_time(),
         definition: Arc::new(definition),
         source: Arc::new(source),
-        members: Arc::default(),
+        members: Members::default(),
         universe: 0,
         as_of: now,
         refreshed_at: now,
@@ -1392,11 +1395,11 @@ fn membership_changes(
                 .eq(new_data.customer_ids().iter())
             && old_data.visitor_ids == new_data.visitor_ids);
     let mut changes = Vec::new();
-    let empty = Arc::new(RoaringBitmap::new());
+    let empty = Members::default();
     for (key, stored) in after {
         let old = before.segments.get(key).map_or(&empty, |s| &s.members);
         let new = &stored.members;
-        if Arc::ptr_eq(old, new) {
+        if old.same(new) {
             continue;
         }
         let mut moved: Vec<(SubjectId, bool)> = match (same_subjects, only) {
@@ -1406,13 +1409,15 @@ fn membership_changes(
                 .filter(|&s| old.contains(s) != new.contains(s))
                 .map(|s| (subjects.id(s), new.contains(s)))
                 .collect(),
-            (true, None) => (old.as_ref() ^ new.as_ref())
+            (true, None) => (old.bitmap().as_ref() ^ new.bitmap().as_ref())
                 .iter()
                 .map(|s| (subjects.id(s), new.contains(s)))
                 .collect(),
             (false, _) => {
-                let old: BTreeSet<SubjectId> = old.iter().map(|s| old_subjects.id(s)).collect();
-                let new: BTreeSet<SubjectId> = new.iter().map(|s| subjects.id(s)).collect();
+                let old: BTreeSet<SubjectId> =
+                    old.bitmap().iter().map(|s| old_subjects.id(s)).collect();
+                let new: BTreeSet<SubjectId> =
+                    new.bitmap().iter().map(|s| subjects.id(s)).collect();
                 old.symmetric_difference(&new)
                     .map(|s| (*s, new.contains(s)))
                     .collect()
@@ -1531,7 +1536,7 @@ fn rematch_one(
         .map_err(|e| ServiceError::from_eval(e, None))?;
     let mut next = stored.clone();
     next.time_dependent = moves_with_time(stored, segments);
-    next.members = Arc::new(evaluation.members);
+    next.members = Members::new(evaluation.members);
     next.universe = evaluation.universe;
     next.as_of = as_of;
     next.refreshed_at = now;
