@@ -67,6 +67,8 @@ pub struct Delta {
     /// The loaded data's products that matching read, kept for the next lists: shared
     /// by every delta over the same loaded data.
     loaded_products: Arc<Mutex<FxHashMap<i64, Option<Arc<ProductRow>>>>>,
+    /// The loaded data's tables' columns, made once: shared the same way.
+    layouts: Arc<std::sync::OnceLock<Arc<Layouts>>>,
 }
 
 /// Customers and visitors that events added since the data was loaded. They take the
@@ -155,6 +157,13 @@ impl Subjects<'_> {
 }
 
 impl Delta {
+    /// The columns of the loaded data's tables (`base`: the data this delta is over).
+    pub fn layouts(&self, base: &Dataset) -> Arc<Layouts> {
+        self.layouts
+            .get_or_init(|| Arc::new(Layouts::of(base)))
+            .clone()
+    }
+
     /// The products now: as events left them, else as loaded.
     fn product<'a>(
         &'a self,
@@ -377,7 +386,7 @@ fn subjects_with_product(base: &Dataset, delta: &Delta, product: i64) -> Roaring
             }
         }
     }
-    let layouts = Layouts::of(base);
+    let layouts = delta.layouts(base);
     for (&subject, rows) in &delta.rows {
         if rows.names_product(&layouts, product) {
             found.insert(subject);
@@ -431,7 +440,8 @@ pub fn apply(
         base: dataset,
         added,
     };
-    let layouts = Layouts::of(dataset);
+    let layouts = delta.layouts(dataset);
+    let layouts = layouts.as_ref();
     let rows_before: Vec<Arc<SubjectRows>> = touched
         .iter()
         .map(|&s| match delta.rows.get(&s) {
@@ -663,7 +673,7 @@ impl<'a> Data<'a> {
             .evaluate_until(segment, id, as_of, &source, deadline)?;
         let plan = self.engine.plan(segment, as_of, &source)?;
         let dataset = self.engine.dataset();
-        let layouts = Layouts::of(dataset);
+        let layouts = delta.layouts(dataset);
         let product = delta.product(dataset, &layouts);
         let subjects = Subjects {
             base: dataset,
