@@ -447,7 +447,7 @@ pub fn apply(
         .map(|&s| match delta.rows.get(&s) {
             Some(rows) => rows.clone(),
             None if (s as usize) < first_added(dataset) => {
-                Arc::new(subject_rows(dataset, &layouts, s))
+                Arc::new(subject_rows(dataset, layouts, s))
             }
             None => Arc::default(),
         })
@@ -455,7 +455,7 @@ pub fn apply(
     phase("rows read");
     let known = Known {
         base: dataset,
-        layouts: &layouts,
+        layouts,
         dense: &|subject| subjects.dense(subject),
         customer_added: &|id| delta.added.get(SubjectId::Customer(id)).is_some(),
         product_added: &|id| delta.products.contains_key(&id),
@@ -513,7 +513,7 @@ pub fn apply(
         engine: base,
         delta: Some(&next_delta),
     };
-    let product = next_delta.product(dataset, &layouts);
+    let product = next_delta.product(dataset, layouts);
     let as_of_day = day_of_micros(now);
     let mut universes = FxHashMap::default();
     for key in order {
@@ -527,7 +527,7 @@ pub fn apply(
             id,
             is_visitor: subjects.is_visitor(id),
             rows,
-            layouts: &layouts,
+            layouts,
             product: &product,
         };
         // The touched subjects in the segment's universe before and after: shared by the
