@@ -205,6 +205,9 @@ fn decide(plan: &Plan, segment: &Segment, subject: Subject<'_>, as_of_day: i32) 
     (true, segment.active && matcher.matches(plan, scope))
 }
 
+/// Touched subjects past which a read decides them on two threads.
+const PARALLEL_SUBJECTS: usize = 8192;
+
 /// Why a list of events rebuilds the data instead.
 pub type RebuildReason = String;
 
@@ -674,30 +677,53 @@ impl<'a> Data<'a> {
         let plan = self.engine.plan(segment, as_of, &source)?;
         let dataset = self.engine.dataset();
         let layouts = delta.layouts(dataset);
-        let product = delta.product(dataset, &layouts);
         let subjects = Subjects {
             base: dataset,
             added: &delta.added,
         };
         let as_of_day = day_of_micros(as_of);
-        let mut members = base.members - &delta.touched;
-        let mut universe = base.universe_members.as_ref() - &delta.touched;
-        for (&id, rows) in &delta.rows {
-            let subject = Subject {
-                id,
-                is_visitor: subjects.is_visitor(id),
-                rows,
-                layouts: &layouts,
-                product: &product,
-            };
-            let (in_universe, member) = decide(&plan, segment, subject, as_of_day);
-            if in_universe {
-                universe.insert(id);
+        // The touched subjects, each decided from its rows: (in the universe, members).
+        let decide_all = |touched: &[(&u32, &Arc<SubjectRows>)]| {
+            let product = delta.product(dataset, &layouts);
+            let mut universe = RoaringBitmap::new();
+            let mut members = RoaringBitmap::new();
+            for &(&id, rows) in touched {
+                let subject = Subject {
+                    id,
+                    is_visitor: subjects.is_visitor(id),
+                    rows,
+                    layouts: &layouts,
+                    product: &product,
+                };
+                let (in_universe, member) = decide(&plan, segment, subject, as_of_day);
+                if in_universe {
+                    universe.insert(id);
+                }
+                if member {
+                    members.insert(id);
+                }
             }
-            if member {
-                members.insert(id);
-            }
-        }
+            (universe, members)
+        };
+        let touched: Vec<(&u32, &Arc<SubjectRows>)> = delta.rows.iter().collect();
+        // Many touched subjects (a long delta): half on each of two threads, each
+        // subject's rows being reads far from the last one's.
+        let (touched_universe, touched_members) = if touched.len() >= PARALLEL_SUBJECTS {
+            let (low, high) = touched.split_at(touched.len() / 2);
+            std::thread::scope(|scope| {
+                let high = scope.spawn(|| decide_all(high));
+                let (mut universe, mut members) = decide_all(low);
+                let (high_universe, high_members) =
+                    high.join().expect("deciding subjects does not panic");
+                universe |= high_universe;
+                members |= high_members;
+                (universe, members)
+            })
+        } else {
+            decide_all(&touched)
+        };
+        let members = (base.members - &delta.touched) | touched_members;
+        let universe = (base.universe_members.as_ref() - &delta.touched) | touched_universe;
         Ok(Evaluation {
             members,
             universe: universe.len(),
