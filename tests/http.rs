@@ -1308,6 +1308,7 @@ fn xlsx_exports_go_on_to_further_sheets() {
         dataset: dataset.clone(),
         added: Default::default(),
         touched: Default::default(),
+        layouts: Arc::new(segmint::events::Layouts::of(&dataset)),
     };
     let written = write_xlsx(
         &source,

@@ -229,6 +229,7 @@ impl Snapshot {
             dataset: self.engine.dataset().clone(),
             added: self.delta.added.clone(),
             touched: self.delta.rows.clone(),
+            layouts: self.delta.layouts(self.engine.dataset()),
         })
     }
 }
@@ -421,8 +422,6 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     time_limit: Option<Duration>,
     events_applied: AtomicU64,
-    /// The tables' columns, which events are parsed against.
-    layouts: Layouts,
 }
 
 impl Service {
@@ -500,7 +499,6 @@ impl Service {
         }
         let next_id = saved.next_id.max(next_free_number(&segments));
         let first_engine = engine.clone();
-        let layouts = Layouts::of(engine.dataset());
         Ok(Service {
             current: Arc::new(ArcSwap::from_pointee(Snapshot {
                 engine,
@@ -529,7 +527,6 @@ impl Service {
             clock: options.clock,
             time_limit: options.time_limit,
             events_applied: AtomicU64::new(0),
-            layouts,
         })
     }
 
@@ -712,7 +709,9 @@ impl Service {
 
     /// Parses a list of events (a request body) against the data's tables.
     pub fn parse_events(&self, json: Json) -> Result<EventList, ServiceError> {
-        EventList::parse(json, &self.layouts).map_err(ServiceError::Event)
+        let snapshot = self.snapshot();
+        let layouts = snapshot.delta.layouts(snapshot.engine.dataset());
+        EventList::parse(json, &layouts).map_err(ServiceError::Event)
     }
 
     /// Applies a list of events (`POST /events`) in order: all of them or, on the first

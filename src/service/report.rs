@@ -178,6 +178,8 @@ pub struct MemberSource {
     pub added: AddedSubjects,
     /// The touched subjects' rows, by dense id.
     pub touched: imbl::OrdMap<u32, Arc<SubjectRows>>,
+    /// The columns of those rows.
+    pub layouts: Arc<Layouts>,
 }
 
 /// Row readers over a [`MemberSource`].
@@ -185,7 +187,7 @@ pub struct MemberReaders<'a> {
     subjects: Subjects<'a>,
     base: MemberReader<'a>,
     touched: &'a imbl::OrdMap<u32, Arc<SubjectRows>>,
-    layouts: Layouts,
+    layouts: &'a Layouts,
 }
 
 impl MemberSource {
@@ -201,7 +203,7 @@ impl MemberSource {
             subjects: self.subjects(),
             base: MemberReader::new(&self.dataset),
             touched: &self.touched,
-            layouts: Layouts::of(&self.dataset),
+            layouts: &self.layouts,
         }
     }
 }
@@ -210,7 +212,7 @@ impl MemberReaders<'_> {
     pub fn row(&self, subject: u32) -> MemberRow {
         match (self.touched.get(&subject), self.subjects.id(subject)) {
             (Some(rows), SubjectId::Customer(customer_id)) => {
-                customer_row_of(rows, &self.layouts, customer_id)
+                customer_row_of(rows, self.layouts, customer_id)
             }
             (None, _)
                 if (subject as usize)
@@ -219,7 +221,7 @@ impl MemberReaders<'_> {
                 self.base.row(subject)
             }
             (_, SubjectId::Customer(customer_id)) => {
-                customer_row_of(&SubjectRows::default(), &self.layouts, customer_id)
+                customer_row_of(&SubjectRows::default(), self.layouts, customer_id)
             }
             (_, SubjectId::Visitor(visitor_id)) => MemberRow::Visitor { visitor_id },
         }
