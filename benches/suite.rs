@@ -139,6 +139,7 @@ fn hot_paths(c: &mut Criterion) {
             time_limit: None,
             checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
             engine_from_checkpoint: false,
+            changes_kept: segmint::feed::DEFAULT_KEPT,
         },
     )
     .expect("service");

@@ -456,6 +456,10 @@ struct ServeArgs {
     /// --state, also the log length past which the data is written as a checkpoint.
     #[arg(long, default_value_t = segmint::service::CHECKPOINT_AFTER_EVENTS)]
     checkpoint_after_events: usize,
+    /// How many of the latest membership changes the change feed (GET /changes) keeps,
+    /// in memory and, with --state, on disk.
+    #[arg(long, default_value_t = segmint::feed::DEFAULT_KEPT)]
+    changes_kept: usize,
     /// Skip bad rows of the dataset instead of stopping at the first.
     #[arg(long)]
     lenient: bool,
@@ -539,6 +543,7 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             time_limit: Some(std::time::Duration::from_secs_f64(args.time_limit)),
             checkpoint_after_events: args.checkpoint_after_events.max(1),
             engine_from_checkpoint: checkpoint.is_some(),
+            changes_kept: args.changes_kept.max(1),
         },
     )?);
     if demo && first_start {

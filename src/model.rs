@@ -360,3 +360,44 @@ pub enum SubjectId {
     Customer(i64),
     Visitor(i64),
 }
+
+/// A stored segment's id, ordered as listed: numeric ids by value, then named ones.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SegmentKey {
+    Number(u64),
+    Name(std::string::String),
+}
+
+impl SegmentKey {
+    pub fn of(id: &str) -> SegmentKey {
+        match id.parse::<u64>() {
+            Ok(n) if n.to_string() == id => SegmentKey::Number(n),
+            _ => SegmentKey::Name(id.to_string()),
+        }
+    }
+
+    /// The id as JSON: a number for numeric ids, else a string.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            SegmentKey::Number(n) => serde_json::Value::from(*n),
+            SegmentKey::Name(name) => serde_json::Value::from(name.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for SegmentKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SegmentKey::Number(n) => write!(f, "{n}"),
+            SegmentKey::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// A subject entering or leaving a segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MembershipChange {
+    pub segment: SegmentKey,
+    pub subject: SubjectId,
+    pub entered: bool,
+}

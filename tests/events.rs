@@ -449,6 +449,7 @@ fn start_folding_after(
             time_limit: None,
             checkpoint_after_events,
             engine_from_checkpoint: false,
+            changes_kept: segmint::feed::DEFAULT_KEPT,
         },
     )
     .expect("starts")
@@ -471,6 +472,42 @@ fn memberships(service: &Service) -> BTreeMap<String, Vec<String>> {
             members.sort();
             (s.id(), members)
         })
+        .collect()
+}
+
+/// The change feed from its start.
+fn whole_feed(service: &Service) -> Vec<segmint::feed::Change> {
+    let mut changes = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = service.feed().page(after, 7, None).unwrap();
+        if page.changes.is_empty() {
+            return changes;
+        }
+        after = page.next;
+        changes.extend(page.changes);
+    }
+}
+
+/// The members a consumer following the feed holds: every change applied in order, each
+/// one a move (entering when not a member, leaving when one), numbered one after another.
+fn memberships_of_feed(feed: &[segmint::feed::Change]) -> BTreeMap<String, Vec<String>> {
+    let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (i, change) in feed.iter().enumerate() {
+        assert_eq!(change.seq, i as u64 + 1, "numbered one after another");
+        let segment = members.entry(change.segment.to_string()).or_default();
+        let subject = subject_text(change.subject);
+        let moved = if change.entered {
+            segment.insert(subject)
+        } else {
+            segment.remove(&subject)
+        };
+        assert!(moved, "change {} moves nobody", change.seq);
+    }
+    members
+        .into_iter()
+        .filter(|(_, m)| !m.is_empty())
+        .map(|(id, m)| (id, m.into_iter().collect()))
         .collect()
 }
 
@@ -562,6 +599,7 @@ fn check_random_events(seed: u64, customers: usize, plan: Plan) -> Result<(), Te
     let mut fresh = 10_000;
     let mut before = expected_memberships(&world, as_of, &definitions);
     prop_assert_eq!(&memberships(&service), &before);
+    let mut fed_before = whole_feed(&service).len();
     for list_number in 0..plan.lists {
         let list: Vec<Json> = (0..rng.random_range(1..5))
             .map(|_| {
@@ -594,12 +632,37 @@ fn check_random_events(seed: u64, customers: usize, plan: Plan) -> Result<(), Te
             change_set(&applied.changes),
             expected_changes(&before, &after)
         );
+        // The feed has the list's changes, as answered, next.
+        let fed: Vec<MembershipChange> = whole_feed(&service)
+            .into_iter()
+            .skip(fed_before)
+            .filter(|c| c.cause != segmint::feed::Cause::DayChanged)
+            .map(|c| {
+                prop_assert_eq!(c.cause, segmint::feed::Cause::Event);
+                Ok(MembershipChange {
+                    segment: c.segment,
+                    subject: c.subject,
+                    entered: c.entered,
+                })
+            })
+            .collect::<Result<_, TestCaseError>>()?;
+        prop_assert_eq!(&fed, &applied.changes);
+        fed_before = whole_feed(&service).len();
         if list_number + 1 == plan.lists || rng.random_bool(plan.read_chance) {
             check_reads(&service, &world, &definitions)?;
         }
         before = after;
     }
-    // A restart on the data as loaded replays the event log to the same memberships.
+    // Following the feed from the start gives the memberships.
+    let feed = whole_feed(&service);
+    let held: BTreeMap<String, Vec<String>> = before
+        .iter()
+        .filter(|(_, members)| !members.is_empty())
+        .map(|(id, members)| (id.clone(), members.clone()))
+        .collect();
+    prop_assert_eq!(&memberships_of_feed(&feed), &held);
+    // A restart on the data as loaded replays the event log to the same memberships, and
+    // the feed is as it was.
     drop(service);
     let restarted = start_folding_after(
         Engine::new(loaded),
@@ -608,6 +671,7 @@ fn check_random_events(seed: u64, customers: usize, plan: Plan) -> Result<(), Te
         plan.fold_after,
     );
     prop_assert_eq!(&memberships(&restarted), &before, "after a restart");
+    prop_assert_eq!(whole_feed(&restarted), feed, "the feed after a restart");
     Ok(())
 }
 
@@ -978,6 +1042,7 @@ fn a_customer_who_ordered_by_event_leaves_ordered_in_the_last_30_days_on_day_31(
             time_limit: None,
             checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
             engine_from_checkpoint: false,
+            changes_kept: segmint::feed::DEFAULT_KEPT,
         },
     )
     .unwrap();
@@ -1107,6 +1172,33 @@ fn every_acknowledged_event_survives_sigkill_at_random_moments() {
             }
         }
         assert!(!present(next), "round {round}: a view never sent is there");
+        // The feed holds each acknowledged view's change once, in order, numbered one
+        // after another.
+        let mut fed = Vec::new();
+        loop {
+            let page = get_json(&agent, &format!("{url}/changes?after={}", fed.len()));
+            let changes = page["changes"].as_array().unwrap().clone();
+            if changes.is_empty() {
+                break;
+            }
+            fed.extend(changes);
+        }
+        for (i, change) in fed.iter().enumerate() {
+            assert_eq!(change["seq"], json!(i + 1), "round {round}");
+        }
+        let viewed: Vec<i64> = fed
+            .iter()
+            .filter(|c| c["cause"] == json!("event"))
+            .map(|c| {
+                assert_eq!(c["entered"], json!(true));
+                c["visitor_id"].as_i64().unwrap() - FIRST_VISITOR
+            })
+            .collect();
+        assert_eq!(
+            viewed,
+            (0..acknowledged).collect::<Vec<_>>(),
+            "round {round}: the feed"
+        );
         // The stored members equal a fresh evaluation of the data the log rebuilt.
         let stored = get_json(&agent, &format!("{url}/segments/viewers"));
         let estimate_body = json!({"websites": viewers["websites"], "apply_to": "visitors",
@@ -1192,15 +1284,22 @@ fn a_long_log_becomes_a_checkpoint_and_a_restart_starts_from_it() {
     let logs: Vec<_> = std::fs::read_dir(state.path())
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("events") && name.ends_with(".log")
+        })
         .collect();
     assert_eq!(logs.len(), 1, "only the log after the checkpoint is kept");
     let before = memberships(&service);
     assert!(!before["viewers"].is_empty());
+    let feed = whole_feed(&service);
+    assert_eq!(memberships_of_feed(&feed), before);
     drop(service);
     // Started on the data as loaded: the checkpoint replaces it, the short log follows.
+    // The changes of the lists whose log the checkpoints dropped are in the feed's file.
     let restarted = start(Engine::new(loaded), as_of, Some(state.path()));
     assert_eq!(memberships(&restarted), before);
+    assert_eq!(whole_feed(&restarted), feed);
 }
 
 #[test]
@@ -1286,7 +1385,10 @@ fn lists_accepted_while_a_checkpoint_is_written_are_carried_into_its_log() {
     let logs: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("events") && name.ends_with(".log")
+        })
         .collect();
     assert_eq!(logs.len(), 1, "the old log is gone");
 }

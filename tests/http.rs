@@ -42,11 +42,12 @@ fn data() -> &'static Path {
         .path()
 }
 
-struct Options<'a> {
-    state: Option<&'a Path>,
-    token: Option<&'a str>,
-    time_limit: Duration,
-    body_timeout: Duration,
+pub(crate) struct Options<'a> {
+    pub(crate) state: Option<&'a Path>,
+    pub(crate) token: Option<&'a str>,
+    pub(crate) time_limit: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) changes_kept: usize,
 }
 
 impl Default for Options<'_> {
@@ -56,23 +57,24 @@ impl Default for Options<'_> {
             token: None,
             time_limit: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
+            changes_kept: segmint::feed::DEFAULT_KEPT,
         }
     }
 }
 
 /// A server on a loopback port of its own, stopped when dropped.
-struct Server {
+pub(crate) struct Server {
     base: String,
     token: Option<String>,
-    clock: Arc<ManualClock>,
-    service: Arc<Service>,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) service: Arc<Service>,
     runtime: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     agent: ureq::Agent,
 }
 
 impl Server {
-    fn start(options: Options) -> Server {
+    pub(crate) fn start(options: Options) -> Server {
         let clock = Arc::new(ManualClock::new(parse_instant(AS_OF).unwrap()));
         let engine = Arc::new(Engine::new(Arc::new(load(data()))));
         let service = Service::start(
@@ -85,6 +87,7 @@ impl Server {
                 time_limit: Some(options.time_limit),
                 checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
                 engine_from_checkpoint: false,
+                changes_kept: options.changes_kept,
             },
         )
         .expect("service starts");
@@ -127,7 +130,7 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -138,15 +141,15 @@ impl Server {
         }
     }
 
-    fn get(&self, path: &str) -> Reply {
+    pub(crate) fn get(&self, path: &str) -> Reply {
         Reply::of(self.auth(self.agent.get(self.url(path))).call())
     }
 
-    fn delete(&self, path: &str) -> Reply {
+    pub(crate) fn delete(&self, path: &str) -> Reply {
         Reply::of(self.auth(self.agent.delete(self.url(path))).call())
     }
 
-    fn post(&self, path: &str, body: &str) -> Reply {
+    pub(crate) fn post(&self, path: &str, body: &str) -> Reply {
         Reply::of(
             self.auth(self.agent.post(self.url(path)))
                 .header("Content-Type", "application/json")
@@ -154,7 +157,7 @@ impl Server {
         )
     }
 
-    fn put(&self, path: &str, body: &str) -> Reply {
+    pub(crate) fn put(&self, path: &str, body: &str) -> Reply {
         Reply::of(
             self.auth(self.agent.put(self.url(path)))
                 .header("Content-Type", "application/json")
@@ -162,19 +165,19 @@ impl Server {
         )
     }
 
-    fn post_json(&self, path: &str, body: &Json) -> Reply {
+    pub(crate) fn post_json(&self, path: &str, body: &Json) -> Reply {
         self.post(path, &body.to_string())
     }
 
     /// Stores a segment and returns its id.
-    fn create(&self, definition: &Json) -> Json {
+    pub(crate) fn create(&self, definition: &Json) -> Json {
         let reply = self.post_json("/segments", definition);
         assert_eq!(reply.status, 201, "create: {}", reply.text);
         reply.json()["id"].clone()
     }
 
     /// Every member of a segment, paging through with `limit`.
-    fn all_members(&self, id: &Json, limit: usize) -> Vec<Json> {
+    pub(crate) fn all_members(&self, id: &Json, limit: usize) -> Vec<Json> {
         let mut members = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -206,16 +209,16 @@ impl Drop for Server {
     }
 }
 
-struct Reply {
-    status: u16,
-    content_type: String,
-    headers: BTreeMap<String, String>,
-    text: String,
-    bytes: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) headers: BTreeMap<String, String>,
+    pub(crate) text: String,
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl Reply {
-    fn of(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    pub(crate) fn of(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
         let mut response = result.expect("the server answers");
         let headers: BTreeMap<String, String> = response
             .headers()
@@ -237,17 +240,17 @@ impl Reply {
         }
     }
 
-    fn json(&self) -> Json {
+    pub(crate) fn json(&self) -> Json {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
 
-    fn ok_json(&self) -> Json {
+    pub(crate) fn ok_json(&self) -> Json {
         assert_eq!(self.status, 200, "{}", self.text);
         self.json()
     }
 
     /// Asserts a problem+json answer with this status, and returns it.
-    fn problem(&self, status: u16) -> Json {
+    pub(crate) fn problem(&self, status: u16) -> Json {
         assert_eq!(self.status, status, "{}", self.text);
         assert_eq!(
             self.content_type, "application/problem+json",
@@ -274,7 +277,7 @@ fn plain(id: &Json) -> String {
 }
 
 /// `c:<customer_id>` / `v:<visitor_id>` of a member row.
-fn member_key(row: &Json) -> String {
+pub(crate) fn member_key(row: &Json) -> String {
     match (row.get("customer_id"), row.get("visitor_id")) {
         (Some(c), _) => format!("c:{c}"),
         (None, Some(v)) => format!("v:{v}"),

@@ -8,6 +8,7 @@ mod bitmaps;
 mod differential;
 mod event_parsing;
 mod events;
+mod feed;
 mod generator;
 mod http;
 mod index;

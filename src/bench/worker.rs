@@ -144,6 +144,7 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
             time_limit: None,
             checkpoint_after_events: options.fold_after_events,
             engine_from_checkpoint: false,
+            changes_kept: crate::feed::DEFAULT_KEPT,
         },
     )?);
     let ready_seconds = started.elapsed().as_secs_f64();
@@ -432,6 +433,7 @@ fn measure_replay(service: &Service, events: usize) -> anyhow::Result<ReplayMeas
                 time_limit: None,
                 checkpoint_after_events: crate::service::CHECKPOINT_AFTER_EVENTS,
                 engine_from_checkpoint: false,
+                changes_kept: crate::feed::DEFAULT_KEPT,
             },
         )?;
         let seconds = started.elapsed().as_secs_f64();

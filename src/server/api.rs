@@ -321,3 +321,47 @@ impl From<&MembershipChange> for EventChange {
         }
     }
 }
+
+/// A page of the change feed (`GET /changes`).
+#[derive(Serialize, ToSchema)]
+pub struct ChangesPage {
+    pub changes: Vec<FeedChange>,
+    /// The `after` of the next page: the last change read (or passed over).
+    pub next: u64,
+}
+
+/// One membership change of the feed.
+#[derive(Serialize, ToSchema)]
+pub struct FeedChange {
+    /// Its number: changes are numbered 1, 2, ... in the order they were published.
+    pub seq: u64,
+    pub segment: Id,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visitor_id: Option<i64>,
+    pub entered: bool,
+    /// `event`, `segment_created`, `segment_updated`, `segment_deleted`, `refresh` or
+    /// `day_changed`.
+    pub cause: &'static str,
+    /// When it was published (RFC 3339, UTC).
+    pub at: String,
+}
+
+impl From<&crate::feed::Change> for FeedChange {
+    fn from(change: &crate::feed::Change) -> FeedChange {
+        let (customer_id, visitor_id) = match change.subject {
+            SubjectId::Customer(id) => (Some(id), None),
+            SubjectId::Visitor(id) => (None, Some(id)),
+        };
+        FeedChange {
+            seq: change.seq,
+            segment: Id::from(&change.segment),
+            customer_id,
+            visitor_id,
+            entered: change.entered,
+            cause: change.cause.name(),
+            at: crate::data::value::format_timestamp(change.at),
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //!   compared in constant time.
 
 pub mod api;
+mod changes;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -63,6 +64,9 @@ pub struct AppState {
     evaluations: Semaphore,
     /// XLSX exports running at once (each writes temporary files of all its rows).
     pub(crate) exports: Arc<Semaphore>,
+    /// Set once the server stops: streams that would never end (following the change
+    /// feed) end, so the open requests can finish.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// XLSX exports that may run at once; more get 503.
@@ -74,6 +78,7 @@ impl AppState {
             metrics: Metrics::new(service.clone()),
             evaluations: Semaphore::new(config.evaluations.max(1)),
             exports: Arc::new(Semaphore::new(EXPORTS_AT_ONCE)),
+            stopping: tokio::sync::watch::Sender::new(false),
             service,
             config,
         })
@@ -160,6 +165,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let ticker = tokio::spawn(follow_days(state.service.clone()));
+    let stopping = state.stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    };
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use super::api::*;
 use super::problem::Problem;
-use super::routes;
+use super::{changes, routes};
 use crate::service::report::{CustomerRow, MemberRow};
 
 #[derive(OpenApi)]
@@ -30,6 +30,7 @@ use crate::service::report::{CustomerRow, MemberRow};
         routes::customer_segments,
         routes::visitor_segments,
         routes::post_events,
+        changes::changes,
         routes::metrics,
         routes::openapi,
     ),

@@ -48,6 +48,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/customers/{customer_id}/segments", get(customer_segments))
         .route("/visitors/{visitor_id}/segments", get(visitor_segments))
         .route("/events", post(post_events))
+        .route("/changes", get(super::changes::changes))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
 }

@@ -167,13 +167,13 @@ impl Folded {
 
     /// The snapshot that replaces `current`: the lists left caught up with, and the
     /// segments that changed since the fold started (or read one that did, or move with
-    /// time when the day changed) matched again. `None` when `current` is not over the
-    /// data the fold started from.
+    /// time when the day changed) matched again, with those segments. `None` when
+    /// `current` is not over the data the fold started from.
     pub(super) fn into_snapshot(
         mut self,
         current: &Snapshot,
         now: i64,
-    ) -> Result<Option<Snapshot>, ServiceError> {
+    ) -> Result<Option<(Snapshot, Vec<SegmentKey>)>, ServiceError> {
         if !Arc::ptr_eq(&current.engine, &self.base) {
             return Ok(None);
         }
@@ -227,11 +227,12 @@ impl Folded {
         let stale: Vec<SegmentKey> = stale.into_iter().collect();
         rematch(&data, &mut segments, &stale, now, now)?;
         let day = super::current_day(&segments, crate::data::value::day_of_micros(now));
-        Ok(Some(Snapshot {
+        let snapshot = Snapshot {
             engine: self.engine,
             delta: Arc::new(self.delta),
             segments,
             day,
-        }))
+        };
+        Ok(Some((snapshot, stale)))
     }
 }

@@ -11,6 +11,9 @@
 //! Memberships follow the service's clock: a segment whose truth moves with time (relative
 //! dates, derived day fields, or `in_segment` of such a segment) is re-matched whenever the
 //! clock's UTC day differs from the day it was matched at ([`Service::current`]).
+//!
+//! Every publication that moves members holds the change feed's [`Publishing`] lock and
+//! commits the moves to the feed ([`crate::feed`]) in the order readers see them.
 
 pub mod clock;
 pub mod delta;
@@ -22,7 +25,6 @@ pub mod state;
 pub use members::Members;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,6 +37,7 @@ use serde_json::{Map, Value as Json};
 use crate::data::value::{day_of_micros, parse_instant};
 use crate::events::log::EventLog;
 use crate::events::{self, ApplyError, EventError, EventList, Layouts};
+use crate::feed::{Batch, Cause, ChangeFeed, Publishing};
 use crate::segment::definition::{SegmentId, segment_id};
 use crate::segment::{DefinitionError, Engine, ErrorKind, EvalError, Segment, SegmentSource};
 use clock::Clock;
@@ -85,39 +88,6 @@ fn invalid(pointer: &str, kind: ErrorKind, message: impl Into<String>) -> Servic
 /// The largest numeric segment id: 2^53 - 1, the largest integer every JSON reader holds
 /// exactly (and so `next id + 1` can never overflow).
 pub const MAX_NUMERIC_ID: u64 = (1 << 53) - 1;
-
-/// A stored segment's id, ordered as listed: numeric ids by value, then named ones.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SegmentKey {
-    Number(u64),
-    Name(String),
-}
-
-impl SegmentKey {
-    pub fn of(id: &str) -> SegmentKey {
-        match id.parse::<u64>() {
-            Ok(n) if n.to_string() == id => SegmentKey::Number(n),
-            _ => SegmentKey::Name(id.to_string()),
-        }
-    }
-
-    /// The id as JSON: a number for numeric ids, else a string.
-    pub fn to_json(&self) -> Json {
-        match self {
-            SegmentKey::Number(n) => Json::from(*n),
-            SegmentKey::Name(name) => Json::from(name.as_str()),
-        }
-    }
-}
-
-impl fmt::Display for SegmentKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SegmentKey::Number(n) => write!(f, "{n}"),
-            SegmentKey::Name(name) => f.write_str(name),
-        }
-    }
-}
 
 /// A segment as stored: its definition and its members at `as_of`.
 #[derive(Clone, Debug)]
@@ -265,6 +235,8 @@ pub struct ServiceOptions {
     /// The engine given was loaded from the state's checkpoint already (else a
     /// checkpoint in the state is loaded and replaces it).
     pub engine_from_checkpoint: bool,
+    /// How many of the latest membership changes the change feed keeps.
+    pub changes_kept: usize,
 }
 
 /// Past this many times `checkpoint_after_events`, a list rebuilds the data itself rather
@@ -309,6 +281,8 @@ struct Writer {
     pending: Option<PendingCheckpoint>,
     /// The events being folded into the data by a thread of its own.
     fold: Option<fold::PendingFold>,
+    /// Flushed before a checkpoint drops the log holding the changes it lacks.
+    feed: Arc<ChangeFeed>,
 }
 
 /// A checkpoint of rebuilt data, written while lists go on being accepted: they go to the
@@ -359,6 +333,10 @@ impl Writer {
             return;
         };
         let Some(state) = &self.state else { return };
+        if let Err(e) = self.feed.publishing().flush() {
+            tracing::warn!("{e}; the events stay in the log");
+            return;
+        }
         let prepared = match pending.job.join() {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(e)) => {
@@ -384,15 +362,7 @@ impl Writer {
     }
 }
 
-pub use crate::model::SubjectId;
-
-/// A subject entering or leaving a segment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MembershipChange {
-    pub segment: SegmentKey,
-    pub subject: SubjectId,
-    pub entered: bool,
-}
+pub use crate::model::{MembershipChange, SegmentKey, SubjectId};
 
 /// What a list of events did.
 #[derive(Clone, Debug)]
@@ -405,20 +375,16 @@ pub struct EventsApplied {
     pub rebuilt: bool,
 }
 
-/// A segment's new version (`None`: deleted), and the version it replaces when it must
-/// still be there to be replaced.
-type Change = (
-    SegmentKey,
-    Option<Arc<StoredSegment>>,
-    Option<Arc<StoredSegment>>,
-);
+/// A segment's new version (`None`: deleted).
+type Change = (SegmentKey, Option<Arc<StoredSegment>>);
 
 pub struct Service {
     current: Arc<ArcSwap<Snapshot>>,
     /// Serialises the changes: one writer at a time.
     writer: Mutex<Writer>,
-    /// Serialises re-matching for a new day, which does not wait for writers.
-    catch_up: Mutex<()>,
+    /// The membership changes, in order; its lock serialises every publication that
+    /// moves members (writers and re-matching for a new day).
+    feed: Arc<ChangeFeed>,
     clock: Arc<dyn Clock>,
     time_limit: Option<Duration>,
     events_applied: AtomicU64,
@@ -429,13 +395,18 @@ impl Service {
     /// matched at the clock's now. A saved definition that no longer fits the data stops
     /// the start: dropping it would lose a definition without anyone knowing.
     pub fn start(engine: Arc<Engine>, options: ServiceOptions) -> Result<Service, ServiceError> {
-        let (engine, events) = match &options.state {
+        let (engine, events, feed) = match &options.state {
             Some(state) => {
-                let (engine, log, logged) = replay(engine, state, options.engine_from_checkpoint)?;
-                (engine, Some((log, logged)))
+                let feed = ChangeFeed::open(state.dir(), options.changes_kept)
+                    .map_err(|e| ServiceError::Engine(format!("the change feed: {e}")))?;
+                let (engine, log, logged, changes) =
+                    replay(engine, state, options.engine_from_checkpoint)?;
+                feed.publishing().recover(changes).map_err(state_error)?;
+                (engine, Some((log, logged)), feed)
             }
-            None => (engine, None),
+            None => (engine, None, ChangeFeed::in_memory(options.changes_kept)),
         };
+        let feed = Arc::new(feed);
         let saved = match &options.state {
             Some(state) => state.load_segments()?.unwrap_or_default(),
             None => SavedSegments::default(),
@@ -497,6 +468,7 @@ impl Service {
                 started.elapsed().as_secs_f64() * 1e3
             );
         }
+        days_passed_while_stopped(&feed, &engine, &segments, now)?;
         let next_id = saved.next_id.max(next_free_number(&segments));
         let first_engine = engine.clone();
         Ok(Service {
@@ -522,8 +494,9 @@ impl Service {
                 next_id,
                 checkpoint_after: options.checkpoint_after_events.max(1),
                 fold: None,
+                feed: feed.clone(),
             }),
-            catch_up: Mutex::new(()),
+            feed,
             clock: options.clock,
             time_limit: options.time_limit,
             events_applied: AtomicU64::new(0),
@@ -553,15 +526,19 @@ impl Service {
     }
 
     /// The latest snapshot with every membership current for the clock's day: when the
-    /// day has changed since, the time-dependent segments are re-matched first. This
-    /// never waits for a writer: one catch-up runs at a time, and its results replace
-    /// only the segments no writer changed meanwhile.
+    /// day has changed since, the time-dependent segments are re-matched first, under
+    /// the publishing lock (after the write in progress, if any), so that their moves
+    /// are numbered in the feed in the order they are published.
     pub fn current(&self) -> Result<Arc<Snapshot>, ServiceError> {
         let snapshot = self.snapshot();
         if self.is_current(&snapshot) {
             return Ok(snapshot);
         }
-        let _one_at_a_time = self.catch_up.lock().unwrap_or_else(|e| e.into_inner());
+        self.current_while(&mut self.feed.publishing())
+    }
+
+    /// [`Service::current`] for one who holds the publishing lock already.
+    fn current_while(&self, publishing: &mut Publishing) -> Result<Arc<Snapshot>, ServiceError> {
         let snapshot = self.snapshot();
         if self.is_current(&snapshot) {
             return Ok(snapshot);
@@ -588,12 +565,11 @@ impl Service {
         let fresh = stale
             .into_iter()
             .map(|key| {
-                let before = snapshot.segments[&key].clone();
                 let after = segments[&key].clone();
-                (key, Some(after), Some(before))
+                (key, Some(after))
             })
             .collect();
-        Ok(self.publish(fresh))
+        Ok(self.publish(publishing, fresh, Cause::DayChanged))
     }
 
     fn lock_writer(&self) -> std::sync::MutexGuard<'_, Writer> {
@@ -602,36 +578,45 @@ impl Service {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Applies changes to the latest snapshot and publishes the result whole. A change
-    /// that names what it replaces (`Some(before)`) applies only while that is still there,
-    /// so a catch-up never undoes a writer's change.
-    fn publish(&self, changes: Vec<Change>) -> Arc<Snapshot> {
-        let today = self.clock.today();
-        let mut published = None;
-        self.current.rcu(|latest| {
-            let mut segments = latest.segments.clone();
-            for (key, after, before) in &changes {
-                if let Some(before) = before
-                    && !segments.get(key).is_some_and(|s| Arc::ptr_eq(s, before))
-                {
-                    continue;
-                }
-                match after {
-                    Some(after) => segments.insert(key.clone(), after.clone()),
-                    None => segments.remove(key),
-                };
-            }
-            let day = current_day(&segments, today);
-            let next = Arc::new(Snapshot {
-                engine: latest.engine.clone(),
-                delta: latest.delta.clone(),
-                segments,
-                day,
-            });
-            published = Some(next.clone());
-            next
+    /// Applies changes to the latest snapshot, publishes the result whole and puts the
+    /// members who moved in the change feed (flushed to disk with a state directory: the
+    /// segments' file, already saved, does not hold them).
+    fn publish(
+        &self,
+        publishing: &mut Publishing,
+        changes: Vec<Change>,
+        cause: Cause,
+    ) -> Arc<Snapshot> {
+        let latest = self.snapshot();
+        let mut segments = latest.segments.clone();
+        for (key, after) in &changes {
+            match after {
+                Some(after) => segments.insert(key.clone(), after.clone()),
+                None => segments.remove(key),
+            };
+        }
+        let day = current_day(&segments, self.clock.today());
+        let next = Arc::new(Snapshot {
+            engine: latest.engine.clone(),
+            delta: latest.delta.clone(),
+            segments,
+            day,
         });
-        published.expect("rcu runs its closure at least once")
+        self.current.store(next.clone());
+        let subjects = next.subjects();
+        let moved = membership_changes(
+            &latest.segments,
+            subjects,
+            subjects,
+            &next.segments,
+            changes.iter().map(|(key, _)| key),
+            None,
+        );
+        let batches = publishing.number(cause, self.clock.now_micros(), &moved);
+        if let Err(e) = publishing.commit(batches, true) {
+            tracing::error!("{e}: the change feed may lose these changes at a restart");
+        }
+        next
     }
 
     /// Whether a fold or a checkpoint done in the background is ready to be published or
@@ -667,10 +652,12 @@ impl Service {
                 return;
             }
         };
-        let publishing = Instant::now();
+        let started = Instant::now();
+        let mut publishing = self.feed.publishing();
         let current = self.snapshot();
         let folded_lists = folded.folded;
-        let next = match folded.into_snapshot(&current, self.clock.now_micros()) {
+        let now = self.clock.now_micros();
+        let (next, rematched) = match folded.into_snapshot(&current, now) {
             Ok(Some(next)) => next,
             Ok(None) => return,
             Err(e) => {
@@ -678,12 +665,27 @@ impl Service {
                 return;
             }
         };
+        // The segments matched again (over the same subjects as before, one by one): their
+        // members move only when a new day began since the snapshot was current.
+        let moved = membership_changes(
+            &current.segments,
+            current.subjects(),
+            next.subjects(),
+            &next.segments,
+            rematched.iter(),
+            None,
+        );
         let engine = next.engine.clone();
         self.current.store(Arc::new(next));
+        let batches = publishing.number(Cause::DayChanged, now, &moved);
+        if let Err(e) = publishing.commit(batches, true) {
+            tracing::error!("{e}: the change feed may lose these changes at a restart");
+        }
+        drop(publishing);
         tracing::info!(
             "published the data with {folded_lists} lists of events folded in and {} after them over it; the writer waited {:.1} ms",
             current.delta.lists.len() - folded_lists,
-            publishing.elapsed().as_secs_f64() * 1e3
+            started.elapsed().as_secs_f64() * 1e3
         );
         if writer.pending.is_none()
             && let (Some(state), Some((_, logged))) = (&writer.state, &writer.events)
@@ -707,6 +709,11 @@ impl Service {
         self.events_applied.load(Ordering::Relaxed)
     }
 
+    /// The membership changes, in order (`GET /changes`).
+    pub fn feed(&self) -> &ChangeFeed {
+        &self.feed
+    }
+
     /// Parses a list of events (a request body) against the data's tables.
     pub fn parse_events(&self, json: Json) -> Result<EventList, ServiceError> {
         let snapshot = self.snapshot();
@@ -724,7 +731,8 @@ impl Service {
         let mut writer = self.lock_writer();
         self.finish_fold(&mut writer, false);
         writer.finish_checkpoint(false);
-        let before = self.current()?;
+        let mut publishing = self.feed.publishing();
+        let before = self.current_while(&mut publishing)?;
         let now = self.clock.now_micros();
         let applied = list.len();
         let shared_list = Arc::new(list);
@@ -769,9 +777,23 @@ impl Service {
                 (engine, Arc::new(Delta::default()), segments)
             }
         };
+        let after = Subjects {
+            base: engine.dataset(),
+            added: &delta.added,
+        };
+        let changes = membership_changes(
+            &before.segments,
+            before.subjects(),
+            after,
+            &segments,
+            segments.keys(),
+            only.as_ref(),
+        );
+        let batches = publishing.number(Cause::Event, now, &changes);
         let writer = &mut *writer;
         if let Some((log, logged)) = &mut writer.events {
-            log.append(list).map_err(state_error)?;
+            log.append_with_changes(list, &batches)
+                .map_err(state_error)?;
             *logged += applied;
             // The rebuilt data holds every event: once the log is long, it is written as a
             // checkpoint (by a thread of its own), which then replaces the log.
@@ -785,11 +807,6 @@ impl Service {
                 writer.pending = Some(PendingCheckpoint::start(state, engine.clone()));
             }
         }
-        let after = Subjects {
-            base: engine.dataset(),
-            added: &delta.added,
-        };
-        let changes = membership_changes(&before, after, &segments, only.as_ref());
         let day = current_day(&segments, day_of_micros(now));
         let published = Arc::new(Snapshot {
             engine,
@@ -798,6 +815,11 @@ impl Service {
             day,
         });
         self.current.store(published.clone());
+        // The log holds them on disk already.
+        if let Err(e) = publishing.commit(batches, false) {
+            tracing::warn!("{e}: the change feed's file lacks changes the event log holds");
+        }
+        drop(publishing);
         if writer.fold.is_none() && published.delta.events >= writer.checkpoint_after {
             writer.fold = Some(fold::PendingFold::start(
                 self.current.clone(),
@@ -824,7 +846,8 @@ impl Service {
     pub fn create(&self, body: &Json) -> Result<Arc<StoredSegment>, ServiceError> {
         let (id, source) = split_id(body)?;
         let mut writer = self.lock_writer();
-        let snapshot = self.current()?;
+        let mut publishing = self.feed.publishing();
+        let snapshot = self.current_while(&mut publishing)?;
         let definition =
             Segment::from_json(&source, snapshot.engine.schema()).map_err(ServiceError::Invalid)?;
         let key = match id {
@@ -856,7 +879,11 @@ impl Service {
         };
         save(&writer, &segments, next_id)?;
         writer.next_id = next_id;
-        self.publish(vec![(key, Some(stored.clone()), None)]);
+        self.publish(
+            &mut publishing,
+            vec![(key, Some(stored.clone()))],
+            Cause::SegmentCreated,
+        );
         Ok(stored)
     }
 
@@ -865,7 +892,8 @@ impl Service {
     pub fn update(&self, id: &str, body: &Json) -> Result<Arc<StoredSegment>, ServiceError> {
         let (body_id, source) = split_id(body)?;
         let writer = self.lock_writer();
-        let snapshot = self.current()?;
+        let mut publishing = self.feed.publishing();
+        let snapshot = self.current_while(&mut publishing)?;
         let key = snapshot.segment(id)?.key.clone();
         if let Some(other) = body_id.filter(|b| *b != key) {
             return Err(invalid(
@@ -900,15 +928,16 @@ impl Service {
         let stored = segments[&key].clone();
         let changes = std::iter::once(&key)
             .chain(&dependents)
-            .map(|k| (k.clone(), Some(segments[k].clone()), None))
+            .map(|k| (k.clone(), Some(segments[k].clone())))
             .collect();
-        self.publish(changes);
+        self.publish(&mut publishing, changes, Cause::SegmentUpdated);
         Ok(stored)
     }
 
     /// Deletes a stored segment. One still named by another segment's `in_segment` stays.
     pub fn delete(&self, id: &str) -> Result<(), ServiceError> {
         let writer = self.lock_writer();
+        let mut publishing = self.feed.publishing();
         let snapshot = self.snapshot();
         let key = snapshot.segment(id)?.key.clone();
         let naming: Vec<String> = snapshot
@@ -926,14 +955,15 @@ impl Service {
         let mut segments = snapshot.segments.clone();
         segments.remove(&key);
         save(&writer, &segments, writer.next_id)?;
-        self.publish(vec![(key, None, None)]);
+        self.publish(&mut publishing, vec![(key, None)], Cause::SegmentDeleted);
         Ok(())
     }
 
     /// Re-matches one segment at `as_of` (default: now), and the segments that name it.
     pub fn refresh(&self, id: &str, as_of: Option<i64>) -> Result<Refreshed, ServiceError> {
         let _writer = self.lock_writer();
-        let snapshot = self.current()?;
+        let mut publishing = self.feed.publishing();
+        let snapshot = self.current_while(&mut publishing)?;
         let key = snapshot.segment(id)?.key.clone();
         let now = self.clock.now_micros();
         let as_of = as_of.unwrap_or(now);
@@ -951,9 +981,9 @@ impl Service {
         };
         let changes = keys
             .iter()
-            .map(|k| (k.clone(), Some(segments[k].clone()), None))
+            .map(|k| (k.clone(), Some(segments[k].clone())))
             .collect();
-        self.publish(changes);
+        self.publish(&mut publishing, changes, Cause::Refresh);
         Ok(refreshed)
     }
 
@@ -964,6 +994,7 @@ impl Service {
         as_of: Option<i64>,
     ) -> Result<(Vec<Arc<StoredSegment>>, Duration), ServiceError> {
         let _writer = self.lock_writer();
+        let mut publishing = self.feed.publishing();
         let snapshot = self.snapshot();
         let started = Instant::now();
         let now = self.clock.now_micros();
@@ -990,9 +1021,9 @@ impl Service {
         let refreshed: Vec<Arc<StoredSegment>> = keys.iter().map(|k| segments[k].clone()).collect();
         let changes = refreshed
             .iter()
-            .map(|s| (s.key.clone(), Some(s.clone()), None))
+            .map(|s| (s.key.clone(), Some(s.clone())))
             .collect();
-        self.publish(changes);
+        self.publish(&mut publishing, changes, Cause::Refresh);
         Ok((refreshed, elapsed))
     }
 
@@ -1313,7 +1344,7 @@ fn event_error(error: ApplyError) -> ServiceError {
     }
 }
 
-fn state_error(e: events::log::LogError) -> ServiceError {
+fn state_error(e: crate::records::RecordError) -> ServiceError {
     ServiceError::State(StateError {
         path: e.path,
         reason: e.reason,
@@ -1327,7 +1358,7 @@ fn replay(
     engine: Arc<Engine>,
     state: &StateDir,
     engine_from_checkpoint: bool,
-) -> Result<(Arc<Engine>, EventLog, usize), ServiceError> {
+) -> Result<(Arc<Engine>, EventLog, usize, Vec<Batch>), ServiceError> {
     let sources = state.sources()?;
     let engine = match &sources.checkpoint {
         Some(dir) if !engine_from_checkpoint => {
@@ -1345,7 +1376,7 @@ fn replay(
     };
     let recovered = EventLog::open_file(&sources.log).map_err(state_error)?;
     if recovered.lists.is_empty() {
-        return Ok((engine, recovered.log, 0));
+        return Ok((engine, recovered.log, 0, recovered.changes));
     }
     let started = Instant::now();
     let path = &sources.log;
@@ -1372,17 +1403,21 @@ fn replay(
         Arc::new(Engine::prepared(Arc::new(dataset))),
         recovered.log,
         count,
+        recovered.changes,
     ))
 }
 
-/// Who entered and left each segment between `before` and `after` (over `engine`'s data).
-fn membership_changes(
-    before: &Snapshot,
+/// Who entered and left the segments `keys` between `before` (members of `old_subjects`)
+/// and `after` (of `subjects`); a segment missing on one side has no members there. With
+/// `only`, no other subjects can have moved.
+fn membership_changes<'k>(
+    before: &Segments,
+    old_subjects: Subjects,
     subjects: Subjects,
     after: &Segments,
+    keys: impl IntoIterator<Item = &'k SegmentKey>,
     only: Option<&RoaringBitmap>,
 ) -> Vec<MembershipChange> {
-    let old_subjects = before.subjects();
     let (old_data, new_data) = (old_subjects.base, subjects.base);
     // Added subjects keep their ids until a rebuild, which gives them ids in order.
     let same_subjects = std::ptr::eq(old_data, new_data)
@@ -1395,9 +1430,9 @@ fn membership_changes(
             && old_data.visitor_ids == new_data.visitor_ids);
     let mut changes = Vec::new();
     let empty = Members::default();
-    for (key, stored) in after {
-        let old = before.segments.get(key).map_or(&empty, |s| &s.members);
-        let new = &stored.members;
+    for key in keys {
+        let old = before.get(key).map_or(&empty, |s| &s.members);
+        let new = after.get(key).map_or(&empty, |s| &s.members);
         if old.same(new) {
             continue;
         }
@@ -1434,6 +1469,39 @@ fn membership_changes(
         );
     }
     changes
+}
+
+/// Puts in the feed what a restart on a later day moves: the time-dependent segments'
+/// members on the day of the feed's newest change (what a consumer of the feed holds)
+/// against theirs now.
+fn days_passed_while_stopped(
+    feed: &ChangeFeed,
+    engine: &Engine,
+    segments: &Segments,
+    now: i64,
+) -> Result<(), ServiceError> {
+    let Some(last) = feed.newest_at() else {
+        return Ok(());
+    };
+    if day_of_micros(last) == day_of_micros(now) {
+        return Ok(());
+    }
+    let moving: Vec<SegmentKey> = segments
+        .values()
+        .filter(|s| s.time_dependent)
+        .map(|s| s.key.clone())
+        .collect();
+    let mut then = segments.clone();
+    rematch(&Data::plain(engine), &mut then, &moving, last, last)?;
+    let added = delta::AddedSubjects::default();
+    let subjects = Subjects {
+        base: engine.dataset(),
+        added: &added,
+    };
+    let moved = membership_changes(&then, subjects, subjects, segments, &moving, None);
+    let mut publishing = feed.publishing();
+    let batches = publishing.number(Cause::DayChanged, now, &moved);
+    publishing.commit(batches, true).map_err(state_error)
 }
 
 /// Re-matches `keys` at `as_of`, writing the results into `segments`: in levels, so a
@@ -1535,7 +1603,11 @@ fn rematch_one(
         .map_err(|e| ServiceError::from_eval(e, None))?;
     let mut next = stored.clone();
     next.time_dependent = moves_with_time(stored, segments);
-    next.members = Members::new(evaluation.members);
+    // Unchanged members stay the same object: nothing to copy, nothing to compare for
+    // the change feed.
+    if *stored.members.bitmap() != evaluation.members {
+        next.members = Members::new(evaluation.members);
+    }
     next.universe = evaluation.universe;
     next.as_of = as_of;
     next.refreshed_at = now;
