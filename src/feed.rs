@@ -296,8 +296,10 @@ impl ChangeFeed {
 
     /// The lock every publication of memberships holds.
     pub fn publishing(&self) -> Publishing<'_> {
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         Publishing {
-            writer: self.writer.lock().unwrap_or_else(|e| e.into_inner()),
+            numbered: writer.next,
+            writer,
             feed: self,
         }
     }
@@ -332,14 +334,16 @@ impl ChangeFeed {
 pub struct Publishing<'a> {
     writer: MutexGuard<'a, FeedWriter>,
     feed: &'a ChangeFeed,
+    /// The number the next change numbered gets (changes numbered for one commit).
+    numbered: u64,
 }
 
 impl Publishing<'_> {
-    /// Numbers `changes` (grouped by segment, as [`MembershipChange`]s come) from the next
-    /// free number; they take it only once committed.
-    pub fn number(&self, cause: Cause, at: i64, changes: &[MembershipChange]) -> Vec<Batch> {
+    /// Numbers `changes` (grouped by segment, as [`MembershipChange`]s come) after those
+    /// numbered before; the numbers are taken once committed, in one commit.
+    pub fn number(&mut self, cause: Cause, at: i64, changes: &[MembershipChange]) -> Vec<Batch> {
         let mut batches: Vec<Batch> = Vec::new();
-        for (next, change) in (self.writer.next..).zip(changes) {
+        for (next, change) in (self.numbered..).zip(changes) {
             let step = Move {
                 subject: change.subject,
                 entered: change.entered,
@@ -355,6 +359,7 @@ impl Publishing<'_> {
                 }),
             }
         }
+        self.numbered += changes.len() as u64;
         batches
     }
 
@@ -366,6 +371,7 @@ impl Publishing<'_> {
         };
         debug_assert_eq!(batches[0].first, self.writer.next);
         self.writer.next = last.last() + 1;
+        self.numbered = self.writer.next;
         let newest = last.last();
         let limit = {
             let mut window = self.feed.window.write().unwrap_or_else(|e| e.into_inner());
@@ -407,6 +413,7 @@ impl Publishing<'_> {
                 );
                 self.commit(std::mem::take(&mut missing), false)?;
                 self.writer.next = batch.first;
+                self.numbered = batch.first;
             }
             missing.push(batch);
         }

@@ -235,6 +235,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             events_per_list: events.events_per_list.max(1),
             replay_events: events.replay_events,
             fold_after_events: events.fold_after_events.max(1),
+            http_event_seconds: events.http_event_seconds.max(0.0),
             report,
         }),
         Command::Eval {
@@ -393,6 +394,10 @@ struct EventMeasures {
     /// --checkpoint-after-events`).
     #[arg(long, default_value_t = segmint::service::CHECKPOINT_AFTER_EVENTS)]
     fold_after_events: usize,
+    /// Seconds of lists of 10 events sent over HTTP by 16 clients to a server with a state
+    /// directory (0: not measured).
+    #[arg(long, default_value_t = 5.0)]
+    http_event_seconds: f64,
 }
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
@@ -417,6 +422,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         events_per_list: args.events.events_per_list.max(1),
         replay_events: args.events.replay_events,
         fold_after_events: args.events.fold_after_events.max(1),
+        http_event_seconds: args.events.http_event_seconds.max(0.0),
         exe: std::env::current_exe().context("cannot find the segmint binary")?,
     })?;
     println!("{}", segmint::bench::render(&report));

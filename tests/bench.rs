@@ -41,7 +41,7 @@ fn bench(
         ])
         .args(["--concurrency", "2", "--capacity", "50000"])
         .args(["--event-lists", "2", "--events-per-list", "20"])
-        .args(["--replay-events", "1500"])
+        .args(["--replay-events", "1500", "--http-event-seconds", "0.5"])
         .arg("--data-root")
         .arg(work.path().join("data"))
         .arg("--out")
@@ -79,6 +79,10 @@ fn a_small_bench_measures_every_step_and_writes_its_report_and_chart() {
     assert_eq!((events.segments, events.events_per_list), (100, 20));
     assert_eq!(events.list_ms.len(), 2);
     assert!(events.events_per_second > 0.0);
+    let http = worker.http_events.as_ref().expect("the events over HTTP measure");
+    assert_eq!((http.clients, http.events_per_list, http.segments), (16, 10, 100));
+    assert!(http.load.requests > 0 && http.load.errors == 0, "{http:?}");
+    assert!(http.log_flushes > 0 && http.log_flushes <= http.load.requests);
     let replay = worker.replay.as_ref().expect("the replay measure");
     assert_eq!(replay.events, 1500);
     assert!(replay.log_bytes > 0 && replay.seconds > 0.0 && replay.from_checkpoint_seconds > 0.0);

@@ -1394,6 +1394,78 @@ fn lists_accepted_while_a_checkpoint_is_written_are_carried_into_its_log() {
 }
 
 #[test]
+fn concurrent_lists_apply_in_groups_that_share_a_flush_of_the_log() {
+    let world = world(31, 6);
+    let as_of = parse_instant(AS_OF[1]).unwrap();
+    let (_data, engine) = engine_for(&world);
+    let loaded = engine.dataset().clone();
+    let state = tempfile::tempdir().unwrap();
+    let service = Arc::new(start(engine, as_of, Some(state.path())));
+    let viewers = json!({"id": "viewers", "name": "viewers", "websites": [1, 2],
+        "apply_to": "registered", "conditions": {"aggregate": "count",
+        "of": "product_view", "op": "gte", "value": 2}});
+    service.create(&viewers).unwrap();
+    let customers = ids(&world.customers, "customer_id");
+    assert!(!customers.is_empty());
+    const BAD: usize = 5;
+    let lists: Vec<Json> = (0..24)
+        .map(|i| {
+            // Views commute: any order of the good lists gives the same data.
+            let product = if i == BAD { 999_999 } else { 100 + (i % 5) as i64 };
+            let view = json!({"type": "product_viewed", "customer_id": customers[i % customers.len()],
+                "product_id": product, "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"});
+            json!([view.clone(), view])
+        })
+        .collect();
+    let start_together = Arc::new(std::sync::Barrier::new(lists.len()));
+    let threads: Vec<_> = lists
+        .iter()
+        .cloned()
+        .map(|list| {
+            let service = service.clone();
+            let start_together = start_together.clone();
+            std::thread::spawn(move || {
+                start_together.wait();
+                service.apply_json(&list).map(|applied| applied.changes)
+            })
+        })
+        .collect();
+    let mut answered = Vec::new();
+    for (i, thread) in threads.into_iter().enumerate() {
+        match thread.join().unwrap() {
+            Ok(changes) => answered.extend(changes),
+            Err(ServiceError::Event(e)) if i == BAD => assert_eq!(e.pointer, "/0/product_id"),
+            other => panic!("list {i}: {other:?}"),
+        }
+    }
+    let flushes = service.log_flushes();
+    assert!(
+        (1..lists.len() as u64 - 1).contains(&flushes),
+        "{} lists accepted with {flushes} flushes",
+        lists.len() - 1
+    );
+    let (_other, reference) = service_over(&world, as_of);
+    reference.create(&viewers).unwrap();
+    for (i, list) in lists.iter().enumerate() {
+        if i != BAD {
+            reference.apply_json(list).unwrap();
+        }
+    }
+    let members = memberships(&service);
+    assert_eq!(members, memberships(&reference));
+    let feed = whole_feed(&service);
+    assert_eq!(memberships_of_feed(&feed), members);
+    let fed_by_events = feed
+        .iter()
+        .filter(|c| c.cause == segmint::feed::Cause::Event);
+    assert_eq!(fed_by_events.count(), answered.len());
+    drop(service);
+    let restarted = start(Engine::new(loaded), as_of, Some(state.path()));
+    assert_eq!(memberships(&restarted), members);
+    assert_eq!(whole_feed(&restarted), feed);
+}
+
+#[test]
 fn a_checkpoint_left_aside_by_a_failed_swap_stays_in_force() {
     use segmint::service::state::prepare_checkpoint;
     let world = world(27, 3);
@@ -1459,4 +1531,21 @@ fn a_torn_last_record_is_dropped_and_damage_before_good_records_stops_the_start(
         let error = EventLog::open(dir.path()).err().expect("damage is refused");
         assert!(error.reason.contains("damaged"), "byte {byte}: {error}");
     }
+}
+
+/// Found by the fold plan: a rebuild numbers the subjects anew, so members equal as
+/// bitmaps before and after it are not the same members, and every move must be answered.
+#[test]
+fn a_rebuild_that_numbers_subjects_anew_answers_every_move() {
+    check_random_events(
+        306186130485565586,
+        0,
+        Plan {
+            lists: 20,
+            fold_after: 8,
+            read_chance: 0.5,
+            settle_chance: 0.3,
+        },
+    )
+    .unwrap();
 }

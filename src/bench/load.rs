@@ -24,12 +24,12 @@ pub struct LoadResult {
     pub max_ms: f64,
 }
 
-/// One request: a method, a path and an optional JSON body. `path` gets the request's
-/// number, so each request can differ (e.g. a random customer).
+/// One request: a method, a path and an optional JSON body. `path` and `body` get the
+/// request's number, so each request can differ (e.g. a random customer).
 pub struct Request<'a> {
     pub method: &'static str,
     pub path: &'a (dyn Fn(u64) -> String + Sync),
-    pub body: Option<&'a str>,
+    pub body: Option<&'a (dyn Fn(u64) -> String + Sync)>,
 }
 
 pub fn run(base: &str, request: &Request, concurrency: usize, duration: Duration) -> LoadResult {
@@ -50,13 +50,15 @@ pub fn run(base: &str, request: &Request, concurrency: usize, duration: Duration
                     let mut n = connection as u64;
                     while Instant::now() < deadline {
                         let url = format!("{base}{}", (request.path)(n));
+                        let number = n;
                         n += concurrency as u64;
+                        let body = request.body.map(|body| body(number));
                         let sent = Instant::now();
-                        let answer = match (request.method, request.body) {
+                        let answer = match (request.method, body) {
                             ("POST", Some(body)) => agent
                                 .post(&url)
                                 .header("Content-Type", "application/json")
-                                .send(body),
+                                .send(&body),
                             _ => agent.get(&url).call(),
                         };
                         let ok = match answer {

@@ -74,6 +74,8 @@ pub struct BenchOptions {
     pub events_per_list: usize,
     pub replay_events: usize,
     pub fold_after_events: usize,
+    /// Seconds of lists of events over HTTP with a state directory (0: none).
+    pub http_event_seconds: f64,
     /// The `segmint` binary that runs the workers.
     pub exe: PathBuf,
 }
@@ -280,6 +282,8 @@ fn measure_scale(
         .arg(options.replay_events.to_string())
         .arg("--fold-after-events")
         .arg(options.fold_after_events.to_string())
+        .arg("--http-event-seconds")
+        .arg(options.http_event_seconds.to_string())
         .arg("--report")
         .arg(&worker_report)
         .stdout(Stdio::piped())
@@ -366,7 +370,7 @@ fn drive_worker(
         let request = load::Request {
             method: "POST",
             path: &estimate_path,
-            body: Some(&body),
+            body: Some(&|_| body.clone()),
         };
         *slot = Some(load::run(&url, &request, options.concurrency, duration));
     }
@@ -613,6 +617,21 @@ pub fn render(report: &BenchReport) -> String {
                     sorted.last().copied().unwrap_or(0.0)
                 );
             }
+        }
+        if let Some(http) = w.and_then(|w| w.http_events.as_ref()) {
+            let _ = writeln!(
+                out,
+                "|   | {}: events over HTTP with --state, {} clients, lists of {}, {} segments: {:.1} events/s; a list's answer p50 {:.3} ms, p99 {:.3} ms; {} lists in {} flushes of the log |",
+                scale.label,
+                http.clients,
+                http.events_per_list,
+                http.segments,
+                http.events_per_second,
+                http.load.p50_ms,
+                http.load.p99_ms,
+                http.load.requests,
+                http.log_flushes
+            );
         }
         if let Some(replay) = w.and_then(|w| w.replay.as_ref()) {
             let _ = writeln!(

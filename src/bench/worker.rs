@@ -50,7 +50,27 @@ pub struct WorkerReport {
     pub events: Option<EventsMeasure>,
     #[serde(default)]
     pub replay: Option<ReplayMeasure>,
+    #[serde(default)]
+    pub http_events: Option<HttpEventsMeasure>,
 }
+
+/// Lists of events sent over HTTP by concurrent clients to a server with a state
+/// directory: every list durable (in the event log, flushed) before its answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HttpEventsMeasure {
+    pub segments: usize,
+    pub clients: usize,
+    pub events_per_list: usize,
+    /// Each request is one list.
+    pub load: super::load::LoadResult,
+    pub events_per_second: f64,
+    /// Flushes of the event log: concurrent lists share one (group commit).
+    pub log_flushes: u64,
+}
+
+/// Clients and list length of the HTTP events measure (benchmark.md).
+const HTTP_EVENT_CLIENTS: usize = 16;
+const HTTP_EVENTS_PER_LIST: usize = 10;
 
 /// A start that replays an event log over the loaded data (no segments stored).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -113,6 +133,8 @@ pub struct WorkerOptions {
     pub replay_events: usize,
     /// Events in the delta before a fold into the data starts.
     pub fold_after_events: usize,
+    /// Seconds of lists of events over HTTP with a state directory (0: none).
+    pub http_event_seconds: f64,
     pub report: PathBuf,
 }
 
@@ -201,6 +223,11 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
     } else {
         None
     };
+    let http_events = if options.http_event_seconds > 0.0 {
+        Some(measure_http_events(&service, options)?)
+    } else {
+        None
+    };
     let replay = if options.replay_events > 0 {
         Some(measure_replay(&service, options.replay_events)?)
     } else {
@@ -222,6 +249,7 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
         ready_peak_rss_bytes,
         events,
         replay,
+        http_events,
     };
     write_json(&options.report, &report)?;
 
@@ -248,14 +276,7 @@ fn measure_events(
     options: &WorkerOptions,
 ) -> anyhow::Result<EventsMeasure> {
     let suite = read_suite(suite_dir)?;
-    let mut copy = 0;
-    while service.snapshot().segments.len() < EVENT_SEGMENTS && !suite.is_empty() {
-        let file = &suite[copy % suite.len()];
-        let mut definition: serde_json::Value = serde_json::from_str(&file.text)?;
-        definition["id"] = serde_json::Value::from(format!("{}_copy{copy}", file.id));
-        service.create(&definition)?;
-        copy += 1;
-    }
+    store_event_segments(service, &suite)?;
     let snapshot = service.snapshot();
     let as_of = crate::data::value::format_timestamp(service.clock().now_micros());
     let mut events = EventMaker::new(snapshot.engine.dataset(), as_of)?;
@@ -312,6 +333,98 @@ fn measure_events(
         changes,
         estimate_ms,
         fold_wait_seconds,
+    })
+}
+
+/// Stores copies of the suite until 100 segments are stored.
+fn store_event_segments(
+    service: &Service,
+    suite: &[super::suite::SuiteFile],
+) -> anyhow::Result<()> {
+    let mut copy = 0;
+    while service.snapshot().segments.len() < EVENT_SEGMENTS && !suite.is_empty() {
+        let file = &suite[copy % suite.len()];
+        let mut definition: serde_json::Value = serde_json::from_str(&file.text)?;
+        definition["id"] = serde_json::Value::from(format!("{}_copy{copy}", file.id));
+        service.create(&definition)?;
+        copy += 1;
+    }
+    Ok(())
+}
+
+/// A server over the loaded data with a state directory (on the same disk as the data)
+/// and 100 segments, sent lists of 10 events by 16 clients at once, each list flushed to
+/// the event log before its answer.
+fn measure_http_events(
+    service: &Service,
+    options: &WorkerOptions,
+) -> anyhow::Result<HttpEventsMeasure> {
+    let snapshot = service.snapshot();
+    let dir = tempfile::tempdir_in(options.data.parent().unwrap_or(Path::new(".")))?;
+    let durable = Arc::new(Service::start(
+        snapshot.engine.clone(),
+        ServiceOptions {
+            clock: service.clock().clone(),
+            state: Some(crate::service::state::StateDir::open(dir.path())?),
+            time_limit: None,
+            checkpoint_after_events: options.fold_after_events,
+            engine_from_checkpoint: false,
+            changes_kept: crate::feed::DEFAULT_KEPT,
+        },
+    )?);
+    store_suite(&durable, &options.suite)?;
+    store_event_segments(&durable, &read_suite(&options.suite)?)?;
+    let as_of = crate::data::value::format_timestamp(service.clock().now_micros());
+    let events = std::sync::Mutex::new(EventMaker::new(snapshot.engine.dataset(), as_of)?);
+    let body = |_: u64| {
+        let mut events = events.lock().unwrap_or_else(|e| e.into_inner());
+        events.list(HTTP_EVENTS_PER_LIST).to_string()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(serve(
+        listener,
+        AppState::new(durable.clone(), ServerConfig::default()),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let flushes_before = durable.log_flushes();
+    let path = |_: u64| "/events".to_string();
+    let load = super::load::run(
+        &url,
+        &super::load::Request {
+            method: "POST",
+            path: &path,
+            body: Some(&body),
+        },
+        HTTP_EVENT_CLIENTS,
+        std::time::Duration::from_secs_f64(options.http_event_seconds),
+    );
+    let log_flushes = durable.log_flushes() - flushes_before;
+    let _ = stop.send(());
+    let _ = runtime.block_on(server);
+    anyhow::ensure!(
+        load.errors == 0,
+        "{} of the lists sent over HTTP were refused or not answered",
+        load.errors
+    );
+    tracing::info!(
+        "over HTTP with a state directory: {:.0} events/s from {HTTP_EVENT_CLIENTS} clients, {} lists in {log_flushes} flushes of the log",
+        load.requests_per_second * HTTP_EVENTS_PER_LIST as f64,
+        load.requests
+    );
+    Ok(HttpEventsMeasure {
+        segments: durable.snapshot().segments.len(),
+        clients: HTTP_EVENT_CLIENTS,
+        events_per_list: HTTP_EVENTS_PER_LIST,
+        events_per_second: load.requests_per_second * HTTP_EVENTS_PER_LIST as f64,
+        load,
+        log_flushes,
     })
 }
 

@@ -85,6 +85,19 @@ impl EventLog {
         self.records.append(&[&payload], true)
     }
 
+    /// Appends lists, each with the changes it made, in one write flushed to disk once:
+    /// all of them or none.
+    pub fn append_group(&mut self, lists: &[(&EventList, &[Batch])]) -> Result<(), LogError> {
+        let mut payloads = Vec::with_capacity(lists.len());
+        for (list, changes) in lists {
+            let mut payload = payload_of(list, &self.records)?;
+            crate::feed::encode(changes, &mut payload);
+            payloads.push(payload);
+        }
+        let payloads: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        self.records.append(&payloads, true)
+    }
+
     /// Refuses every later append: the log may not be the one a restart reads.
     pub fn refuse_appends(&mut self) {
         self.records.refuse_appends();

@@ -135,6 +135,14 @@ impl Collector for ServiceCollector {
                 None,
                 counter.metric_type(),
             )?)?;
+            let flushes =
+                prometheus_client::metrics::counter::ConstCounter::new(self.service.log_flushes());
+            flushes.encode(encoder.encode_descriptor(
+                "segmint_event_log_flushes",
+                "Flushes of the event log since the start: concurrent lists of events share one",
+                None,
+                flushes.metric_type(),
+            )?)?;
         }
         gauge(
             &mut encoder,

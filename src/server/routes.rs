@@ -260,12 +260,13 @@ pub async fn post_events(
         "a list of events: [{\"type\": ..., ...}, ...]",
     )?;
     let service = state.service.clone();
-    let applied = state
-        .evaluate_on_all_cores(move || {
-            let list = service.parse_events(json)?;
-            service.apply_events(list).map_err(Problem::from)
-        })
-        .await?;
+    // Not in an evaluation slot: lists wait for the writer, which applies them in groups
+    // (see `service::event_writer`), so concurrent requests share a flush of the log.
+    let applied = super::run_blocking(move || {
+        let list = service.parse_events(json)?;
+        service.apply_events(list).map_err(Problem::from)
+    })
+    .await?;
     Ok(Json(EventsAnswer {
         applied: applied.applied as u64,
         changes: applied.changes.iter().map(EventChange::from).collect(),

@@ -17,6 +17,7 @@
 
 pub mod clock;
 pub mod delta;
+mod event_writer;
 mod fold;
 pub mod members;
 pub mod report;
@@ -25,7 +26,6 @@ pub mod state;
 pub use members::Members;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,7 +36,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::data::value::{day_of_micros, parse_instant};
 use crate::events::log::EventLog;
-use crate::events::{self, ApplyError, EventError, EventList, Layouts};
+use crate::events::{self, EventError, EventList, Layouts};
 use crate::feed::{Batch, Cause, ChangeFeed, Publishing};
 use crate::segment::definition::{SegmentId, segment_id};
 use crate::segment::{DefinitionError, Engine, ErrorKind, EvalError, Segment, SegmentSource};
@@ -45,7 +45,7 @@ use delta::{Data, Delta, Subjects};
 use state::{SavedSegment, SavedSegments, StateDir, StateError};
 
 /// Why a request to the service was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ServiceError {
     /// The request does not fit: the definition, or another part of the body.
     #[error("{0}")]
@@ -385,9 +385,13 @@ pub struct Service {
     /// The membership changes, in order; its lock serialises every publication that
     /// moves members (writers and re-matching for a new day).
     feed: Arc<ChangeFeed>,
+    /// Lists of events waiting to be applied in a group.
+    commits: event_writer::GroupCommit,
     clock: Arc<dyn Clock>,
     time_limit: Option<Duration>,
     events_applied: AtomicU64,
+    /// Flushes of the event log (a group of lists shares one).
+    log_flushes: AtomicU64,
 }
 
 impl Service {
@@ -497,9 +501,11 @@ impl Service {
                 feed: feed.clone(),
             }),
             feed,
+            commits: Default::default(),
             clock: options.clock,
             time_limit: options.time_limit,
             events_applied: AtomicU64::new(0),
+            log_flushes: AtomicU64::new(0),
         })
     }
 
@@ -709,6 +715,11 @@ impl Service {
         self.events_applied.load(Ordering::Relaxed)
     }
 
+    /// Flushes of the event log since the start.
+    pub fn log_flushes(&self) -> u64 {
+        self.log_flushes.load(Ordering::Relaxed)
+    }
+
     /// The membership changes, in order (`GET /changes`).
     pub fn feed(&self) -> &ChangeFeed {
         &self.feed
@@ -719,122 +730,6 @@ impl Service {
         let snapshot = self.snapshot();
         let layouts = snapshot.delta.layouts(snapshot.engine.dataset());
         EventList::parse(json, &layouts).map_err(ServiceError::Event)
-    }
-
-    /// Applies a list of events (`POST /events`) in order: all of them or, on the first
-    /// bad one, none. With a state directory the list is in the event log, flushed to
-    /// disk, before the new data is published and the answer returned. The segments that
-    /// read what the list changes are matched again over the subjects it touched (see
-    /// [`delta`]); the answer lists the subjects that moved.
-    pub fn apply_events(&self, list: EventList) -> Result<EventsApplied, ServiceError> {
-        let started = Instant::now();
-        let mut writer = self.lock_writer();
-        self.finish_fold(&mut writer, false);
-        writer.finish_checkpoint(false);
-        let mut publishing = self.feed.publishing();
-        let before = self.current_while(&mut publishing)?;
-        let now = self.clock.now_micros();
-        let applied = list.len();
-        let shared_list = Arc::new(list);
-        let list = &shared_list;
-        let mut rebuilt = false;
-        let mut only = None;
-        let (engine, delta, segments) = match delta::touched_by(
-            list.events().iter(),
-            before.engine.dataset(),
-            &before.delta,
-            // A fold that cannot keep up (or keeps being dropped) gives way to a rebuild.
-            writer.checkpoint_after.saturating_mul(FOLD_BEHIND_FACTOR),
-        ) {
-            Ok(touched) => {
-                only = Some(touched.subjects.iter().copied().collect::<RoaringBitmap>());
-                let result = delta::apply(
-                    &before.engine,
-                    &before.delta,
-                    &before.segments,
-                    &touched,
-                    std::slice::from_ref(&shared_list),
-                    now,
-                )?;
-                tracing::debug!(
-                    "{applied} events over {} subjects applied in {:.1} ms",
-                    touched.subjects.len(),
-                    started.elapsed().as_secs_f64() * 1e3
-                );
-                (
-                    before.engine.clone(),
-                    Arc::new(result.delta),
-                    result.segments,
-                )
-            }
-            Err(reason) => {
-                let (engine, segments) = rebuild(&before, list, now)?;
-                rebuilt = true;
-                tracing::debug!(
-                    "{applied} events applied by rebuilding the data ({reason}) in {:.1} ms",
-                    started.elapsed().as_secs_f64() * 1e3
-                );
-                (engine, Arc::new(Delta::default()), segments)
-            }
-        };
-        let after = Subjects {
-            base: engine.dataset(),
-            added: &delta.added,
-        };
-        let changes = membership_changes(
-            &before.segments,
-            before.subjects(),
-            after,
-            &segments,
-            segments.keys(),
-            only.as_ref(),
-        );
-        let batches = publishing.number(Cause::Event, now, &changes);
-        let writer = &mut *writer;
-        if let Some((log, logged)) = &mut writer.events {
-            log.append_with_changes(list, &batches)
-                .map_err(state_error)?;
-            *logged += applied;
-            // The rebuilt data holds every event: once the log is long, it is written as a
-            // checkpoint (by a thread of its own), which then replaces the log.
-            if let Some(pending) = &mut writer.pending {
-                pending.carried.push(shared_list.clone());
-                pending.events += applied;
-            } else if rebuilt
-                && *logged >= writer.checkpoint_after
-                && let Some(state) = &writer.state
-            {
-                writer.pending = Some(PendingCheckpoint::start(state, engine.clone()));
-            }
-        }
-        let day = current_day(&segments, day_of_micros(now));
-        let published = Arc::new(Snapshot {
-            engine,
-            delta,
-            segments,
-            day,
-        });
-        self.current.store(published.clone());
-        // The log holds them on disk already.
-        if let Err(e) = publishing.commit(batches, false) {
-            tracing::warn!("{e}: the change feed's file lacks changes the event log holds");
-        }
-        drop(publishing);
-        if writer.fold.is_none() && published.delta.events >= writer.checkpoint_after {
-            writer.fold = Some(fold::PendingFold::start(
-                self.current.clone(),
-                &published,
-                self.clock.clone(),
-            ));
-        }
-        self.events_applied
-            .fetch_add(applied as u64, Ordering::Relaxed);
-        Ok(EventsApplied {
-            applied,
-            changes,
-            elapsed: started.elapsed(),
-            rebuilt,
-        })
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -1315,35 +1210,6 @@ fn dependents_of(key: &SegmentKey, segments: &Segments) -> Vec<SegmentKey> {
     found.into_iter().collect()
 }
 
-/// Applies every list since the data was loaded and then `list` to the loaded data, and
-/// matches every segment over the result.
-fn rebuild(
-    before: &Snapshot,
-    list: &EventList,
-    now: i64,
-) -> Result<(Arc<Engine>, Segments), ServiceError> {
-    let mut lists: Vec<&EventList> = before.delta.lists.iter().map(|l| l.as_ref()).collect();
-    lists.push(list);
-    let dataset = events::apply_lists(before.engine.dataset(), &lists, Path::new("events"))
-        .map_err(event_error)?;
-    let engine = Arc::new(Engine::prepared(Arc::new(dataset)));
-    let mut segments = before.segments.clone();
-    let keys: Vec<SegmentKey> = segments.keys().cloned().collect();
-    rematch(&Data::plain(&engine), &mut segments, &keys, now, now)?;
-    Ok((engine, segments))
-}
-
-/// A refused list as the service says it.
-fn event_error(error: ApplyError) -> ServiceError {
-    match error {
-        ApplyError::Event(e) => ServiceError::Event(e),
-        ApplyError::Data(e) => ServiceError::Event(EventError {
-            pointer: String::new(),
-            message: e.to_string(),
-        }),
-    }
-}
-
 fn state_error(e: crate::records::RecordError) -> ServiceError {
     ServiceError::State(StateError {
         path: e.path,
@@ -1603,11 +1469,7 @@ fn rematch_one(
         .map_err(|e| ServiceError::from_eval(e, None))?;
     let mut next = stored.clone();
     next.time_dependent = moves_with_time(stored, segments);
-    // Unchanged members stay the same object: nothing to copy, nothing to compare for
-    // the change feed.
-    if *stored.members.bitmap() != evaluation.members {
-        next.members = Members::new(evaluation.members);
-    }
+    next.members = Members::new(evaluation.members);
     next.universe = evaluation.universe;
     next.as_of = as_of;
     next.refreshed_at = now;

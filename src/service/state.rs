@@ -16,7 +16,7 @@ const CHECKPOINT: &str = "checkpoint";
 const CHECKPOINT_FILE: &str = "checkpoint.json";
 const FORMAT: u32 = 1;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{path}: {reason}")]
 pub struct StateError {
     pub path: PathBuf,
