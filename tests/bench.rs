@@ -79,8 +79,14 @@ fn a_small_bench_measures_every_step_and_writes_its_report_and_chart() {
     assert_eq!((events.segments, events.events_per_list), (100, 20));
     assert_eq!(events.list_ms.len(), 2);
     assert!(events.events_per_second > 0.0);
-    let http = worker.http_events.as_ref().expect("the events over HTTP measure");
-    assert_eq!((http.clients, http.events_per_list, http.segments), (16, 10, 100));
+    let http = worker
+        .http_events
+        .as_ref()
+        .expect("the events over HTTP measure");
+    assert_eq!(
+        (http.clients, http.events_per_list, http.segments),
+        (16, 10, 100)
+    );
     assert!(http.load.requests > 0 && http.load.errors == 0, "{http:?}");
     assert!(http.log_flushes > 0 && http.log_flushes <= http.load.requests);
     let replay = worker.replay.as_ref().expect("the replay measure");

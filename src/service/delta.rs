@@ -30,7 +30,8 @@ use std::time::Instant;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
-use super::{SegmentKey, Segments, Stored, SubjectId};
+use super::catalog::{Stored, tables_read};
+use super::{SegmentKey, Segments, SubjectId};
 use crate::data::value::day_of_micros;
 use crate::events::{
     Event, EventList, Layouts, ProductRow, Row, SubjectRows, product_row, subject_rows,
@@ -503,14 +504,12 @@ pub fn apply(
         .flat_map(|list| list.tables_written())
         .collect();
     let mut known = BTreeMap::new();
-    let chosen: BTreeSet<&SegmentKey> = segments
+    let chosen: Vec<SegmentKey> = segments
         .keys()
         .filter(|key| !tables_read(key, segments, &mut known).is_disjoint(&changed))
+        .cloned()
         .collect();
-    let mut order = Vec::with_capacity(chosen.len());
-    for key in &chosen {
-        references_first(key, segments, &chosen, &mut order);
-    }
+    let order = super::catalog::levels(&chosen, segments).concat();
     let mut next = segments.clone();
     let data = Data {
         engine: base,
@@ -519,7 +518,7 @@ pub fn apply(
     let product = next_delta.product(dataset, layouts);
     let as_of_day = day_of_micros(now);
     let mut universes = FxHashMap::default();
-    for key in order {
+    for key in &order {
         let matching = Instant::now();
         let stored = &segments[key];
         // What it names is matched already: the plan reads their members now.
@@ -591,44 +590,6 @@ pub fn apply(
         delta: next_delta,
         segments: next,
     })
-}
-
-/// Puts `key` in `order` after the chosen segments it names.
-fn references_first<'a>(
-    key: &'a SegmentKey,
-    segments: &'a Segments,
-    chosen: &BTreeSet<&'a SegmentKey>,
-    order: &mut Vec<&'a SegmentKey>,
-) {
-    if order.contains(&key) {
-        return;
-    }
-    for named in &segments[key].references {
-        if chosen.contains(named) {
-            references_first(named, segments, chosen, order);
-        }
-    }
-    order.push(key);
-}
-
-/// The tables a stored segment's members are read from, through the segments it names.
-fn tables_read(
-    key: &SegmentKey,
-    segments: &Segments,
-    known: &mut BTreeMap<SegmentKey, BTreeSet<TableName>>,
-) -> BTreeSet<TableName> {
-    if let Some(found) = known.get(key) {
-        return found.clone();
-    }
-    let Some(stored) = segments.get(key) else {
-        return BTreeSet::new();
-    };
-    let mut tables = stored.definition.tables_read();
-    for named in &stored.references {
-        tables.extend(tables_read(named, segments, known));
-    }
-    known.insert(key.clone(), tables.clone());
-    tables
 }
 
 /// The subject (dense id) that row `row` of a customer- or visitor-owned relation belongs

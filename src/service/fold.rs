@@ -198,20 +198,8 @@ impl Folded {
             })
             .map(|(key, _)| key.clone())
             .collect();
-        loop {
-            let readers: Vec<SegmentKey> = current
-                .segments
-                .iter()
-                .filter(|(key, stored)| {
-                    !stale.contains(*key) && stored.references.iter().any(|r| stale.contains(r))
-                })
-                .map(|(key, _)| key.clone())
-                .collect();
-            if readers.is_empty() {
-                break;
-            }
-            stale.extend(readers);
-        }
+        let changed: Vec<SegmentKey> = stale.iter().cloned().collect();
+        stale.extend(super::catalog::readers_of(&changed, &current.segments));
         let mut segments: Segments = current
             .segments
             .iter()

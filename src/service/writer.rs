@@ -1,0 +1,223 @@
+//! The single writer's state: the state directory, the event log and its checkpoints, the
+//! fold under way; saving definitions, replaying the log at start, and the moves of the
+//! days a stopped server missed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::catalog::{Segments, rematch};
+use super::delta::{self, Data, Subjects};
+use super::snapshot::membership_changes;
+use super::state::{self, SavedSegment, SavedSegments, StateDir, StateError};
+use super::{SegmentKey, ServiceError, fold};
+use crate::data::value::day_of_micros;
+use crate::events::log::EventLog;
+use crate::events::{self, EventList, Layouts};
+use crate::feed::{Batch, Cause, ChangeFeed};
+use crate::segment::Engine;
+
+pub(super) struct Writer {
+    pub(super) state: Option<StateDir>,
+    /// The event log of the state directory (every accepted list of events since the
+    /// checkpoint, if any) and how many events it holds.
+    pub(super) events: Option<(EventLog, usize)>,
+    pub(super) next_id: u64,
+    pub(super) checkpoint_after: usize,
+    /// A checkpoint being written by a thread of its own.
+    pub(super) pending: Option<PendingCheckpoint>,
+    /// The events being folded into the data by a thread of its own.
+    pub(super) fold: Option<fold::PendingFold>,
+    /// Flushed before a checkpoint drops the log holding the changes it lacks.
+    pub(super) feed: Arc<ChangeFeed>,
+}
+
+/// A checkpoint of rebuilt data, written while lists go on being accepted: they go to the
+/// log in force as usual, and are carried into the checkpoint's log when it takes over.
+pub(super) struct PendingCheckpoint {
+    pub(super) job: std::thread::JoinHandle<Result<state::PreparedCheckpoint, StateError>>,
+    /// The lists accepted since the checkpoint's data was taken, and their events.
+    pub(super) carried: Vec<Arc<EventList>>,
+    pub(super) events: usize,
+    pub(super) started: Instant,
+}
+
+impl PendingCheckpoint {
+    pub(super) fn start(state: &StateDir, engine: Arc<Engine>) -> PendingCheckpoint {
+        let dir = state.dir().to_path_buf();
+        let job = std::thread::spawn(move || {
+            let dataset = engine.dataset();
+            let reference_time = dataset
+                .reference_time
+                .map(crate::data::value::format_timestamp);
+            state::prepare_checkpoint(&dir, dataset, reference_time)
+        });
+        PendingCheckpoint {
+            job,
+            carried: Vec::new(),
+            events: 0,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Writer {
+    /// A server stopping (or a service dropped) lets its checkpoint finish and puts it in
+    /// force, so no thread writes into the state directory after it is let go.
+    fn drop(&mut self) {
+        self.finish_checkpoint(true);
+    }
+}
+
+impl Writer {
+    /// Puts the pending checkpoint in force if its thread is done (or, with `wait`, once
+    /// it is). A checkpoint that fails leaves the log in force: nothing is lost.
+    pub(super) fn finish_checkpoint(&mut self, wait: bool) {
+        let Some(pending) = self
+            .pending
+            .take_if(|pending| wait || pending.job.is_finished())
+        else {
+            return;
+        };
+        let Some(state) = &self.state else { return };
+        if let Err(e) = self.feed.publishing().flush() {
+            tracing::warn!("{e}; the events stay in the log");
+            return;
+        }
+        let prepared = match pending.job.join() {
+            Ok(Ok(prepared)) => prepared,
+            Ok(Err(e)) => {
+                tracing::warn!("{e}; the events stay in the log");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("writing a checkpoint failed; the events stay in the log");
+                return;
+            }
+        };
+        match state.commit_checkpoint(prepared, &pending.carried) {
+            Ok(log) => {
+                tracing::info!(
+                    "a checkpoint of the data is in force after {:.1} s, its log holding the {} events accepted meanwhile",
+                    pending.started.elapsed().as_secs_f64(),
+                    pending.events
+                );
+                self.events = Some((log, pending.events));
+            }
+            Err(e) => tracing::warn!("{e}; the events stay in the log"),
+        }
+    }
+}
+
+pub(super) fn save(writer: &Writer, segments: &Segments, next_id: u64) -> Result<(), ServiceError> {
+    let Some(state) = &writer.state else {
+        return Ok(());
+    };
+    let saved = SavedSegments {
+        next_id,
+        segments: segments
+            .values()
+            .map(|s| SavedSegment {
+                id: s.id(),
+                definition: s.source.as_ref().clone(),
+            })
+            .collect(),
+    };
+    state.save_segments(&saved)?;
+    Ok(())
+}
+
+pub(super) fn state_error(e: crate::records::RecordError) -> ServiceError {
+    ServiceError::State(StateError {
+        path: e.path,
+        reason: e.reason,
+    })
+}
+
+/// The data the server stopped with: the state's checkpoint if it has one (else the
+/// loaded data), with the event log after it applied. Returns the log to append to and
+/// how many events it holds (a long log is written as a checkpoint once serving).
+pub(super) fn replay(
+    engine: Arc<Engine>,
+    state: &StateDir,
+    engine_from_checkpoint: bool,
+) -> Result<(Arc<Engine>, EventLog, usize, Vec<Batch>), ServiceError> {
+    let sources = state.sources()?;
+    let engine = match &sources.checkpoint {
+        Some(dir) if !engine_from_checkpoint => {
+            let started = Instant::now();
+            let (dataset, _) = crate::data::load_dataset(dir, &Default::default())
+                .map_err(|e| ServiceError::Engine(format!("checkpoint: {e}")))?;
+            tracing::info!(
+                "loaded the checkpoint {} in {:.1} s (it replaces the data given)",
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Arc::new(Engine::prepared(Arc::new(dataset)))
+        }
+        _ => engine,
+    };
+    let recovered = EventLog::open_file(&sources.log).map_err(state_error)?;
+    if recovered.lists.is_empty() {
+        return Ok((engine, recovered.log, 0, recovered.changes));
+    }
+    let started = Instant::now();
+    let path = &sources.log;
+    let refused = |e: &dyn std::fmt::Display| {
+        ServiceError::Engine(format!(
+            "{}: the logged events do not apply to this data (was the server started with other --data?): {e}",
+            path.display()
+        ))
+    };
+    let layouts = Layouts::of(engine.dataset());
+    let lists: Vec<EventList> = recovered
+        .lists
+        .into_iter()
+        .map(|list| EventList::parse(list, &layouts))
+        .collect::<Result<_, _>>()
+        .map_err(|e| refused(&e))?;
+    let count: usize = lists.iter().map(EventList::len).sum();
+    let dataset = events::apply_lists(engine.dataset(), &lists, path).map_err(|e| refused(&e))?;
+    tracing::info!(
+        "replayed {count} logged events in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok((
+        Arc::new(Engine::prepared(Arc::new(dataset))),
+        recovered.log,
+        count,
+        recovered.changes,
+    ))
+}
+
+/// Puts in the feed what a restart on a later day moves: the time-dependent segments'
+/// members on the day of the feed's newest change (what a consumer of the feed holds)
+/// against theirs now.
+pub(super) fn days_passed_while_stopped(
+    feed: &ChangeFeed,
+    engine: &Engine,
+    segments: &Segments,
+    now: i64,
+) -> Result<(), ServiceError> {
+    let Some(last) = feed.newest_at() else {
+        return Ok(());
+    };
+    if day_of_micros(last) == day_of_micros(now) {
+        return Ok(());
+    }
+    let moving: Vec<SegmentKey> = segments
+        .values()
+        .filter(|s| s.time_dependent)
+        .map(|s| s.key.clone())
+        .collect();
+    let mut then = segments.clone();
+    rematch(&Data::plain(engine), &mut then, &moving, last, last)?;
+    let added = delta::AddedSubjects::default();
+    let subjects = Subjects {
+        base: engine.dataset(),
+        added: &added,
+    };
+    let moved = membership_changes(&then, subjects, subjects, segments, &moving, None);
+    let mut publishing = feed.publishing();
+    let batches = publishing.number(Cause::DayChanged, now, &moved);
+    publishing.commit(batches, true).map_err(state_error)
+}
