@@ -557,12 +557,13 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("stored {added} example segments");
     }
     let snapshot = service.snapshot();
-    let dataset = snapshot.engine.dataset();
+    // The demo's example requests name rows of the data as loaded.
+    let dataset = snapshot.loaded_engine().dataset();
     let url = format!("http://{address}");
     let mut lines = vec![format!(
         "segmint listening on {url} ({} customers, {} visitors, {} segments)",
-        dataset.customer_count(),
-        dataset.visitor_count(),
+        snapshot.customer_count(),
+        snapshot.visitor_count(),
         snapshot.segments.len()
     )];
     if demo {

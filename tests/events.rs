@@ -688,7 +688,9 @@ fn check_reads(
         if let Some(apply_to) = definition.get("apply_to") {
             body["apply_to"] = apply_to.clone();
         }
-        let estimate = service.estimate(&snapshot, &body).unwrap();
+        let (segment, as_of) =
+            segmint::server::api::EstimateRequest::parse(&body, snapshot.schema()).unwrap();
+        let estimate = service.estimate(&snapshot, &segment, as_of).unwrap();
         let stored = snapshot.segment(id).unwrap();
         // An estimate matches the conditions whether or not the segment is active.
         let mut active = definition.clone();
@@ -933,7 +935,7 @@ fn each_bad_event_refuses_the_whole_list_with_a_pointer_and_applies_nothing() {
         ),
     ];
     let before = memberships(&service);
-    let engine_before = service.snapshot().engine.clone();
+    let engine_before = service.snapshot().loaded_engine().clone();
     for (bad, pointer, message) in cases {
         let list = json!([good.clone(), bad.clone()]);
         match service.apply_json(&list) {
@@ -944,7 +946,7 @@ fn each_bad_event_refuses_the_whole_list_with_a_pointer_and_applies_nothing() {
             other => panic!("{bad}: expected a refusal, got {other:?}"),
         }
         assert!(
-            Arc::ptr_eq(&service.snapshot().engine, &engine_before),
+            Arc::ptr_eq(service.snapshot().loaded_engine(), &engine_before),
             "{bad}: the data changed"
         );
         assert_eq!(memberships(&service), before, "{bad}");
@@ -965,7 +967,7 @@ fn events_apply_to_the_subjects_they_touch_alone_new_subjects_and_products_inclu
     let customer = world.customers[0].id("customer_id").unwrap();
     let view = json!([{"type": "product_viewed", "customer_id": customer, "product_id": 100,
         "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
-    let engine = service.snapshot().engine.clone();
+    let engine = service.snapshot().loaded_engine().clone();
     assert!(!service.apply_json(&view).unwrap().rebuilt);
     let new_visitor = json!([{"type": "product_viewed", "visitor_id": 77_777, "product_id": 100,
         "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
@@ -989,7 +991,7 @@ fn events_apply_to_the_subjects_they_touch_alone_new_subjects_and_products_inclu
             "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
     assert!(!service.apply_json(&new_product).unwrap().rebuilt);
     assert!(
-        Arc::ptr_eq(&engine, &service.snapshot().engine),
+        Arc::ptr_eq(&engine, service.snapshot().loaded_engine()),
         "the loaded data stays"
     );
     assert_eq!(
@@ -1314,7 +1316,7 @@ fn a_long_delta_is_folded_into_the_data_in_the_background_without_changing_membe
         "of": "product_view", "op": "gte", "value": 4}});
     service.create(&definition).unwrap();
     reference.create(&definition).unwrap();
-    let loaded = service.snapshot().engine.clone();
+    let loaded = service.snapshot().loaded_engine().clone();
     let customers = ids(&world.customers, "customer_id");
     for (i, customer) in customers.iter().cycle().take(5).enumerate() {
         let views = json!([{"type": "product_viewed", "customer_id": customer,
@@ -1326,16 +1328,16 @@ fn a_long_delta_is_folded_into_the_data_in_the_background_without_changing_membe
     service.finish_background_work(true);
     let folded = service.snapshot();
     assert!(
-        !Arc::ptr_eq(&folded.engine, &loaded),
+        !Arc::ptr_eq(folded.loaded_engine(), &loaded),
         "the fold is published"
     );
     assert!(
-        folded.delta.events < 6,
+        folded.events_since_load() < 6,
         "{} events left",
-        folded.delta.events
+        folded.events_since_load()
     );
     // The lists after the fold started are caught up with as a delta over the folded data.
-    assert!(folded.engine.dataset().customer_count() > customers.len());
+    assert!(folded.loaded_engine().dataset().customer_count() > customers.len());
     assert_eq!(folded.customer_count(), customers.len() + 5);
     assert_eq!(memberships(&service), memberships(&reference));
 }

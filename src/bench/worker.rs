@@ -279,7 +279,7 @@ fn measure_events(
     store_event_segments(service, &suite)?;
     let snapshot = service.snapshot();
     let as_of = crate::data::value::format_timestamp(service.clock().now_micros());
-    let mut events = EventMaker::new(snapshot.engine.dataset(), as_of)?;
+    let mut events = EventMaker::new(snapshot.loaded_engine().dataset(), as_of)?;
     let estimated: Option<serde_json::Value> = suite
         .iter()
         .find(|file| file.id == ESTIMATED_WHILE_EVENTS)
@@ -311,7 +311,10 @@ fn measure_events(
         list_ms.push(elapsed);
         if let Some(definition) = estimated.as_ref().filter(|_| list_number % 10 == 9) {
             let started = Instant::now();
-            service.estimate(&service.snapshot(), definition)?;
+            let snapshot = service.snapshot();
+            let (segment, as_of) =
+                crate::server::api::EstimateRequest::parse(definition, snapshot.schema())?;
+            service.estimate(&snapshot, &segment, as_of)?;
             estimate_ms.push(started.elapsed().as_secs_f64() * 1e3);
         }
     }
@@ -362,7 +365,7 @@ fn measure_http_events(
     let snapshot = service.snapshot();
     let dir = tempfile::tempdir_in(options.data.parent().unwrap_or(Path::new(".")))?;
     let durable = Arc::new(Service::start(
-        snapshot.engine.clone(),
+        snapshot.loaded_engine().clone(),
         ServiceOptions {
             clock: service.clock().clone(),
             state: Some(crate::service::state::StateDir::open(dir.path())?),
@@ -375,7 +378,7 @@ fn measure_http_events(
     store_suite(&durable, &options.suite)?;
     store_event_segments(&durable, &read_suite(&options.suite)?)?;
     let as_of = crate::data::value::format_timestamp(service.clock().now_micros());
-    let events = std::sync::Mutex::new(EventMaker::new(snapshot.engine.dataset(), as_of)?);
+    let events = std::sync::Mutex::new(EventMaker::new(snapshot.loaded_engine().dataset(), as_of)?);
     let body = |_: u64| {
         let mut events = events.lock().unwrap_or_else(|e| e.into_inner());
         events.list(HTTP_EVENTS_PER_LIST).to_string()
@@ -525,9 +528,9 @@ fn measure_replay(service: &Service, events: usize) -> anyhow::Result<ReplayMeas
     let dir = tempfile::tempdir()?;
     {
         let as_of = crate::data::value::format_timestamp(service.clock().now_micros());
-        let mut maker = EventMaker::new(snapshot.engine.dataset(), as_of)?;
+        let mut maker = EventMaker::new(snapshot.loaded_engine().dataset(), as_of)?;
         let mut log = crate::events::log::EventLog::open(dir.path())?.log;
-        let layouts = crate::events::Layouts::of(snapshot.engine.dataset());
+        let layouts = crate::events::Layouts::of(snapshot.loaded_engine().dataset());
         let mut left = events;
         while left > 0 {
             let n = left.min(1_000);
@@ -539,7 +542,7 @@ fn measure_replay(service: &Service, events: usize) -> anyhow::Result<ReplayMeas
     let start = || -> anyhow::Result<(f64, f64)> {
         let started = Instant::now();
         let replayed = Service::start(
-            snapshot.engine.clone(),
+            snapshot.loaded_engine().clone(),
             ServiceOptions {
                 clock: service.clock().clone(),
                 state: Some(crate::service::state::StateDir::open(dir.path())?),

@@ -442,6 +442,28 @@ impl Segment {
         })
     }
 
+    /// A definition that is not stored (`POST /estimate`): the `websites`, `apply_to` and
+    /// `conditions` of `object`, checked as a segment's (the same pointers); it has no name
+    /// and is active. Other keys are the caller's to check.
+    pub fn unstored(
+        object: &serde_json::Map<String, Json>,
+        schema: &Schema,
+    ) -> Result<Segment, DefinitionError> {
+        let websites = parse_websites(object.get("websites"), "/websites")?;
+        let apply_to = parse_apply_to(object.get("apply_to"), "/apply_to")?;
+        let (conditions_json, condition) =
+            parse_conditions(object.get("conditions"), "/conditions", apply_to, schema)?;
+        Ok(Segment {
+            name: String::new(),
+            description: None,
+            websites,
+            apply_to,
+            active: true,
+            conditions_json,
+            condition,
+        })
+    }
+
     /// The segments this one names with `in_segment`, with the pointers of those nodes.
     pub fn references(&self) -> Vec<(SegmentId, String)> {
         let mut found = Vec::new();

@@ -186,6 +186,48 @@ pub struct EstimateRequest {
     pub as_of: Option<String>,
 }
 
+impl EstimateRequest {
+    /// The definition to size and the instant (`None`: now) of a `POST /estimate` body,
+    /// each part checked at its pointer.
+    pub fn parse(
+        body: &Json,
+        schema: &crate::segment::schema::Schema,
+    ) -> Result<(crate::segment::Segment, Option<i64>), crate::service::ServiceError> {
+        use crate::segment::{DefinitionError, ErrorKind};
+        let invalid = |pointer: String, message: String| {
+            crate::service::ServiceError::Invalid(DefinitionError {
+                pointer,
+                kind: ErrorKind::Syntax,
+                message,
+            })
+        };
+        let object = body.as_object().ok_or_else(|| {
+            invalid(
+                String::new(),
+                "an estimate is a JSON object with conditions, websites, apply_to and as_of".into(),
+            )
+        })?;
+        let mut as_of = None;
+        for (key, value) in object {
+            match key.as_str() {
+                "conditions" | "websites" | "apply_to" => {}
+                "as_of" => as_of = Some(crate::service::instant_at(value, "/as_of")?),
+                other => {
+                    return Err(invalid(
+                        crate::segment::definition::pointer_join("", other),
+                        format!(
+                            "unknown key {other:?}: an estimate has conditions, websites, apply_to and as_of"
+                        ),
+                    ));
+                }
+            }
+        }
+        let segment = crate::segment::Segment::unstored(object, schema)
+            .map_err(crate::service::ServiceError::Invalid)?;
+        Ok((segment, as_of))
+    }
+}
+
 #[derive(ToSchema)]
 #[allow(dead_code)] // Documents the body for OpenAPI.
 pub struct RefreshRequest {

@@ -112,7 +112,7 @@ fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) ->
 impl Collector for ServiceCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         let snapshot = self.service.snapshot();
-        let dataset = snapshot.engine.dataset();
+        let (data_bytes, index_bytes) = snapshot.memory_bytes();
         {
             let mut family = encoder.encode_descriptor(
                 "segmint_segment_members",
@@ -166,13 +166,13 @@ impl Collector for ServiceCollector {
             &mut encoder,
             "segmint_data_bytes",
             "Bytes held by the loaded columns, links and id indexes",
-            dataset.memory_bytes() as i64,
+            data_bytes as i64,
         )?;
         gauge(
             &mut encoder,
             "segmint_index_bytes",
             "Bytes held by the column indexes built so far",
-            snapshot.engine.index_memory_bytes() as i64,
+            index_bytes as i64,
         )?;
         if let Some(rss) = crate::util::rss_bytes() {
             gauge(

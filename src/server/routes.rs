@@ -75,7 +75,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
 #[utoipa::path(get, path = "/schema", tag = "service",
     responses((status = 200, description = "Every field a condition may name", body = SchemaView)))]
 pub async fn schema(State(state): State<Arc<AppState>>) -> Json<SchemaView> {
-    Json(SchemaView::of(state.service.snapshot().engine.schema()))
+    Json(SchemaView::of(state.service.snapshot().schema()))
 }
 
 #[utoipa::path(get, path = "/segments", tag = "segments",
@@ -522,7 +522,12 @@ pub async fn estimate(
     let snapshot = state.snapshot().await?;
     let service = state.service.clone();
     let estimate = state
-        .evaluate(move || service.estimate(&snapshot, &json).map_err(Problem::from))
+        .evaluate(move || {
+            let (segment, as_of) = EstimateRequest::parse(&json, snapshot.schema())?;
+            service
+                .estimate(&snapshot, &segment, as_of)
+                .map_err(Problem::from)
+        })
         .await?;
     Ok(Json(EstimateAnswer {
         count: estimate.count,

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use roaring::RoaringBitmap;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::data::value::{day_of_micros, parse_instant};
 use crate::events::{EventError, EventList};
@@ -698,43 +698,19 @@ impl Service {
         Ok((refreshed, elapsed))
     }
 
-    /// The exact size of a definition that is not stored (`POST /estimate`). The body has
-    /// `conditions`, `websites`, `apply_to` and `as_of`, as a segment has them.
-    pub fn estimate(&self, snapshot: &Snapshot, body: &Json) -> Result<Estimate, ServiceError> {
-        let object = body.as_object().ok_or_else(|| {
-            invalid(
-                "",
-                ErrorKind::Syntax,
-                "an estimate is a JSON object with conditions, websites, apply_to and as_of",
-            )
-        })?;
-        let mut definition = Map::new();
-        definition.insert("name".to_string(), Json::from("estimate"));
-        let mut as_of = None;
-        for (key, value) in object {
-            match key.as_str() {
-                "conditions" | "websites" | "apply_to" => {
-                    definition.insert(key.clone(), value.clone());
-                }
-                "as_of" => as_of = Some(instant_at(value, "/as_of")?),
-                other => {
-                    return Err(invalid(
-                        &crate::segment::definition::pointer_join("", other),
-                        ErrorKind::Syntax,
-                        format!(
-                            "unknown key {other:?}: an estimate has conditions, websites, apply_to and as_of"
-                        ),
-                    ));
-                }
-            }
-        }
-        let segment = Segment::from_json(&Json::Object(definition), snapshot.engine.schema())
-            .map_err(ServiceError::Invalid)?;
+    /// The exact size of a definition that is not stored (`POST /estimate`, parsed by
+    /// [`crate::server::api::EstimateRequest::parse`]), at `as_of` (default now).
+    pub fn estimate(
+        &self,
+        snapshot: &Snapshot,
+        segment: &Segment,
+        as_of: Option<i64>,
+    ) -> Result<Estimate, ServiceError> {
         let started = Instant::now();
         let evaluation = snapshot
             .data()
             .evaluate_until(
-                &segment,
+                segment,
                 None,
                 as_of.unwrap_or_else(|| self.clock.now_micros()),
                 &snapshot.segments,

@@ -15,11 +15,14 @@ use super::{
 use crate::segment::Engine;
 
 /// One consistent state: the data and every stored segment's members over it.
+/// The data inside is read through [`Snapshot::data`] (evaluations) and the readers below
+/// (subjects, member rows, counts), which see the events; the loaded data's engine alone
+/// is the service's own business (folds, checkpoints).
 pub struct Snapshot {
-    /// The engine over the data as loaded (or last rebuilt).
-    pub engine: Arc<Engine>,
+    /// The engine over the data as loaded (or last folded or rebuilt).
+    pub(super) engine: Arc<Engine>,
     /// What events changed since, subject by subject.
-    pub delta: Arc<Delta>,
+    pub(super) delta: Arc<Delta>,
     pub segments: Segments,
     /// The UTC day its time-dependent segments were all matched at; `None` when one was
     /// matched at another instant (a refresh with `as_of`).
@@ -27,6 +30,30 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Every field a condition may name.
+    pub fn schema(&self) -> &crate::segment::schema::Schema {
+        self.engine.schema()
+    }
+
+    /// The engine over the data as loaded (or last folded or rebuilt), without the events
+    /// since: what a fold replaces, and what a test checks was not rebuilt.
+    pub fn loaded_engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Events applied since the loaded data (0 after a fold or a rebuild).
+    pub fn events_since_load(&self) -> usize {
+        self.delta.events
+    }
+
+    /// Bytes of the loaded data's columns and of the indexes built over them.
+    pub fn memory_bytes(&self) -> (usize, usize) {
+        (
+            self.engine.dataset().memory_bytes(),
+            self.engine.index_memory_bytes(),
+        )
+    }
+
     pub fn segment(&self, id: &str) -> Result<&Arc<StoredSegment>, ServiceError> {
         self.segments
             .get(&SegmentKey::of(id))
