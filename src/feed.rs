@@ -363,14 +363,41 @@ impl Publishing<'_> {
         batches
     }
 
+    /// How many of the latest changes the feed keeps.
+    pub fn retention(&self) -> usize {
+        self.feed.retention()
+    }
+
+    /// Numbers `count` moves of `segment` after those numbered before, of which only the
+    /// last ones, `kept`, are made: the others are past the retention at once.
+    pub fn number_moves(
+        &mut self,
+        cause: Cause,
+        at: i64,
+        segment: &SegmentKey,
+        count: u64,
+        kept: Vec<Move>,
+    ) -> Option<Batch> {
+        debug_assert!(kept.len() as u64 <= count);
+        let first = self.numbered + count - kept.len() as u64;
+        self.numbered += count;
+        (!kept.is_empty()).then(|| Batch {
+            first,
+            at,
+            cause,
+            segment: segment.clone(),
+            moves: kept,
+        })
+    }
+
     /// Puts numbered batches in the feed: in memory at once, in the feed file (flushed if
     /// `flush`). An error writing the file leaves them in memory and says so.
     pub fn commit(&mut self, batches: Vec<Batch>, flush: bool) -> Result<(), RecordError> {
         let Some(last) = batches.last() else {
             return Ok(());
         };
-        debug_assert_eq!(batches[0].first, self.writer.next);
-        self.writer.next = last.last() + 1;
+        debug_assert!(batches[0].first >= self.writer.next);
+        self.writer.next = self.numbered.max(last.last() + 1);
         self.numbered = self.writer.next;
         let newest = last.last();
         let limit = {

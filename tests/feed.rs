@@ -387,6 +387,12 @@ fn bad_feed_requests_get_a_problem_and_changes_past_retention_are_gone() {
         "{problem}"
     );
     let newest = *server.service.feed().subscribe().borrow();
+    // Every member took a number, though only the latest 3 moves were kept.
+    let members = server.get("/segments/g2").ok_json()["count"]
+        .as_u64()
+        .unwrap();
+    assert!(members > 3);
+    assert_eq!(newest, members);
     let page = server
         .get(&format!("/changes?after={}", newest - 3))
         .ok_json();

@@ -13,9 +13,10 @@ use std::time::Instant;
 use roaring::RoaringBitmap;
 
 use super::delta::{self, Delta, Subjects};
+use super::snapshot::membership_changes;
 use super::{
     Data, EventsApplied, FOLD_BEHIND_FACTOR, PendingCheckpoint, SegmentKey, Segments, Service,
-    ServiceError, Snapshot, Writer, current_day, fold, membership_changes, rematch, state_error,
+    ServiceError, Snapshot, Writer, current_day, fold, rematch, state_error,
 };
 use crate::data::value::day_of_micros;
 use crate::events::{self, ApplyError, EventError, EventList};

@@ -46,7 +46,7 @@ use crate::segment::{DefinitionError, Engine, ErrorKind, EvalError, Segment};
 use catalog::*;
 use clock::Clock;
 use delta::{Data, Delta};
-use snapshot::membership_changes;
+use snapshot::{Side, numbered_moves};
 use state::{SavedSegments, StateDir, StateError};
 use writer::*;
 
@@ -386,15 +386,19 @@ impl Service {
         });
         self.current.store(next.clone());
         let subjects = next.subjects();
-        let moved = membership_changes(
-            &latest.segments,
-            subjects,
-            subjects,
-            &next.segments,
+        let batches = numbered_moves(
+            publishing,
+            (cause, self.clock.now_micros()),
+            Side {
+                segments: &latest.segments,
+                subjects,
+            },
+            Side {
+                segments: &next.segments,
+                subjects,
+            },
             changes.iter().map(|(key, _)| key),
-            None,
         );
-        let batches = publishing.number(cause, self.clock.now_micros(), &moved);
         if let Err(e) = publishing.commit(batches, true) {
             tracing::error!("{e}: the change feed may lose these changes at a restart");
         }
@@ -449,17 +453,21 @@ impl Service {
         };
         // The segments matched again (over the same subjects as before, one by one): their
         // members move only when a new day began since the snapshot was current.
-        let moved = membership_changes(
-            &current.segments,
-            current.subjects(),
-            next.subjects(),
-            &next.segments,
+        let batches = numbered_moves(
+            &mut publishing,
+            (Cause::DayChanged, now),
+            Side {
+                segments: &current.segments,
+                subjects: current.subjects(),
+            },
+            Side {
+                segments: &next.segments,
+                subjects: next.subjects(),
+            },
             rematched.iter(),
-            None,
         );
         let engine = next.engine.clone();
         self.current.store(Arc::new(next));
-        let batches = publishing.number(Cause::DayChanged, now, &moved);
         if let Err(e) = publishing.commit(batches, true) {
             tracing::error!("{e}: the change feed may lose these changes at a restart");
         }

@@ -12,6 +12,7 @@ use super::delta::{Data, Delta, Subjects};
 use super::{
     Members, MembershipChange, SegmentKey, ServiceError, StoredSegment, SubjectId, report,
 };
+use crate::feed::{Batch, Cause, Move, Publishing};
 use crate::segment::Engine;
 
 /// One consistent state: the data and every stored segment's members over it.
@@ -133,16 +134,7 @@ pub(super) fn membership_changes<'k>(
     keys: impl IntoIterator<Item = &'k SegmentKey>,
     only: Option<&RoaringBitmap>,
 ) -> Vec<MembershipChange> {
-    let (old_data, new_data) = (old_subjects.base, subjects.base);
-    // Added subjects keep their ids until a rebuild, which gives them ids in order.
-    let same_subjects = std::ptr::eq(old_data, new_data)
-        || (old_subjects.added.is_empty()
-            && subjects.added.is_empty()
-            && old_data
-                .customer_ids()
-                .iter()
-                .eq(new_data.customer_ids().iter())
-            && old_data.visitor_ids == new_data.visitor_ids);
+    let same_subjects = same_subjects(&old_subjects, &subjects);
     let mut changes = Vec::new();
     let empty = Members::default();
     for key in keys {
@@ -184,4 +176,104 @@ pub(super) fn membership_changes<'k>(
         );
     }
     changes
+}
+
+/// Whether dense ids name the same subjects on both sides. Added subjects keep their ids
+/// until a fold or a rebuild, which gives them ids in order.
+fn same_subjects(old: &Subjects, new: &Subjects) -> bool {
+    std::ptr::eq(old.base, new.base)
+        || (old.added.is_empty()
+            && new.added.is_empty()
+            && old
+                .base
+                .customer_ids()
+                .iter()
+                .eq(new.base.customer_ids().iter())
+            && old.base.visitor_ids == new.base.visitor_ids)
+}
+
+/// Segments' members over some subjects: one side of a publication.
+#[derive(Clone, Copy)]
+pub(super) struct Side<'a> {
+    pub segments: &'a Segments,
+    pub subjects: Subjects<'a>,
+}
+
+/// Who moved in one segment: dense ids of the side after (over the same subjects), or
+/// listed.
+enum Moved {
+    Dense(RoaringBitmap),
+    Listed(Vec<Move>),
+}
+
+impl Moved {
+    fn count(&self) -> u64 {
+        match self {
+            Moved::Dense(dense) => dense.len(),
+            Moved::Listed(listed) => listed.len() as u64,
+        }
+    }
+}
+
+/// The moves of the segments `keys` from `before` to `after`, numbered for the change
+/// feed. Only the latest the feed keeps are made: a new segment of millions of members
+/// takes millions of numbers, but listing them all would cost memory and time for moves
+/// the feed drops at once.
+pub(super) fn numbered_moves<'k>(
+    publishing: &mut Publishing,
+    (cause, at): (Cause, i64),
+    before: Side,
+    after: Side,
+    keys: impl IntoIterator<Item = &'k SegmentKey>,
+) -> Vec<Batch> {
+    let same = same_subjects(&before.subjects, &after.subjects);
+    let empty = Members::default();
+    let moved: Vec<(&SegmentKey, &Members, Moved)> = keys
+        .into_iter()
+        .filter_map(|key| {
+            let old = before.segments.get(key).map_or(&empty, |s| &s.members);
+            let new = after.segments.get(key).map_or(&empty, |s| &s.members);
+            if old.same(new) {
+                return None;
+            }
+            let moves = if same {
+                Moved::Dense(old.bitmap().as_ref() ^ new.bitmap().as_ref())
+            } else {
+                let old: BTreeSet<SubjectId> =
+                    old.bitmap().iter().map(|s| before.subjects.id(s)).collect();
+                let new: BTreeSet<SubjectId> =
+                    new.bitmap().iter().map(|s| after.subjects.id(s)).collect();
+                Moved::Listed(
+                    old.symmetric_difference(&new)
+                        .map(|s| Move {
+                            subject: *s,
+                            entered: new.contains(s),
+                        })
+                        .collect(),
+                )
+            };
+            Some((key, new, moves))
+        })
+        .collect();
+    let total: u64 = moved.iter().map(|(_, _, m)| m.count()).sum();
+    let mut skip = total.saturating_sub(publishing.retention() as u64);
+    let mut batches = Vec::new();
+    for (key, new, moves) in moved {
+        let n = moves.count();
+        let dropped = skip.min(n);
+        skip -= dropped;
+        let kept: Vec<Move> = match moves {
+            Moved::Dense(dense) => dense
+                .iter()
+                .skip(dropped as usize)
+                .map(|s| Move {
+                    subject: after.subjects.id(s),
+                    entered: new.contains(s),
+                })
+                .collect(),
+            Moved::Listed(listed) => listed.into_iter().skip(dropped as usize).collect(),
+        };
+        batches.extend(publishing.number_moves(cause, at, key, n, kept));
+    }
+    batches
 }

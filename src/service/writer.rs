@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::catalog::{Segments, rematch};
 use super::delta::{self, Data, Subjects};
-use super::snapshot::membership_changes;
+use super::snapshot::{Side, numbered_moves};
 use super::state::{self, SavedSegment, SavedSegments, StateDir, StateError};
 use super::{SegmentKey, ServiceError, fold};
 use crate::data::value::day_of_micros;
@@ -216,8 +216,16 @@ pub(super) fn days_passed_while_stopped(
         base: engine.dataset(),
         added: &added,
     };
-    let moved = membership_changes(&then, subjects, subjects, segments, &moving, None);
     let mut publishing = feed.publishing();
-    let batches = publishing.number(Cause::DayChanged, now, &moved);
+    let batches = numbered_moves(
+        &mut publishing,
+        (Cause::DayChanged, now),
+        Side {
+            segments: &then,
+            subjects,
+        },
+        Side { segments, subjects },
+        &moving,
+    );
     publishing.commit(batches, true).map_err(state_error)
 }
