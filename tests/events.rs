@@ -1093,7 +1093,7 @@ fn agent() -> ureq::Agent {
     )
 }
 
-fn url_of(lines: &[String]) -> String {
+pub(crate) fn url_of(lines: &[String]) -> String {
     let line = lines.last().unwrap();
     line.split_whitespace()
         .find(|w| w.starts_with("http://"))

@@ -550,13 +550,7 @@ fn a_restart_on_a_later_day_puts_the_moves_of_the_days_missed_in_the_feed() {
 #[test]
 fn a_server_told_to_stop_ends_the_streams_following_the_feed_and_exits() {
     let (mut child, lines) = crate::http::start_demo(&[], "listening on");
-    let url = lines
-        .last()
-        .unwrap()
-        .split_whitespace()
-        .nth(3)
-        .unwrap()
-        .to_string();
+    let url = crate::events::url_of(&lines);
     let (opened, is_open) = std::sync::mpsc::channel::<()>();
     let follower = std::thread::spawn(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()

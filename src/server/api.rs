@@ -377,12 +377,8 @@ pub struct ChangesPage {
 pub struct FeedChange {
     /// Its number: changes are numbered 1, 2, ... in the order they were published.
     pub seq: u64,
-    pub segment: Id,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_id: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub visitor_id: Option<i64>,
-    pub entered: bool,
+    #[serde(flatten)]
+    pub change: EventChange,
     /// `event`, `segment_created`, `segment_updated`, `segment_deleted`, `refresh` or
     /// `day_changed`.
     pub cause: &'static str,
@@ -392,16 +388,14 @@ pub struct FeedChange {
 
 impl From<&crate::feed::Change> for FeedChange {
     fn from(change: &crate::feed::Change) -> FeedChange {
-        let (customer_id, visitor_id) = match change.subject {
-            SubjectId::Customer(id) => (Some(id), None),
-            SubjectId::Visitor(id) => (None, Some(id)),
+        let moved = MembershipChange {
+            segment: change.segment.clone(),
+            subject: change.subject,
+            entered: change.entered,
         };
         FeedChange {
             seq: change.seq,
-            segment: Id::from(&change.segment),
-            customer_id,
-            visitor_id,
-            entered: change.entered,
+            change: EventChange::from(&moved),
             cause: change.cause.name(),
             at: crate::data::value::format_timestamp(change.at),
         }
