@@ -148,7 +148,7 @@ fn hot_paths(c: &mut Criterion) {
         let definition = serde_json::json!({"name": format!("credit {i}"), "websites": [1, 2],
             "apply_to": "registered",
             "conditions": {"field": "customer.store_credit", "op": "gte", "value": i}});
-        service.create(&definition).expect("stored");
+        segmint::server::api::create_segment(&service, &definition).expect("stored");
     }
     let snapshot = service.snapshot();
     let customers = engine.dataset().customer_count() as u32;

@@ -56,7 +56,7 @@ pub fn store_examples(service: &Service) -> Result<usize, ServiceError> {
         let mut definition: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| ServiceError::Engine(format!("example {id}: {e}")))?;
         definition["id"] = serde_json::Value::from(id);
-        service.create(&definition)?;
+        crate::server::api::create_segment(service, &definition)?;
         stored += 1;
     }
     Ok(stored)

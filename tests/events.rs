@@ -594,7 +594,7 @@ fn check_random_events(seed: u64, customers: usize, plan: Plan) -> Result<(), Te
     for (id, definition) in &definitions {
         let mut body = definition.clone();
         body["id"] = json!(id);
-        service.create(&body).expect("a random segment is stored");
+        segmint::server::api::create_segment(&service, &body).expect("a random segment is stored");
     }
     let mut fresh = 10_000;
     let mut before = expected_memberships(&world, as_of, &definitions);
@@ -815,12 +815,12 @@ fn each_bad_event_refuses_the_whole_list_with_a_pointer_and_applies_nothing() {
         .orders
         .first()
         .map_or(1001, |o| o.id("order_id").unwrap());
-    service
-        .create(
-            &json!({"id": "viewers", "name": "viewers", "websites": [1, 2], "apply_to": "both",
+    segmint::server::api::create_segment(
+        &service,
+        &json!({"id": "viewers", "name": "viewers", "websites": [1, 2], "apply_to": "both",
             "conditions": {"has": "product_view"}}),
-        )
-        .unwrap();
+    )
+    .unwrap();
     let good = json!({"type": "product_viewed", "customer_id": customer, "product_id": 100,
         "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"});
     let view = |extra: Json| {
@@ -1048,14 +1048,14 @@ fn a_customer_who_ordered_by_event_leaves_ordered_in_the_last_30_days_on_day_31(
         },
     )
     .unwrap();
-    service
-        .create(
-            &json!({"id": "recent", "name": "ordered in the last 30 days",
+    segmint::server::api::create_segment(
+        &service,
+        &json!({"id": "recent", "name": "ordered in the last 30 days",
             "websites": [1], "apply_to": "registered",
             "conditions": {"has": "order", "where":
                 {"field": "order.created_at", "op": "in_last_days", "value": 30}}}),
-        )
-        .unwrap();
+    )
+    .unwrap();
     let in_recent = || {
         let snapshot = service.current().unwrap();
         let subject = snapshot.customer(5_555).expect("the new customer");
@@ -1258,13 +1258,13 @@ fn a_long_log_becomes_a_checkpoint_and_a_restart_starts_from_it() {
     let loaded = engine.dataset().clone();
     let state = tempfile::tempdir().unwrap();
     let service = start(engine, as_of, Some(state.path()));
-    service
-        .create(
-            &json!({"id": "viewers", "name": "viewers", "websites": [1, 2],
+    segmint::server::api::create_segment(
+        &service,
+        &json!({"id": "viewers", "name": "viewers", "websites": [1, 2],
             "apply_to": "registered", "conditions": {"aggregate": "count",
             "of": "product_view", "op": "gte", "value": 3}}),
-        )
-        .unwrap();
+    )
+    .unwrap();
     let customers = ids(&world.customers, "customer_id");
     for (i, customer) in customers.iter().cycle().take(12).enumerate() {
         let views: Vec<Json> = (0..3)
@@ -1314,8 +1314,8 @@ fn a_long_delta_is_folded_into_the_data_in_the_background_without_changing_membe
     let definition = json!({"id": "viewers", "name": "viewers", "websites": [1, 2],
         "apply_to": "registered", "conditions": {"aggregate": "count",
         "of": "product_view", "op": "gte", "value": 4}});
-    service.create(&definition).unwrap();
-    reference.create(&definition).unwrap();
+    segmint::server::api::create_segment(&service, &definition).unwrap();
+    segmint::server::api::create_segment(&reference, &definition).unwrap();
     let loaded = service.snapshot().loaded_engine().clone();
     let customers = ids(&world.customers, "customer_id");
     for (i, customer) in customers.iter().cycle().take(5).enumerate() {
@@ -1375,9 +1375,9 @@ fn lists_accepted_while_a_checkpoint_is_written_are_carried_into_its_log() {
     let definition = json!({"id": "group_7", "name": "group 7", "websites": [1, 2],
         "conditions": {"field": "customer.group_id", "op": "eq", "value": 7}});
     let restarted = start(Engine::new(loaded.clone()), as_of, Some(dir.path()));
-    restarted.create(&definition).unwrap();
+    segmint::server::api::create_segment(&restarted, &definition).unwrap();
     let (_other, reference) = service_over(&world, as_of);
-    reference.create(&definition).unwrap();
+    segmint::server::api::create_segment(&reference, &definition).unwrap();
     for list in &lists {
         reference.apply_json(list).unwrap();
     }
@@ -1406,7 +1406,7 @@ fn concurrent_lists_apply_in_groups_that_share_a_flush_of_the_log() {
     let viewers = json!({"id": "viewers", "name": "viewers", "websites": [1, 2],
         "apply_to": "registered", "conditions": {"aggregate": "count",
         "of": "product_view", "op": "gte", "value": 2}});
-    service.create(&viewers).unwrap();
+    segmint::server::api::create_segment(&service, &viewers).unwrap();
     let customers = ids(&world.customers, "customer_id");
     assert!(!customers.is_empty());
     const BAD: usize = 5;
@@ -1447,7 +1447,7 @@ fn concurrent_lists_apply_in_groups_that_share_a_flush_of_the_log() {
         lists.len() - 1
     );
     let (_other, reference) = service_over(&world, as_of);
-    reference.create(&viewers).unwrap();
+    segmint::server::api::create_segment(&reference, &viewers).unwrap();
     for (i, list) in lists.iter().enumerate() {
         if i != BAD {
             reference.apply_json(list).unwrap();

@@ -503,13 +503,13 @@ fn a_restart_on_a_later_day_puts_the_moves_of_the_days_missed_in_the_feed() {
         .unwrap()
     };
     let service = start(day_0);
-    service
-        .create(
-            &json!({"id": "recent", "name": "recent", "websites": [1, 2],
+    segmint::server::api::create_segment(
+        &service,
+        &json!({"id": "recent", "name": "recent", "websites": [1, 2],
             "apply_to": "registered", "conditions": {"has": "order", "where":
                 {"field": "order.created_at", "op": "in_last_days", "value": 30}}}),
-        )
-        .unwrap();
+    )
+    .unwrap();
     let members_at_start = service.snapshot().segments[&SegmentKey::of("recent")].count();
     assert!(members_at_start > 0);
     drop(service);

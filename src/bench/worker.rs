@@ -357,7 +357,7 @@ fn store_event_segments(
         let file = &suite[copy % suite.len()];
         let mut definition: serde_json::Value = serde_json::from_str(&file.text)?;
         definition["id"] = serde_json::Value::from(format!("{}_copy{copy}", file.id));
-        service.create(&definition)?;
+        crate::server::api::create_segment(service, &definition)?;
         copy += 1;
     }
     Ok(())
@@ -589,7 +589,7 @@ pub fn store_suite(service: &Service, dir: &Path) -> anyhow::Result<()> {
         for file in pending {
             let mut definition: serde_json::Value = serde_json::from_str(&file.text)?;
             definition["id"] = serde_json::Value::from(file.id.as_str());
-            match service.create(&definition) {
+            match crate::server::api::create_segment(service, &definition) {
                 Ok(_) => {}
                 Err(ServiceError::Invalid(e)) if e.kind == ErrorKind::UnknownSegment => {
                     waiting.push(file)

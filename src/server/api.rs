@@ -401,3 +401,86 @@ impl From<&crate::feed::Change> for FeedChange {
         }
     }
 }
+
+/// Stores the segment a definition body describes, as `POST /segments` does.
+pub fn create_segment(
+    service: &crate::service::Service,
+    body: &Json,
+) -> Result<std::sync::Arc<crate::service::StoredSegment>, crate::service::ServiceError> {
+    service.create(segment_request(body, service.snapshot().schema())?)
+}
+
+/// A segment definition body (`POST /segments`, `PUT /segments/{id}`) as the service takes
+/// it: the optional `id` split off and checked, the rest checked against `schema`.
+pub fn segment_request(
+    body: &Json,
+    schema: &crate::segment::schema::Schema,
+) -> Result<crate::service::SegmentRequest, crate::service::ServiceError> {
+    let (id, source) = split_id(body)?;
+    let definition = crate::segment::Segment::from_json(&source, schema)
+        .map_err(crate::service::ServiceError::Invalid)?;
+    Ok(crate::service::SegmentRequest {
+        id,
+        definition,
+        source,
+    })
+}
+
+/// Splits the optional `id` off a definition body.
+fn split_id(body: &Json) -> Result<(Option<SegmentKey>, Json), crate::service::ServiceError> {
+    let Json::Object(object) = body else {
+        return Err(invalid_at(
+            "",
+            crate::segment::ErrorKind::Syntax,
+            "a segment is a JSON object with name, websites and conditions",
+        ));
+    };
+    let mut object = object.clone();
+    let id = match object.remove("id") {
+        None => None,
+        Some(value) => Some(
+            crate::segment::definition::segment_id(&value)
+                .map(|id| SegmentKey::of(&id))
+                .ok_or_else(|| {
+                    invalid_at(
+                        "/id",
+                        crate::segment::ErrorKind::BadValue,
+                        "id must be a non-negative integer or 1 to 64 letters, digits, '_' and '-'",
+                    )
+                })?,
+        ),
+    };
+    if let Some(SegmentKey::Number(n)) = id
+        && n > crate::service::MAX_NUMERIC_ID
+    {
+        return Err(invalid_at(
+            "/id",
+            crate::segment::ErrorKind::BadValue,
+            format!(
+                "numeric ids go up to {} (2^53 - 1), so that every JSON client reads them exactly",
+                crate::service::MAX_NUMERIC_ID
+            ),
+        ));
+    }
+    if id == Some(SegmentKey::Name("refresh".to_string())) {
+        // POST /segments/refresh re-matches every segment: the path cannot also be one.
+        return Err(invalid_at(
+            "/id",
+            crate::segment::ErrorKind::BadValue,
+            "\"refresh\" is reserved (POST /segments/refresh); choose another id",
+        ));
+    }
+    Ok((id, Json::Object(object)))
+}
+
+fn invalid_at(
+    pointer: &str,
+    kind: crate::segment::ErrorKind,
+    message: impl Into<String>,
+) -> crate::service::ServiceError {
+    crate::service::ServiceError::Invalid(crate::segment::DefinitionError {
+        pointer: pointer.to_string(),
+        kind,
+        message: message.into(),
+    })
+}

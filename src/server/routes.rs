@@ -109,7 +109,10 @@ pub async fn create_segment(
     )?;
     let service = state.service.clone();
     let stored = state
-        .evaluate(move || service.create(&json).map_err(Problem::from))
+        .evaluate(move || {
+            let request = segment_request(&json, service.snapshot().schema())?;
+            service.create(request).map_err(Problem::from)
+        })
         .await?;
     let location = format!("/segments/{}", stored.key);
     let mut response = (StatusCode::CREATED, Json(SegmentView::of(&stored))).into_response();
@@ -149,8 +152,14 @@ pub async fn update_segment(
         "a segment definition",
     )?;
     let service = state.service.clone();
+    let snapshot = state.snapshot().await?;
+    // An unknown segment is a 404 whatever the body holds.
+    snapshot.segment(&id)?;
     let stored = state
-        .evaluate(move || service.update(&id, &json).map_err(Problem::from))
+        .evaluate(move || {
+            let request = segment_request(&json, snapshot.schema())?;
+            service.update(&id, request).map_err(Problem::from)
+        })
         .await?;
     Ok(Json(SegmentView::of(&stored)).into_response())
 }

@@ -13,10 +13,9 @@ use roaring::RoaringBitmap;
 use serde_json::Value as Json;
 
 use super::delta::Data;
-use super::{Members, SegmentKey, ServiceError, invalid};
+use super::{Members, SegmentKey, ServiceError};
 use crate::data::value::day_of_micros;
-use crate::segment::definition::segment_id;
-use crate::segment::{DefinitionError, ErrorKind, Segment, SegmentSource};
+use crate::segment::{DefinitionError, Segment, SegmentSource};
 
 /// The largest numeric segment id: 2^53 - 1, the largest integer every JSON reader holds
 /// exactly (and so `next id + 1` can never overflow).
@@ -73,52 +72,6 @@ impl SegmentSource for Stored<'_> {
         let holds = !stored.time_dependent || day_of_micros(stored.as_of) == day_of_micros(as_of);
         holds.then(|| stored.members.bitmap())
     }
-}
-
-/// Splits the optional `id` off a definition body.
-pub(super) fn split_id(body: &Json) -> Result<(Option<SegmentKey>, Json), ServiceError> {
-    let Json::Object(object) = body else {
-        return Err(invalid(
-            "",
-            ErrorKind::Syntax,
-            "a segment is a JSON object with name, websites and conditions",
-        ));
-    };
-    let mut object = object.clone();
-    let id = match object.remove("id") {
-        None => None,
-        Some(value) => Some(
-            segment_id(&value)
-                .map(|id| SegmentKey::of(&id))
-                .ok_or_else(|| {
-                    invalid(
-                        "/id",
-                        ErrorKind::BadValue,
-                        "id must be a non-negative integer or 1 to 64 letters, digits, '_' and '-'",
-                    )
-                })?,
-        ),
-    };
-    if let Some(SegmentKey::Number(n)) = id
-        && n > MAX_NUMERIC_ID
-    {
-        return Err(invalid(
-            "/id",
-            ErrorKind::BadValue,
-            format!(
-                "numeric ids go up to {MAX_NUMERIC_ID} (2^53 - 1), so that every JSON client reads them exactly"
-            ),
-        ));
-    }
-    if id == Some(SegmentKey::Name("refresh".to_string())) {
-        // POST /segments/refresh re-matches every segment: the path cannot also be one.
-        return Err(invalid(
-            "/id",
-            ErrorKind::BadValue,
-            "\"refresh\" is reserved (POST /segments/refresh); choose another id",
-        ));
-    }
-    Ok((id, Json::Object(object)))
 }
 
 pub(super) fn references_of(definition: &Segment) -> BTreeSet<SegmentKey> {

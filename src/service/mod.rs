@@ -151,6 +151,16 @@ pub struct EventsApplied {
     pub rebuilt: bool,
 }
 
+/// A definition as a request gives it (`POST /segments`, `PUT /segments/{id}`): the id it
+/// asks for, the definition checked against the data's schema, and the JSON as sent
+/// (without `id`), which is what the state directory saves. Parsed by
+/// [`crate::server::api::segment_request`].
+pub struct SegmentRequest {
+    pub id: Option<SegmentKey>,
+    pub definition: Segment,
+    pub source: Json,
+}
+
 /// A segment's new version (`None`: deleted).
 type Change = (SegmentKey, Option<Arc<StoredSegment>>);
 
@@ -520,15 +530,17 @@ impl Service {
         self.time_limit.map(|limit| Instant::now() + limit)
     }
 
-    /// Stores a new segment (`POST /segments`). The body is a definition with an optional
-    /// `id`; without one, the next free number is given.
-    pub fn create(&self, body: &Json) -> Result<Arc<StoredSegment>, ServiceError> {
-        let (id, source) = split_id(body)?;
+    /// Stores a new segment (`POST /segments`) with the id asked for or, without one, the
+    /// next free number.
+    pub fn create(&self, request: SegmentRequest) -> Result<Arc<StoredSegment>, ServiceError> {
+        let SegmentRequest {
+            id,
+            definition,
+            source,
+        } = request;
         let mut writer = self.lock_writer();
         let mut publishing = self.feed.publishing();
         let snapshot = self.current_while(&mut publishing)?;
-        let definition =
-            Segment::from_json(&source, snapshot.engine.schema()).map_err(ServiceError::Invalid)?;
         let key = match id {
             Some(key) if snapshot.segments.contains_key(&key) => {
                 return Err(ServiceError::Conflict(format!(
@@ -568,8 +580,16 @@ impl Service {
 
     /// Replaces a stored segment's definition (`PUT /segments/{id}`) and re-matches it and
     /// every segment that names it.
-    pub fn update(&self, id: &str, body: &Json) -> Result<Arc<StoredSegment>, ServiceError> {
-        let (body_id, source) = split_id(body)?;
+    pub fn update(
+        &self,
+        id: &str,
+        request: SegmentRequest,
+    ) -> Result<Arc<StoredSegment>, ServiceError> {
+        let SegmentRequest {
+            id: body_id,
+            definition,
+            source,
+        } = request;
         let writer = self.lock_writer();
         let mut publishing = self.feed.publishing();
         let snapshot = self.current_while(&mut publishing)?;
@@ -581,8 +601,6 @@ impl Service {
                 format!("the body's id {other} differs from the path's {key}; ids cannot change"),
             ));
         }
-        let definition =
-            Segment::from_json(&source, snapshot.engine.schema()).map_err(ServiceError::Invalid)?;
         let references = references_of(&definition);
         if let Some(chain) = find_cycle(&key, &references, &snapshot.segments) {
             let pointer = definition
