@@ -92,8 +92,10 @@ impl RecordFile {
                     at = next;
                 }
                 Err(why) if damage == Damage::CutOff || !reader.whole_record_after(at + 1) => {
+                    // A torn end was never acknowledged; a damaged end of a file whose
+                    // records are also kept elsewhere is taken from there.
                     tracing::warn!(
-                        "{}: cut off a torn end at byte {at} ({why}): no request was answered after it was written",
+                        "{}: cut off a torn or damaged end at byte {at} ({why})",
                         path.display()
                     );
                     break;

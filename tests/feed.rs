@@ -253,6 +253,19 @@ fn members_now(server: &Server) -> BTreeMap<String, BTreeSet<String>> {
     members
 }
 
+/// A customer who is not in the stored segment `id`.
+fn outside_of(server: &Server, id: &str) -> i64 {
+    let snapshot = server.service.snapshot();
+    (1..3000)
+        .find(|customer| {
+            let subject = snapshot.customer(*customer).unwrap();
+            !snapshot.segments[&SegmentKey::of(id)]
+                .members
+                .contains(subject)
+        })
+        .expect("some customer is outside")
+}
+
 fn causes(changes: &[Json]) -> BTreeSet<String> {
     changes
         .iter()
@@ -307,15 +320,7 @@ fn every_cause_of_a_change_is_in_the_feed_and_following_it_gives_the_members() {
     let all = feed_over_http(&server, 500);
     assert!(all.iter().any(|c| c["cause"] == json!("refresh")));
     // An event: a customer joins group 3.
-    let snapshot = server.service.snapshot();
-    let outsider = (1..3000)
-        .find(|id| {
-            let subject = snapshot.customer(*id).unwrap();
-            !snapshot.segments[&SegmentKey::of("group")]
-                .members
-                .contains(subject)
-        })
-        .unwrap();
+    let outsider = outside_of(&server, "group");
     let answer = server
         .post_json(
             "/events",
@@ -446,15 +451,7 @@ fn a_consumer_follows_the_feed_live_as_server_sent_events() {
     };
     let (id, change) = next_event();
     assert_eq!((id, change["seq"].as_u64()), (newest, Some(newest)));
-    let snapshot = server.service.snapshot();
-    let outsider = (1..3000)
-        .find(|id| {
-            let subject = snapshot.customer(*id).unwrap();
-            !snapshot.segments[&SegmentKey::of("g3")]
-                .members
-                .contains(subject)
-        })
-        .unwrap();
+    let outsider = outside_of(&server, "g3");
     server
         .post_json(
             "/events",
