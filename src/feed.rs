@@ -19,6 +19,9 @@ use crate::model::{MembershipChange, SegmentKey, SubjectId};
 use crate::records::{Damage, RecordError, RecordFile};
 
 pub const FEED_FILE: &str = "changes.log";
+/// The feed file before the current one: with it, the files hold at least the kept
+/// changes.
+pub const PREVIOUS_FEED_FILE: &str = "changes.previous.log";
 const MAGIC: [u8; 4] = *b"SGCH";
 
 /// The default of [`ChangeFeed::retention`].
@@ -221,21 +224,12 @@ impl Window {
             next: newest,
         })
     }
-
-    /// The kept changes as batches.
-    fn kept(&self) -> Vec<Batch> {
-        let oldest = self.oldest();
-        self.batches
-            .iter()
-            .filter_map(|b| b.since(oldest))
-            .collect()
-    }
 }
 
 /// The feed file of a state directory.
 struct FeedFile {
     records: RecordFile,
-    /// Changes in the file, counting those past retention a compaction will drop.
+    /// Changes in the current file (once as many as are kept, a new one starts).
     changes: usize,
     dir: PathBuf,
 }
@@ -261,8 +255,19 @@ impl ChangeFeed {
     /// The feed of the state directory `dir`, as its file holds it (a torn or damaged end
     /// cut off: [`ChangeFeed::recover`] adds what the event log holds after it).
     pub fn open(dir: &Path, kept: usize) -> Result<ChangeFeed, RecordError> {
-        let opened = RecordFile::open(&dir.join(FEED_FILE), MAGIC, check, Damage::CutOff)?;
         let mut window = Window::new(kept.max(1));
+        let previous = dir.join(PREVIOUS_FEED_FILE);
+        if previous.exists() {
+            let opened = RecordFile::open(&previous, MAGIC, check, Damage::CutOff)?;
+            for payload in &opened.payloads {
+                for batch in decode(payload).expect("checked when read") {
+                    if batch.first >= window.next {
+                        window.push(Arc::new(batch));
+                    }
+                }
+            }
+        }
+        let opened = RecordFile::open(&dir.join(FEED_FILE), MAGIC, check, Damage::CutOff)?;
         let mut changes = 0;
         for payload in &opened.payloads {
             for batch in decode(payload).expect("checked when read") {
@@ -418,9 +423,8 @@ impl Publishing<'_> {
         encode(&kept, &mut payload);
         file.records.append(&[&payload], flush)?;
         file.changes += kept.iter().map(|b| b.moves.len()).sum::<usize>();
-        if file.changes > 2 * limit {
-            let window = self.feed.read().kept();
-            compact(file, &window)?;
+        if file.changes >= limit {
+            rotate(file)?;
         }
         Ok(())
     }
@@ -456,26 +460,26 @@ impl Publishing<'_> {
     }
 }
 
-/// Rewrites the feed file with the kept changes only: a new file flushed, then renamed
-/// over the old one.
-fn compact(file: &mut FeedFile, kept: &[Batch]) -> Result<(), RecordError> {
+/// Starts a new feed file once the current one holds as many changes as are kept: the
+/// current one (flushed) becomes the previous one, replacing the one before, whose
+/// changes are all past retention. Nothing kept is written again, so the writer waits
+/// only for a flush and a rename.
+fn rotate(file: &mut FeedFile) -> Result<(), RecordError> {
     let path = file.dir.join(FEED_FILE);
-    let partial = file.dir.join(format!("{FEED_FILE}.tmp"));
+    let previous = file.dir.join(PREVIOUS_FEED_FILE);
     let failed = |e: &dyn std::fmt::Display| RecordError {
-        path: partial.clone(),
-        reason: format!("cannot compact the change feed: {e}"),
+        path: path.clone(),
+        reason: format!("cannot start a new change feed file: {e}"),
     };
-    let _ = std::fs::remove_file(&partial);
-    let mut fresh = RecordFile::open(&partial, MAGIC, check, Damage::Refuse)?.file;
-    let mut payload = Vec::new();
-    encode(kept, &mut payload);
-    fresh.append(&[&payload], true)?;
-    std::fs::rename(&partial, &path).map_err(|e| failed(&e))?;
+    file.records.flush()?;
+    std::fs::rename(&path, &previous).map_err(|e| failed(&e))?;
+    // A crash now leaves no current file: the next start reads the previous one alone.
+    let fresh = RecordFile::open(&path, MAGIC, check, Damage::CutOff)?.file;
     File::open(&file.dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| failed(&e))?;
-    file.records = RecordFile::open(&path, MAGIC, check, Damage::CutOff)?.file;
-    file.changes = kept.iter().map(|b| b.moves.len()).sum();
+    file.records = fresh;
+    file.changes = 0;
     Ok(())
 }
 
