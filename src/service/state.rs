@@ -193,6 +193,13 @@ impl StateDir {
                 fs::remove_dir_all(leftover).map_err(|e| failed(leftover, e))?;
             }
         }
+        // Old checkpoints a stop cut short while they were being removed.
+        for entry in fs::read_dir(dir).map_err(|e| failed(dir, e))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&format!("{CHECKPOINT}.trash-")) {
+                fs::remove_dir_all(entry.path()).map_err(|e| failed(&entry.path(), e))?;
+            }
+        }
         let description = current.join(CHECKPOINT_FILE);
         let sources = if description.exists() {
             let text = fs::read_to_string(&description).map_err(|e| failed(&description, e))?;
@@ -288,11 +295,21 @@ impl StateDir {
             next.refuse_appends();
             return Ok(next);
         }
-        // The new checkpoint is in force: what is left is tidying.
-        if old.exists()
-            && let Err(e) = fs::remove_dir_all(&old)
-        {
-            tracing::warn!("{}: cannot remove: {e}", old.display());
+        // The new checkpoint is in force: what is left is tidying. The old checkpoint's
+        // files are removed by a thread of its own (deleting them held the writer for tens
+        // of milliseconds), once moved under a name nothing else uses.
+        if old.exists() {
+            let trash = dir.join(format!("{CHECKPOINT}.trash-{stamp}"));
+            match fs::rename(&old, &trash) {
+                Ok(()) => {
+                    std::thread::spawn(move || {
+                        if let Err(e) = fs::remove_dir_all(&trash) {
+                            tracing::warn!("{}: cannot remove: {e}", trash.display());
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!("{}: cannot remove: {e}", old.display()),
+            }
         }
         if let Err(e) = remove_logs_except(dir, &log) {
             tracing::warn!("{e}");

@@ -79,10 +79,6 @@ impl Writer {
             return;
         };
         let Some(state) = &self.state else { return };
-        if let Err(e) = self.feed.publishing().flush() {
-            tracing::warn!("{e}; the events stay in the log");
-            return;
-        }
         let prepared = match pending.job.join() {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(e)) => {
@@ -94,12 +90,20 @@ impl Writer {
                 return;
             }
         };
+        // From here the writer waits: the feed's file flushed (the log it is completed
+        // from goes), the lists accepted meanwhile written to the new log, the swap.
+        let pausing = Instant::now();
+        if let Err(e) = self.feed.publishing().flush() {
+            tracing::warn!("{e}; the events stay in the log");
+            return;
+        }
         match state.commit_checkpoint(prepared, &pending.carried) {
             Ok(log) => {
                 tracing::info!(
-                    "a checkpoint of the data is in force after {:.1} s, its log holding the {} events accepted meanwhile",
+                    "a checkpoint of the data is in force after {:.1} s, its log holding the {} events accepted meanwhile; the writer waited {:.1} ms",
                     pending.started.elapsed().as_secs_f64(),
-                    pending.events
+                    pending.events,
+                    pausing.elapsed().as_secs_f64() * 1e3
                 );
                 self.events = Some((log, pending.events));
             }
