@@ -1489,6 +1489,20 @@ fn a_checkpoint_left_aside_by_a_failed_swap_stays_in_force() {
 }
 
 #[test]
+fn an_old_checkpoint_a_stop_left_half_removed_is_cleared_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let trash = dir.path().join("checkpoint.trash-20261201T000000000000");
+    std::fs::create_dir_all(&trash).unwrap();
+    std::fs::write(trash.join("customers.parquet"), "old").unwrap();
+    let kept = dir.path().join("checkpoint.trashy");
+    std::fs::write(&kept, "not a checkpoint").unwrap();
+    let state = StateDir::open(dir.path()).unwrap();
+    state.sources().unwrap();
+    assert!(!trash.exists());
+    assert!(kept.exists(), "only checkpoint.trash-* directories go");
+}
+
+#[test]
 fn a_torn_last_record_is_dropped_and_damage_before_good_records_stops_the_start() {
     use segmint::events::log::{EventLog, LOG_FILE};
     let (_data, engine) = engine_for(&world(29, 3));
