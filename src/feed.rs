@@ -405,24 +405,34 @@ impl Publishing<'_> {
         self.writer.next = self.numbered.max(last.last() + 1);
         self.numbered = self.writer.next;
         let newest = last.last();
-        let limit = {
-            let mut window = self.feed.window.write().unwrap_or_else(|e| e.into_inner());
-            for batch in &batches {
-                window.push(Arc::new(batch.clone()));
+        let limit = self.feed.retention();
+        // What retention drops at once is not written; the rest is encoded before the
+        // batches move into the window.
+        let oldest = (newest + 1).saturating_sub(limit as u64);
+        let mut payload = Vec::new();
+        let mut written = 0;
+        if self.writer.file.is_some() {
+            if batches[0].first >= oldest {
+                encode(&batches, &mut payload);
+                written = batches.iter().map(|b| b.moves.len()).sum();
+            } else {
+                let kept: Vec<Batch> = batches.iter().filter_map(|b| b.since(oldest)).collect();
+                encode(&kept, &mut payload);
+                written = kept.iter().map(|b| b.moves.len()).sum();
             }
-            window.limit
-        };
+        }
+        {
+            let mut window = self.feed.window.write().unwrap_or_else(|e| e.into_inner());
+            for batch in batches {
+                window.push(Arc::new(batch));
+            }
+        }
         self.feed.newest.send_replace(newest);
         let Some(file) = &mut self.writer.file else {
             return Ok(());
         };
-        // What retention drops at once is not written.
-        let oldest = (newest + 1).saturating_sub(limit as u64);
-        let kept: Vec<Batch> = batches.iter().filter_map(|b| b.since(oldest)).collect();
-        let mut payload = Vec::new();
-        encode(&kept, &mut payload);
         file.records.append(&[&payload], flush)?;
-        file.changes += kept.iter().map(|b| b.moves.len()).sum::<usize>();
+        file.changes += written;
         if file.changes >= limit {
             rotate(file)?;
         }
