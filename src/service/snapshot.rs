@@ -154,15 +154,10 @@ pub(super) fn membership_changes<'k>(
                 .iter()
                 .map(|s| (subjects.id(s), new.contains(s)))
                 .collect(),
-            (false, _) => {
-                let old: BTreeSet<SubjectId> =
-                    old.bitmap().iter().map(|s| old_subjects.id(s)).collect();
-                let new: BTreeSet<SubjectId> =
-                    new.bitmap().iter().map(|s| subjects.id(s)).collect();
-                old.symmetric_difference(&new)
-                    .map(|s| (*s, new.contains(s)))
-                    .collect()
-            }
+            (false, _) => listed_moves(old, new, &old_subjects, &subjects)
+                .into_iter()
+                .map(|m| (m.subject, m.entered))
+                .collect(),
         };
         moved.sort();
         changes.extend(
@@ -190,6 +185,24 @@ fn same_subjects(old: &Subjects, new: &Subjects) -> bool {
                 .iter()
                 .eq(new.base.customer_ids().iter())
             && old.base.visitor_ids == new.base.visitor_ids)
+}
+
+/// Who moved between members over different subjects (a fold or a rebuild numbered them
+/// anew), by subject id, in order.
+fn listed_moves(
+    old: &Members,
+    new: &Members,
+    old_subjects: &Subjects,
+    subjects: &Subjects,
+) -> Vec<Move> {
+    let old: BTreeSet<SubjectId> = old.bitmap().iter().map(|s| old_subjects.id(s)).collect();
+    let new: BTreeSet<SubjectId> = new.bitmap().iter().map(|s| subjects.id(s)).collect();
+    old.symmetric_difference(&new)
+        .map(|s| Move {
+            subject: *s,
+            entered: new.contains(s),
+        })
+        .collect()
 }
 
 /// Segments' members over some subjects: one side of a publication.
@@ -239,18 +252,7 @@ pub(super) fn numbered_moves<'k>(
             let moves = if same {
                 Moved::Dense(old.bitmap().as_ref() ^ new.bitmap().as_ref())
             } else {
-                let old: BTreeSet<SubjectId> =
-                    old.bitmap().iter().map(|s| before.subjects.id(s)).collect();
-                let new: BTreeSet<SubjectId> =
-                    new.bitmap().iter().map(|s| after.subjects.id(s)).collect();
-                Moved::Listed(
-                    old.symmetric_difference(&new)
-                        .map(|s| Move {
-                            subject: *s,
-                            entered: new.contains(s),
-                        })
-                        .collect(),
-                )
+                Moved::Listed(listed_moves(old, new, &before.subjects, &after.subjects))
             };
             Some((key, new, moves))
         })
