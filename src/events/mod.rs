@@ -3,11 +3,10 @@
 //! applied whole or not at all: the first bad event stops it with a pointer to the
 //! offending part, and the dataset is left as it was.
 //!
-//! Events are applied to the tables as loaded (`Dataset::full_table`): rows taken out,
-//! rows added, and the result checked and laid out again by the loader itself
-//! (`load_tables`), so the data after events obeys exactly the rules of a dataset on disk.
-//! That costs a pass over the data per list of events; see the README's Status for what
-//! this means at M.
+//! This module holds the typed events, their log, the rows of one subject as events see
+//! them ([`SubjectRows`], in the columns of [`Layouts`]) and a table written again with
+//! rows taken out and added ([`TableEdit`]). Events are applied to the rows of the subjects
+//! they touch by `crate::live`.
 
 mod event;
 pub mod log;
@@ -15,6 +14,7 @@ pub mod log;
 pub use event::{Event, EventList, OrderChanges, Row};
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -32,7 +32,6 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
 use crate::data::LoadError;
-use crate::data::loader::load_tables;
 use crate::model::{FieldType, TableName};
 use crate::store::{Column, Dataset, Ints, Table, micros_at};
 
@@ -67,8 +66,7 @@ fn refuse(pointer: impl Into<String>, message: impl Into<String>) -> EventError 
     }
 }
 
-/// Why the data now refuses an event: what both appliers (over a whole dataset here,
-/// over the touched subjects' rows in `crate::live::apply`) say, word for word.
+/// Why the data now refuses an event (`crate::live::apply` says it).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Refusal {
     NoCustomer(i64),
@@ -158,13 +156,6 @@ impl Value {
             _ => None,
         }
     }
-}
-
-/// Where a row is: among the rows as loaded, or among those events added.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Loc {
-    Base(u32),
-    Added(usize),
 }
 
 /// The Arrow type a column is handed back to the loader in: the store's types, except
@@ -297,20 +288,26 @@ fn build_array(ty: FieldType, values: &[&Value]) -> ArrayRef {
     }
 }
 
-/// One table under edit: the rows as loaded, the ones taken out, and the rows added.
-struct Editable {
+/// One table of a dataset written again: its rows as loaded, less those taken out, then
+/// the rows added.
+pub(crate) struct TableEdit {
     name: TableName,
     columns: Vec<(String, FieldType)>,
     base: Vec<ArrayRef>,
     base_rows: usize,
     removed: RoaringBitmap,
-    /// `None`: added, then taken out again by a later event.
-    added: Vec<Option<Vec<Value>>>,
+    added: Vec<Vec<Value>>,
 }
 
-impl Editable {
-    fn new(table: &Table) -> Result<Editable, LoadError> {
-        Ok(Editable {
+impl TableEdit {
+    /// Table `name` of `dataset` as read (`Dataset::full_table`), nothing changed yet.
+    pub(crate) fn of(dataset: &Dataset, name: TableName) -> Result<TableEdit, LoadError> {
+        let table = match name {
+            TableName::Customers => dataset.customers.clone(),
+            TableName::Products => dataset.products.clone(),
+            other => dataset.full_table(dataset.relation(other).expect("a relation")),
+        };
+        Ok(TableEdit {
             name: table.name,
             columns: table
                 .columns
@@ -328,60 +325,17 @@ impl Editable {
         })
     }
 
-    fn position(&self, column: &str) -> usize {
-        self.columns
-            .iter()
-            .position(|(name, _)| name == column)
-            .unwrap_or_else(|| panic!("{} has the data model's column {column}", self.name))
+    /// Takes out loaded rows.
+    pub(crate) fn remove(&mut self, rows: impl IntoIterator<Item = usize>) {
+        self.removed.extend(rows.into_iter().map(|row| row as u32));
     }
 
-    fn is_live(&self, loc: Loc) -> bool {
-        match loc {
-            Loc::Base(row) => !self.removed.contains(row),
-            Loc::Added(i) => self.added[i].is_some(),
-        }
+    /// Adds rows in the table's columns ([`Layouts`]).
+    pub(crate) fn add(&mut self, rows: impl IntoIterator<Item = Vec<Value>>) {
+        self.added.extend(rows);
     }
 
-    fn value(&self, loc: Loc, column: usize) -> Value {
-        match loc {
-            Loc::Base(row) => value_at(
-                self.columns[column].1,
-                self.base[column].as_ref(),
-                row as usize,
-            ),
-            Loc::Added(i) => self.added[i].as_ref().expect("a live row")[column].clone(),
-        }
-    }
-
-    fn row(&self, loc: Loc) -> Vec<Value> {
-        (0..self.columns.len())
-            .map(|c| self.value(loc, c))
-            .collect()
-    }
-
-    fn remove(&mut self, loc: Loc) {
-        match loc {
-            Loc::Base(row) => {
-                self.removed.insert(row);
-            }
-            Loc::Added(i) => self.added[i] = None,
-        }
-    }
-
-    fn add(&mut self, row: Vec<Value>) -> Loc {
-        self.added.push(Some(row));
-        Loc::Added(self.added.len() - 1)
-    }
-
-    /// Added rows still live whose `column` holds `id`.
-    fn added_with(&self, column: usize, id: i64) -> impl Iterator<Item = Loc> + '_ {
-        self.added.iter().enumerate().filter_map(move |(i, row)| {
-            let row = row.as_ref()?;
-            (row[column] == Value::Int(id)).then_some(Loc::Added(i))
-        })
-    }
-
-    fn finish(self) -> Result<RecordBatch, LoadError> {
+    pub(crate) fn finish(self) -> Result<RecordBatch, LoadError> {
         let schema = Arc::new(Schema::new(
             self.columns
                 .iter()
@@ -399,445 +353,17 @@ impl Editable {
             .map(|row| Some(!self.removed.contains(row)))
             .collect();
         let kept = filter_record_batch(&base, &keep).map_err(failed)?;
-        let added: Vec<&Vec<Value>> = self.added.iter().flatten().collect();
         let added_columns: Vec<ArrayRef> = self
             .columns
             .iter()
             .enumerate()
             .map(|(c, (_, ty))| {
-                let values: Vec<&Value> = added.iter().map(|row| &row[c]).collect();
+                let values: Vec<&Value> = self.added.iter().map(|row| &row[c]).collect();
                 build_array(*ty, &values)
             })
             .collect();
         let added = RecordBatch::try_new(schema.clone(), added_columns).map_err(failed)?;
         concat_batches(&schema, [&kept, &added]).map_err(failed)
-    }
-}
-
-/// Applies a list of events in order to `dataset`: the dataset they leave, or the first
-/// bad event. `label` names the result in the (unexpected) case that the loader refuses
-/// it.
-pub fn apply(dataset: &Dataset, events: &EventList, label: &Path) -> Result<Dataset, ApplyError> {
-    apply_lists(dataset, std::slice::from_ref(events), label)
-}
-
-/// Applies lists one after the other, each as [`apply`] would (pointers are into the list
-/// that holds the bad event): the data after the last.
-pub fn apply_lists(
-    dataset: &Dataset,
-    lists: &[impl std::borrow::Borrow<EventList>],
-    label: &Path,
-) -> Result<Dataset, ApplyError> {
-    let mut applier = Applier::new(dataset);
-    for list in lists {
-        for (i, event) in list.borrow().events().iter().enumerate() {
-            applier.apply(event, &format!("/{i}"))?;
-        }
-        // As a load would: a list that leaves a subject two active carts on a website
-        // keeps the most recently updated (data-model.md).
-        applier.one_active_cart();
-    }
-    applier.finish(label).map_err(ApplyError::Data)
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    #[error("{0}")]
-    Event(#[from] EventError),
-    /// The events were valid but the data they leave is not (a bug, or data the loader
-    /// rules out that no event check catches): nothing is applied.
-    #[error("the events leave data that does not load: {0}")]
-    Data(LoadError),
-}
-
-struct Applier<'a> {
-    dataset: &'a Dataset,
-    tables: BTreeMap<TableName, Editable>,
-    /// Primary key to row, for tables whose events name rows by key.
-    keys: FxHashMap<TableName, FxHashMap<i64, Loc>>,
-}
-
-impl<'a> Applier<'a> {
-    fn new(dataset: &'a Dataset) -> Applier<'a> {
-        Applier {
-            dataset,
-            tables: BTreeMap::new(),
-            keys: FxHashMap::default(),
-        }
-    }
-
-    fn table(&mut self, name: TableName) -> &mut Editable {
-        let dataset = self.dataset;
-        self.tables.entry(name).or_insert_with(|| {
-            let table = match name {
-                TableName::Customers => dataset.customers.clone(),
-                TableName::Products => dataset.products.clone(),
-                other => dataset.full_table(dataset.relation(other).expect("a relation")),
-            };
-            Editable::new(&table).expect("loaded columns convert back")
-        })
-    }
-
-    /// The row with primary key `id`, if there is one now.
-    fn find(&mut self, name: TableName, id: i64) -> Option<Loc> {
-        let key = name.spec().primary_key.expect("a keyed table");
-        if !self.keys.contains_key(&name) {
-            let table = self.table(name);
-            let column = table.position(key);
-            let ids = table.base[column].as_primitive::<Int64Type>().clone();
-            let index: FxHashMap<i64, Loc> = ids
-                .iter()
-                .enumerate()
-                .filter_map(|(row, id)| Some((id?, Loc::Base(row as u32))))
-                .collect();
-            self.keys.insert(name, index);
-        }
-        let loc = *self.keys[&name].get(&id)?;
-        self.table(name).is_live(loc).then_some(loc)
-    }
-
-    /// Adds a keyed row, replacing the row with the same key.
-    fn upsert(&mut self, name: TableName, row: Vec<Value>) -> Loc {
-        let key_column = self
-            .table(name)
-            .position(name.spec().primary_key.expect("keyed"));
-        let id = row[key_column].id().expect("a checked key");
-        if let Some(old) = self.find(name, id) {
-            self.table(name).remove(old);
-        }
-        let loc = self.table(name).add(row);
-        self.keys
-            .get_mut(&name)
-            .expect("built by find")
-            .insert(id, loc);
-        loc
-    }
-
-    /// Live rows of a child table whose `column` holds `id`: the loaded rows of the owner
-    /// (found through the dataset's grouping) and added rows.
-    fn children(&mut self, name: TableName, column: &str, id: i64) -> Vec<Loc> {
-        let dataset = self.dataset;
-        let base: Vec<Loc> = match (name, column) {
-            (TableName::CartItems, "cart_id") => dataset
-                .cart_index
-                .get(id)
-                .map(|cart| dataset.cart_items.groups.rows_of(cart as usize))
-                .into_iter()
-                .flatten()
-                .map(|r| Loc::Base(r as u32))
-                .collect(),
-            (TableName::WishlistItems, "customer_id") => dataset
-                .customer_index
-                .get(id)
-                .map(|c| dataset.wishlist_items.groups.rows_of(c as usize))
-                .into_iter()
-                .flatten()
-                .map(|r| Loc::Base(r as u32))
-                .collect(),
-            (TableName::Carts | TableName::ProductViews, "visitor_id") => {
-                let relation = dataset.relation(name).expect("a relation");
-                match (dataset.visitor_index.get(id), &relation.visitor_groups) {
-                    (Some(v), Some(groups)) => groups
-                        .rows_of(v as usize)
-                        .map(|r| Loc::Base(r as u32))
-                        .collect(),
-                    _ => Vec::new(),
-                }
-            }
-            _ => unreachable!("no grouping of {name} by {column}"),
-        };
-        let table = self.table(name);
-        let position = table.position(column);
-        let mut rows: Vec<Loc> = base.into_iter().filter(|&l| table.is_live(l)).collect();
-        rows.extend(table.added_with(position, id));
-        rows
-    }
-
-    fn exists(&mut self, name: TableName, id: i64) -> bool {
-        self.find(name, id).is_some()
-    }
-
-    fn apply(&mut self, event: &Event, at: &str) -> Result<(), EventError> {
-        match event {
-            Event::CustomerUpserted(row) => {
-                self.upsert(TableName::Customers, row.values.clone());
-            }
-            Event::ProductUpserted(row) => {
-                self.upsert(TableName::Products, row.values.clone());
-            }
-            Event::AddressUpserted(row) => {
-                self.check_references(TableName::Addresses, row, at)?;
-                self.upsert(TableName::Addresses, row.values.clone());
-            }
-            Event::AddressDeleted { address_id } => {
-                let found = self
-                    .find(TableName::Addresses, *address_id)
-                    .ok_or_else(|| {
-                        Refusal::NoAddress(*address_id).at(format!("{at}/address_id"))
-                    })?;
-                self.table(TableName::Addresses).remove(found);
-            }
-            Event::OrderPlaced {
-                order,
-                items,
-                addresses,
-            } => self.order_placed(order, items, addresses, at)?,
-            Event::OrderUpdated { order_id, changes } => {
-                self.order_updated(*order_id, changes, at)?;
-            }
-            Event::CartUpdated { cart, items } => self.cart_updated(cart, items, at)?,
-            Event::WishlistItemAdded(row) => {
-                self.check_references(TableName::WishlistItems, row, at)?;
-                self.table(TableName::WishlistItems).add(row.values.clone());
-            }
-            Event::WishlistItemRemoved {
-                customer_id,
-                product_id,
-            } => {
-                let items = self.children(TableName::WishlistItems, "customer_id", *customer_id);
-                let table = self.table(TableName::WishlistItems);
-                let product_column = table.position("product_id");
-                let on_list: Vec<Loc> = items
-                    .into_iter()
-                    .filter(|&l| table.value(l, product_column) == Value::Int(*product_id))
-                    .collect();
-                if on_list.is_empty() {
-                    return Err(Refusal::NotOnWishlist {
-                        customer: *customer_id,
-                        product: *product_id,
-                    }
-                    .at(format!("{at}/product_id")));
-                }
-                for loc in on_list {
-                    table.remove(loc);
-                }
-            }
-            Event::ProductViewed(row) => {
-                self.check_references(TableName::ProductViews, row, at)?;
-                self.table(TableName::ProductViews).add(row.values.clone());
-            }
-            Event::VisitorLoggedIn {
-                visitor_id,
-                customer_id,
-            } => self.visitor_logged_in(*visitor_id, *customer_id, at)?,
-        }
-        Ok(())
-    }
-
-    fn order_placed(
-        &mut self,
-        order: &Row,
-        items: &[Row],
-        addresses: &[Row],
-        at: &str,
-    ) -> Result<(), EventError> {
-        let order_id = order.key.expect("a parsed key");
-        if self.exists(TableName::Orders, order_id) {
-            return Err(Refusal::OrderExists(order_id).at(format!("{at}/order_id")));
-        }
-        self.check_references(TableName::Orders, order, at)?;
-        for (i, item) in items.iter().enumerate() {
-            self.check_product(item, &format!("{at}/items/{i}"))?;
-        }
-        self.upsert(TableName::Orders, order.values.clone());
-        for item in items {
-            self.table(TableName::OrderItems).add(item.values.clone());
-        }
-        for address in addresses {
-            self.table(TableName::OrderAddresses)
-                .add(address.values.clone());
-        }
-        Ok(())
-    }
-
-    fn order_updated(
-        &mut self,
-        order_id: i64,
-        changes: &OrderChanges,
-        at: &str,
-    ) -> Result<(), EventError> {
-        let Some(loc) = self.find(TableName::Orders, order_id) else {
-            return Err(Refusal::NoOrder(order_id).at(format!("{at}/order_id")));
-        };
-        let mut values = self.table(TableName::Orders).row(loc);
-        changes.apply_to(&mut values);
-        let table = self.table(TableName::Orders);
-        if let Some(refusal) = missing_required(TableName::Orders, &values, |c| table.position(c)) {
-            return Err(refusal.at(at));
-        }
-        if let Some(customer) = values[table.position("customer_id")].id()
-            && !self.exists(TableName::Customers, customer)
-        {
-            return Err(Refusal::NoCustomer(customer).at(format!("{at}/customer_id")));
-        }
-        self.upsert(TableName::Orders, values);
-        Ok(())
-    }
-
-    fn cart_updated(&mut self, cart: &Row, items: &[Row], at: &str) -> Result<(), EventError> {
-        self.check_references(TableName::Carts, cart, at)?;
-        for (i, item) in items.iter().enumerate() {
-            self.check_product(item, &format!("{at}/items/{i}"))?;
-        }
-        // The cart comes whole: its old items go.
-        let cart_id = cart.key.expect("a parsed key");
-        for old in self.children(TableName::CartItems, "cart_id", cart_id) {
-            self.table(TableName::CartItems).remove(old);
-        }
-        self.upsert(TableName::Carts, cart.values.clone());
-        for item in items {
-            self.table(TableName::CartItems).add(item.values.clone());
-        }
-        Ok(())
-    }
-
-    /// The visitor's carts and product views become the customer's.
-    fn visitor_logged_in(
-        &mut self,
-        visitor: i64,
-        customer: i64,
-        at: &str,
-    ) -> Result<(), EventError> {
-        if !self.exists(TableName::Customers, customer) {
-            return Err(Refusal::NoCustomer(customer).at(format!("{at}/customer_id")));
-        }
-        for name in [TableName::Carts, TableName::ProductViews] {
-            for loc in self.children(name, "visitor_id", visitor) {
-                let table = self.table(name);
-                let mut row = table.row(loc);
-                row[table.position("customer_id")] = Value::Int(customer);
-                row[table.position("visitor_id")] = Value::Null;
-                if name == TableName::Carts {
-                    self.upsert(name, row);
-                } else {
-                    let table = self.table(name);
-                    table.remove(loc);
-                    table.add(row);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Where events left a subject more than one active cart on a website, the most
-    /// recently updated (then the highest cart id) stays active; the others become
-    /// inactive, as the loader rules for a file.
-    fn one_active_cart(&mut self) {
-        let dataset = self.dataset;
-        let table = self.table(TableName::Carts);
-        let [customer, visitor, website, active, updated, cart] = [
-            "customer_id",
-            "visitor_id",
-            "website_id",
-            "is_active",
-            "updated_at",
-            "cart_id",
-        ]
-        .map(|c| table.position(c));
-        let is_active = |table: &Editable, loc: Loc| table.value(loc, active) != Value::Bool(false);
-        // Only carts events wrote can clash: those rows were added.
-        let mut keys: Vec<(Value, Value, Value)> = Vec::new();
-        for loc in (0..table.added.len()).map(Loc::Added) {
-            if table.is_live(loc) && is_active(table, loc) {
-                let key = (
-                    table.value(loc, customer),
-                    table.value(loc, visitor),
-                    table.value(loc, website),
-                );
-                if !keys.contains(&key) {
-                    keys.push(key);
-                }
-            }
-        }
-        for (owner_customer, owner_visitor, on_website) in keys {
-            let base: Vec<Loc> = match (&owner_customer, &owner_visitor) {
-                (Value::Int(c), _) => dataset
-                    .customer_index
-                    .get(*c)
-                    .map(|c| dataset.carts.groups.rows_of(c as usize))
-                    .into_iter()
-                    .flatten()
-                    .map(|r| Loc::Base(r as u32))
-                    .collect(),
-                (_, Value::Int(v)) => {
-                    match (dataset.visitor_index.get(*v), &dataset.carts.visitor_groups) {
-                        (Some(v), Some(groups)) => groups
-                            .rows_of(v as usize)
-                            .map(|r| Loc::Base(r as u32))
-                            .collect(),
-                        _ => Vec::new(),
-                    }
-                }
-                _ => Vec::new(),
-            };
-            let table = self.table(TableName::Carts);
-            let rivals: Vec<Loc> = base
-                .into_iter()
-                .chain((0..table.added.len()).map(Loc::Added))
-                .filter(|&loc| {
-                    table.is_live(loc)
-                        && is_active(table, loc)
-                        && table.value(loc, customer) == owner_customer
-                        && table.value(loc, visitor) == owner_visitor
-                        && table.value(loc, website) == on_website
-                })
-                .collect();
-            let recency = |loc: Loc| {
-                let updated = match table.value(loc, updated) {
-                    Value::Micros(t) => Some(t),
-                    _ => None,
-                };
-                (updated, table.value(loc, cart).id())
-            };
-            let Some(&winner) = rivals.iter().max_by_key(|&&loc| recency(loc)) else {
-                continue;
-            };
-            for loser in rivals.into_iter().filter(|&loc| loc != winner) {
-                let mut row = self.table(TableName::Carts).row(loser);
-                row[active] = Value::Bool(false);
-                self.upsert(TableName::Carts, row);
-            }
-        }
-    }
-
-    /// The customer and the product a row names exist now.
-    fn check_references(&mut self, name: TableName, row: &Row, at: &str) -> Result<(), EventError> {
-        if let Some(customer) = row.customer_id
-            && !self.exists(TableName::Customers, customer)
-        {
-            return Err(Refusal::NoCustomer(customer).at(format!("{at}/customer_id")));
-        }
-        if matches!(name, TableName::WishlistItems | TableName::ProductViews) {
-            self.check_product(row, at)?;
-        }
-        Ok(())
-    }
-
-    fn check_product(&mut self, row: &Row, at: &str) -> Result<(), EventError> {
-        match row.product_id {
-            Some(id) if !self.exists(TableName::Products, id) => {
-                Err(Refusal::NoProduct(id).at(format!("{at}/product_id")))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn finish(mut self, label: &Path) -> Result<Dataset, LoadError> {
-        let started = std::time::Instant::now();
-        let mut tables = BTreeMap::new();
-        for name in TableName::ALL {
-            self.table(name);
-            let editable = self.tables.remove(&name).expect("made just above");
-            tables.insert(name, editable.finish()?);
-        }
-        let built = started.elapsed();
-        let dataset = load_tables(&tables, self.dataset.reference_time, label);
-        tracing::debug!(
-            "tables with events applied: built in {:.1} ms, loaded in {:.1} ms",
-            built.as_secs_f64() * 1e3,
-            (started.elapsed() - built).as_secs_f64() * 1e3
-        );
-        dataset
     }
 }
 
@@ -861,6 +387,11 @@ impl SubjectRows {
 
     pub fn is_empty(&self) -> bool {
         self.0.values().all(Vec::is_empty)
+    }
+
+    /// Its rows, by table.
+    pub(crate) fn tables(&self) -> &BTreeMap<TableName, Vec<Vec<Value>>> {
+        &self.0
     }
 
     /// The product ids its rows name.
@@ -1061,35 +592,25 @@ fn link_value(
     }
 }
 
-/// Every row of subject `subject` (a dense id of `dataset`).
-pub fn subject_rows(dataset: &Dataset, layouts: &Layouts, subject: u32) -> SubjectRows {
-    let mut rows: BTreeMap<TableName, Vec<Vec<Value>>> = BTreeMap::new();
-    let mut take = |name: TableName, range: std::ops::Range<usize>| {
-        let list = rows.entry(name).or_default();
-        list.extend(range.map(|row| row_of(dataset, layouts, name, row)));
-    };
+/// Where a subject's rows are in `dataset`'s tables (`subject`: one of its dense ids):
+/// its customer row, addresses, orders with their items and addresses, carts with their
+/// items, wishlist items and product views.
+pub(crate) fn subject_row_ranges(
+    dataset: &Dataset,
+    subject: u32,
+) -> Vec<(TableName, Range<usize>)> {
+    let mut ranges = Vec::new();
     let customers = dataset.customer_count();
     let (carts, views) = match (subject as usize).checked_sub(customers) {
         None => {
             let c = subject as usize;
-            take(TableName::Customers, c..c + 1);
-            take(TableName::Addresses, dataset.addresses.groups.rows_of(c));
-            let orders = dataset.orders.groups.rows_of(c);
-            for order in orders.clone() {
-                take(
-                    TableName::OrderItems,
-                    dataset.order_items.groups.rows_of(order),
-                );
-                take(
-                    TableName::OrderAddresses,
-                    dataset.order_addresses.groups.rows_of(order),
-                );
+            ranges.push((TableName::Customers, c..c + 1));
+            ranges.push((TableName::Addresses, dataset.addresses.groups.rows_of(c)));
+            for order in dataset.orders.groups.rows_of(c) {
+                ranges.extend(order_row_ranges(dataset, order));
             }
-            take(TableName::Orders, orders);
-            take(
-                TableName::WishlistItems,
-                dataset.wishlist_items.groups.rows_of(c),
-            );
+            let wishlist = dataset.wishlist_items.groups.rows_of(c);
+            ranges.push((TableName::WishlistItems, wishlist));
             (
                 dataset.carts.groups.rows_of(c),
                 dataset.product_views.groups.rows_of(c),
@@ -1106,14 +627,51 @@ pub fn subject_rows(dataset: &Dataset, layouts: &Layouts, subject: u32) -> Subje
         }
     };
     for cart in carts.clone() {
-        take(
-            TableName::CartItems,
-            dataset.cart_items.groups.rows_of(cart),
-        );
+        let items = dataset.cart_items.groups.rows_of(cart);
+        ranges.push((TableName::CartItems, items));
     }
-    take(TableName::Carts, carts);
-    take(TableName::ProductViews, views);
+    ranges.push((TableName::Carts, carts));
+    ranges.push((TableName::ProductViews, views));
+    ranges
+}
+
+/// Where the order at row `order` of `dataset` is, with its items and addresses.
+pub(crate) fn order_row_ranges(dataset: &Dataset, order: usize) -> [(TableName, Range<usize>); 3] {
+    [
+        (TableName::Orders, order..order + 1),
+        (
+            TableName::OrderItems,
+            dataset.order_items.groups.rows_of(order),
+        ),
+        (
+            TableName::OrderAddresses,
+            dataset.order_addresses.groups.rows_of(order),
+        ),
+    ]
+}
+
+/// The rows at `ranges` of `dataset`'s tables, in the columns of [`Layouts`].
+fn rows_at(
+    dataset: &Dataset,
+    layouts: &Layouts,
+    ranges: impl IntoIterator<Item = (TableName, Range<usize>)>,
+) -> SubjectRows {
+    let mut rows: BTreeMap<TableName, Vec<Vec<Value>>> = BTreeMap::new();
+    for (name, range) in ranges {
+        let list = rows.entry(name).or_default();
+        list.extend(range.map(|row| row_of(dataset, layouts, name, row)));
+    }
     SubjectRows(rows)
+}
+
+/// Every row of subject `subject` (a dense id of `dataset`).
+pub fn subject_rows(dataset: &Dataset, layouts: &Layouts, subject: u32) -> SubjectRows {
+    rows_at(dataset, layouts, subject_row_ranges(dataset, subject))
+}
+
+/// The rows of the order at row `order` of `dataset`: the order, its items and addresses.
+pub fn order_rows(dataset: &Dataset, layouts: &Layouts, order: usize) -> SubjectRows {
+    rows_at(dataset, layouts, order_row_ranges(dataset, order))
 }
 
 /// Writes every table of `dataset` as read (`<table>.parquet`) into `dir`, a table at a
@@ -1122,11 +680,8 @@ pub fn write_tables(dataset: &Dataset, dir: &Path) -> Result<(), LoadError> {
     use datafusion::parquet::arrow::ArrowWriter;
     use datafusion::parquet::basic::Compression;
     use datafusion::parquet::file::properties::WriterProperties;
-    let mut applier = Applier::new(dataset);
     for name in TableName::ALL {
-        applier.table(name);
-        let editable = applier.tables.remove(&name).expect("made just above");
-        let batch = editable.finish()?;
+        let batch = TableEdit::of(dataset, name)?.finish()?;
         let path = dir.join(format!("{}.parquet", name.file_stem()));
         let failed = |e: &dyn std::fmt::Display| LoadError::file(&path, e.to_string());
         let file = std::fs::File::create(&path).map_err(|e| failed(&e))?;

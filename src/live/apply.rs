@@ -29,6 +29,8 @@ pub struct Known<'a> {
 #[derive(Default)]
 pub struct Applied {
     pub rows: BTreeMap<u32, SubjectRows>,
+    /// Guest orders' rows, by order id (empty: the order became a customer's).
+    pub guest_orders: BTreeMap<i64, SubjectRows>,
     /// Products written, as rows of the products table.
     pub products: Vec<(i64, Vec<Value>)>,
     pub placed_orders: Vec<i64>,
@@ -36,16 +38,19 @@ pub struct Applied {
     pub owners: Vec<((TableName, i64), u32)>,
 }
 
-/// Applies `lists` in order to `rows`, the rows of every subject they touch.
+/// Applies `lists` in order to `rows`, the rows of every subject they touch, and to
+/// `guest_orders`, the rows of the guest orders they change.
 pub fn apply_to_rows(
     known: &Known<'_>,
     rows: BTreeMap<u32, SubjectRows>,
+    guest_orders: BTreeMap<i64, SubjectRows>,
     lists: &[impl std::borrow::Borrow<EventList>],
 ) -> Result<Applied, EventError> {
     let mut applier = RowsApplier {
         known,
         applied: Applied {
             rows,
+            guest_orders,
             ..Applied::default()
         },
         customers: BTreeSet::new(),
@@ -65,11 +70,18 @@ pub fn apply_to_rows(
             TableName::Carts => "cart_id",
             _ => "address_id",
         };
-        if let Some((owner, _)) = applier.find(table, key, id) {
+        if let Some((Holder::Subject(owner), _)) = applier.find(table, key, id) {
             applier.applied.owners.push(((table, id), owner));
         }
     }
     Ok(applier.applied)
+}
+
+/// Whose rows hold a record: a subject's, or a guest order's own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    Subject(u32),
+    GuestOrder(i64),
 }
 
 struct RowsApplier<'a> {
@@ -121,23 +133,41 @@ impl RowsApplier<'_> {
         (self.known.dense)(subject)
     }
 
-    /// The subject holding the row of `table` whose `key` is `id`, and where it is.
-    fn find(&self, table: TableName, key: &str, id: i64) -> Option<(u32, usize)> {
+    /// The rows of `holder`.
+    fn held_mut(&mut self, holder: Holder) -> &mut SubjectRows {
+        match holder {
+            Holder::Subject(subject) => self.rows_mut(subject),
+            Holder::GuestOrder(order) => self.applied.guest_orders.entry(order).or_default(),
+        }
+    }
+
+    /// Whose rows hold the row of `table` whose `key` is `id`, and where it is.
+    fn find(&self, table: TableName, key: &str, id: i64) -> Option<(Holder, usize)> {
         let position = self.position(table, key);
-        self.applied.rows.iter().find_map(|(&subject, rows)| {
-            let at = rows
-                .rows(table)
+        let at = |rows: &SubjectRows| {
+            rows.rows(table)
                 .iter()
-                .position(|row| row[position].number() == Some(id))?;
-            Some((subject, at))
-        })
+                .position(|row| row[position].number() == Some(id))
+        };
+        let subjects = self.applied.rows.iter();
+        let in_subjects = subjects.map(|(&s, rows)| (Holder::Subject(s), rows));
+        let guests = self.applied.guest_orders.iter();
+        let in_guests = guests.map(|(&order, rows)| (Holder::GuestOrder(order), rows));
+        in_subjects
+            .chain(in_guests)
+            .find_map(|(holder, rows)| Some((holder, at(rows)?)))
     }
 
     /// Takes out the rows of `table` whose `key` is `id`, wherever they are.
     fn take(&mut self, table: TableName, key: &str, id: i64) -> Vec<Vec<Value>> {
         let position = self.position(table, key);
         let mut taken = Vec::new();
-        for rows in self.applied.rows.values_mut() {
+        let applied = &mut self.applied;
+        for rows in applied
+            .rows
+            .values_mut()
+            .chain(applied.guest_orders.values_mut())
+        {
             let list = rows.rows_mut(table);
             let mut i = 0;
             while i < list.len() {
@@ -286,17 +316,20 @@ impl RowsApplier<'_> {
             self.check_product(item, &format!("{at}/items/{i}"))?;
         }
         self.applied.placed_orders.push(order_id);
-        // A guest order is no subject's: only its id is kept, so that it is not placed
-        // again.
-        if let Some(owner) = self.owner(order) {
-            self.written.push((TableName::Orders, order_id));
-            let rows = self.rows_mut(owner);
-            rows.rows_mut(TableName::Orders).push(order.values.clone());
-            let list = rows.rows_mut(TableName::OrderItems);
-            list.extend(items.iter().map(|item| item.values.clone()));
-            let list = rows.rows_mut(TableName::OrderAddresses);
-            list.extend(addresses.iter().map(|address| address.values.clone()));
-        }
+        // A guest order is no subject's: its rows are kept on their own.
+        let holder = match self.owner(order) {
+            Some(owner) => {
+                self.written.push((TableName::Orders, order_id));
+                Holder::Subject(owner)
+            }
+            None => Holder::GuestOrder(order_id),
+        };
+        let rows = self.held_mut(holder);
+        rows.rows_mut(TableName::Orders).push(order.values.clone());
+        let list = rows.rows_mut(TableName::OrderItems);
+        list.extend(items.iter().map(|item| item.values.clone()));
+        let list = rows.rows_mut(TableName::OrderAddresses);
+        list.extend(addresses.iter().map(|address| address.values.clone()));
         Ok(())
     }
 
@@ -309,7 +342,11 @@ impl RowsApplier<'_> {
         let Some((owner, at_row)) = self.find(TableName::Orders, "order_id", order_id) else {
             return Err(Refusal::NoOrder(order_id).at(format!("{at}/order_id")));
         };
-        let mut values = self.applied.rows[&owner].rows(TableName::Orders)[at_row].clone();
+        let held = match owner {
+            Holder::Subject(subject) => &self.applied.rows[&subject],
+            Holder::GuestOrder(order) => &self.applied.guest_orders[&order],
+        };
+        let mut values = held.rows(TableName::Orders)[at_row].clone();
         changes.apply_to(&mut values);
         let position = |column: &str| self.position(TableName::Orders, column);
         if let Some(refusal) = missing_required(TableName::Orders, &values, position) {
@@ -321,11 +358,15 @@ impl RowsApplier<'_> {
         {
             return Err(Refusal::NoCustomer(customer).at(format!("{at}/customer_id")));
         }
-        let new_owner = customer
-            .and_then(|c| self.subject(SubjectId::Customer(c)))
-            .expect("a guest order rebuilds the data instead");
+        let new_owner = match customer {
+            Some(c) => Holder::Subject(
+                self.subject(SubjectId::Customer(c))
+                    .expect("an existing customer has a subject"),
+            ),
+            None => Holder::GuestOrder(order_id),
+        };
         if new_owner == owner {
-            self.rows_mut(owner).rows_mut(TableName::Orders)[at_row] = values;
+            self.held_mut(owner).rows_mut(TableName::Orders)[at_row] = values;
             return Ok(());
         }
         // The order changes hands, with its items and addresses.
@@ -333,7 +374,7 @@ impl RowsApplier<'_> {
         self.take(TableName::Orders, "order_id", order_id);
         let items = self.take(TableName::OrderItems, "order_id", order_id);
         let addresses = self.take(TableName::OrderAddresses, "order_id", order_id);
-        let rows = self.rows_mut(new_owner);
+        let rows = self.held_mut(new_owner);
         rows.rows_mut(TableName::Orders).push(values);
         rows.rows_mut(TableName::OrderItems).extend(items);
         rows.rows_mut(TableName::OrderAddresses).extend(addresses);

@@ -1,8 +1,13 @@
 //! The live data: the loaded data as events change it.
 //!
-//! [`apply`] applies events to the rows of the subjects they touch, and [`matching`]
-//! decides a segment for one subject from its rows, which is how the subjects events
-//! touch get their memberships.
+//! [`delta`] keeps what events changed, per subject; [`apply`] applies events to the rows
+//! of the subjects they touch, [`matching`] decides a segment for one subject from its
+//! rows, which is how the subjects events touch get their memberships, and
+//! [`materialize`] folds a delta into newly loaded data.
 
 pub(crate) mod apply;
+pub mod delta;
 pub mod matching;
+pub mod materialize;
+
+pub use materialize::{ApplyError, apply_lists, materialize};

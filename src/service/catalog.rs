@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use roaring::RoaringBitmap;
 use serde_json::Value as Json;
 
-use super::delta::Data;
+use super::live::Data;
 use super::{Members, SegmentKey, ServiceError};
 use crate::data::value::day_of_micros;
 use crate::segment::{DefinitionError, Segment, SegmentSource};

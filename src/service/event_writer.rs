@@ -12,15 +12,16 @@ use std::time::Instant;
 
 use roaring::RoaringBitmap;
 
-use super::delta::{self, Delta, Subjects};
+use super::live::{self, Delta, PRODUCT_REACH_LIMIT, Subjects};
 use super::snapshot::membership_changes;
 use super::{
     Data, EventsApplied, FOLD_BEHIND_FACTOR, PendingCheckpoint, SegmentKey, Segments, Service,
     ServiceError, Snapshot, Writer, current_day, fold, rematch, state_error,
 };
 use crate::data::value::day_of_micros;
-use crate::events::{self, ApplyError, EventError, EventList};
+use crate::events::{EventError, EventList};
 use crate::feed::{Batch, Cause, Publishing};
+use crate::live::ApplyError;
 use crate::segment::Engine;
 
 /// The lists waiting for a group, and the answers of groups done.
@@ -229,16 +230,28 @@ impl Service {
         let list = Arc::new(list);
         let mut rebuilt = None;
         let mut only = None;
-        let (engine, delta, segments) = match delta::touched_by(
+        let touched = live::touched_by(
             list.events().iter(),
             before.engine.dataset(),
             &before.delta,
-            // A fold that cannot keep up (or keeps being dropped) gives way to a rebuild.
-            writer.checkpoint_after.saturating_mul(FOLD_BEHIND_FACTOR),
-        ) {
-            Ok(touched) => {
+            PRODUCT_REACH_LIMIT,
+        );
+        // A fold that cannot keep up (or keeps being dropped) gives way to a rebuild.
+        let fold_behind = writer.checkpoint_after.saturating_mul(FOLD_BEHIND_FACTOR);
+        let rebuild_reason = match touched.product_beyond_reach {
+            Some((product, reach)) => Some(format!(
+                "product {product} is in the records of {reach} subjects"
+            )),
+            None if before.delta.events >= fold_behind => Some(format!(
+                "{} events since the data was loaded: folding them in",
+                before.delta.events
+            )),
+            None => None,
+        };
+        let (engine, delta, segments) = match rebuild_reason {
+            None => {
                 only = Some(touched.subjects.iter().copied().collect::<RoaringBitmap>());
-                let result = delta::apply(
+                let result = live::apply(
                     &before.engine,
                     &before.delta,
                     &before.segments,
@@ -257,7 +270,7 @@ impl Service {
                     result.segments,
                 )
             }
-            Err(reason) => {
+            Some(reason) => {
                 let (engine, segments) = rebuild(before, &list, now)?;
                 rebuilt = Some(engine.clone());
                 tracing::debug!(
@@ -296,17 +309,21 @@ impl Service {
     }
 }
 
-/// Applies every list since the data was loaded and then `list` to the loaded data, and
-/// matches every segment over the result.
+/// Applies `list` over the delta and folds the result into the loaded data, and matches
+/// every segment over it.
 fn rebuild(
     before: &Snapshot,
-    list: &EventList,
+    list: &Arc<EventList>,
     now: i64,
 ) -> Result<(Arc<Engine>, Segments), ServiceError> {
-    let mut lists: Vec<&EventList> = before.delta.lists.iter().map(|l| l.as_ref()).collect();
-    lists.push(list);
-    let dataset = events::apply_lists(before.engine.dataset(), &lists, Path::new("events"))
-        .map_err(event_error)?;
+    let lists = std::slice::from_ref(list);
+    let dataset = crate::live::apply_lists(
+        before.engine.dataset(),
+        &before.delta,
+        lists,
+        Path::new("events"),
+    )
+    .map_err(event_error)?;
     let engine = Arc::new(Engine::prepared(Arc::new(dataset)));
     let mut segments = before.segments.clone();
     let keys: Vec<SegmentKey> = segments.keys().cloned().collect();

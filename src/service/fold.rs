@@ -1,7 +1,8 @@
 //! Folding events into the data without stopping the writer. Once the delta has grown
-//! past `checkpoint_after_events`, a thread of its own applies its lists to the loaded
-//! data, loads the result, matches every segment over it, and then catches up with the
-//! lists accepted meanwhile (in batches, up to four rounds). When it is done, the writer
+//! past `checkpoint_after_events`, a thread of its own writes the loaded data's tables
+//! with the delta's rows in place ([`crate::live::materialize`]), loads the result,
+//! matches every segment over it, and then catches up with the lists accepted meanwhile
+//! (in batches, up to four rounds). When it is done, the writer
 //! catches up with the lists left and publishes the folded data, matching again the
 //! segments that changed meanwhile (with those that name them). Lists never wait for the
 //! rebuild, only for the writer's catching up: a few lists, unless lists keep coming as
@@ -18,7 +19,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 
 use super::clock::Clock;
-use super::delta::{self, Data, Delta};
+use super::live::{self, Data, Delta};
 use super::{SegmentKey, Segments, ServiceError, Snapshot, rematch};
 use crate::data::value::day_of_micros;
 use crate::events::EventList;
@@ -57,12 +58,12 @@ impl PendingFold {
         clock: Arc<dyn Clock>,
     ) -> PendingFold {
         let base = from.engine.clone();
-        let lists: Vec<Arc<EventList>> = from.delta.lists.iter().cloned().collect();
+        let delta = from.delta.clone();
         let segments = from.segments.clone();
         let day = from.day;
         let job = std::thread::spawn(move || {
             let now = clock.now_micros();
-            let mut folded = fold(base, &lists, segments, day, now)?;
+            let mut folded = fold(base, &delta, segments, day, now)?;
             // Catch up with the lists accepted meanwhile, until few are left. A writer as
             // fast as the catching up is never overtaken: after a few rounds, the writer
             // takes what is left.
@@ -113,13 +114,13 @@ impl PendingFold {
 
 fn fold(
     base: Arc<Engine>,
-    lists: &[Arc<EventList>],
+    delta: &Delta,
     segments: Segments,
     day: Option<i32>,
     now: i64,
 ) -> Result<Folded, String> {
-    let dataset = crate::events::apply_lists(base.dataset(), lists, Path::new("events"))
-        .map_err(|e| format!("the events do not apply to the loaded data: {e}"))?;
+    let dataset = crate::live::materialize(base.dataset(), delta, Path::new("events"))
+        .map_err(|e| format!("the events leave data that does not load: {e}"))?;
     let engine = Arc::new(Engine::prepared(Arc::new(dataset)));
     let mut matched = segments.clone();
     let keys: Vec<SegmentKey> = matched.keys().cloned().collect();
@@ -127,9 +128,9 @@ fn fold(
     Ok(Folded {
         base,
         engine,
-        folded: lists.len(),
+        folded: delta.lists.len(),
         delta: Delta::default(),
-        caught_up: lists.len(),
+        caught_up: delta.lists.len(),
         segments: matched,
         matched_from: segments,
         day,
@@ -144,13 +145,13 @@ impl Folded {
         if batch.is_empty() {
             return Ok(());
         }
-        let touched = delta::touched_by(
+        let touched = live::touched_by(
             batch.iter().flat_map(|list| list.events()),
             self.engine.dataset(),
             &self.delta,
             usize::MAX,
-        )?;
-        let applied = delta::apply(
+        );
+        let applied = live::apply(
             &self.engine,
             &self.delta,
             &self.segments,

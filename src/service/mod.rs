@@ -17,9 +17,9 @@
 
 mod catalog;
 pub mod clock;
-pub mod delta;
 mod event_writer;
 mod fold;
+pub mod live;
 pub mod members;
 pub mod report;
 mod snapshot;
@@ -45,7 +45,7 @@ use crate::segment::definition::{SegmentId, segment_id};
 use crate::segment::{DefinitionError, Engine, ErrorKind, EvalError, Segment};
 use catalog::*;
 use clock::Clock;
-use delta::{Data, Delta};
+use live::{Data, Delta};
 use snapshot::{Side, numbered_moves};
 use state::{SavedSegments, StateDir, StateError};
 use writer::*;

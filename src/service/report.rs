@@ -8,9 +8,9 @@ use roaring::RoaringBitmap;
 use serde::Serialize;
 
 use super::SubjectId;
-use super::delta::{AddedSubjects, Subjects};
 use crate::data::value::format_timestamp;
 use crate::events::{Layouts, SubjectRows};
+use crate::live::delta::{AddedSubjects, Subjects};
 use crate::model::TableName;
 use crate::segment::rows::ColumnReader;
 use crate::store::{Dataset, Ints, Table};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::catalog::Segments;
-use super::delta::{Data, Delta, Subjects};
+use super::live::{Data, Delta, Subjects};
 use super::{
     Members, MembershipChange, SegmentKey, ServiceError, StoredSegment, SubjectId, report,
 };

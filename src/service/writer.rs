@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::catalog::{Segments, rematch};
-use super::delta::{self, Data, Subjects};
+use super::live::{Data, Delta, Subjects};
 use super::snapshot::{Side, numbered_moves};
 use super::state::{self, SavedSegment, SavedSegments, StateDir, StateError};
 use super::{SegmentKey, ServiceError, fold};
 use crate::data::value::day_of_micros;
 use crate::events::log::EventLog;
-use crate::events::{self, EventList, Layouts};
+use crate::events::{EventList, Layouts};
 use crate::feed::{Batch, Cause, ChangeFeed};
 use crate::segment::Engine;
 
@@ -173,14 +173,15 @@ pub(super) fn replay(
         ))
     };
     let layouts = Layouts::of(engine.dataset());
-    let lists: Vec<EventList> = recovered
+    let lists: Vec<Arc<EventList>> = recovered
         .lists
         .into_iter()
-        .map(|list| EventList::parse(list, &layouts))
+        .map(|list| EventList::parse(list, &layouts).map(Arc::new))
         .collect::<Result<_, _>>()
         .map_err(|e| refused(&e))?;
-    let count: usize = lists.iter().map(EventList::len).sum();
-    let dataset = events::apply_lists(engine.dataset(), &lists, path).map_err(|e| refused(&e))?;
+    let count: usize = lists.iter().map(|list| list.len()).sum();
+    let dataset = crate::live::apply_lists(engine.dataset(), &Delta::default(), &lists, path)
+        .map_err(|e| refused(&e))?;
     tracing::info!(
         "replayed {count} logged events in {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
@@ -215,7 +216,7 @@ pub(super) fn days_passed_while_stopped(
         .collect();
     let mut then = segments.clone();
     rematch(&Data::plain(engine), &mut then, &moving, last, last)?;
-    let added = delta::AddedSubjects::default();
+    let added = crate::live::delta::AddedSubjects::default();
     let subjects = Subjects {
         base: engine.dataset(),
         added: &added,
