@@ -35,6 +35,9 @@ pub struct Delta {
     /// The touched subjects' rows now, by their dense id in the loaded data.
     pub rows: imbl::OrdMap<u32, Arc<SubjectRows>>,
     pub touched: RoaringBitmap,
+    /// The tables events wrote for each touched subject: a definition that reads none of
+    /// them matches the subject as over the loaded data.
+    pub written: imbl::OrdMap<u32, TableSet>,
     /// Touched visitors left without records (they moved to a customer): no longer
     /// subjects.
     pub gone: RoaringBitmap,
@@ -54,6 +57,28 @@ pub struct Delta {
     loaded_products: Arc<Mutex<FxHashMap<i64, Option<Arc<ProductRow>>>>>,
     /// The loaded data's tables' columns, made once: shared the same way.
     layouts: Arc<std::sync::OnceLock<Arc<Layouts>>>,
+}
+
+/// A set of tables, a bit each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableSet(u16);
+
+impl TableSet {
+    pub fn of<'t>(tables: impl IntoIterator<Item = &'t TableName>) -> TableSet {
+        let bit = |table: &TableName| {
+            let at = TableName::ALL.iter().position(|t| t == table);
+            1u16 << at.expect("one of the data model's tables")
+        };
+        TableSet(tables.into_iter().map(bit).fold(0, |set, bit| set | bit))
+    }
+
+    pub fn union(self, other: TableSet) -> TableSet {
+        TableSet(self.0 | other.0)
+    }
+
+    pub fn meets(self, other: TableSet) -> bool {
+        self.0 & other.0 != 0
+    }
 }
 
 /// Customers and visitors that events added since the data was loaded. They take the
@@ -142,6 +167,24 @@ impl Subjects<'_> {
 }
 
 impl Delta {
+    /// The touched subjects whose place in a definition reading `reads` may differ from
+    /// the loaded data's: those whose events wrote one of those tables, and those the
+    /// loaded data does not have or no longer has. The loaded data answers for the others
+    /// as it does for the untouched.
+    pub fn changed_for(
+        &self,
+        base: &Dataset,
+        reads: TableSet,
+    ) -> impl Iterator<Item = (u32, &Arc<SubjectRows>)> {
+        let loaded = first_added(base) as u32;
+        self.rows.iter().filter_map(move |(&id, rows)| {
+            let changed = id >= loaded
+                || self.gone.contains(id)
+                || self.written.get(&id).is_none_or(|w| w.meets(reads));
+            changed.then_some((id, rows))
+        })
+    }
+
     /// The columns of the loaded data's tables (`base`: the data this delta is over).
     pub fn layouts(&self, base: &Dataset) -> Arc<Layouts> {
         self.layouts
@@ -443,6 +486,9 @@ pub fn apply_rows(
         }
         next.rows.insert(subject, Arc::new(rows));
         next.touched.insert(subject);
+        let before = next.written.get(&subject).copied().unwrap_or_default();
+        let now = TableSet::of(touched.written.get(&subject).into_iter().flatten());
+        next.written.insert(subject, before.union(now));
     }
     for (order, rows) in applied.guest_orders {
         next.guest_orders.insert(order, Arc::new(rows));

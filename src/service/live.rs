@@ -27,7 +27,7 @@ use super::catalog::{Stored, tables_read};
 use super::{SegmentKey, Segments};
 use crate::data::value::day_of_micros;
 use crate::events::{EventList, SubjectRows};
-pub use crate::live::delta::{Delta, PRODUCT_REACH_LIMIT, Subjects, Touched, touched_by};
+pub use crate::live::delta::{Delta, PRODUCT_REACH_LIMIT, Subjects, TableSet, Touched, touched_by};
 use crate::live::matching::{Matcher, Scope, Subject};
 use crate::model::TableName;
 use crate::segment::plan::Plan;
@@ -234,11 +234,11 @@ impl<'a> Data<'a> {
         };
         let as_of_day = day_of_micros(as_of);
         // The touched subjects, each decided from its rows: (in the universe, members).
-        let decide_all = |touched: &[(&u32, &Arc<SubjectRows>)]| {
+        let decide_all = |touched: &[(u32, &Arc<SubjectRows>)]| {
             let product = delta.product(dataset, &layouts);
             let mut universe = RoaringBitmap::new();
             let mut members = RoaringBitmap::new();
-            for &(&id, rows) in touched {
+            for &(id, rows) in touched {
                 let subject = Subject {
                     id,
                     is_visitor: subjects.is_visitor(id),
@@ -256,7 +256,11 @@ impl<'a> Data<'a> {
             }
             (universe, members)
         };
-        let touched: Vec<(&u32, &Arc<SubjectRows>)> = delta.rows.iter().collect();
+        // Only those whose events wrote a table the definition reads (or that the loaded
+        // data lacks) are decided again.
+        let reads = TableSet::of(&segment.tables_read());
+        let touched: Vec<(u32, &Arc<SubjectRows>)> = delta.changed_for(dataset, reads).collect();
+        let decided: RoaringBitmap = touched.iter().map(|&(id, _)| id).collect();
         // Many touched subjects (a long delta): half on each of two threads, each
         // subject's rows being reads far from the last one's.
         let (touched_universe, touched_members) = if touched.len() >= PARALLEL_SUBJECTS {
@@ -273,8 +277,8 @@ impl<'a> Data<'a> {
         } else {
             decide_all(&touched)
         };
-        let members = (base.members - &delta.touched) | touched_members;
-        let universe = (base.universe_members.as_ref() - &delta.touched) | touched_universe;
+        let members = (base.members - &decided) | touched_members;
+        let universe = (base.universe_members.as_ref() - &decided) | touched_universe;
         Ok(Evaluation {
             members,
             universe: universe.len(),
