@@ -1,9 +1,11 @@
 //! Events applied to the rows of the subjects they touch, in place: no dataset is built
-//! and nothing is loaded again. The checks are the event applier's (`crate::events`),
-//! which applies lists to whole datasets when they are folded in, with the same errors
-//! and pointers: a list applies whole or not at all.
+//! and nothing is loaded again. This is the one applier: lists a writer applies, a fold
+//! catches up with or a start replays all go through it, with the data model's checks,
+//! errors and pointers; a list applies whole or not at all.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use crate::events::{
     Event, EventError, EventList, Layouts, OrderChanges, Refusal, Row, SubjectRows, Value,
@@ -56,7 +58,9 @@ pub fn apply_to_rows(
         customers: BTreeSet::new(),
         written_carts: Vec::new(),
         written: Vec::new(),
+        placed: FxHashMap::default(),
     };
+    applier.index_held_records();
     for list in lists {
         for (i, event) in list.borrow().events().iter().enumerate() {
             applier.apply(event, &format!("/{i}"))?;
@@ -93,6 +97,23 @@ struct RowsApplier<'a> {
     written_carts: Vec<(u32, i64)>,
     /// Orders, carts and addresses the lists wrote or moved.
     written: Vec<(TableName, i64)>,
+    /// Whose rows each order, cart and address was last put in: where it is, if it is
+    /// anywhere. Lists of many events over many subjects (a fold catching up, a replay)
+    /// look a record up here instead of in every subject's rows.
+    placed: FxHashMap<(TableName, i64), Holder>,
+}
+
+/// The table whose key a child table's rows name, with its key column: an item or
+/// address is where its order or cart is.
+fn keyed_by(table: TableName) -> Option<(TableName, &'static str)> {
+    match table {
+        TableName::Orders | TableName::OrderItems | TableName::OrderAddresses => {
+            Some((TableName::Orders, "order_id"))
+        }
+        TableName::Carts | TableName::CartItems => Some((TableName::Carts, "cart_id")),
+        TableName::Addresses => Some((TableName::Addresses, "address_id")),
+        _ => None,
+    }
 }
 
 impl RowsApplier<'_> {
@@ -133,6 +154,46 @@ impl RowsApplier<'_> {
         (self.known.dense)(subject)
     }
 
+    /// Notes where every order, cart and address the rows hold is.
+    fn index_held_records(&mut self) {
+        let subjects = self.applied.rows.iter();
+        let in_subjects = subjects.map(|(&s, rows)| (Holder::Subject(s), rows));
+        let guests = self.applied.guest_orders.iter();
+        let in_guests = guests.map(|(&order, rows)| (Holder::GuestOrder(order), rows));
+        let mut placed = FxHashMap::default();
+        for (holder, rows) in in_subjects.chain(in_guests) {
+            for table in [TableName::Orders, TableName::Carts, TableName::Addresses] {
+                let (_, key) = keyed_by(table).expect("a keyed table");
+                let position = self.position(table, key);
+                for row in rows.rows(table) {
+                    if let Some(id) = row[position].number() {
+                        placed.insert((table, id), holder);
+                    }
+                }
+            }
+        }
+        self.placed = placed;
+    }
+
+    /// Notes that record `id` of keyed `table` is now in `holder`'s rows.
+    fn place(&mut self, table: TableName, id: i64, holder: Holder) {
+        self.placed.insert((table, id), holder);
+    }
+
+    /// The holder that may have the rows of `table` whose `key` is `id`.
+    fn holder_of(&self, table: TableName, key: &str, id: i64) -> Option<Holder> {
+        let (keyed, key_column) = keyed_by(table)?;
+        debug_assert_eq!(key, key_column, "{table} is looked up by {key_column}");
+        self.placed.get(&(keyed, id)).copied()
+    }
+
+    fn held(&self, holder: Holder) -> Option<&SubjectRows> {
+        match holder {
+            Holder::Subject(subject) => self.applied.rows.get(&subject),
+            Holder::GuestOrder(order) => self.applied.guest_orders.get(&order),
+        }
+    }
+
     /// The rows of `holder`.
     fn held_mut(&mut self, holder: Holder) -> &mut SubjectRows {
         match holder {
@@ -144,40 +205,26 @@ impl RowsApplier<'_> {
     /// Whose rows hold the row of `table` whose `key` is `id`, and where it is.
     fn find(&self, table: TableName, key: &str, id: i64) -> Option<(Holder, usize)> {
         let position = self.position(table, key);
-        let at = |rows: &SubjectRows| {
-            rows.rows(table)
-                .iter()
-                .position(|row| row[position].number() == Some(id))
-        };
-        let subjects = self.applied.rows.iter();
-        let in_subjects = subjects.map(|(&s, rows)| (Holder::Subject(s), rows));
-        let guests = self.applied.guest_orders.iter();
-        let in_guests = guests.map(|(&order, rows)| (Holder::GuestOrder(order), rows));
-        in_subjects
-            .chain(in_guests)
-            .find_map(|(holder, rows)| Some((holder, at(rows)?)))
+        let holder = self.holder_of(table, key, id)?;
+        let at = self
+            .held(holder)?
+            .rows(table)
+            .iter()
+            .position(|row| row[position].number() == Some(id))?;
+        Some((holder, at))
     }
 
     /// Takes out the rows of `table` whose `key` is `id`, wherever they are.
     fn take(&mut self, table: TableName, key: &str, id: i64) -> Vec<Vec<Value>> {
         let position = self.position(table, key);
-        let mut taken = Vec::new();
-        let applied = &mut self.applied;
-        for rows in applied
-            .rows
-            .values_mut()
-            .chain(applied.guest_orders.values_mut())
-        {
-            let list = rows.rows_mut(table);
-            let mut i = 0;
-            while i < list.len() {
-                if list[i][position].number() == Some(id) {
-                    taken.push(list.remove(i));
-                } else {
-                    i += 1;
-                }
-            }
-        }
+        let Some(holder) = self.holder_of(table, key, id) else {
+            return Vec::new();
+        };
+        let list = self.held_mut(holder).rows_mut(table);
+        let (taken, kept) = std::mem::take(list)
+            .into_iter()
+            .partition(|row| row[position].number() == Some(id));
+        *list = kept;
         taken
     }
 
@@ -234,8 +281,9 @@ impl RowsApplier<'_> {
                 self.rows_mut(owner)
                     .rows_mut(TableName::Addresses)
                     .push(row.values.clone());
-                self.written
-                    .push((TableName::Addresses, row.key.expect("a parsed key")));
+                let address = row.key.expect("a parsed key");
+                self.place(TableName::Addresses, address, Holder::Subject(owner));
+                self.written.push((TableName::Addresses, address));
             }
             Event::AddressDeleted { address_id } => {
                 if self
@@ -324,6 +372,7 @@ impl RowsApplier<'_> {
             }
             None => Holder::GuestOrder(order_id),
         };
+        self.place(TableName::Orders, order_id, holder);
         let rows = self.held_mut(holder);
         rows.rows_mut(TableName::Orders).push(order.values.clone());
         let list = rows.rows_mut(TableName::OrderItems);
@@ -374,6 +423,7 @@ impl RowsApplier<'_> {
         self.take(TableName::Orders, "order_id", order_id);
         let items = self.take(TableName::OrderItems, "order_id", order_id);
         let addresses = self.take(TableName::OrderAddresses, "order_id", order_id);
+        self.place(TableName::Orders, order_id, new_owner);
         let rows = self.held_mut(new_owner);
         rows.rows_mut(TableName::Orders).push(values);
         rows.rows_mut(TableName::OrderItems).extend(items);
@@ -391,6 +441,7 @@ impl RowsApplier<'_> {
         self.take(TableName::Carts, "cart_id", cart_id);
         self.take(TableName::CartItems, "cart_id", cart_id);
         let owner = self.owner(cart).expect("a cart event adds its subject");
+        self.place(TableName::Carts, cart_id, Holder::Subject(owner));
         let rows = self.rows_mut(owner);
         rows.rows_mut(TableName::Carts).push(cart.values.clone());
         rows.rows_mut(TableName::CartItems)
@@ -443,6 +494,7 @@ impl RowsApplier<'_> {
         rows.rows_mut(TableName::CartItems).extend(items);
         rows.rows_mut(TableName::ProductViews).extend(views);
         for cart in cart_ids {
+            self.place(TableName::Carts, cart, Holder::Subject(to));
             self.written_carts.push((to, cart));
             self.written.push((TableName::Carts, cart));
         }

@@ -35,9 +35,9 @@ pub struct Delta {
     /// The touched subjects' rows now, by their dense id in the loaded data.
     pub rows: imbl::OrdMap<u32, Arc<SubjectRows>>,
     pub touched: RoaringBitmap,
-    /// The tables events wrote for each touched subject: a definition that reads none of
-    /// them matches the subject as over the loaded data.
-    pub written: imbl::OrdMap<u32, TableSet>,
+    /// The touched subjects by table their events wrote: a definition that reads none of
+    /// those a subject's events wrote matches it as over the loaded data.
+    written: WrittenTables,
     /// Touched visitors left without records (they moved to a customer): no longer
     /// subjects.
     pub gone: RoaringBitmap,
@@ -59,25 +59,27 @@ pub struct Delta {
     layouts: Arc<std::sync::OnceLock<Arc<Layouts>>>,
 }
 
-/// A set of tables, a bit each.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TableSet(u16);
+/// The subjects whose events wrote each table, a bitmap per table: a list clones only
+/// the bitmaps of the tables it writes, and a read unions those of the tables it reads.
+#[derive(Clone, Default)]
+struct WrittenTables([Arc<RoaringBitmap>; TableName::ALL.len()]);
 
-impl TableSet {
-    pub fn of<'t>(tables: impl IntoIterator<Item = &'t TableName>) -> TableSet {
-        let bit = |table: &TableName| {
-            let at = TableName::ALL.iter().position(|t| t == table);
-            1u16 << at.expect("one of the data model's tables")
-        };
-        TableSet(tables.into_iter().map(bit).fold(0, |set, bit| set | bit))
+impl WrittenTables {
+    fn at(table: TableName) -> usize {
+        let at = TableName::ALL.iter().position(|&t| t == table);
+        at.expect("one of the data model's tables")
     }
 
-    pub fn union(self, other: TableSet) -> TableSet {
-        TableSet(self.0 | other.0)
+    fn note(&mut self, subject: u32, table: TableName) {
+        Arc::make_mut(&mut self.0[Self::at(table)]).insert(subject);
     }
 
-    pub fn meets(self, other: TableSet) -> bool {
-        self.0 & other.0 != 0
+    fn any_of(&self, tables: &BTreeSet<TableName>) -> RoaringBitmap {
+        let mut subjects = RoaringBitmap::new();
+        for &table in tables {
+            subjects |= self.0[Self::at(table)].as_ref();
+        }
+        subjects
     }
 }
 
@@ -174,15 +176,16 @@ impl Delta {
     pub fn changed_for(
         &self,
         base: &Dataset,
-        reads: TableSet,
-    ) -> impl Iterator<Item = (u32, &Arc<SubjectRows>)> {
-        let loaded = first_added(base) as u32;
-        self.rows.iter().filter_map(move |(&id, rows)| {
-            let changed = id >= loaded
-                || self.gone.contains(id)
-                || self.written.get(&id).is_none_or(|w| w.meets(reads));
-            changed.then_some((id, rows))
-        })
+        reads: &BTreeSet<TableName>,
+    ) -> Vec<(u32, &Arc<SubjectRows>)> {
+        let mut changed = self.written.any_of(reads);
+        changed |= &self.gone;
+        changed.insert_range(first_added(base) as u32..);
+        changed &= &self.touched;
+        changed
+            .iter()
+            .filter_map(|id| Some((id, self.rows.get(&id)?)))
+            .collect()
     }
 
     /// The columns of the loaded data's tables (`base`: the data this delta is over).
@@ -486,9 +489,9 @@ pub fn apply_rows(
         }
         next.rows.insert(subject, Arc::new(rows));
         next.touched.insert(subject);
-        let before = next.written.get(&subject).copied().unwrap_or_default();
-        let now = TableSet::of(touched.written.get(&subject).into_iter().flatten());
-        next.written.insert(subject, before.union(now));
+        for &table in touched.written.get(&subject).into_iter().flatten() {
+            next.written.note(subject, table);
+        }
     }
     for (order, rows) in applied.guest_orders {
         next.guest_orders.insert(order, Arc::new(rows));

@@ -27,7 +27,7 @@ use super::catalog::{Stored, tables_read};
 use super::{SegmentKey, Segments};
 use crate::data::value::day_of_micros;
 use crate::events::{EventList, SubjectRows};
-pub use crate::live::delta::{Delta, PRODUCT_REACH_LIMIT, Subjects, TableSet, Touched, touched_by};
+pub use crate::live::delta::{Delta, PRODUCT_REACH_LIMIT, Subjects, Touched, touched_by};
 use crate::live::matching::{Matcher, Scope, Subject};
 use crate::model::TableName;
 use crate::segment::plan::Plan;
@@ -258,8 +258,7 @@ impl<'a> Data<'a> {
         };
         // Only those whose events wrote a table the definition reads (or that the loaded
         // data lacks) are decided again.
-        let reads = TableSet::of(&segment.tables_read());
-        let touched: Vec<(u32, &Arc<SubjectRows>)> = delta.changed_for(dataset, reads).collect();
+        let touched = delta.changed_for(dataset, &segment.tables_read());
         let decided: RoaringBitmap = touched.iter().map(|&(id, _)| id).collect();
         // Many touched subjects (a long delta): half on each of two threads, each
         // subject's rows being reads far from the last one's.
