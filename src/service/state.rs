@@ -197,7 +197,11 @@ impl StateDir {
         for entry in fs::read_dir(dir).map_err(|e| failed(dir, e))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with(&format!("{CHECKPOINT}.trash-")) {
-                fs::remove_dir_all(entry.path()).map_err(|e| failed(&entry.path(), e))?;
+                match fs::remove_dir_all(entry.path()) {
+                    // The thread of a service stopped in this process is removing it.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    other => other.map_err(|e| failed(&entry.path(), e))?,
+                }
             }
         }
         let description = current.join(CHECKPOINT_FILE);
