@@ -170,19 +170,14 @@ impl Subjects<'_> {
 
 impl Delta {
     /// The touched subjects whose place in a definition reading `reads` may differ from
-    /// the loaded data's: those whose events wrote one of those tables, and those the
-    /// loaded data does not have or no longer has. The loaded data answers for the others
-    /// as it does for the untouched.
-    pub fn changed_for(
-        &self,
-        base: &Dataset,
-        reads: &BTreeSet<TableName>,
-    ) -> Vec<(u32, &Arc<SubjectRows>)> {
-        let mut changed = self.written.any_of(reads);
-        changed |= &self.gone;
-        changed.insert_range(first_added(base) as u32..);
-        changed &= &self.touched;
-        changed
+    /// the loaded data's: those whose events wrote one of those tables. The loaded data
+    /// answers for the others as it does for the untouched. `reads` holds the tables of
+    /// the definition's universe too, and a subject events added or took away wrote
+    /// those: a customer is added by `customer_upserted`, a visitor by a view or a cart,
+    /// and a visitor goes by `visitor_logged_in`, which writes its carts and views.
+    pub fn changed_for(&self, reads: &BTreeSet<TableName>) -> Vec<(u32, &Arc<SubjectRows>)> {
+        self.written
+            .any_of(reads)
             .iter()
             .filter_map(|id| Some((id, self.rows.get(&id)?)))
             .collect()

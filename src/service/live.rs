@@ -258,7 +258,7 @@ impl<'a> Data<'a> {
         };
         // Only those whose events wrote a table the definition reads (or that the loaded
         // data lacks) are decided again.
-        let touched = delta.changed_for(dataset, &segment.tables_read());
+        let touched = delta.changed_for(&segment.tables_read());
         let decided: RoaringBitmap = touched.iter().map(|&(id, _)| id).collect();
         // Many touched subjects (a long delta): half on each of two threads, each
         // subject's rows being reads far from the last one's.
