@@ -173,14 +173,14 @@ impl Service {
                 *logged += applied.list.len();
                 // Rebuilt data holds every event: once the log is long, it is written as a
                 // checkpoint (by a thread of its own), which then replaces the log.
-                if let Some(pending) = &mut writer.pending {
-                    pending.carried.push(applied.list.clone());
-                    pending.events += applied.list.len();
+                if let Some(pending) = &writer.pending {
+                    pending.carry(applied.list.clone());
                 } else if let Some(engine) = &applied.rebuilt
                     && *logged >= writer.checkpoint_after
                     && let Some(state) = &writer.state
                 {
-                    writer.pending = Some(PendingCheckpoint::start(state, engine.clone()));
+                    let pending = PendingCheckpoint::start(state, engine.clone(), Vec::new());
+                    writer.pending = Some(pending);
                 }
             }
         }

@@ -275,7 +275,7 @@ impl Service {
                     (Some(state), Some((_, logged)))
                         if *logged >= options.checkpoint_after_events.max(1) =>
                     {
-                        Some(PendingCheckpoint::start(state, first_engine))
+                        Some(PendingCheckpoint::start(state, first_engine, Vec::new()))
                     }
                     _ => None,
                 },
@@ -424,7 +424,7 @@ impl Service {
             Err(std::sync::TryLockError::WouldBlock) => return false,
         };
         writer.fold.as_ref().is_some_and(|f| f.is_finished())
-            || writer.pending.as_ref().is_some_and(|p| p.job.is_finished())
+            || writer.pending.as_ref().is_some_and(|p| p.is_finished())
     }
 
     /// Publishes a fold and puts a checkpoint in force that were done in the background
@@ -491,16 +491,8 @@ impl Service {
             && let (Some(state), Some((_, logged))) = (&writer.state, &writer.events)
             && *logged >= writer.checkpoint_after
         {
-            let mut pending = PendingCheckpoint::start(state, engine);
-            pending.carried = current
-                .delta
-                .lists
-                .iter()
-                .skip(folded_lists)
-                .cloned()
-                .collect();
-            pending.events = pending.carried.iter().map(|list| list.len()).sum();
-            writer.pending = Some(pending);
+            let carried = current.delta.lists.iter().skip(folded_lists).cloned();
+            writer.pending = Some(PendingCheckpoint::start(state, engine, carried.collect()));
         }
     }
 

@@ -245,27 +245,19 @@ impl StateDir {
         carried: &[impl std::borrow::Borrow<crate::events::EventList>],
     ) -> Result<crate::events::log::EventLog, StateError> {
         let dir = &self.dir;
-        let partial = prepared.partial;
+        let PreparedCheckpoint {
+            partial,
+            log_name,
+            log: mut next,
+        } = prepared;
         let old = dir.join(format!("{CHECKPOINT}.old"));
-        // A name no file has: creating the new log must never empty the live one.
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%6f");
-        let log_name = (0..)
-            .map(|n| format!("events-{stamp}-{n}.log"))
-            .find(|name| !dir.join(name).exists())
-            .expect("some name is free");
         let description = serde_json::to_vec_pretty(&CheckpointFile {
             format: FORMAT,
             log: log_name.clone(),
         })
         .map_err(|e| checkpoint_failed(&partial, &e))?;
         write_atomically(&partial.join(CHECKPOINT_FILE), &description)?;
-        let log = dir.join(&log_name);
-        File::create(&log)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| checkpoint_failed(&log, &e))?;
-        let mut next = crate::events::log::EventLog::open_file(&log)
-            .map_err(|e| checkpoint_failed(&e.path, &e.reason))?
-            .log;
         if !carried.is_empty() {
             next.append_all(carried)
                 .map_err(|e| checkpoint_failed(&e.path, &e.reason))?;
@@ -315,7 +307,7 @@ impl StateDir {
                 Err(e) => tracing::warn!("{}: cannot remove: {e}", old.display()),
             }
         }
-        if let Err(e) = remove_logs_except(dir, &log) {
+        if let Err(e) = remove_logs_except(dir, &dir.join(&log_name)) {
             tracing::warn!("{e}");
         }
         Ok(next)
@@ -325,6 +317,22 @@ impl StateDir {
 /// A checkpoint's data written beside the state's checkpoint, not yet in force.
 pub struct PreparedCheckpoint {
     partial: PathBuf,
+    /// The log that takes over with it, holding the lists carried so far.
+    log_name: String,
+    log: crate::events::log::EventLog,
+}
+
+impl PreparedCheckpoint {
+    /// Writes lists accepted since the checkpoint's data was taken to its log (flushed):
+    /// what the writer need not write when it puts the checkpoint in force.
+    pub fn carry(
+        &mut self,
+        lists: &[impl std::borrow::Borrow<crate::events::EventList>],
+    ) -> Result<(), StateError> {
+        self.log
+            .append_all(lists)
+            .map_err(|e| checkpoint_failed(&e.path, &e.reason))
+    }
 }
 
 fn checkpoint_failed(path: &Path, e: &dyn std::fmt::Display) -> StateError {
@@ -364,7 +372,25 @@ pub fn prepare_checkpoint(
     };
     let meta = serde_json::to_vec_pretty(&meta).map_err(|e| checkpoint_failed(&partial, &e))?;
     write_atomically(&partial.join(crate::data::loader::META_FILE), &meta)?;
-    Ok(PreparedCheckpoint { partial })
+    // A name no file has: creating the new log must never empty the live one. Until the
+    // checkpoint is in force, a start removes it with the other logs not in force.
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%6f");
+    let log_name = (0..)
+        .map(|n| format!("events-{stamp}-{n}.log"))
+        .find(|name| !dir.join(name).exists())
+        .expect("some name is free");
+    let path = dir.join(&log_name);
+    File::create(&path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| checkpoint_failed(&path, &e))?;
+    let log = crate::events::log::EventLog::open_file(&path)
+        .map_err(|e| checkpoint_failed(&e.path, &e.reason))?
+        .log;
+    Ok(PreparedCheckpoint {
+        partial,
+        log_name,
+        log,
+    })
 }
 
 /// Logs other than `keep` hold events a checkpoint has folded in (or, from a checkpoint

@@ -2,7 +2,7 @@
 //! fold under way; saving definitions, replaying the log at start, and the moves of the
 //! days a stopped server missed.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::catalog::{Segments, rematch};
@@ -32,32 +32,82 @@ pub(super) struct Writer {
 }
 
 /// A checkpoint of rebuilt data, written while lists go on being accepted: they go to the
-/// log in force as usual, and are carried into the checkpoint's log when it takes over.
+/// log in force as usual, and are carried into the checkpoint's log too. Its thread writes
+/// those accepted while it works; the writer, those left when it puts it in force.
 pub(super) struct PendingCheckpoint {
-    pub(super) job: std::thread::JoinHandle<Result<state::PreparedCheckpoint, StateError>>,
-    /// The lists accepted since the checkpoint's data was taken, and their events.
-    pub(super) carried: Vec<Arc<EventList>>,
-    pub(super) events: usize,
-    pub(super) started: Instant,
+    job: std::thread::JoinHandle<Result<state::PreparedCheckpoint, StateError>>,
+    carried: Arc<Mutex<Carried>>,
+    started: Instant,
 }
 
+/// The lists accepted since the checkpoint's data was taken.
+#[derive(Default)]
+struct Carried {
+    /// Those not yet in the checkpoint's log.
+    waiting: Vec<Arc<EventList>>,
+    /// Events of all of them.
+    events: usize,
+}
+
+/// Lists the checkpoint's thread leaves for the writer: writing them holds up lists.
+const CARRIED_BY_THE_WRITER: usize = 8;
+/// Rounds of carrying lists before the writer takes what is left.
+const CARRYING_ROUNDS: usize = 4;
+
 impl PendingCheckpoint {
-    pub(super) fn start(state: &StateDir, engine: Arc<Engine>) -> PendingCheckpoint {
+    /// Writes the data of `engine` as a checkpoint, `carried` (the lists accepted since
+    /// that data) to go to its log.
+    pub(super) fn start(
+        state: &StateDir,
+        engine: Arc<Engine>,
+        carried: Vec<Arc<EventList>>,
+    ) -> PendingCheckpoint {
         let dir = state.dir().to_path_buf();
+        let events = carried.iter().map(|list| list.len()).sum();
+        let carried = Arc::new(Mutex::new(Carried {
+            waiting: carried,
+            events,
+        }));
+        let shared = carried.clone();
         let job = std::thread::spawn(move || {
             let dataset = engine.dataset();
             let reference_time = dataset
                 .reference_time
                 .map(crate::data::value::format_timestamp);
-            state::prepare_checkpoint(&dir, dataset, reference_time)
+            let mut prepared = state::prepare_checkpoint(&dir, dataset, reference_time)?;
+            // The lists accepted meanwhile, written here rather than by the writer.
+            for _ in 0..CARRYING_ROUNDS {
+                let lists = std::mem::take(&mut lock(&shared).waiting);
+                if !lists.is_empty() {
+                    prepared.carry(&lists)?;
+                }
+                if lists.len() <= CARRIED_BY_THE_WRITER {
+                    break;
+                }
+            }
+            Ok(prepared)
         });
         PendingCheckpoint {
             job,
-            carried: Vec::new(),
-            events: 0,
+            carried,
             started: Instant::now(),
         }
     }
+
+    /// A list accepted (and logged) while the checkpoint is pending.
+    pub(super) fn carry(&self, list: Arc<EventList>) {
+        let mut carried = lock(&self.carried);
+        carried.events += list.len();
+        carried.waiting.push(list);
+    }
+
+    pub(super) fn is_finished(&self) -> bool {
+        self.job.is_finished()
+    }
+}
+
+fn lock(carried: &Mutex<Carried>) -> std::sync::MutexGuard<'_, Carried> {
+    carried.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Drop for Writer {
@@ -74,7 +124,7 @@ impl Writer {
     pub(super) fn finish_checkpoint(&mut self, wait: bool) {
         let Some(pending) = self
             .pending
-            .take_if(|pending| wait || pending.job.is_finished())
+            .take_if(|pending| wait || pending.is_finished())
         else {
             return;
         };
@@ -97,15 +147,16 @@ impl Writer {
             tracing::warn!("{e}; the events stay in the log");
             return;
         }
-        match state.commit_checkpoint(prepared, &pending.carried) {
+        let Carried { waiting, events } = std::mem::take(&mut *lock(&pending.carried));
+        match state.commit_checkpoint(prepared, &waiting) {
             Ok(log) => {
                 tracing::info!(
-                    "a checkpoint of the data is in force after {:.1} s, its log holding the {} events accepted meanwhile; the writer waited {:.1} ms",
+                    "a checkpoint of the data is in force after {:.1} s, its log holding the {events} events accepted meanwhile ({} lists written by the writer); the writer waited {:.1} ms",
                     pending.started.elapsed().as_secs_f64(),
-                    pending.events,
+                    waiting.len(),
                     pausing.elapsed().as_secs_f64() * 1e3
                 );
-                self.events = Some((log, pending.events));
+                self.events = Some((log, events));
             }
             Err(e) => tracing::warn!("{e}; the events stay in the log"),
         }
