@@ -800,6 +800,50 @@ proptest! {
     }
 
     #[test]
+    /// A replay applies a long log in rounds, folding the rows in between: however long
+    /// the rounds, the data is the naive model's.
+    fn lists_applied_in_bulk_in_rounds_of_any_length_leave_the_naive_models_data(
+        seed in any::<u64>(), customers in 0usize..8, events_per_fold in 1usize..12,
+    ) {
+        let mut world = world(seed, customers);
+        let as_of = parse_instant(AS_OF[1]).unwrap();
+        let (_data, engine) = engine_for(&world);
+        let loaded = engine.dataset().clone();
+        let mut rng = Pcg64::seed_from_u64(seed ^ 0xb01c);
+        let mut fresh = 10_000;
+        let lists: Vec<Arc<EventList>> = (0..6)
+            .map(|_| {
+                let list: Vec<Json> = (0..rng.random_range(1..5))
+                    .map(|_| {
+                        let event = random_event(&mut rng, &world, &mut fresh);
+                        apply_naively(&mut world, &event);
+                        event
+                    })
+                    .collect();
+                one_active_cart(&mut world);
+                Arc::new(parsed(&Json::Array(list), &loaded))
+            })
+            .collect();
+        let after = segmint::live::apply_lists_folding_every(
+            &loaded,
+            &Default::default(),
+            &lists,
+            std::path::Path::new("replayed"),
+            events_per_fold,
+        )
+        .unwrap();
+        let service = start(Engine::new(Arc::new(after)), as_of, None);
+        let mut definitions = BTreeMap::new();
+        for i in 0..4 {
+            let mut body = segment(&mut rng, 2, false);
+            definitions.insert(format!("s{i}"), body.clone());
+            body["id"] = json!(format!("s{i}"));
+            segmint::server::api::create_segment(&service, &body).unwrap();
+        }
+        prop_assert_eq!(memberships(&service), expected_memberships(&world, as_of, &definitions));
+    }
+
+    #[test]
     fn lists_folded_into_the_data_in_the_background_match_evaluating_from_scratch(
         seed in any::<u64>(), customers in 0usize..8,
     ) {

@@ -290,18 +290,18 @@ fn build_array(ty: FieldType, values: &[&Value]) -> ArrayRef {
 
 /// One table of a dataset written again: its rows as loaded, less those taken out, then
 /// the rows added.
-pub(crate) struct TableEdit {
+pub(crate) struct TableEdit<'a> {
     name: TableName,
     columns: Vec<(String, FieldType)>,
     base: Vec<ArrayRef>,
     base_rows: usize,
     removed: RoaringBitmap,
-    added: Vec<Vec<Value>>,
+    added: Vec<&'a [Value]>,
 }
 
-impl TableEdit {
+impl<'a> TableEdit<'a> {
     /// Table `name` of `dataset` as read (`Dataset::full_table`), nothing changed yet.
-    pub(crate) fn of(dataset: &Dataset, name: TableName) -> Result<TableEdit, LoadError> {
+    pub(crate) fn of(dataset: &Dataset, name: TableName) -> Result<TableEdit<'a>, LoadError> {
         let table = match name {
             TableName::Customers => dataset.customers.clone(),
             TableName::Products => dataset.products.clone(),
@@ -331,7 +331,7 @@ impl TableEdit {
     }
 
     /// Adds rows in the table's columns ([`Layouts`]).
-    pub(crate) fn add(&mut self, rows: impl IntoIterator<Item = Vec<Value>>) {
+    pub(crate) fn add(&mut self, rows: impl IntoIterator<Item = &'a [Value]>) {
         self.added.extend(rows);
     }
 

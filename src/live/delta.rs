@@ -169,6 +169,12 @@ impl Subjects<'_> {
 }
 
 impl Delta {
+    /// Whether events wrote `subject`'s rows of `table` (a subject events added wrote
+    /// every table it has rows in).
+    pub fn wrote(&self, subject: u32, table: TableName) -> bool {
+        self.written.0[WrittenTables::at(table)].contains(subject)
+    }
+
     /// The touched subjects whose place in a definition reading `reads` may differ from
     /// the loaded data's: those whose events wrote one of those tables. The loaded data
     /// answers for the others as it does for the untouched. `reads` holds the tables of
@@ -414,14 +420,23 @@ fn row_owner(relation: &crate::store::Relation, row: usize, customers: u32) -> O
         .or_else(|| owned(relation.visitor_groups.as_ref()?).map(|v| customers + v))
 }
 
+/// What the touched subjects' rows were before the lists: kept for deciding who moved, or
+/// not (a fold or a replay, where they are the bulk of the memory).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RowsBefore {
+    Kept,
+    Dropped,
+}
+
 /// Applies `lists` in order to the subjects and guest orders in `touched` (what
-/// [`touched_by`] gives for their events as one list): the delta they leave, and the
-/// touched subjects' rows before, in the order of `touched.subjects`.
+/// [`touched_by`] gives for their events as one list): the delta they leave, and (if
+/// kept) the touched subjects' rows before, in the order of `touched.subjects`.
 pub fn apply_rows(
     base: &Dataset,
     delta: &Delta,
     touched: &Touched,
     lists: &[Arc<EventList>],
+    before: RowsBefore,
 ) -> Result<(Delta, Vec<Arc<SubjectRows>>), EventError> {
     let subjects = Subjects {
         base,
@@ -429,7 +444,7 @@ pub fn apply_rows(
     };
     let layouts = delta.layouts(base);
     let layouts = layouts.as_ref();
-    let rows_before: Vec<Arc<SubjectRows>> = touched
+    let mut rows_before: Vec<Arc<SubjectRows>> = touched
         .subjects
         .iter()
         .map(|&s| match delta.rows.get(&s) {
@@ -461,12 +476,24 @@ pub fn apply_rows(
         product_added: &|id| delta.products.contains_key(&id),
         order_placed: &|id| delta.new_orders.contains(&id),
     };
-    let rows: BTreeMap<u32, SubjectRows> = touched
-        .subjects
-        .iter()
-        .zip(&rows_before)
-        .map(|(&subject, rows)| (subject, rows.as_ref().clone()))
-        .collect();
+    let rows: BTreeMap<u32, SubjectRows> = match before {
+        RowsBefore::Kept => touched
+            .subjects
+            .iter()
+            .zip(&rows_before)
+            .map(|(&subject, rows)| (subject, rows.as_ref().clone()))
+            .collect(),
+        // Rows read from the loaded data are moved, not copied.
+        RowsBefore::Dropped => touched
+            .subjects
+            .iter()
+            .zip(std::mem::take(&mut rows_before))
+            .map(|(&subject, rows)| {
+                let rows = Arc::try_unwrap(rows).unwrap_or_else(|shared| (*shared).clone());
+                (subject, rows)
+            })
+            .collect(),
+    };
     let applied = apply_to_rows(&known, rows, guest_orders, lists)?;
     let mut next = Delta {
         added: touched.added.clone(),

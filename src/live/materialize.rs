@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::delta::{Delta, apply_rows, touched_by};
+use super::delta::{Delta, RowsBefore, apply_rows, touched_by};
 use crate::data::LoadError;
 use crate::data::loader::load_tables;
 use crate::events::{EventError, EventList, TableEdit, order_row_ranges, subject_row_ranges};
@@ -25,6 +25,10 @@ pub enum ApplyError {
     Data(LoadError),
 }
 
+/// Events applied between two folds while lists are applied in bulk (a replay): the
+/// touched subjects' rows, held as values, are what bounds the memory.
+const EVENTS_PER_FOLD: usize = 200_000;
+
 /// The data `lists` leave when applied in order over `delta` (over `base`), as one
 /// dataset. `label` names the result in the (unexpected) case that the loader refuses it.
 pub fn apply_lists(
@@ -33,12 +37,43 @@ pub fn apply_lists(
     lists: &[Arc<EventList>],
     label: &Path,
 ) -> Result<Dataset, ApplyError> {
-    let events = lists.iter().flat_map(|list| list.events());
-    // Every row is read once and the result loaded whole: no subject's memberships are
-    // decided here, so a product's reach need not be.
-    let touched = touched_by(events, base, delta, 0);
-    let (after, _) = apply_rows(base, delta, &touched, lists)?;
-    materialize(base, &after, label).map_err(ApplyError::Data)
+    apply_lists_folding_every(base, delta, lists, label, EVENTS_PER_FOLD)
+}
+
+/// [`apply_lists`], folding the rows in every `events_per_fold` events (at least a list).
+pub fn apply_lists_folding_every(
+    base: &Dataset,
+    delta: &Delta,
+    lists: &[Arc<EventList>],
+    label: &Path,
+    events_per_fold: usize,
+) -> Result<Dataset, ApplyError> {
+    let mut folded: Option<Dataset> = None;
+    let mut delta = delta.clone();
+    let mut rest = lists;
+    while !rest.is_empty() || folded.is_none() {
+        let mut events = 0;
+        let take = rest
+            .iter()
+            .take_while(|list| {
+                events += list.len();
+                events <= events_per_fold
+            })
+            .count()
+            .max(1)
+            .min(rest.len());
+        let (round, after) = rest.split_at(take);
+        rest = after;
+        let data = folded.as_ref().unwrap_or(base);
+        let events = round.iter().flat_map(|list| list.events());
+        // No subject's memberships are decided here, so a product's reach need not be.
+        let touched = touched_by(events, data, &delta, 0);
+        let (applied, _) = apply_rows(data, &delta, &touched, round, RowsBefore::Dropped)?;
+        let next = materialize(data, &applied, label).map_err(ApplyError::Data)?;
+        folded = Some(next);
+        delta = Delta::default();
+    }
+    Ok(folded.expect("folded at least once"))
 }
 
 /// `base` with `delta` folded in.
@@ -49,10 +84,14 @@ pub fn materialize(base: &Dataset, delta: &Delta, label: &Path) -> Result<Datase
         .map(|name| Ok((name, TableEdit::of(base, name)?)))
         .collect::<Result<_, LoadError>>()?;
     let read = started.elapsed();
+    // A subject's rows of a table its events never wrote are as loaded: they stay where
+    // they are, and only the rows of the tables written are replaced.
     let loaded_subjects = (base.customer_count() + base.visitor_count()) as u32;
     for subject in delta.touched.iter().filter(|&s| s < loaded_subjects) {
         for (name, rows) in subject_row_ranges(base, subject) {
-            tables.get_mut(&name).expect("every table").remove(rows);
+            if delta.wrote(subject, name) {
+                tables.get_mut(&name).expect("every table").remove(rows);
+            }
         }
     }
     for &order in delta.guest_orders.keys() {
@@ -62,13 +101,18 @@ pub fn materialize(base: &Dataset, delta: &Delta, label: &Path) -> Result<Datase
             }
         }
     }
-    let rows = delta.rows.values().chain(delta.guest_orders.values());
-    for held in rows {
+    for (&subject, held) in &delta.rows {
         for (&name, rows) in held.tables() {
-            tables
-                .get_mut(&name)
-                .expect("every table")
-                .add(rows.iter().cloned());
+            if delta.wrote(subject, name) {
+                let table = tables.get_mut(&name).expect("every table");
+                table.add(rows.iter().map(Vec::as_slice));
+            }
+        }
+    }
+    for held in delta.guest_orders.values() {
+        for (&name, rows) in held.tables() {
+            let table = tables.get_mut(&name).expect("every table");
+            table.add(rows.iter().map(Vec::as_slice));
         }
     }
     let products = tables.get_mut(&TableName::Products).expect("every table");
@@ -79,7 +123,7 @@ pub fn materialize(base: &Dataset, delta: &Delta, label: &Path) -> Result<Datase
             .filter_map(|&id| base.product_index.get(id))
             .map(|row| row as usize),
     );
-    products.add(delta.products.values().map(|row| row.0.clone()));
+    products.add(delta.products.values().map(|row| row.0.as_slice()));
     let edited = started.elapsed();
     let batches = tables
         .into_iter()

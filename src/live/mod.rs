@@ -10,4 +10,4 @@ pub mod delta;
 pub mod matching;
 pub mod materialize;
 
-pub use materialize::{ApplyError, apply_lists, materialize};
+pub use materialize::{ApplyError, apply_lists, apply_lists_folding_every, materialize};

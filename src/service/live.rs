@@ -27,7 +27,9 @@ use super::catalog::{Stored, tables_read};
 use super::{SegmentKey, Segments};
 use crate::data::value::day_of_micros;
 use crate::events::{EventList, SubjectRows};
-pub use crate::live::delta::{Delta, PRODUCT_REACH_LIMIT, Subjects, Touched, touched_by};
+pub use crate::live::delta::{
+    Delta, PRODUCT_REACH_LIMIT, RowsBefore, Subjects, Touched, touched_by,
+};
 use crate::live::matching::{Matcher, Scope, Subject};
 use crate::model::TableName;
 use crate::segment::plan::Plan;
@@ -80,8 +82,9 @@ pub fn apply(
         phases.push((name, started.elapsed().as_secs_f64() * 1e3));
     };
     let dataset = base.dataset();
-    let (next_delta, rows_before) = crate::live::delta::apply_rows(dataset, delta, touched, lists)
-        .map_err(super::ServiceError::Event)?;
+    let (next_delta, rows_before) =
+        crate::live::delta::apply_rows(dataset, delta, touched, lists, RowsBefore::Kept)
+            .map_err(super::ServiceError::Event)?;
     phase("events applied");
     let Touched {
         subjects: touched,
