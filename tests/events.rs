@@ -584,6 +584,19 @@ struct Plan {
     settle_chance: f64,
 }
 
+/// A list of 1-4 random events, applied to the naive model as it goes.
+fn random_list(rng: &mut Pcg64, world: &mut World, fresh: &mut i64) -> Vec<Json> {
+    let list = (0..rng.random_range(1..5))
+        .map(|_| {
+            let event = random_event(rng, world, fresh);
+            apply_naively(world, &event);
+            event
+        })
+        .collect();
+    one_active_cart(world);
+    list
+}
+
 fn check_random_events(seed: u64, customers: usize, plan: Plan) -> Result<(), TestCaseError> {
     let mut world = world(seed, customers);
     let as_of = parse_instant(AS_OF[1]).unwrap();
@@ -608,14 +621,7 @@ fn check_random_events(seed: u64, customers: usize, plan: Plan) -> Result<(), Te
     prop_assert_eq!(&memberships(&service), &before);
     let mut fed_before = whole_feed(&service).len();
     for list_number in 0..plan.lists {
-        let list: Vec<Json> = (0..rng.random_range(1..5))
-            .map(|_| {
-                let event = random_event(&mut rng, &world, &mut fresh);
-                apply_naively(&mut world, &event);
-                event
-            })
-            .collect();
-        one_active_cart(&mut world);
+        let list = random_list(&mut rng, &mut world, &mut fresh);
         let applied = service
             .apply_json(&Json::Array(list.clone()))
             .map_err(|e| {
@@ -813,14 +819,7 @@ proptest! {
         let mut fresh = 10_000;
         let lists: Vec<Arc<EventList>> = (0..6)
             .map(|_| {
-                let list: Vec<Json> = (0..rng.random_range(1..5))
-                    .map(|_| {
-                        let event = random_event(&mut rng, &world, &mut fresh);
-                        apply_naively(&mut world, &event);
-                        event
-                    })
-                    .collect();
-                one_active_cart(&mut world);
+                let list = random_list(&mut rng, &mut world, &mut fresh);
                 Arc::new(parsed(&Json::Array(list), &loaded))
             })
             .collect();
