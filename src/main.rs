@@ -472,6 +472,10 @@ struct ServeArgs {
 }
 
 fn run_server(args: ServeArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.token.as_deref() != Some(""),
+        "--token is empty: no client could authenticate; give a token, or leave --token out on a loopback address"
+    );
     check_bind(&args.bind, args.token.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
     anyhow::ensure!(
         args.time_limit.is_finite() && args.time_limit > 0.0,

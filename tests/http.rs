@@ -1020,6 +1020,78 @@ fn a_token_guards_everything_but_health() {
 }
 
 #[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    let server = Server::start(Options {
+        token: Some("s3cret-token"),
+        ..Options::default()
+    });
+    for scheme in ["bearer", "BEARER", "Bearer", "bEaReR"] {
+        let reply = Reply::of(
+            server
+                .agent
+                .get(server.url("/segments"))
+                .header("Authorization", format!("{scheme} s3cret-token"))
+                .call(),
+        );
+        assert_eq!(reply.status, 200, "{scheme}");
+    }
+    let wrong = server
+        .agent
+        .get(server.url("/segments"))
+        .header("Authorization", "bearer s3cret-tokem");
+    Reply::of(wrong.call()).problem(401);
+}
+
+#[test]
+fn unknown_routes_and_methods_answer_401_before_authentication() {
+    let server = Server::start(Options {
+        token: Some("s3cret-token"),
+        ..Options::default()
+    });
+    let anonymous = |method: &str, path: &str| {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(server.url(path))
+            .body(())
+            .unwrap();
+        Reply::of(server.agent.run(request))
+    };
+    let refused = anonymous("GET", "/no-such-route");
+    refused.problem(401);
+    assert!(refused.headers.contains_key("www-authenticate"));
+    anonymous("DELETE", "/segments").problem(401);
+    anonymous("GET", "/segments/%ff").problem(401);
+    // With the token, the same requests say what is wrong with them.
+    assert_eq!(server.get("/no-such-route").status, 404);
+    assert_eq!(server.delete("/segments").status, 405);
+    // Health stays open.
+    assert_eq!(anonymous("GET", "/health").status, 200);
+}
+
+#[test]
+fn the_command_line_refuses_an_empty_token() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--token", ""])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("segmint runs");
+    // A server that starts anyway would serve forever: it is stopped, and the test fails.
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("segmint serve started with an empty --token");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--token is empty"), "{stderr}");
+}
+
+#[test]
 fn non_loopback_binds_need_a_token() {
     use segmint::server::check_bind;
     assert!(check_bind(&"0.0.0.0:8080".parse().unwrap(), None).is_err());

@@ -142,6 +142,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     routes::routes()
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route_layer(middleware::from_fn(tag_route))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            authorize_unmatched,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -222,26 +226,49 @@ async fn tag_route(request: Request, next: Next) -> Response {
 }
 
 async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let Some(token) = state.config.token.as_deref() else {
-        return next.run(request).await;
-    };
-    if request.uri().path() == "/health" {
-        return next.run(request).await;
+    match refusal(&state, &request) {
+        Some(refused) => refused.into_response(),
+        None => next.run(request).await,
     }
+}
+
+/// A request no route matched gets 401, not 404 or 405, without the token: the server
+/// says nothing about its routes before authentication. (Matched routes are checked
+/// before they run, by [`authorize`].)
+async fn authorize_unmatched(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let refused = refusal(&state, &request);
+    let response = next.run(request).await;
+    let unmatched = response.extensions().get::<RouteName>().is_none();
+    match refused {
+        Some(refused) if unmatched => refused.into_response(),
+        _ => response,
+    }
+}
+
+/// Why a request may not go on, if the server has a token it lacks.
+fn refusal(state: &AppState, request: &Request) -> Option<Problem> {
+    let token = state.config.token.as_deref()?;
+    if request.uri().path() == "/health" {
+        return None;
+    }
+    // `Bearer <token>`; the scheme is case-insensitive (RFC 9110, section 11.1).
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, credentials)| credentials.trim_start_matches(' '));
     match given {
-        Some(given) if bool::from(given.as_bytes().ct_eq(token.as_bytes())) => {
-            next.run(request).await
-        }
-        Some(_) => Problem::unauthorized("the bearer token is wrong").into_response(),
-        None => Problem::unauthorized(
+        Some(given) if bool::from(given.as_bytes().ct_eq(token.as_bytes())) => None,
+        Some(_) => Some(Problem::unauthorized("the bearer token is wrong")),
+        None => Some(Problem::unauthorized(
             "this server needs 'Authorization: Bearer <token>' on every request but GET /health",
-        )
-        .into_response(),
+        )),
     }
 }
 
