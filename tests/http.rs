@@ -1102,6 +1102,53 @@ fn non_loopback_binds_need_a_token() {
 }
 
 #[test]
+fn an_explicit_id_does_not_use_up_the_automatic_ids() {
+    let state = tempfile::tempdir().unwrap();
+    let options = || Options {
+        state: Some(state.path()),
+        ..Options::default()
+    };
+    let highest = segmint::service::MAX_NUMERIC_ID;
+    let explicit = |id: u64| {
+        let mut definition = big_spenders();
+        definition["id"] = json!(id);
+        definition
+    };
+    {
+        let server = Server::start(options());
+        let first = server.create(&wholesale()).as_u64().unwrap();
+        assert_eq!(server.create(&explicit(highest)), json!(highest));
+        assert_eq!(server.create(&explicit(highest - 1)), json!(highest - 1));
+        assert_eq!(server.create(&wholesale()), json!(first + 1));
+        for id in [highest, highest - 1] {
+            assert_eq!(server.delete(&format!("/segments/{id}")).status, 204);
+        }
+        assert_eq!(server.create(&wholesale()), json!(first + 2));
+    }
+    // Across a restart too: the numbering goes on where it was.
+    {
+        let server = Server::start(options());
+        assert_eq!(server.create(&explicit(highest)), json!(highest));
+        assert_eq!(server.create(&wholesale()), json!(4));
+        // An explicit id ahead of the numbering is never given out again, deleted or not.
+        assert_eq!(server.create(&explicit(6)), json!(6));
+        assert_eq!(server.delete("/segments/6").status, 204);
+    }
+    let server = Server::start(options());
+    let given: Vec<Json> = (0..3).map(|_| server.create(&wholesale())).collect();
+    assert_eq!(given, [json!(5), json!(7), json!(8)]);
+    drop(server);
+    // A state an older segmint left with the numbering past the last id starts after
+    // the highest stored id that leaves room.
+    let file = state.path().join("segments.json");
+    let mut saved: Json = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    saved["next_id"] = json!(highest + 1);
+    std::fs::write(&file, saved.to_string()).unwrap();
+    let server = Server::start(options());
+    assert_eq!(server.create(&wholesale()), json!(9));
+}
+
+#[test]
 fn definitions_and_counts_survive_a_restart() {
     let state = tempfile::tempdir().unwrap();
     let listed = {

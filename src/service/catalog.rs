@@ -124,6 +124,51 @@ pub(super) fn moves_with_time(stored: &StoredSegment, segments: &Segments) -> bo
             .any(|r| segments.get(r).is_some_and(|s| s.time_dependent))
 }
 
+/// How numeric ids are given out: from a counter that only automatic ids move, past the
+/// ids in use and the explicit ids ever used above it. No id is given out twice, so an
+/// outside reference to a deleted segment never reaches another; and an explicit id,
+/// however high, does not use up the ids left.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Numbering {
+    pub next: u64,
+    /// Explicit numeric ids at or past `next` that were ever given.
+    pub explicit: BTreeSet<u64>,
+}
+
+impl Numbering {
+    /// The id a segment created without one gets.
+    pub(super) fn give_out(&self, segments: &Segments) -> Result<u64, ServiceError> {
+        let mut n = self.next.max(1);
+        while segments.contains_key(&SegmentKey::Number(n)) || self.explicit.contains(&n) {
+            n += 1;
+        }
+        if n > MAX_NUMERIC_ID {
+            return Err(ServiceError::Conflict(format!(
+                "no numeric id is left below {MAX_NUMERIC_ID}: give the segment a named id"
+            )));
+        }
+        Ok(n)
+    }
+
+    /// The numbering after a segment was created with `key`, given out or `explicit`.
+    pub(super) fn after(&self, key: &SegmentKey, explicit: bool) -> Numbering {
+        let mut next = self.clone();
+        match *key {
+            SegmentKey::Number(n) if explicit && n >= next.next => {
+                next.explicit.insert(n);
+            }
+            SegmentKey::Number(n) if !explicit => {
+                next.next = n + 1;
+                next.explicit = next.explicit.split_off(&next.next);
+            }
+            _ => {}
+        }
+        next
+    }
+}
+
+/// The number after the highest stored numeric id that leaves room for another (1 when
+/// none does).
 pub(super) fn next_free_number(segments: &Segments) -> u64 {
     segments
         .keys()
@@ -131,6 +176,7 @@ pub(super) fn next_free_number(segments: &Segments) -> u64 {
             SegmentKey::Number(n) => Some(n + 1),
             SegmentKey::Name(_) => None,
         })
+        .filter(|&n| n <= MAX_NUMERIC_ID)
         .max()
         .unwrap_or(1)
 }

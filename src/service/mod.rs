@@ -259,7 +259,23 @@ impl Service {
             );
         }
         days_passed_while_stopped(&feed, &engine, &segments, now)?;
-        let next_id = saved.next_id.max(next_free_number(&segments));
+        // Automatic ids go on from where they were. A state from before they were kept (or
+        // one an explicit id pushed past the last id, before explicit ids stopped moving
+        // them) starts after the highest stored id that leaves room, else at 1.
+        let next = if (1..=MAX_NUMERIC_ID).contains(&saved.next_id) {
+            saved.next_id
+        } else {
+            next_free_number(&segments)
+        };
+        let numbering = Numbering {
+            next,
+            explicit: saved
+                .explicit_ids
+                .iter()
+                .copied()
+                .filter(|&n| n >= next)
+                .collect(),
+        };
         let first_engine = engine.clone();
         Ok(Service {
             current: Arc::new(ArcSwap::from_pointee(Snapshot {
@@ -281,7 +297,7 @@ impl Service {
                 },
                 state: options.state,
                 events,
-                next_id,
+                numbering,
                 checkpoint_after: options.checkpoint_after_events.max(1),
                 fold: None,
                 feed: feed.clone(),
@@ -533,6 +549,7 @@ impl Service {
         let mut writer = self.lock_writer();
         let mut publishing = self.feed.publishing();
         let snapshot = self.current_while(&mut publishing)?;
+        let explicit = id.is_some();
         let key = match id {
             Some(key) if snapshot.segments.contains_key(&key) => {
                 return Err(ServiceError::Conflict(format!(
@@ -540,28 +557,14 @@ impl Service {
                 )));
             }
             Some(key) => key,
-            None => {
-                let mut n = writer.next_id.max(1);
-                while snapshot.segments.contains_key(&SegmentKey::Number(n)) {
-                    n += 1;
-                }
-                if n > MAX_NUMERIC_ID {
-                    return Err(ServiceError::Conflict(format!(
-                        "no numeric id is left below {MAX_NUMERIC_ID}: give the segment a named id"
-                    )));
-                }
-                SegmentKey::Number(n)
-            }
+            None => SegmentKey::Number(writer.numbering.give_out(&snapshot.segments)?),
         };
         let stored = self.match_new(&snapshot, key.clone(), definition, source)?;
         let mut segments = snapshot.segments.clone();
         segments.insert(key.clone(), stored.clone());
-        let next_id = match key {
-            SegmentKey::Number(n) => writer.next_id.max(n + 1),
-            SegmentKey::Name(_) => writer.next_id,
-        };
-        save(&writer, &segments, next_id)?;
-        writer.next_id = next_id;
+        let numbering = writer.numbering.after(&key, explicit);
+        save(&writer, &segments, &numbering)?;
+        writer.numbering = numbering;
         self.publish(
             &mut publishing,
             vec![(key, Some(stored.clone()))],
@@ -613,7 +616,7 @@ impl Service {
         let dependents = dependents_of(&key, &segments);
         let now = self.clock.now_micros();
         rematch(&snapshot.data(), &mut segments, &dependents, now, now)?;
-        save(&writer, &segments, writer.next_id)?;
+        save(&writer, &segments, &writer.numbering)?;
         let stored = segments[&key].clone();
         let changes = std::iter::once(&key)
             .chain(&dependents)
@@ -643,7 +646,7 @@ impl Service {
         }
         let mut segments = snapshot.segments.clone();
         segments.remove(&key);
-        save(&writer, &segments, writer.next_id)?;
+        save(&writer, &segments, &writer.numbering)?;
         self.publish(&mut publishing, vec![(key, None)], Cause::SegmentDeleted);
         Ok(())
     }

@@ -29,6 +29,9 @@ pub struct SavedSegments {
     /// The next numeric id to give out: ids of deleted segments are never reused, so an
     /// outside reference to one can never reach a different segment.
     pub next_id: u64,
+    /// Explicit numeric ids ever given at or past `next_id`: not given out either.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub explicit_ids: Vec<u64>,
     pub segments: Vec<SavedSegment>,
 }
 

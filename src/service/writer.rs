@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::catalog::{Segments, rematch};
+use super::catalog::{Numbering, Segments, rematch};
 use super::live::{Data, Delta, Subjects};
 use super::snapshot::{Side, numbered_moves};
 use super::state::{self, SavedSegment, SavedSegments, StateDir, StateError};
@@ -21,7 +21,7 @@ pub(super) struct Writer {
     /// The event log of the state directory (every accepted list of events since the
     /// checkpoint, if any) and how many events it holds.
     pub(super) events: Option<(EventLog, usize)>,
-    pub(super) next_id: u64,
+    pub(super) numbering: Numbering,
     pub(super) checkpoint_after: usize,
     /// A checkpoint being written by a thread of its own.
     pub(super) pending: Option<PendingCheckpoint>,
@@ -163,12 +163,17 @@ impl Writer {
     }
 }
 
-pub(super) fn save(writer: &Writer, segments: &Segments, next_id: u64) -> Result<(), ServiceError> {
+pub(super) fn save(
+    writer: &Writer,
+    segments: &Segments,
+    numbering: &Numbering,
+) -> Result<(), ServiceError> {
     let Some(state) = &writer.state else {
         return Ok(());
     };
     let saved = SavedSegments {
-        next_id,
+        next_id: numbering.next,
+        explicit_ids: numbering.explicit.iter().copied().collect(),
         segments: segments
             .values()
             .map(|s| SavedSegment {
