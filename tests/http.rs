@@ -1419,6 +1419,49 @@ fn the_command_line_refuses_a_public_address_without_a_token() {
 }
 
 #[test]
+fn exports_neutralise_cells_a_spreadsheet_would_read_as_formulas() {
+    let server = Server::start(Options::default());
+    let hostile = json!([{"type": "customer_upserted", "customer_id": 990_001, "website_id": 1,
+        "group_id": 77, "firstname": "=HYPERLINK(\"http://evil.example\",\"x\")",
+        "lastname": "Doe", "email": "@evil.example"},
+        {"type": "address_upserted", "address_id": 990_001, "customer_id": 990_001,
+        "is_default_billing": true, "country_id": "DE", "city": "Berlin",
+        "telephone": "+49 30 1234", "postcode": "-1", "region": "\tregion"}]);
+    server.post_json("/events", &hostile).ok_json();
+    let id = server.create(&json!({"name": "group 77", "websites": [1],
+        "conditions": {"field": "customer.group_id", "op": "eq", "value": 77}}));
+    let expected = [
+        "990001",
+        "'=HYPERLINK(\"http://evil.example\",\"x\") Doe",
+        "'@evil.example",
+        "77",
+        "'+49 30 1234",
+        "'-1",
+        "DE",
+        "'\tregion",
+    ];
+    let csv = server.get(&format!("/segments/{id}/members?format=csv"));
+    let mut reader = csv::Reader::from_reader(csv.bytes.as_slice());
+    let record = reader.records().next().expect("one member").unwrap();
+    let cells: Vec<&str> = record.iter().take(expected.len()).collect();
+    assert_eq!(cells, expected);
+
+    use calamine::Reader;
+    let xlsx = server.get(&format!("/segments/{id}/members?format=xlsx"));
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.bytes.clone())).expect("an xlsx");
+    let sheet = workbook.worksheet_range("members").unwrap();
+    let row: Vec<String> = sheet.rows().nth(1).expect("one member")[..expected.len()]
+        .iter()
+        .map(|cell| cell.to_string())
+        .collect();
+    assert_eq!(row, expected);
+    // The JSON page gives the values as they are.
+    let page = server.get(&format!("/segments/{id}/members")).ok_json();
+    assert_eq!(page["members"][0]["email"], "@evil.example");
+}
+
+#[test]
 fn xlsx_exports_go_on_to_further_sheets() {
     use calamine::Reader;
     use segmint::service::report::{MemberSource, XlsxSheets, write_xlsx};

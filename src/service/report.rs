@@ -53,10 +53,25 @@ pub struct CustomerRow {
     pub customer_since: Option<String>,
 }
 
+/// A text cell as exports write it: one a spreadsheet would read as a formula (it starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, as OWASP
+/// advises against formula injection (a customer named `=HYPERLINK(...)`).
+pub fn spreadsheet_text(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
+        _ => text.into(),
+    }
+}
+
 impl MemberRow {
-    /// The row's cells in [`COLUMNS`] order, empty where there is no value.
+    /// The row's cells in [`COLUMNS`] order, empty where there is no value; text
+    /// neutralised for spreadsheets ([`spreadsheet_text`]).
     pub fn cells(&self) -> [String; 10] {
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(|t| spreadsheet_text(t).into_owned())
+                .unwrap_or_default()
+        };
         match self {
             MemberRow::Customer(c) => [
                 c.customer_id.to_string(),
@@ -507,7 +522,7 @@ fn write_xlsx_row(
             ];
             for (col, value) in texts {
                 if let Some(value) = value {
-                    sheet.write_string(row, col, value)?;
+                    sheet.write_string(row, col, spreadsheet_text(value))?;
                 }
             }
         }
