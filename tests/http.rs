@@ -314,6 +314,44 @@ fn cart_browsers() -> Json {
 }
 
 #[test]
+fn metrics_declare_each_family_once_and_parse_as_the_exposition_format() {
+    let server = Server::start(Options::default());
+    let view = json!([{"type": "product_viewed", "visitor_id": 990_001, "product_id": 100,
+        "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
+    server.post_json("/events", &view).ok_json();
+    let metrics = server.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    // A family declared twice is refused by strict parsers (Prometheus itself).
+    let declared: Vec<&str> = metrics
+        .text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split(' ').next())
+        .collect();
+    let unique: BTreeSet<&str> = declared.iter().copied().collect();
+    assert_eq!(declared.len(), unique.len(), "{}", metrics.text);
+    let lines = metrics.text.lines().map(|line| Ok(line.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("the exposition format");
+    let applied: Vec<&prometheus_parse::Sample> = scrape
+        .samples
+        .iter()
+        .filter(|sample| sample.metric == "segmint_events_applied_total")
+        .collect();
+    assert_eq!(applied.len(), 1, "{}", metrics.text);
+    assert!(
+        matches!(applied[0].value, prometheus_parse::Value::Counter(n) if n == 1.0),
+        "{:?}",
+        applied[0].value
+    );
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|sample| sample.metric == "segmint_event_log_flushes_total")
+    );
+}
+
+#[test]
 fn health_schema_metrics_and_openapi_answer() {
     let server = Server::start(Options::default());
     let dataset = load(data());

@@ -3,7 +3,6 @@
 //! memory.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -91,9 +90,6 @@ impl Metrics {
     }
 }
 
-/// Events applied since start; counted by the events endpoint.
-pub static EVENTS_APPLIED: AtomicU64 = AtomicU64::new(0);
-
 struct ServiceCollector {
     service: Arc<Service>,
 }
@@ -126,9 +122,7 @@ impl Collector for ServiceCollector {
             }
         }
         {
-            let counter = prometheus_client::metrics::counter::ConstCounter::new(
-                self.service.events_applied(),
-            );
+            let counter = ConstCounter::new(self.service.events_applied());
             counter.encode(encoder.encode_descriptor(
                 "segmint_events_applied",
                 "Events applied since the start",
@@ -182,13 +176,6 @@ impl Collector for ServiceCollector {
                 rss as i64,
             )?;
         }
-        let events = ConstCounter::new(EVENTS_APPLIED.load(Ordering::Relaxed));
-        events.encode(encoder.encode_descriptor(
-            "segmint_events_applied",
-            "Events applied since start",
-            None,
-            events.metric_type(),
-        )?)?;
         Ok(())
     }
 }
