@@ -29,7 +29,8 @@ use crate::store::{Dataset, NONE};
 pub struct Delta {
     // Persistent collections: each list makes a new delta from the last in time of its
     // own size, not of everything since the load.
-    /// Every list applied since, in order: a rebuild applies them all to the loaded data.
+    /// Every list applied since, in order: a fold catches up with those after the ones
+    /// it folded.
     pub lists: imbl::Vector<Arc<EventList>>,
     pub events: usize,
     /// The touched subjects' rows now, by their dense id in the loaded data.

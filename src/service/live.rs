@@ -7,8 +7,9 @@
 //! theirs in the stored members. The loaded data and its indexes stay as they are.
 //!
 //! Evaluations of new definitions (estimates, creates, refreshes, a new day) see the data
-//! as events left it: the loaded data's engine answers for everyone else, and per-subject
-//! matching of their rows for the touched subjects ([`Data::evaluate_until`]).
+//! as events left it: per-subject matching of their rows for the touched subjects whose
+//! events wrote a table the definition reads, the loaded data's engine for everyone else
+//! ([`Data::evaluate_until`]).
 //!
 //! Once the delta has grown past `checkpoint_after_events` ([`super::ServiceOptions`]), a
 //! thread folds it into newly loaded data ([`super::fold`]; the added subjects then take
@@ -209,8 +210,9 @@ impl<'a> Data<'a> {
         }
     }
 
-    /// The segment's members over the data now: the loaded data's engine for untouched
-    /// subjects, per-subject matching of their rows for the touched ones.
+    /// The segment's members over the data now: per-subject matching of their rows for
+    /// the touched subjects whose events wrote a table the definition reads
+    /// ([`Delta::changed_for`]), the loaded data's engine for the others.
     pub fn evaluate_until(
         &self,
         segment: &Segment,
