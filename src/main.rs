@@ -13,7 +13,7 @@ use segmint::data::value::parse_instant;
 use segmint::data::{LoadOptions, load_dataset};
 use segmint::demo::{DEMO_CUSTOMERS, generate_demo, store_examples};
 use segmint::segment::Engine;
-use segmint::server::{AppState, ServerConfig, check_bind, serve};
+use segmint::server::{AppState, ConnectionLimits, ServerConfig, check_bind, serve};
 use segmint::service::clock::{Clock, ManualClock, SystemClock};
 use segmint::service::state::StateDir;
 use segmint::service::{Service, ServiceOptions};
@@ -469,6 +469,13 @@ struct ServeArgs {
     /// Skip bad rows of the dataset instead of stopping at the first.
     #[arg(long)]
     lenient: bool,
+    /// Seconds a client has to send a request's headers, counted from when the server
+    /// waits for it (a new connection, or a kept-alive one after its last response).
+    #[arg(long, default_value_t = 10.0)]
+    header_timeout: f64,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
 }
 
 fn run_server(args: ServeArgs) -> anyhow::Result<()> {
@@ -480,6 +487,14 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.time_limit.is_finite() && args.time_limit > 0.0,
         "--time-limit must be a positive number of seconds"
+    );
+    anyhow::ensure!(
+        args.header_timeout.is_finite() && args.header_timeout > 0.0,
+        "--header-timeout must be a positive number of seconds"
+    );
+    anyhow::ensure!(
+        args.max_connections > 0,
+        "--max-connections must be at least 1"
     );
     let clock: Arc<dyn Clock> = match &args.as_of {
         Some(text) => Arc::new(ManualClock::new(
@@ -617,6 +632,10 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         service,
         ServerConfig {
             token: args.token,
+            connections: ConnectionLimits {
+                header_timeout: std::time::Duration::from_secs_f64(args.header_timeout),
+                max_connections: args.max_connections,
+            },
             ..ServerConfig::default()
         },
     );

@@ -10,7 +10,7 @@ use std::time::Duration;
 use segmint::data::generate::OutputFormat;
 use segmint::data::value::parse_instant;
 use segmint::segment::{Engine, NoSegments};
-use segmint::server::{AppState, ServerConfig, serve};
+use segmint::server::{AppState, ConnectionLimits, ServerConfig, serve};
 use segmint::service::clock::{Clock, ManualClock};
 use segmint::service::state::StateDir;
 use segmint::service::{Service, ServiceOptions};
@@ -48,6 +48,7 @@ pub(crate) struct Options<'a> {
     pub(crate) time_limit: Duration,
     pub(crate) body_timeout: Duration,
     pub(crate) changes_kept: usize,
+    pub(crate) connections: ConnectionLimits,
 }
 
 impl Default for Options<'_> {
@@ -58,13 +59,14 @@ impl Default for Options<'_> {
             time_limit: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             changes_kept: segmint::feed::DEFAULT_KEPT,
+            connections: ConnectionLimits::default(),
         }
     }
 }
 
 /// A server on a loopback port of its own, stopped when dropped.
 pub(crate) struct Server {
-    base: String,
+    pub(crate) base: String,
     token: Option<String>,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) service: Arc<Service>,
@@ -97,6 +99,7 @@ impl Server {
             ServerConfig {
                 token: options.token.map(str::to_string),
                 body_timeout: options.body_timeout,
+                connections: options.connections,
                 ..ServerConfig::default()
             },
         );

@@ -10,6 +10,7 @@ mod event_parsing;
 mod events;
 mod feed;
 mod generator;
+mod hardening;
 mod http;
 mod index;
 mod loading;

@@ -11,6 +11,7 @@
 
 pub mod api;
 mod changes;
+mod connections;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -32,6 +33,7 @@ use tokio::sync::Semaphore;
 use crate::segment::definition::{MAX_DEFINITION_BYTES, parse_json};
 use crate::segment::{DefinitionError, ErrorKind};
 use crate::service::{Service, Snapshot};
+pub use connections::ConnectionLimits;
 use metrics::Metrics;
 use problem::{PROBLEM_JSON, Problem};
 
@@ -44,6 +46,8 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// Evaluations running at once; more wait their turn.
     pub evaluations: usize,
+    /// Header timeout and the cap on open connections.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +57,7 @@ impl Default for ServerConfig {
             body_limit: MAX_DEFINITION_BYTES,
             body_timeout: Duration::from_secs(30),
             evaluations: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -174,9 +179,8 @@ pub async fn serve(
         shutdown.await;
         stopping.send_replace(true);
     };
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.config.connections;
+    let result = connections::serve_connections(listener, router(state), limits, shutdown).await;
     ticker.abort();
     result
 }

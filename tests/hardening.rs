@@ -1,0 +1,119 @@
+//! Regression tests for the faults and hostile inputs of the hardening issue, each named
+//! after what it found: what a public server must refuse or survive.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use segmint::server::ConnectionLimits;
+
+use crate::http::{Options, Server};
+
+fn connect(server: &Server) -> TcpStream {
+    let stream = TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+}
+
+/// Reads until the server closes the connection; returns what it sent and how long the
+/// close took from `since`.
+fn read_until_closed(stream: &mut TcpStream, since: Instant) -> (String, Duration) {
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the server kept the connection open past the read timeout: {e}"),
+        }
+    }
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        since.elapsed(),
+    )
+}
+
+#[test]
+fn connections_that_send_no_headers_in_time_are_closed() {
+    let server = Server::start(Options {
+        connections: ConnectionLimits {
+            header_timeout: Duration::from_millis(700),
+            ..ConnectionLimits::default()
+        },
+        ..Options::default()
+    });
+
+    // Connects and sends nothing.
+    let mut silent = connect(&server);
+    let (sent, took) = read_until_closed(&mut silent, Instant::now());
+    assert!(took < Duration::from_secs(5), "closed after {took:?}");
+    assert!(!sent.contains("200 OK"), "{sent}");
+
+    // Sends headers a byte at a time, too slowly to finish.
+    let mut slow = connect(&server);
+    let started = Instant::now();
+    let mut closed_early = false;
+    for byte in b"GET /health HTTP/1.1\r\nHost: test\r\nX-Slow: 0123456789\r\n\r\n" {
+        if slow.write_all(&[*byte]).is_err() {
+            closed_early = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let (sent, took) = read_until_closed(&mut slow, started);
+    assert!(
+        closed_early || !sent.contains("200 OK"),
+        "a request whose headers took {took:?} was served: {sent}"
+    );
+
+    // Asks once on a kept-alive connection, then stays idle.
+    let mut idle = connect(&server);
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let (sent, took) = read_until_closed(&mut idle, started);
+    assert!(sent.starts_with("HTTP/1.1 200"), "{sent}");
+    assert!(took < Duration::from_secs(5), "idle for {took:?}");
+
+    // A client that asks in time is served.
+    assert_eq!(server.get("/health").status, 200);
+}
+
+#[test]
+fn connections_beyond_the_cap_wait_until_one_closes() {
+    let server = Server::start(Options {
+        connections: ConnectionLimits {
+            header_timeout: Duration::from_secs(60),
+            max_connections: 2,
+        },
+        ..Options::default()
+    });
+    let first = connect(&server);
+    let _second = connect(&server);
+    let mut third = connect(&server);
+    third
+        .write_all(b"GET /health HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let mut buffer = [0u8; 64];
+    let early = third.read(&mut buffer);
+    assert!(
+        early.as_ref().is_err_and(|e| matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )),
+        "a third connection was served while two were open: {early:?}"
+    );
+
+    drop(first);
+    third
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let (sent, _) = read_until_closed(&mut third, Instant::now());
+    assert!(sent.starts_with("HTTP/1.1 200"), "{sent}");
+}
