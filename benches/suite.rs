@@ -47,6 +47,7 @@ fn hot_paths(c: &mut Criterion) {
                 out: dir.clone(),
                 progress: false,
                 reference_time: None,
+                overwrite: false,
             })
             .expect("generate S");
             dir

@@ -42,6 +42,7 @@ pub fn generate_demo(dir: &Path, now_micros: i64) -> anyhow::Result<()> {
         out: dir.to_path_buf(),
         progress: true,
         reference_time: Some(today),
+        overwrite: false,
     })?;
     Ok(())
 }

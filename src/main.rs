@@ -47,6 +47,10 @@ enum Command {
         /// figures are reproducible).
         #[arg(long)]
         reference_time: Option<String>,
+        /// Write over the dataset files of a directory that is not empty (refused
+        /// without it).
+        #[arg(long)]
+        force: bool,
     },
     /// Load a dataset and serve the HTTP API (interface.md). Without --data, serves the
     /// built-in demo: a generated store of 20,000 customers with example segments.
@@ -142,6 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             out,
             reference_time,
+            force,
         } => {
             anyhow::ensure!(customers > 0, "--customers must be at least 1");
             let reference_time = reference_time
@@ -156,6 +161,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out: out.clone(),
                 progress: true,
                 reference_time,
+                overwrite: force,
             })?;
             let rows: Vec<String> = summary
                 .meta

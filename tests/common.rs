@@ -17,6 +17,7 @@ pub fn generated(customers: u64, seed: u64, format: OutputFormat) -> TempDir {
         out: dir.path().to_path_buf(),
         progress: false,
         reference_time: None,
+        overwrite: false,
     })
     .expect("generate");
     dir

@@ -117,3 +117,51 @@ fn connections_beyond_the_cap_wait_until_one_closes() {
     let (sent, _) = read_until_closed(&mut third, Instant::now());
     assert!(sent.starts_with("HTTP/1.1 200"), "{sent}");
 }
+
+fn segmint(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("segmint runs")
+}
+
+#[test]
+fn generate_refuses_a_directory_that_is_not_empty_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("store");
+    let out_text = out.to_str().unwrap();
+    let generate = |force: bool| {
+        let mut args = vec!["generate", "--customers", "20", "--format", "csv", "--out"];
+        args.push(out_text);
+        if force {
+            args.push("--force");
+        }
+        segmint(&args)
+    };
+
+    // A user's own data: generating over it is refused and leaves it as it was.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("customers.csv"), "the user's own customers\n").unwrap();
+    let refused = generate(false);
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("is not empty"), "{message}");
+    assert!(message.contains("--force"), "{message}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("customers.csv")).unwrap(),
+        "the user's own customers\n"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+
+    // With --force it is written over.
+    let forced = generate(true);
+    assert!(forced.status.success(), "{forced:?}");
+    let customers = std::fs::read_to_string(out.join("customers.csv")).unwrap();
+    assert_eq!(customers.lines().count(), 21, "a header and 20 customers");
+
+    // A new directory needs no --force.
+    std::fs::remove_dir_all(&out).unwrap();
+    assert!(generate(false).status.success());
+    assert!(out.join("dataset.json").exists());
+}

@@ -253,6 +253,8 @@ fn measure_scale(
             out: dir.clone(),
             progress: false,
             reference_time: None,
+            // The bench's own directory, with the timing file of an earlier run.
+            overwrite: true,
         })?;
         let seconds = summary.elapsed.as_secs_f64();
         report.generate_seconds = Some(seconds);

@@ -53,6 +53,9 @@ pub struct GenerateOptions {
     /// The instant every generated date is relative to (µs); `None` is
     /// [`REFERENCE_TIME_MICROS`], so that data and figures are reproducible.
     pub reference_time: Option<i64>,
+    /// Write over the dataset files of a directory that is not empty. Without it such a
+    /// directory is refused: it may hold a user's own data, or data a server is reading.
+    pub overwrite: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -1239,9 +1242,31 @@ fn spawn_sink(path: PathBuf, schema: SchemaRef, format: OutputFormat) -> anyhow:
 }
 
 /// Writes a dataset of `options.customers` customers to `options.out`.
+/// Refuses a directory that holds anything: generating would delete or replace its tables.
+fn refuse_non_empty(dir: &Path) -> anyhow::Result<()> {
+    let mut entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => anyhow::bail!("{}: {e}", dir.display()),
+    };
+    if let Some(entry) = entries.next() {
+        let name = entry
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        anyhow::bail!(
+            "{} is not empty (it holds {name}, among others perhaps): generating would replace the dataset files in it; give a new or empty directory, or pass --force to write over them",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn generate(options: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
     let started = Instant::now();
     let reference = options.reference_time.unwrap_or(REFERENCE_TIME_MICROS);
+    if !options.overwrite {
+        refuse_non_empty(&options.out)?;
+    }
     std::fs::create_dir_all(&options.out)
         .map_err(|e| anyhow::anyhow!("{}: {e}", options.out.display()))?;
     // Written last: a dataset.json stands only beside a complete dataset.
