@@ -165,3 +165,36 @@ fn generate_refuses_a_directory_that_is_not_empty_unless_forced() {
     assert!(generate(false).status.success());
     assert!(out.join("dataset.json").exists());
 }
+
+#[test]
+fn rfc_3339_offsets_are_taken_in_events_and_conditions() {
+    use serde_json::json;
+    let server = Server::start(Options::default());
+    // 12:00 UTC, written at +05:30; the window is written at +00:00 and -01:00.
+    let view = json!([{"type": "product_viewed", "visitor_id": 990_002, "product_id": 100,
+        "website_id": 1, "viewed_at": "2026-10-31T17:30:00+05:30"}]);
+    server.post_json("/events", &view).ok_json();
+    let segment = json!({"name": "Viewed product 100 at noon UTC", "websites": [1],
+        "apply_to": "visitors",
+        "conditions": {"has": "product_view", "where": {"all": [
+            {"field": "product.product_id", "op": "eq", "value": 100},
+            {"field": "product_view.viewed_at", "op": "between",
+             "value": ["2026-10-31T11:59:59+00:00", "2026-10-31T11:00:01-01:00"]}]}}});
+    let id = server.create(&segment);
+    let segments = server.get("/visitors/990002/segments").ok_json();
+    assert_eq!(segments["segments"], json!([id]));
+
+    // An offset that is not RFC 3339 is still refused, with where and why.
+    let mut bad = segment.clone();
+    bad.as_object_mut().unwrap().remove("name");
+    bad["conditions"]["where"]["all"][1]["value"][0] = json!("2026-10-31T11:59:59+0530");
+    let problem = server.post_json("/estimate", &bad).problem(422);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("+0530"),
+        "{problem}"
+    );
+    assert_eq!(
+        problem["pointer"], "/conditions/where/all/1/value/0",
+        "{problem}"
+    );
+}

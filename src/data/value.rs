@@ -104,19 +104,24 @@ pub fn parse_date(text: &str) -> Result<i32, String> {
         .ok_or_else(|| format!("{text:?} is not a date (YYYY-MM-DD)"))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.ffffff][Z]` or `YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC, to microseconds.
+/// A timestamp to microseconds since the epoch (UTC): `YYYY-MM-DDTHH:MM:SS[.fff…]` followed
+/// by nothing (UTC), `Z` or an offset `±HH:MM` — every RFC 3339 form, `t`, `z` and a space
+/// for the `T` included. An offset gives the UTC instant it names; a leap second (`:60`)
+/// is the last microsecond of its minute, as instants here have no room for it.
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     parse_timestamp_parts(text.as_bytes()).ok_or_else(|| {
-        format!("{text:?} is not a timestamp (YYYY-MM-DDTHH:MM:SS[Z] or YYYY-MM-DD HH:MM:SS, UTC)")
+        format!(
+            "{text:?} is not a timestamp (YYYY-MM-DDTHH:MM:SS with an optional fraction, then Z, an offset such as +05:30, or nothing for UTC)"
+        )
     })
 }
 
 fn parse_timestamp_parts(b: &[u8]) -> Option<i64> {
-    if b.len() < 19 || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
     let date = date_parts(&b[..10])?;
-    let (hour, minute, second) = (
+    let (hour, minute, mut second) = (
         two_digits(&b[11..13])?,
         two_digits(&b[14..16])?,
         two_digits(&b[17..19])?,
@@ -125,26 +130,37 @@ fn parse_timestamp_parts(b: &[u8]) -> Option<i64> {
     let mut micros = 0i64;
     if let [b'.', fraction @ ..] = rest {
         let digits = fraction.iter().take_while(|d| d.is_ascii_digit()).count();
-        if digits == 0 || digits > 9 {
+        if digits == 0 {
             return None;
         }
-        for (i, d) in fraction[..digits].iter().enumerate() {
-            if i < 6 {
-                micros = micros * 10 + i64::from(d - b'0');
-            }
+        // Digits past the microsecond are cut, not rounded: an instant never moves later.
+        for d in &fraction[..digits.min(6)] {
+            micros = micros * 10 + i64::from(d - b'0');
         }
         for _ in digits..6 {
             micros *= 10;
         }
         rest = &fraction[digits..];
     }
-    match rest {
-        [] => {}
-        [b'Z'] if b[10] == b'T' => {}
+    let offset_seconds = match rest {
+        [] | [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), hh @ .., b':', m1, m2] if hh.len() == 2 => {
+            let (hours, minutes) = (two_digits(hh)?, two_digits(&[*m1, *m2])?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = i64::from(hours * 3600 + minutes * 60);
+            if *sign == b'-' { -seconds } else { seconds }
+        }
         _ => return None,
+    };
+    if second == 60 && minute == 59 {
+        second = 59;
+        micros = MICROS_PER_SECOND - 1;
     }
     let time = date.and_hms_opt(hour, minute, second)?;
-    Some(time.and_utc().timestamp() * MICROS_PER_SECOND + micros)
+    let local = time.and_utc().timestamp() * MICROS_PER_SECOND + micros;
+    Some(local - offset_seconds * MICROS_PER_SECOND)
 }
 
 /// `3|17|240` (an empty text is the empty list; CSV nulls are handled before this).
@@ -189,13 +205,10 @@ pub fn day_of_micros(micros: i64) -> i32 {
     micros.div_euclid(MICROS_PER_DAY) as i32
 }
 
-/// Parses a timestamp in the forms above or any RFC 3339 form (with an offset), for `--as-of`.
+/// Parses a timestamp in the forms above or a date (its first instant), for `--as-of`.
 pub fn parse_instant(text: &str) -> Result<i64, String> {
     if let Ok(micros) = parse_timestamp(text) {
         return Ok(micros);
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.timestamp_micros());
     }
     if let Ok(days) = parse_date(text) {
         return Ok(i64::from(days) * MICROS_PER_DAY);
