@@ -198,3 +198,80 @@ fn rfc_3339_offsets_are_taken_in_events_and_conditions() {
         "{problem}"
     );
 }
+
+#[test]
+fn duplicate_json_keys_are_refused_with_a_pointer() {
+    let server = Server::start(Options::default());
+    let cases = [
+        (
+            "/segments",
+            r#"{"name": "x", "websites": [1], "conditions": {"field": "customer.group_id", "op": "eq", "value": 1, "value": 2}}"#,
+            "/conditions/value",
+        ),
+        (
+            "/segments",
+            r#"{"id": "a", "name": "x", "id": "b", "websites": [1], "conditions": {"all": []}}"#,
+            "/id",
+        ),
+        (
+            "/estimate",
+            r#"{"websites": [1], "conditions": {"any": [{"all": []}, {"field": "customer.group_id", "op": "eq", "op": "ne", "value": 1}]}}"#,
+            "/conditions/any/1/op",
+        ),
+        (
+            "/events",
+            r#"[{"type": "product_viewed", "visitor_id": 990003, "product_id": 100, "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z", "viewed_at": "2026-10-30T12:00:00Z"}]"#,
+            "/0/viewed_at",
+        ),
+        (
+            "/segments",
+            r#"{"name": "x", "websites": [1], "conditions": {"all": []}, "a~b/c": 1, "a~b/c": 2}"#,
+            "/a~0b~1c",
+        ),
+    ];
+    let segments_before = server.get("/segments").text;
+    let health_before = server.get("/health").text;
+    for (path, body, pointer) in cases {
+        let problem = server.post(path, body).problem(422);
+        assert_eq!(problem["pointer"], pointer, "{path} {body}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("twice"),
+            "{problem}"
+        );
+    }
+    assert_eq!(server.get("/segments").text, segments_before);
+    assert_eq!(server.get("/health").text, health_before);
+    assert_eq!(server.get("/visitors/990003/segments").status, 404);
+}
+
+proptest::proptest! {
+    /// Without duplicate keys, the strict reader reads exactly what serde_json reads.
+    #[test]
+    fn json_without_duplicate_keys_reads_as_serde_json_reads_it(value in json_value()) {
+        let text = value.to_string();
+        let read = segmint::segment::definition::parse_json(text.as_bytes());
+        let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
+        proptest::prop_assert_eq!(read.ok(), Some(expected));
+    }
+}
+
+fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    use serde_json::Value as Json;
+    let leaf = prop_oneof![
+        Just(Json::Null),
+        any::<bool>().prop_map(Json::Bool),
+        any::<i64>().prop_map(|n| Json::Number(n.into())),
+        any::<u64>().prop_map(|n| Json::Number(n.into())),
+        (-1e9f64..1e9)
+            .prop_map(|x| serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number)),
+        ".{0,8}".prop_map(Json::String),
+    ];
+    leaf.prop_recursive(4, 40, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+            proptest::collection::btree_map(".{0,6}", inner, 0..6)
+                .prop_map(|m| Json::Object(m.into_iter().collect())),
+        ]
+    })
+}

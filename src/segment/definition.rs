@@ -9,6 +9,7 @@ use serde_json::{Map, Value as Json};
 use crate::data::value::{DECIMAL_SCALE, parse_date, parse_decimal, parse_timestamp};
 use crate::model::{FieldType, TableName};
 use crate::segment::schema::{Field, FieldSource, FieldTable, RelationKind, Schema, operators_of};
+use crate::segment::unique_keys::{self, UniqueKeysError};
 
 /// Limits of segment-language.md, past which a definition is rejected.
 pub const MAX_DEPTH: usize = 64;
@@ -45,6 +46,8 @@ pub enum ErrorKind {
     /// Names something visitors do not have in a segment for visitors only.
     NotForVisitors,
     Limit,
+    /// An object names a key twice (JSON allows it; which value was meant is unknown).
+    DuplicateKey,
 }
 
 impl fmt::Display for DefinitionError {
@@ -492,16 +495,18 @@ pub fn parse_json(bytes: &[u8]) -> Result<Json, DefinitionError> {
     }
     // serde_json stops at 128 levels, so no input can overflow the stack; the language's
     // own limit of 64 is checked while validating.
-    serde_json::from_slice(bytes).map_err(|e| {
-        if e.to_string().contains("recursion limit") {
-            error(
-                "",
-                ErrorKind::Limit,
-                format!("nesting is deeper than the limit of {MAX_DEPTH} levels ({e})"),
-            )
-        } else {
-            error("", ErrorKind::Syntax, format!("not valid JSON: {e}"))
-        }
+    unique_keys::from_slice(bytes).map_err(|e| match e {
+        UniqueKeysError::Duplicate { pointer, key } => error(
+            &pointer,
+            ErrorKind::DuplicateKey,
+            format!("the key {key:?} is given twice in one object"),
+        ),
+        UniqueKeysError::Json(e) if e.to_string().contains("recursion limit") => error(
+            "",
+            ErrorKind::Limit,
+            format!("nesting is deeper than the limit of {MAX_DEPTH} levels ({e})"),
+        ),
+        UniqueKeysError::Json(e) => error("", ErrorKind::Syntax, format!("not valid JSON: {e}")),
     })
 }
 

@@ -25,6 +25,7 @@ pub mod predicate;
 pub mod rows;
 pub mod schema;
 pub mod space;
+mod unique_keys;
 
 pub use definition::{ApplyTo, Condition, DefinitionError, ErrorKind, Segment};
 pub use engine::{Engine, EvalError, Evaluation, NoSegments, SegmentSource};
