@@ -15,6 +15,7 @@ use segmint::demo::{DEMO_CUSTOMERS, generate_demo, store_examples};
 use segmint::segment::Engine;
 use segmint::server::{AppState, ConnectionLimits, ServerConfig, check_bind, serve};
 use segmint::service::clock::{Clock, ManualClock, SystemClock};
+use segmint::service::origin::DataOrigin;
 use segmint::service::state::StateDir;
 use segmint::service::{Service, ServiceOptions};
 
@@ -535,6 +536,12 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let demo = args.data.is_none();
+    let origin = data_origin(
+        state.as_ref(),
+        args.data.as_deref(),
+        checkpoint.is_some(),
+        &*clock,
+    )?;
     let mut demo_dir = None;
     let dir = match (&checkpoint, &args.data) {
         (Some(dir), _) => {
@@ -550,7 +557,11 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
                 "no --data given: serving the built-in demo store ({DEMO_CUSTOMERS} customers)"
             );
             let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
-            generate_demo(temp.path(), clock.now_micros())?;
+            let reference_time = origin
+                .as_ref()
+                .and_then(DataOrigin::demo_reference_time)
+                .unwrap_or_else(|| clock.now_micros());
+            generate_demo(temp.path(), reference_time)?;
             demo_dir.insert(temp).path().to_path_buf()
         }
     };
@@ -650,6 +661,51 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         .context("the server stopped")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The data a start serves must be the data its state was first written over: checked
+/// against the recorded fingerprint, or recorded at the state's first start. `None`
+/// without a state, or when a checkpoint stands in for the data and no --data is given.
+fn data_origin(
+    state: Option<&StateDir>,
+    data: Option<&std::path::Path>,
+    has_checkpoint: bool,
+    clock: &dyn Clock,
+) -> anyhow::Result<Option<DataOrigin>> {
+    let Some(state) = state else {
+        return Ok(None);
+    };
+    let recorded = state.data_origin()?;
+    let now = match (data, &recorded) {
+        (Some(dir), _) => {
+            let started = std::time::Instant::now();
+            let files = DataOrigin::of_files(dir)?;
+            tracing::info!(
+                "fingerprinted the data for the state in {:.2}s",
+                started.elapsed().as_secs_f64()
+            );
+            files
+        }
+        (None, _) if has_checkpoint => return Ok(recorded),
+        (None, Some(demo @ DataOrigin::Demo { .. })) => demo.clone(),
+        (None, Some(DataOrigin::Files { .. })) | (None, None) => {
+            // The demo of the start of today, as `generate_demo` makes it.
+            let day = segmint::data::value::day_of_micros(clock.now_micros());
+            DataOrigin::demo(i64::from(day) * segmint::data::value::MICROS_PER_DAY)
+        }
+    };
+    match &recorded {
+        Some(recorded) => {
+            if let Some(why) = recorded.differs_from(&now) {
+                anyhow::bail!(
+                    "the state directory {} cannot be used with this data: {why}. A state replays its events over the data it was first written over; use a new --state for other data",
+                    state.path().display()
+                );
+            }
+        }
+        None => state.record_data_origin(&now)?,
+    }
+    Ok(Some(now))
 }
 
 /// Ctrl-C or SIGTERM: stop taking connections and let the open requests finish.

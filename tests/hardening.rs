@@ -275,3 +275,117 @@ fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> 
         ]
     })
 }
+
+/// Runs `segmint serve` expecting it to refuse to start: its exit status and standard
+/// error, or a panic if it is still running after a minute (it started when it must not).
+fn serve_refused(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("segmint starts");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            return (status, stderr);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("segmint serve {args:?} started, but it should have refused");
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_state_refuses_data_other_than_the_data_it_was_written_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for (name, seed) in [("a", "1"), ("b", "2")] {
+        let out = path(name);
+        let made = segmint(&[
+            "generate",
+            "--customers",
+            "30",
+            "--seed",
+            seed,
+            "--out",
+            &out,
+        ]);
+        assert!(made.status.success(), "{made:?}");
+    }
+    let (state, data_a, data_b) = (path("state"), path("a"), path("b"));
+    let (first, _) =
+        crate::http::start_demo(&["--state", &state, "--data", &data_a], "listening on");
+    stop(first);
+    let recorded = std::fs::read_dir(&state).unwrap().count();
+
+    // Other data, and no data at all (the demo), are refused with what differs.
+    let (status, stderr) = serve_refused(&["--state", &state, "--data", &data_b]);
+    assert!(!status.success());
+    assert!(stderr.contains("cannot be used with this data"), "{stderr}");
+    assert!(stderr.contains("customers.parquet has"), "{stderr}");
+    let (status, stderr) = serve_refused(&["--state", &state]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains(&format!("belongs to the data in {data_a}")),
+        "{stderr}"
+    );
+    // The same files copied elsewhere are the same data; one changed file is not.
+    let copy = path("copy");
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(&data_a).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            std::path::Path::new(&copy).join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    let (again, _) = crate::http::start_demo(&["--state", &state, "--data", &copy], "listening on");
+    stop(again);
+    std::fs::copy(
+        std::path::Path::new(&data_b).join("orders.parquet"),
+        std::path::Path::new(&copy).join("orders.parquet"),
+    )
+    .unwrap();
+    let (status, stderr) = serve_refused(&["--state", &state, "--data", &copy]);
+    assert!(!status.success());
+    assert!(stderr.contains("orders.parquet has"), "{stderr}");
+    assert!(!stderr.contains("customers.parquet has"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&state).unwrap().count(), recorded);
+
+    // A demo's state refuses a dataset, and keeps its own demo store on another day.
+    let demo_state = path("demo-state");
+    let (demo, _) = crate::http::start_demo(
+        &["--state", &demo_state, "--as-of", "2026-11-01T10:00:00Z"],
+        "listening on",
+    );
+    stop(demo);
+    let (status, stderr) = serve_refused(&["--state", &demo_state, "--data", &data_a]);
+    assert!(!status.success());
+    assert!(stderr.contains("built-in demo store"), "{stderr}");
+    let (later, lines) = crate::http::start_demo(
+        &["--state", &demo_state, "--as-of", "2026-11-09T10:00:00Z"],
+        "listening on",
+    );
+    stop(later);
+    assert!(lines.last().unwrap().contains("segments"), "{lines:?}");
+    let origin =
+        std::fs::read_to_string(std::path::Path::new(&demo_state).join("data.json")).unwrap();
+    assert!(origin.contains("2026-11-01T00:00:00Z"), "{origin}");
+}

@@ -21,6 +21,7 @@ mod event_writer;
 mod fold;
 pub mod live;
 pub mod members;
+pub mod origin;
 pub mod report;
 mod snapshot;
 pub mod state;
