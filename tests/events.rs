@@ -968,6 +968,11 @@ fn each_bad_event_refuses_the_whole_list_with_a_pointer_and_applies_nothing() {
             "does not exist",
         ),
         (
+            json!({"type": "visitor_logged_in", "visitor_id": 31_337_000, "customer_id": customer}),
+            "/1/visitor_id",
+            "visitor 31337000 does not exist",
+        ),
+        (
             json!({"type": "visitor_logged_in", "visitor_id": 50}),
             "/1",
             "needs customer_id",

@@ -389,3 +389,37 @@ fn a_state_refuses_data_other_than_the_data_it_was_written_over() {
         std::fs::read_to_string(std::path::Path::new(&demo_state).join("data.json")).unwrap();
     assert!(origin.contains("2026-11-01T00:00:00Z"), "{origin}");
 }
+
+#[test]
+fn visitor_logged_in_of_an_unknown_visitor_is_refused() {
+    use serde_json::json;
+    let server = Server::start(Options::default());
+    let customer = crate::common::load(crate::http::data())
+        .customer_ids()
+        .value(0);
+    let view = json!([{"type": "product_viewed", "visitor_id": 990_010, "product_id": 100,
+        "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
+    server.post_json("/events", &view).ok_json();
+    let login =
+        json!([{"type": "visitor_logged_in", "visitor_id": 990_010, "customer_id": customer}]);
+    server.post_json("/events", &login).ok_json();
+    assert_eq!(server.get("/visitors/990010/segments").status, 404);
+    // Logged in already: no records left, as unknown as one never seen.
+    let again = server.post_json("/events", &login).problem(422);
+    assert_eq!(again["pointer"], "/0/visitor_id", "{again}");
+    assert!(
+        again["detail"]
+            .as_str()
+            .unwrap()
+            .contains("visitor 990010 does not exist"),
+        "{again}"
+    );
+    let never =
+        json!([{"type": "visitor_logged_in", "visitor_id": 990_011, "customer_id": customer}]);
+    server.post_json("/events", &never).problem(422);
+    let metrics = server.get("/metrics").text;
+    assert!(
+        metrics.contains("segmint_events_applied_total 2"),
+        "only the view and the first login were applied: {metrics}"
+    );
+}

@@ -36,7 +36,7 @@ const REPORT_COLUMNS: [&str; 9] = [
 ];
 
 /// One generated store shared by the tests (read only).
-fn data() -> &'static Path {
+pub(crate) fn data() -> &'static Path {
     static DATA: OnceLock<TempDir> = OnceLock::new();
     DATA.get_or_init(|| generated(3_000, 11, OutputFormat::Parquet))
         .path()

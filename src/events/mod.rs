@@ -70,11 +70,16 @@ fn refuse(pointer: impl Into<String>, message: impl Into<String>) -> EventError 
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Refusal {
     NoCustomer(i64),
+    /// A visitor without a cart or a product view in the data.
+    NoVisitor(i64),
     NoProduct(i64),
     NoAddress(i64),
     NoOrder(i64),
     OrderExists(i64),
-    NotOnWishlist { customer: i64, product: i64 },
+    NotOnWishlist {
+        customer: i64,
+        product: i64,
+    },
     Required(&'static str, TableName),
 }
 
@@ -83,6 +88,9 @@ impl Refusal {
     pub(crate) fn at(self, pointer: impl Into<String>) -> EventError {
         let message = match self {
             Refusal::NoCustomer(id) => format!("customer {id} does not exist"),
+            Refusal::NoVisitor(id) => {
+                format!("visitor {id} does not exist (no cart or product view of theirs)")
+            }
             Refusal::NoProduct(id) => format!("product {id} does not exist"),
             Refusal::NoAddress(id) => format!("address {id} does not exist"),
             Refusal::NoOrder(id) => format!("order {id} does not exist"),

@@ -461,15 +461,26 @@ impl RowsApplier<'_> {
         if !self.customer_exists(customer) {
             return Err(Refusal::NoCustomer(customer).at(format!("{at}/customer_id")));
         }
-        let Some(from) = self.subject(SubjectId::Visitor(visitor)) else {
-            return Ok(());
+        // A visitor is its carts and views: one without any (never seen, or logged in
+        // already) is as unknown as a customer that does not exist.
+        let has_records = |rows: &SubjectRows| {
+            !rows.rows(TableName::Carts).is_empty()
+                || !rows.rows(TableName::ProductViews).is_empty()
+        };
+        let Some(from) = self
+            .subject(SubjectId::Visitor(visitor))
+            .filter(|from| self.applied.rows.get(from).is_some_and(has_records))
+        else {
+            return Err(Refusal::NoVisitor(visitor).at(format!("{at}/visitor_id")));
         };
         let to = self
             .subject(SubjectId::Customer(customer))
             .expect("an existing customer has a subject");
-        let Some(mut moved) = self.applied.rows.remove(&from) else {
-            return Ok(());
-        };
+        let mut moved = self
+            .applied
+            .rows
+            .remove(&from)
+            .expect("checked to have records");
         let mut carts = std::mem::take(moved.rows_mut(TableName::Carts));
         let mut views = std::mem::take(moved.rows_mut(TableName::ProductViews));
         let items = std::mem::take(moved.rows_mut(TableName::CartItems));
