@@ -546,9 +546,14 @@ fn record_condition(rng: &mut Pcg64, relation: &str, depth: u32) -> Json {
     })
 }
 
-/// A random condition for a segment applying to `apply_to`.
-pub fn condition(rng: &mut Pcg64, depth: u32, apply_to: &str, with_segments: bool) -> Json {
+/// A random condition for a segment applying to `apply_to`; with `base`, the segment
+/// `in_segment` may name (when some subject can be in both: the language refuses it
+/// otherwise).
+pub fn condition(rng: &mut Pcg64, depth: u32, apply_to: &str, base: Option<&Json>) -> Json {
     let visitors_only = apply_to == "visitors";
+    let base_apply_to = base.map(|b| b["apply_to"].as_str().unwrap_or("both"));
+    let with_segments = base_apply_to
+        .is_some_and(|theirs| theirs == "both" || apply_to == "both" || theirs == apply_to);
     combine(rng, depth, &mut |rng| {
         let relations: &[&str] = if visitors_only {
             &["cart_item", "product_view"]
@@ -639,8 +644,8 @@ fn aggregate(rng: &mut Pcg64, relations: &[&str]) -> Json {
     object
 }
 
-/// A random segment definition.
-pub fn segment(rng: &mut Pcg64, depth: u32, with_segments: bool) -> Json {
+/// A random segment definition; with `base`, one that may name it with `in_segment`.
+pub fn segment(rng: &mut Pcg64, depth: u32, base: Option<&Json>) -> Json {
     let apply_to = *["registered", "visitors", "both"].choose(rng).unwrap();
     let websites = [json!([1]), json!([2]), json!([1, 2])]
         .choose(rng)
@@ -650,7 +655,7 @@ pub fn segment(rng: &mut Pcg64, depth: u32, with_segments: bool) -> Json {
         "name": "random",
         "websites": websites,
         "apply_to": apply_to,
-        "conditions": condition(rng, depth, apply_to, with_segments),
+        "conditions": condition(rng, depth, apply_to, base),
     });
     if rng.random_bool(0.05) {
         segment["active"] = json!(false);
@@ -790,9 +795,9 @@ fn check(
     let (_dir, engine) = engine_for(&world);
     let mut rng = Pcg64::seed_from_u64(seed ^ 0x5eed);
     let mut definitions = BTreeMap::new();
-    definitions.insert("base".to_string(), segment(&mut rng, 1, false));
+    definitions.insert("base".to_string(), segment(&mut rng, 1, None));
     for _ in 0..segments_per_world {
-        let segment = segment(&mut rng, depth, true);
+        let segment = segment(&mut rng, depth, Some(&definitions["base"]));
         for as_of in AS_OF {
             let expected = Oracle {
                 world: &world,

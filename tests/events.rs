@@ -607,9 +607,10 @@ fn check_random_events(seed: u64, customers: usize, plan: Plan) -> Result<(), Te
     let service = start_folding_after(engine, as_of, Some(state.path()), plan.fold_after);
     let mut rng = Pcg64::seed_from_u64(seed ^ 0xe7e7);
     let mut definitions = BTreeMap::new();
-    definitions.insert("base".to_string(), segment(&mut rng, 1, false));
+    definitions.insert("base".to_string(), segment(&mut rng, 1, None));
     for i in 0..5 {
-        definitions.insert(format!("s{i}"), segment(&mut rng, 2, true));
+        let named = segment(&mut rng, 2, Some(&definitions["base"]));
+        definitions.insert(format!("s{i}"), named);
     }
     for (id, definition) in &definitions {
         let mut body = definition.clone();
@@ -834,7 +835,7 @@ proptest! {
         let service = start(Engine::new(Arc::new(after)), as_of, None);
         let mut definitions = BTreeMap::new();
         for i in 0..4 {
-            let mut body = segment(&mut rng, 2, false);
+            let mut body = segment(&mut rng, 2, None);
             definitions.insert(format!("s{i}"), body.clone());
             body["id"] = json!(format!("s{i}"));
             segmint::server::api::create_segment(&service, &body).unwrap();

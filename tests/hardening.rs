@@ -423,3 +423,54 @@ fn visitor_logged_in_of_an_unknown_visitor_is_refused() {
         "only the view and the first login were applied: {metrics}"
     );
 }
+
+#[test]
+fn in_segment_of_a_segment_for_other_subjects_is_refused() {
+    use serde_json::json;
+    let server = Server::start(Options::default());
+    let segment = |name: &str, apply_to: &str, conditions: serde_json::Value| json!({"name": name, "websites": [1, 2], "apply_to": apply_to, "conditions": conditions});
+    let group = json!({"field": "customer.group_id", "op": "eq", "value": 1});
+    let viewed = json!({"has": "product_view"});
+    server.create(&json!({"id": "registered", "name": "r", "websites": [1, 2],
+        "apply_to": "registered", "conditions": group}));
+    server.create(&json!({"id": "viewers", "name": "v", "websites": [1, 2],
+        "apply_to": "visitors", "conditions": viewed}));
+    server.create(&json!({"id": "anyone", "name": "b", "websites": [1, 2],
+        "apply_to": "both", "conditions": viewed}));
+    let before = server.get("/segments").text;
+    for (apply_to, named) in [("visitors", "registered"), ("registered", "viewers")] {
+        let bad = segment("x", apply_to, json!({"not": {"in_segment": named}}));
+        let problem = server.post_json("/segments", &bad).problem(422);
+        assert_eq!(
+            problem["pointer"], "/conditions/not/in_segment",
+            "{problem}"
+        );
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("no subject can be in both"),
+            "{problem}"
+        );
+        let mut estimate = bad.clone();
+        estimate.as_object_mut().unwrap().remove("name");
+        server.post_json("/estimate", &estimate).problem(422);
+    }
+    assert_eq!(server.get("/segments").text, before);
+    // A segment for both shares subjects with either.
+    for apply_to in ["visitors", "registered"] {
+        let good = segment("y", apply_to, json!({"in_segment": "anyone"}));
+        let mut estimate = good.clone();
+        estimate.as_object_mut().unwrap().remove("name");
+        server.post_json("/estimate", &estimate).ok_json();
+    }
+    // Narrowing a segment that a visitors' segment names would leave that one always empty.
+    server.create(&segment(
+        "narrowed",
+        "visitors",
+        json!({"in_segment": "anyone"}),
+    ));
+    let narrowed = segment("b", "registered", viewed.clone());
+    let refused = server.put("/segments/anyone", &narrowed.to_string());
+    assert_eq!(refused.status, 422, "{}", refused.text);
+}

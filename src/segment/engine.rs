@@ -51,6 +51,11 @@ pub trait SegmentSource {
     fn members(&self, _id: &str, _as_of: i64) -> Option<Arc<RoaringBitmap>> {
         None
     }
+
+    /// Which subjects segment `id` applies to, when it exists.
+    fn apply_to(&self, id: &str) -> Option<ApplyTo> {
+        self.segment(id).ok().flatten().map(|s| s.apply_to)
+    }
 }
 
 /// No other segments: every `in_segment` is an unknown segment.
@@ -261,42 +266,57 @@ impl Engine {
         deadline: Option<Instant>,
     ) -> Result<Plan, EvalError> {
         let mut engine_error = None;
-        let mut resolve =
-            |id: &SegmentId, pointer: &str| -> Result<Arc<RoaringBitmap>, DefinitionError> {
-                if let Some(start) = stack.iter().position(|s| s == id) {
-                    let mut chain = stack[start..].to_vec();
-                    chain.push(id.clone());
-                    return Err(DefinitionError {
-                        pointer: pointer.to_string(),
-                        kind: ErrorKind::Cycle,
-                        message: format!("in_segment makes a cycle: {}", chain.join(" -> ")),
-                    });
-                }
-                if let Some(members) = source.members(id, as_of) {
-                    return Ok(members);
-                }
-                let Some(other) = source
-                    .segment(id)
-                    .map_err(|e| named_invalid(id, pointer, e))?
-                else {
-                    return Err(DefinitionError {
-                        pointer: pointer.to_string(),
-                        kind: ErrorKind::UnknownSegment,
-                        message: format!("in_segment names segment {id}, which does not exist"),
-                    });
-                };
-                stack.push(id.clone());
-                let result = self.evaluate_nested(&other, as_of, source, stack, deadline);
-                stack.pop();
-                match result {
-                    Ok(evaluation) => Ok(Arc::new(evaluation.members)),
-                    Err(EvalError::Definition(inner)) => Err(named_invalid(id, pointer, inner)),
-                    Err(other) => {
-                        engine_error = Some(other);
-                        Ok(Arc::new(RoaringBitmap::new()))
-                    }
-                }
+        let mut resolve = |id: &SegmentId,
+                           pointer: &str|
+         -> Result<Arc<RoaringBitmap>, DefinitionError> {
+            if let Some(start) = stack.iter().position(|s| s == id) {
+                let mut chain = stack[start..].to_vec();
+                chain.push(id.clone());
+                return Err(DefinitionError {
+                    pointer: pointer.to_string(),
+                    kind: ErrorKind::Cycle,
+                    message: format!("in_segment makes a cycle: {}", chain.join(" -> ")),
+                });
+            }
+            if let Some(theirs) = source.apply_to(id)
+                && !(theirs.customers() && segment.apply_to.customers()
+                    || theirs.visitors() && segment.apply_to.visitors())
+            {
+                return Err(DefinitionError {
+                    pointer: pointer.to_string(),
+                    kind: ErrorKind::NotForVisitors,
+                    message: format!(
+                        "in_segment names segment {id}, which applies to {} only, and this segment to {} only: no subject can be in both",
+                        theirs.name(),
+                        segment.apply_to.name()
+                    ),
+                });
+            }
+            if let Some(members) = source.members(id, as_of) {
+                return Ok(members);
+            }
+            let Some(other) = source
+                .segment(id)
+                .map_err(|e| named_invalid(id, pointer, e))?
+            else {
+                return Err(DefinitionError {
+                    pointer: pointer.to_string(),
+                    kind: ErrorKind::UnknownSegment,
+                    message: format!("in_segment names segment {id}, which does not exist"),
+                });
             };
+            stack.push(id.clone());
+            let result = self.evaluate_nested(&other, as_of, source, stack, deadline);
+            stack.pop();
+            match result {
+                Ok(evaluation) => Ok(Arc::new(evaluation.members)),
+                Err(EvalError::Definition(inner)) => Err(named_invalid(id, pointer, inner)),
+                Err(other) => {
+                    engine_error = Some(other);
+                    Ok(Arc::new(RoaringBitmap::new()))
+                }
+            }
+        };
         let plan = compile(&segment.condition, day_of_micros(as_of), &mut resolve)?;
         match engine_error {
             Some(error) => Err(error),

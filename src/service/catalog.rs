@@ -15,6 +15,7 @@ use serde_json::Value as Json;
 use super::live::Data;
 use super::{Members, SegmentKey, ServiceError};
 use crate::data::value::day_of_micros;
+use crate::segment::definition::ApplyTo;
 use crate::segment::{DefinitionError, Segment, SegmentSource};
 
 /// The largest numeric segment id: 2^53 - 1, the largest integer every JSON reader holds
@@ -65,6 +66,11 @@ impl SegmentSource for Stored<'_> {
             .0
             .get(&SegmentKey::of(id))
             .map(|s| s.definition.as_ref().clone()))
+    }
+
+    fn apply_to(&self, id: &str) -> Option<ApplyTo> {
+        let stored = self.0.get(&SegmentKey::of(id))?;
+        Some(stored.definition.apply_to)
     }
 
     fn members(&self, id: &str, as_of: i64) -> Option<Arc<RoaringBitmap>> {

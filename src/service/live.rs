@@ -317,6 +317,10 @@ impl SegmentSource for LiveSource<'_> {
         Stored(self.segments).segment(id)
     }
 
+    fn apply_to(&self, id: &str) -> Option<crate::segment::definition::ApplyTo> {
+        Stored(self.segments).apply_to(id)
+    }
+
     fn members(&self, id: &str, as_of: i64) -> Option<Arc<RoaringBitmap>> {
         if let Some(members) = Stored(self.segments).members(id, as_of) {
             return Some(members);
