@@ -474,3 +474,50 @@ fn in_segment_of_a_segment_for_other_subjects_is_refused() {
     let refused = server.put("/segments/anyone", &narrowed.to_string());
     assert_eq!(refused.status, 422, "{}", refused.text);
 }
+
+#[test]
+fn report_paging_is_given_once_and_with_its_type() {
+    use serde_json::json;
+    let server = Server::start(Options::default());
+    server.create(&json!({"id": "group_1", "name": "g", "websites": [1, 2],
+        "apply_to": "registered",
+        "conditions": {"field": "customer.group_id", "op": "eq", "value": 1}}));
+    let report = json!({"segments": ["group_1"], "limit": 5});
+    assert_eq!(
+        server.post_json("/report", &report).ok_json()["members"]
+            .as_array()
+            .map(Vec::len),
+        Some(5)
+    );
+    assert_eq!(
+        server
+            .post("/report?limit=3", r#"{"segments": ["group_1"]}"#)
+            .ok_json()["members"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    // Both places: which one was meant is unknown.
+    let conflict = server.post_json("/report?limit=3", &report).problem(422);
+    assert_eq!(conflict["pointer"], "/limit", "{conflict}");
+    assert!(
+        conflict["detail"]
+            .as_str()
+            .unwrap()
+            .contains("both in the query and in the body")
+    );
+    // A body's limit is a number, not a string; its format and cursor are strings.
+    for (body, pointer) in [
+        (json!({"segments": ["group_1"], "limit": "5"}), "/limit"),
+        (json!({"segments": ["group_1"], "format": 1}), "/format"),
+        (json!({"segments": ["group_1"], "after": 12}), "/after"),
+    ] {
+        let problem = server.post_json("/report", &body).problem(422);
+        assert_eq!(problem["pointer"], pointer, "{problem}");
+    }
+    // In the query every value is text: limit=5 there is a number.
+    let problem = server
+        .post("/report?limit=five", r#"{"segments": ["group_1"]}"#)
+        .problem(400);
+    assert_eq!(problem["parameter"], "limit", "{problem}");
+}

@@ -298,31 +298,48 @@ struct PageRequest {
     after: Option<Cursor>,
 }
 
+/// A paging value and where it was given: the query's are text, the body's JSON.
+enum Given {
+    Query(String),
+    Body(Json_),
+}
+
+impl Given {
+    /// The value as text: a query value, or a JSON string of the body.
+    fn text(&self) -> Option<&str> {
+        match self {
+            Given::Query(text) => Some(text),
+            Given::Body(value) => value.as_str(),
+        }
+    }
+
+    /// The value as given, for messages.
+    fn shown(&self) -> String {
+        match self {
+            Given::Query(text) => format!("{text:?}"),
+            Given::Body(value) => value.to_string(),
+        }
+    }
+}
+
 impl PageRequest {
-    /// From query parameters, or body keys (`from_body`), which name their place by pointer.
-    fn parse(values: &HashMap<String, Json_>, from_body: bool) -> Result<PageRequest, Problem> {
-        let fail = |name: &'static str, message: String| {
-            if from_body {
-                invalid(&pointer_join("", name), message)
-            } else {
-                Problem::bad_parameter(name, message)
-            }
-        };
-        let text = |value: &Json_| match value {
-            Json_::String(s) => Some(s.clone()),
-            Json_::Number(n) => Some(n.to_string()),
-            _ => None,
+    /// From query parameters and body keys; a problem names its place by parameter or
+    /// pointer.
+    fn parse(values: &HashMap<String, Given>) -> Result<PageRequest, Problem> {
+        let fail = |name: &'static str, message: String| match values.get(name) {
+            Some(Given::Body(_)) => invalid(&pointer_join("", name), message),
+            _ => Problem::bad_parameter(name, message),
         };
         let format = match values.get("format") {
             None => Format::Json,
-            Some(value) => match text(value).as_deref() {
+            Some(value) => match value.text() {
                 Some("json") => Format::Json,
                 Some("csv") => Format::Csv,
                 Some("xlsx") => Format::Xlsx,
                 _ => {
                     return Err(fail(
                         "format",
-                        format!("format must be json, csv or xlsx, not {value}"),
+                        format!("format must be json, csv or xlsx, not {}", value.shown()),
                     ));
                 }
             },
@@ -335,12 +352,20 @@ impl PageRequest {
                 } else {
                     u64::MAX
                 };
-                match text(value).and_then(|t| t.parse::<u64>().ok()) {
+                // In a body, a number: "5" is refused, as the language never guesses.
+                let number = match value {
+                    Given::Query(text) => text.parse::<u64>().ok(),
+                    Given::Body(json) => json.as_u64(),
+                };
+                match number {
                     Some(n) if (1..=most).contains(&n) => Some(n),
                     _ => {
                         return Err(fail(
                             "limit",
-                            format!("limit must be a whole number from 1 to {most}, not {value}"),
+                            format!(
+                                "limit must be a whole number from 1 to {most}, not {}",
+                                value.shown()
+                            ),
                         ));
                     }
                 }
@@ -349,9 +374,10 @@ impl PageRequest {
         let after = match values.get("after") {
             None => None,
             Some(value) => Some(
-                text(value)
-                    .ok_or_else(|| format!("{value} is not a member cursor"))
-                    .and_then(|t| Cursor::parse(&t))
+                value
+                    .text()
+                    .ok_or_else(|| format!("{} is not a member cursor", value.shown()))
+                    .and_then(Cursor::parse)
                     .map_err(|e| fail("after", e))?,
             ),
         };
@@ -363,13 +389,17 @@ impl PageRequest {
     }
 
     fn from_query(params: &HashMap<String, String>) -> Result<PageRequest, Problem> {
-        let values = params
-            .iter()
-            .filter(|(k, _)| matches!(k.as_str(), "format" | "limit" | "after"))
-            .map(|(k, v)| (k.clone(), Json_::from(v.as_str())))
-            .collect();
-        PageRequest::parse(&values, false)
+        PageRequest::parse(&paging_in_query(params))
     }
+}
+
+/// The paging parameters of a query.
+fn paging_in_query(params: &HashMap<String, String>) -> HashMap<String, Given> {
+    params
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "format" | "limit" | "after"))
+        .map(|(k, v)| (k.clone(), Given::Query(v.clone())))
+        .collect()
 }
 
 /// A download that streams: CSV a batch at a time, XLSX as the workbook is written.
@@ -573,11 +603,7 @@ pub async fn report(
             "a report is a JSON object: {\"segments\": [id, ...], \"set\": \"union\" | \"intersection\"}",
         ));
     };
-    let mut paging: HashMap<String, Json_> = params
-        .iter()
-        .filter(|(k, _)| matches!(k.as_str(), "format" | "limit" | "after"))
-        .map(|(k, v)| (k.clone(), Json_::from(v.as_str())))
-        .collect();
+    let mut paging = paging_in_query(&params);
     let mut ids = None;
     let mut set = SetOperation::Union;
     for (key, value) in &object {
@@ -596,7 +622,15 @@ pub async fn report(
                 }
             }
             "format" | "limit" | "after" => {
-                paging.insert(key.clone(), value.clone());
+                if paging.contains_key(key) {
+                    return Err(invalid(
+                        &pointer_join("", key),
+                        format!(
+                            "{key} is given both in the query and in the body; give it in one place"
+                        ),
+                    ));
+                }
+                paging.insert(key.clone(), Given::Body(value.clone()));
             }
             other => {
                 return Err(invalid(
@@ -608,10 +642,7 @@ pub async fn report(
             }
         }
     }
-    let from_body = object
-        .keys()
-        .any(|k| matches!(k.as_str(), "format" | "limit" | "after"));
-    let request = PageRequest::parse(&paging, from_body)?;
+    let request = PageRequest::parse(&paging)?;
     let Some(ids) = ids else {
         return Err(invalid(
             "",
