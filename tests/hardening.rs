@@ -521,3 +521,43 @@ fn report_paging_is_given_once_and_with_its_type() {
         .problem(400);
     assert_eq!(problem["parameter"], "limit", "{problem}");
 }
+
+#[test]
+fn what_get_answers_for_a_segment_can_be_put_back() {
+    use serde_json::json;
+    let server = Server::start(Options::default());
+    server.create(
+        &json!({"id": "wholesale", "name": "Wholesale", "websites": [1, 2],
+        "apply_to": "registered",
+        "conditions": {"field": "customer.group_id", "op": "in", "value": [2, 3]}}),
+    );
+    let mut stored = server.get("/segments/wholesale").ok_json();
+    for key in [
+        "count",
+        "refreshed_at",
+        "universe",
+        "as_of",
+        "elapsed_ms",
+        "description",
+    ] {
+        assert!(stored.get(key).is_some(), "GET answers {key}: {stored}");
+    }
+    stored["name"] = json!("Wholesale (renamed)");
+    let put = server
+        .put("/segments/wholesale", &stored.to_string())
+        .ok_json();
+    assert_eq!(put["name"], "Wholesale (renamed)");
+    assert_eq!(put["count"], stored["count"]);
+    // The id in the body must still match the path; and the definition's own keys are
+    // still checked.
+    stored["id"] = json!("other");
+    server
+        .put("/segments/wholesale", &stored.to_string())
+        .problem(422);
+    stored["id"] = json!("wholesale");
+    stored["colour"] = json!("red");
+    let unknown = server
+        .put("/segments/wholesale", &stored.to_string())
+        .problem(422);
+    assert_eq!(unknown["pointer"], "/colour", "{unknown}");
+}

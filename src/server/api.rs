@@ -426,7 +426,11 @@ pub fn segment_request(
     })
 }
 
-/// Splits the optional `id` off a definition body.
+/// The keys of a stored segment's answer (`SegmentView`) that say how its members were
+/// matched: a definition body may carry them, and they are ignored.
+pub const READ_ONLY_KEYS: [&str; 5] = ["count", "refreshed_at", "universe", "as_of", "elapsed_ms"];
+
+/// Splits the optional `id` off a definition body, without the read-only keys.
 fn split_id(body: &Json) -> Result<(Option<SegmentKey>, Json), crate::service::ServiceError> {
     let Json::Object(object) = body else {
         return Err(invalid_at(
@@ -436,6 +440,11 @@ fn split_id(body: &Json) -> Result<(Option<SegmentKey>, Json), crate::service::S
         ));
     };
     let mut object = object.clone();
+    // What GET /segments/{id} answers can be sent back as it is: the keys it adds about
+    // the members are not part of a definition, and are dropped.
+    for key in READ_ONLY_KEYS {
+        object.remove(key);
+    }
     let id = match object.remove("id") {
         None => None,
         Some(value) => Some(
