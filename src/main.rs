@@ -202,8 +202,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             );
             drop(demo_dir);
-            let (dataset, report) =
-                loaded.with_context(|| format!("cannot load {}", dir.display()))?;
+            let (dataset, report) = loaded.context("cannot load the dataset")?;
             tracing::info!("{}", report.summary());
             for (table, rule, skipped) in &report.skipped {
                 eprintln!(
@@ -267,7 +266,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     progress: true,
                 },
             )
-            .with_context(|| format!("cannot load {}", data.display()))?;
+            .context("cannot load the dataset")?;
             tracing::info!("{}", report.summary());
             let engine = Engine::prepared(Arc::new(dataset));
             let source = SegmentDir {
@@ -447,9 +446,10 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
 struct ServeArgs {
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Address to listen on. Anything but loopback needs --token.
+    /// Address to listen on, HOST:PORT (a name such as localhost:8080 is resolved).
+    /// Anything but loopback needs --token.
     #[arg(long, default_value = "127.0.0.1:8080")]
-    bind: std::net::SocketAddr,
+    bind: String,
     /// Directory that keeps segment definitions and the event log across restarts
     /// (created if missing). Without it they live in memory only.
     #[arg(long)]
@@ -490,7 +490,22 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         args.token.as_deref() != Some(""),
         "--token is empty: no client could authenticate; give a token, or leave --token out on a loopback address"
     );
-    check_bind(&args.bind, args.token.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
+    let addresses: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&args.bind)
+        .with_context(|| {
+            format!(
+                "--bind {}: not an address to listen on (HOST:PORT)",
+                args.bind
+            )
+        })?
+        .collect();
+    anyhow::ensure!(
+        !addresses.is_empty(),
+        "--bind {}: the name resolves to no address",
+        args.bind
+    );
+    for address in &addresses {
+        check_bind(address, args.token.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
+    }
     anyhow::ensure!(
         args.time_limit.is_finite() && args.time_limit > 0.0,
         "--time-limit must be a positive number of seconds"
@@ -515,7 +530,7 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     // Bound before loading, so a taken port fails at once rather than after the load.
     let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(args.bind))
+        .block_on(tokio::net::TcpListener::bind(addresses.as_slice()))
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let address = listener
         .local_addr()
@@ -572,7 +587,8 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             progress: true,
         },
     )
-    .with_context(|| format!("cannot load {}", dir.display()))?;
+    // The loader's errors name the file (and row) already.
+    .context("cannot load the dataset")?;
     drop(demo_dir);
     tracing::info!("{}", report.summary());
     // Examples go into a fresh state only: deleting one is a change that must last.

@@ -279,8 +279,12 @@ fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> 
 /// Runs `segmint serve` expecting it to refuse to start: its exit status and standard
 /// error, or a panic if it is still running after a minute (it started when it must not).
 fn serve_refused(args: &[&str]) -> (std::process::ExitStatus, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"));
+    command.arg("serve");
+    if !args.contains(&"--bind") {
+        command.args(["--bind", "127.0.0.1:0"]);
+    }
+    let mut child = command
         .args(args)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
@@ -560,4 +564,95 @@ fn what_get_answers_for_a_segment_can_be_put_back() {
         .put("/segments/wholesale", &stored.to_string())
         .problem(422);
     assert_eq!(unknown["pointer"], "/colour", "{unknown}");
+}
+
+#[test]
+fn a_bad_saved_segment_stops_the_start_before_the_log_is_read() {
+    use segmint::segment::Engine;
+    use segmint::service::clock::ManualClock;
+    use segmint::service::state::StateDir;
+    use segmint::service::{Service, ServiceOptions};
+    use std::sync::Arc;
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(
+        state.path().join("segments.json"),
+        r#"{"format": 1, "next_id": 1, "segments": [{"id": "broken", "definition":
+            {"name": "b", "websites": [1], "conditions":
+             {"field": "customer.no_such_field", "op": "eq", "value": 1}}}]}"#,
+    )
+    .unwrap();
+    // A damaged log: reading it would stop the start with another error.
+    std::fs::write(
+        state.path().join(segmint::events::log::LOG_FILE),
+        b"not a log at all",
+    )
+    .unwrap();
+    let engine = Engine::new(Arc::new(crate::common::load(crate::http::data())));
+    let started = Service::start(
+        Arc::new(engine),
+        ServiceOptions {
+            clock: Arc::new(ManualClock::new(0)),
+            state: Some(StateDir::open(state.path()).unwrap()),
+            time_limit: None,
+            checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
+            engine_from_checkpoint: false,
+            changes_kept: segmint::feed::DEFAULT_KEPT,
+        },
+    );
+    let error = started
+        .err()
+        .expect("a bad saved segment stops the start")
+        .to_string();
+    assert!(error.contains("segment broken"), "{error}");
+    assert!(error.contains("no_such_field"), "{error}");
+    assert_eq!(
+        std::fs::read(state.path().join(segmint::events::log::LOG_FILE)).unwrap(),
+        b"not a log at all"
+    );
+}
+
+#[test]
+fn start_up_errors_say_their_message_once_and_bind_takes_names() {
+    let missing = "/no/such/segmint/data";
+    let (status, stderr) = serve_refused(&["--data", missing]);
+    assert!(!status.success());
+    assert_eq!(stderr.matches(missing).count(), 1, "{stderr}");
+    let (status, stderr) = serve_refused(&["--bind", "no-such-host.invalid:8080"]);
+    assert!(!status.success());
+    assert!(stderr.contains("no-such-host.invalid:8080"), "{stderr}");
+    // A name that resolves to loopback needs no token; the server listens on it.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d");
+    let made = segmint(&[
+        "generate",
+        "--customers",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{made:?}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
+        .args([
+            "serve",
+            "--bind",
+            "localhost:0",
+            "--data",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    stop(child);
+    assert!(
+        line.contains("listening on http://127.0.0.1:")
+            || line.contains("listening on http://[::1]:"),
+        "{line}"
+    );
 }

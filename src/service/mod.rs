@@ -186,18 +186,8 @@ impl Service {
     /// matched at the clock's now. A saved definition that no longer fits the data stops
     /// the start: dropping it would lose a definition without anyone knowing.
     pub fn start(engine: Arc<Engine>, options: ServiceOptions) -> Result<Service, ServiceError> {
-        let (engine, events, feed) = match &options.state {
-            Some(state) => {
-                let feed = ChangeFeed::open(state.dir(), options.changes_kept)
-                    .map_err(|e| ServiceError::Engine(format!("the change feed: {e}")))?;
-                let (engine, log, logged, changes) =
-                    replay(engine, state, options.engine_from_checkpoint)?;
-                feed.publishing().recover(changes).map_err(state_error)?;
-                (engine, Some((log, logged)), feed)
-            }
-            None => (engine, None, ChangeFeed::in_memory(options.changes_kept)),
-        };
-        let feed = Arc::new(feed);
+        // The saved definitions are checked first: one that does not fit stops the start
+        // before a long log is replayed for nothing.
         let saved = match &options.state {
             Some(state) => state.load_segments()?.unwrap_or_default(),
             None => SavedSegments::default(),
@@ -249,6 +239,18 @@ impl Service {
                 }
             }
         }
+        let (engine, events, feed) = match &options.state {
+            Some(state) => {
+                let feed = ChangeFeed::open(state.dir(), options.changes_kept)
+                    .map_err(|e| ServiceError::Engine(format!("the change feed: {e}")))?;
+                let (engine, log, logged, changes) =
+                    replay(engine, state, options.engine_from_checkpoint)?;
+                feed.publishing().recover(changes).map_err(state_error)?;
+                (engine, Some((log, logged)), feed)
+            }
+            None => (engine, None, ChangeFeed::in_memory(options.changes_kept)),
+        };
+        let feed = Arc::new(feed);
         let started = Instant::now();
         let keys: Vec<SegmentKey> = segments.keys().cloned().collect();
         rematch(&Data::plain(&engine), &mut segments, &keys, now, now)?;
