@@ -656,3 +656,54 @@ fn start_up_errors_say_their_message_once_and_bind_takes_names() {
         "{line}"
     );
 }
+
+#[test]
+fn websites_nobody_is_on_are_accepted_with_a_warning() {
+    use serde_json::json;
+    let server = Server::start(Options::default());
+    let conditions = json!({"field": "customer.group_id", "op": "eq", "value": 1});
+    let estimate = |websites: serde_json::Value| {
+        server
+            .post_json(
+                "/estimate",
+                &json!({"websites": websites, "conditions": conditions}),
+            )
+            .ok_json()
+    };
+    let known = estimate(json!([1, 2]));
+    assert!(known.get("warnings").is_none(), "{known}");
+    let typo = estimate(json!([1, 77]));
+    assert_eq!(typo["count"], estimate(json!([1]))["count"], "{typo}");
+    let warnings = typo["warnings"].as_array().expect("a warning");
+    assert_eq!(warnings.len(), 1, "{typo}");
+    assert!(
+        warnings[0].as_str().unwrap().contains("website 77"),
+        "{typo}"
+    );
+    let created = server.post_json(
+        "/segments",
+        &json!({"name": "typo", "websites": [77], "conditions": conditions}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert!(
+        created.json()["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("website 77")
+    );
+    let id = created.json()["id"].clone();
+    assert!(
+        server
+            .get(&format!("/segments/{id}"))
+            .ok_json()
+            .get("warnings")
+            .is_none()
+    );
+    // Once a customer is on website 77, it is a website like any other.
+    let customer = json!([{"type": "customer_upserted", "customer_id": 990_077,
+        "website_id": 77, "group_id": 1, "email": "new@shop.test"}]);
+    server.post_json("/events", &customer).ok_json();
+    let now = estimate(json!([77]));
+    assert!(now.get("warnings").is_none(), "{now}");
+    assert_eq!(now["count"], 1);
+}

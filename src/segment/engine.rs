@@ -238,6 +238,15 @@ impl Engine {
         self.evaluate_nested(segment, as_of, source, &mut stack, deadline)
     }
 
+    /// Customers and visitors of the loaded data on `website`.
+    pub fn subjects_on_website(&self, website: i64) -> u64 {
+        self.universe(&ScopeKey {
+            websites: vec![website],
+            apply_to: ApplyTo::Both,
+        })
+        .len()
+    }
+
     /// The subjects in a segment's scope (its websites and `apply_to`).
     pub fn scope_of(&self, segment: &Segment) -> Arc<RoaringBitmap> {
         self.universe(&ScopeKey {

@@ -81,6 +81,11 @@ pub struct SegmentView {
     /// The conditions as given (segment-language.md).
     #[schema(value_type = Object)]
     pub conditions: Json,
+    /// What was accepted but looks like a mistake (a website no customer, cart or view
+    /// is on); left out when there is nothing to say. Only in answers to a create or a
+    /// change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl SegmentView {
@@ -92,8 +97,28 @@ impl SegmentView {
             as_of: format_timestamp(stored.as_of),
             elapsed_ms: stored.elapsed.as_secs_f64() * 1e3,
             conditions: stored.definition.conditions_json.clone(),
+            warnings: Vec::new(),
         }
     }
+
+    /// The view with the warnings a create or a change answers with.
+    pub fn warning_of(mut self, snapshot: &crate::service::Snapshot, websites: &[i64]) -> Self {
+        self.warnings = website_warnings(snapshot, websites);
+        self
+    }
+}
+
+/// A warning for each website no customer, cart or product view is on.
+pub fn website_warnings(snapshot: &crate::service::Snapshot, websites: &[i64]) -> Vec<String> {
+    snapshot
+        .websites_without_subjects(websites)
+        .into_iter()
+        .map(|w| {
+            format!(
+                "website {w} has no customers, carts or product views: the segment matches no one there"
+            )
+        })
+        .collect()
 }
 
 #[derive(Serialize, ToSchema)]
@@ -126,6 +151,9 @@ pub struct EstimateAnswer {
     /// Subjects in scope (websites and apply_to).
     pub universe: u64,
     pub elapsed_us: u64,
+    /// Websites no customer, cart or product view is on; left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One page of members, ascending: customers by customer_id, then visitors.

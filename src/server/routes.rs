@@ -115,7 +115,9 @@ pub async fn create_segment(
         })
         .await?;
     let location = format!("/segments/{}", stored.key);
-    let mut response = (StatusCode::CREATED, Json(SegmentView::of(&stored))).into_response();
+    let view =
+        SegmentView::of(&stored).warning_of(&state.service.snapshot(), &stored.definition.websites);
+    let mut response = (StatusCode::CREATED, Json(view)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -161,7 +163,9 @@ pub async fn update_segment(
             service.update(&id, request).map_err(Problem::from)
         })
         .await?;
-    Ok(Json(SegmentView::of(&stored)).into_response())
+    let view =
+        SegmentView::of(&stored).warning_of(&state.service.snapshot(), &stored.definition.websites);
+    Ok(Json(view).into_response())
 }
 
 #[utoipa::path(delete, path = "/segments/{id}", tag = "segments",
@@ -560,18 +564,20 @@ pub async fn estimate(
     )?;
     let snapshot = state.snapshot().await?;
     let service = state.service.clone();
-    let estimate = state
+    let (estimate, warnings) = state
         .evaluate(move || {
             let (segment, as_of) = EstimateRequest::parse(&json, snapshot.schema())?;
-            service
+            let estimate = service
                 .estimate(&snapshot, &segment, as_of)
-                .map_err(Problem::from)
+                .map_err(Problem::from)?;
+            Ok((estimate, website_warnings(&snapshot, &segment.websites)))
         })
         .await?;
     Ok(Json(EstimateAnswer {
         count: estimate.count,
         universe: estimate.universe,
         elapsed_us: estimate.elapsed.as_micros() as u64,
+        warnings,
     })
     .into_response())
 }
@@ -579,7 +585,7 @@ pub async fn estimate(
 #[utoipa::path(post, path = "/report", tag = "members",
     request_body = ReportRequest,
     params(
-        ("limit" = Option<u64>, Query, description = "As for members (the body's wins)"),
+        ("limit" = Option<u64>, Query, description = "As for members (in the query or the body, not both)"),
         ("after" = Option<String>, Query, description = "As for members"),
         ("format" = Option<String>, Query, description = "As for members"),
     ),

@@ -13,6 +13,7 @@ use super::{
     Members, MembershipChange, SegmentKey, ServiceError, StoredSegment, SubjectId, report,
 };
 use crate::feed::{Batch, Cause, Move, Publishing};
+use crate::model::TableName;
 use crate::segment::Engine;
 
 /// One consistent state: the data and every stored segment's members over it.
@@ -110,6 +111,35 @@ impl Snapshot {
             engine: &self.engine,
             delta: Some(&self.delta),
         }
+    }
+
+    /// The websites among `websites` that no customer, cart or product view is on, in the
+    /// loaded data or in the rows events wrote since: a segment matches no one there,
+    /// which is most likely a mistyped id.
+    pub fn websites_without_subjects(&self, websites: &[i64]) -> Vec<i64> {
+        let layouts = self.delta.layouts(self.engine.dataset());
+        let tables = [
+            TableName::Customers,
+            TableName::Carts,
+            TableName::ProductViews,
+        ];
+        let written_on = |website: i64| {
+            self.delta.rows.values().any(|rows| {
+                tables.iter().any(|&table| {
+                    let column = layouts.position(table, "website_id");
+                    column.is_some_and(|c| {
+                        rows.rows(table)
+                            .iter()
+                            .any(|row| row[c].number() == Some(website))
+                    })
+                })
+            })
+        };
+        websites
+            .iter()
+            .copied()
+            .filter(|&w| self.engine.subjects_on_website(w) == 0 && !written_on(w))
+            .collect()
     }
 
     /// Where member rows (names, emails, addresses) come from now.
