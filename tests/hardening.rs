@@ -707,3 +707,61 @@ fn websites_nobody_is_on_are_accepted_with_a_warning() {
     assert!(now.get("warnings").is_none(), "{now}");
     assert_eq!(now["count"], 1);
 }
+
+#[test]
+fn openapi_declares_the_token_and_every_401_the_server_answers() {
+    use serde_json::json;
+    let server = Server::start(Options {
+        token: Some("s3cret"),
+        ..Options::default()
+    });
+    let openapi = server.get("/openapi.json").ok_json();
+    assert_eq!(
+        openapi["components"]["securitySchemes"]["bearer"],
+        json!({"type": "http", "scheme": "bearer",
+               "description": openapi["components"]["securitySchemes"]["bearer"]["description"]}),
+    );
+    assert_eq!(openapi["security"], json!([{"bearer": []}]));
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let mut operations = 0;
+    for (path, item) in openapi["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let url = server.url(
+                &path
+                    .replace("{id}", "1")
+                    .replace("{customer_id}", "1")
+                    .replace("{visitor_id}", "1"),
+            );
+            let anonymous = match method.as_str() {
+                "get" => agent.get(&url).call(),
+                "delete" => agent.delete(&url).call(),
+                "post" => agent
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .send("{}"),
+                "put" => agent
+                    .put(&url)
+                    .header("Content-Type", "application/json")
+                    .send("{}"),
+                other => panic!("{other} {path} is not tested"),
+            }
+            .unwrap();
+            operations += 1;
+            if path == "/health" {
+                assert_eq!(operation["security"], json!([{}]), "{path}");
+                assert_eq!(anonymous.status(), 200, "{method} {path}");
+            } else {
+                assert!(
+                    operation["responses"]["401"].is_object(),
+                    "{method} {path} does not document its 401"
+                );
+                assert_eq!(anonymous.status(), 401, "{method} {path}");
+            }
+        }
+    }
+    assert!(operations >= 18, "{operations} operations");
+}

@@ -1,7 +1,9 @@
 //! The OpenAPI document of the API (`GET /openapi.json`), generated from the handlers'
 //! annotations and the answer types, so it cannot drift from the code.
 
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
 
 use super::api::*;
 use super::problem::Problem;
@@ -34,6 +36,60 @@ use crate::service::report::{CustomerRow, MemberRow};
         routes::metrics,
         routes::openapi,
     ),
-    components(schemas(Problem, MemberRow, CustomerRow, Id))
+    components(schemas(Problem, MemberRow, CustomerRow, Id)),
+    modifiers(&BearerToken)
 )]
 pub struct ApiDoc;
+
+/// The token (`serve --token`): a bearer scheme every operation needs but `GET /health`,
+/// each answering 401 without it.
+struct BearerToken;
+
+const SCHEME: &str = "bearer";
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The server's --token, as 'Authorization: Bearer <token>' (any case of 'Bearer'). A server started without --token needs none.",
+                    ))
+                    .build(),
+            ),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new(SCHEME, Vec::<String>::new())]);
+        let unauthorized = ResponseBuilder::new()
+            .description("Without the token (when the server has one)")
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if path == "/health" {
+                    // An empty requirement: no credentials needed.
+                    operation.security = Some(vec![SecurityRequirement::default()]);
+                } else {
+                    operation
+                        .responses
+                        .responses
+                        .insert("401".to_string(), unauthorized.clone().into());
+                }
+            }
+        }
+    }
+}
