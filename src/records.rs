@@ -178,6 +178,10 @@ impl RecordFile {
             written = written.and_then(|()| self.file.sync_data());
         }
         if let Err(e) = written {
+            tracing::error!(
+                "{}: cannot write to the state directory ({e}): the change is refused",
+                self.path.display()
+            );
             // Undo the partial record, so that the next one does not follow garbage.
             let undone = self
                 .file
@@ -195,6 +199,10 @@ impl RecordFile {
     /// Flushes what was appended without flushing.
     pub fn flush(&mut self) -> Result<(), RecordError> {
         self.file.sync_data().map_err(|e| {
+            tracing::error!(
+                "{}: cannot flush the state directory ({e}): changes are refused until a restart",
+                self.path.display()
+            );
             // Whether the unflushed records reached the disk is unknown now.
             self.broken = true;
             RecordError {

@@ -8,6 +8,7 @@ mod bitmaps;
 mod differential;
 mod event_parsing;
 mod events;
+mod faults;
 mod feed;
 mod generator;
 mod hardening;

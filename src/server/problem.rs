@@ -148,7 +148,20 @@ impl From<ServiceError> for Problem {
                 "Evaluation time limit exceeded",
                 format!("{detail}; narrow the conditions or raise serve --time-limit"),
             ),
-            ServiceError::State(_) => Problem::internal(format!("{detail}; nothing was changed")),
+            // The disk failed (full, or an I/O error): the change is refused, nothing was
+            // changed, and reads go on; a client retries once the operator made room.
+            ServiceError::State(_) => {
+                let mut problem = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage-unavailable",
+                    "Storage unavailable",
+                    format!(
+                        "{detail}; nothing was changed (reads go on; try the change again once the state directory can be written)"
+                    ),
+                );
+                problem.retry_after = Some(5);
+                problem
+            }
             ServiceError::Engine(_) => Problem::internal(detail),
         }
     }

@@ -418,9 +418,15 @@ fn remove_logs_except(dir: &Path, keep: &Path) -> Result<(), StateError> {
 /// Writes `bytes` to `path` so that a crash at any moment leaves either the old file or
 /// the new one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let failed = |what: &str, e: std::io::Error| StateError {
-        path: path.to_path_buf(),
-        reason: format!("cannot {what}: {e}"),
+    let failed = |what: &str, e: std::io::Error| {
+        tracing::error!(
+            "{}: cannot {what} ({e}): the change is refused",
+            path.display()
+        );
+        StateError {
+            path: path.to_path_buf(),
+            reason: format!("cannot {what}: {e}"),
+        }
     };
     let temporary = path.with_extension("json.tmp");
     let mut file = File::create(&temporary).map_err(|e| failed("create the temporary file", e))?;
