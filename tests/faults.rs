@@ -218,3 +218,180 @@ fn a_failing_disk_refuses_changes_with_503_and_loses_nothing_acknowledged() {
         .collect();
     assert_eq!(ids, ["after", "before"]);
 }
+
+/// Views of product 100 by `visitor`: the segment of visitors with at least `views`.
+fn viewed_at_least(id: &str, views: u32) -> Json {
+    json!({"id": id, "name": id, "websites": [1, 2], "apply_to": "visitors",
+        "conditions": {"aggregate": "count", "of": "product_view", "op": "gte", "value": views,
+            "where": {"field": "product.product_id", "op": "eq", "value": 100}}})
+}
+
+#[test]
+fn kill_9_under_concurrent_changes_and_reads_keeps_every_acknowledged_change_once() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let data = root.join("data");
+    let made = Command::new(env!("CARGO_BIN_EXE_segmint"))
+        .args(["generate", "--customers", "300", "--out"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let state = root.join("state");
+    // A different moment for the kill at every run: the runs together cover the steps.
+    let kill_after = Duration::from_millis(
+        300 + u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_millis(),
+        ),
+    );
+    let served = serve(&data, &state, None);
+    let base = served.url.clone();
+    assert_eq!(
+        send(
+            "POST",
+            &format!("{base}/segments"),
+            &viewed_at_least("once", 1)
+        )
+        .0,
+        201
+    );
+    assert_eq!(
+        send(
+            "POST",
+            &format!("{base}/segments"),
+            &viewed_at_least("twice", 2)
+        )
+        .0,
+        201
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged_views = Arc::new(Mutex::new(Vec::new()));
+    let acknowledged_segments = Arc::new(Mutex::new(Vec::new()));
+    let mut clients = Vec::new();
+    for client in 0..3i64 {
+        let (base, stop, acknowledged) = (base.clone(), stop.clone(), acknowledged_views.clone());
+        clients.push(std::thread::spawn(move || {
+            let mut visitor = 991_000 + client * 100_000;
+            while !stop.load(Ordering::Relaxed) {
+                visitor += 1;
+                let sent = agent()
+                    .post(&format!("{base}/events"))
+                    .header("Content-Type", "application/json")
+                    .send(view(visitor).to_string());
+                match sent {
+                    Ok(answer) if answer.status() == 200 => {
+                        acknowledged.lock().unwrap().push(visitor)
+                    }
+                    Ok(answer) => panic!("a view answered {}", answer.status()),
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    {
+        let (base, stop, acknowledged) =
+            (base.clone(), stop.clone(), acknowledged_segments.clone());
+        clients.push(std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let id = format!("s{n}");
+                let sent = agent()
+                    .post(&format!("{base}/segments"))
+                    .header("Content-Type", "application/json")
+                    .send(segment(&id).to_string());
+                match sent {
+                    Ok(answer) if answer.status() == 201 => acknowledged.lock().unwrap().push(id),
+                    Ok(answer) => panic!("a create answered {}", answer.status()),
+                    Err(_) => break,
+                }
+                let read = agent().get(&format!("{base}/segments/once")).call();
+                if read.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    std::thread::sleep(kill_after);
+    drop(served); // SIGKILL, in the middle of writes
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().expect("a client thread");
+    }
+    let views = acknowledged_views.lock().unwrap().clone();
+    let segments = acknowledged_segments.lock().unwrap().clone();
+    assert!(
+        !views.is_empty() && !segments.is_empty(),
+        "the kill came before any change"
+    );
+
+    let again = serve(&data, &state, None);
+    let url = |path: &str| format!("{}{path}", again.url);
+    let lookup = |visitor: i64| -> Json {
+        let mut answer = agent()
+            .get(&url(&format!("/visitors/{visitor}/segments")))
+            .call()
+            .unwrap();
+        assert_eq!(answer.status(), 200, "acknowledged view of {visitor} lost");
+        serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    for &visitor in &views {
+        // In "once" and not in "twice": the view is there, and there once.
+        assert_eq!(
+            lookup(visitor)["segments"],
+            json!(["once"]),
+            "visitor {visitor}"
+        );
+    }
+    for id in &segments {
+        assert_eq!(
+            status_of(&url(&format!("/segments/{id}"))),
+            200,
+            "segment {id} lost"
+        );
+    }
+    // The stored memberships are those a full re-match finds.
+    for id in ["once", "twice"] {
+        let (status, refreshed, _) =
+            send("POST", &url(&format!("/segments/{id}/refresh")), &json!({}));
+        assert_eq!(status, 200, "{refreshed}");
+        assert_eq!(
+            (&refreshed["entered"], &refreshed["left"]),
+            (&json!(0), &json!(0)),
+            "{id}: {refreshed}"
+        );
+    }
+    let counts = |listed: &Json| -> Vec<(String, u64)> {
+        let mut counts: Vec<(String, u64)> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["id"].to_string(), s["count"].as_u64().unwrap()))
+            .collect();
+        counts.sort();
+        counts
+    };
+    let stored: Json = serde_json::from_str(
+        &agent()
+            .get(&url("/segments"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let (status, refreshed, _) = send("POST", &url("/segments/refresh"), &json!({}));
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(counts(&stored), counts(&refreshed["segments"]));
+    eprintln!(
+        "killed after {kill_after:?}: {} views and {} segments acknowledged",
+        views.len(),
+        segments.len()
+    );
+}
