@@ -1040,3 +1040,59 @@ fn answers_have_the_keys_and_types_the_openapi_document_says() {
         }
     }
 }
+
+#[test]
+fn every_documented_example_request_answers_as_documented() {
+    let server = Server::start(Options::default());
+    let document = server.get("/openapi.json").ok_json();
+    let mut examples = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let example = &operation["requestBody"]["content"]["application/json"]["example"];
+            if !example.is_null() {
+                examples.push((path.clone(), method.clone(), example.clone()));
+            }
+        }
+    }
+    // The create first: the others name the segment it makes.
+    examples
+        .sort_by_key(|(path, method, _)| (path != "/segments" || method != "post", path.clone()));
+    let created_id = examples[0].2["id"].as_str().unwrap().to_string();
+    let mut tried = Vec::new();
+    for (path, method, example) in &examples {
+        let url = path.replace("{id}", &created_id);
+        let reply = match method.as_str() {
+            "post" => server.post_json(&url, example),
+            "put" => server.put(&url, &example.to_string()),
+            other => panic!("an example for {other} {path}"),
+        };
+        let responses = &document["paths"][path][method]["responses"];
+        let status = reply.status.to_string();
+        assert!(
+            status.starts_with('2') && responses[&status].is_object(),
+            "{method} {path} answers its example with {status}: {}",
+            reply.text
+        );
+        let schema = &responses[&status]["content"]["application/json"]["schema"];
+        if !schema.is_null()
+            && let Some(problem) = schema_mismatch(&document, schema, &reply.json(), "")
+        {
+            panic!("{method} {path}: {problem}\n{}", reply.text);
+        }
+        tried.push(format!("{method} {path}"));
+    }
+    for expected in [
+        "post /segments",
+        "put /segments/{id}",
+        "post /estimate",
+        "post /report",
+        "post /events",
+        "post /segments/{id}/refresh",
+        "post /segments/refresh",
+    ] {
+        assert!(
+            tried.iter().any(|t| t == expected),
+            "no example for {expected}: {tried:?}"
+        );
+    }
+}

@@ -91,7 +91,7 @@ pub async fn list_segments(State(state): State<Arc<AppState>>) -> Answer {
 }
 
 #[utoipa::path(post, path = "/segments", tag = "segments",
-    request_body = SegmentDefinition,
+    request_body(content = SegmentDefinition, example = json!({"id": "wholesale_de", "name": "Wholesale customers", "websites": [1], "apply_to": "registered", "conditions": {"all": [{"field": "customer.group_id", "op": "eq", "value": 2}, {"field": "customer.created_at", "op": "in_last_days", "value": 365}]}})),
     responses(
         (status = 201, description = "Stored and matched", body = SegmentView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
@@ -137,7 +137,7 @@ pub async fn get_segment(State(state): State<Arc<AppState>>, Path(id): Path<Stri
 
 #[utoipa::path(put, path = "/segments/{id}", tag = "segments",
     params(("id" = String, Path, description = "Segment id")),
-    request_body = SegmentDefinition,
+    request_body(content = SegmentDefinition, example = json!({"name": "Wholesale customers", "websites": [1, 2], "apply_to": "registered", "conditions": {"field": "customer.group_id", "op": "eq", "value": 2}})),
     responses(
         (status = 200, description = "Replaced and re-matched (with the segments that name it)", body = SegmentView),
         (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
@@ -205,7 +205,7 @@ fn refresh_as_of(body: Option<Json_>) -> Result<Option<i64>, Problem> {
 
 #[utoipa::path(post, path = "/segments/{id}/refresh", tag = "segments",
     params(("id" = String, Path, description = "Segment id")),
-    request_body(content = RefreshRequest, description = "Optional"),
+    request_body(content = RefreshRequest, description = "Optional", example = json!({"as_of": "2026-11-01T00:00:00Z"})),
     responses(
         (status = 200, description = "Re-matched", body = RefreshAnswer),
         (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
@@ -231,7 +231,7 @@ pub async fn refresh_segment(
 }
 
 #[utoipa::path(post, path = "/segments/refresh", tag = "segments",
-    request_body(content = RefreshRequest, description = "Optional"),
+    request_body(content = RefreshRequest, description = "Optional", example = json!({"as_of": "2026-11-01T00:00:00Z"})),
     responses((status = 200, description = "Every active segment re-matched", body = BulkRefreshAnswer)))]
 pub async fn refresh_all(
     State(state): State<Arc<AppState>>,
@@ -258,7 +258,8 @@ pub async fn refresh_all(
 }
 
 #[utoipa::path(post, path = "/events", tag = "events",
-    request_body(content = Vec<Object>, description = "Events (interface.md), applied in order: all or none"),
+    request_body(content = Vec<Object>, description = "Events (interface.md), applied in order: all or none",
+        example = json!([{"type": "product_viewed", "visitor_id": 990001, "product_id": 100, "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}])),
     responses(
         (status = 200, description = "Applied (and, with --state, in the event log on disk)", body = EventsAnswer),
         (status = 422, description = "An event does not fit (pointer names it): none applied", body = Problem, content_type = "application/problem+json"),
@@ -548,7 +549,7 @@ pub async fn segment_members(
 }
 
 #[utoipa::path(post, path = "/estimate", tag = "segments",
-    request_body = EstimateRequest,
+    request_body(content = EstimateRequest, example = json!({"websites": [1], "apply_to": "registered", "conditions": {"field": "customer.group_id", "op": "eq", "value": 2}})),
     responses(
         (status = 200, description = "The exact size; nothing is stored", body = EstimateAnswer),
         (status = 422, description = "The conditions do not fit the language, or ran past the time limit", body = Problem, content_type = "application/problem+json"),
@@ -583,7 +584,7 @@ pub async fn estimate(
 }
 
 #[utoipa::path(post, path = "/report", tag = "members",
-    request_body = ReportRequest,
+    request_body(content = ReportRequest, example = json!({"segments": ["wholesale_de"], "set": "union", "limit": 10})),
     params(
         ("limit" = Option<u64>, Query, description = "As for members (in the query or the body, not both)"),
         ("after" = Option<String>, Query, description = "As for members"),
