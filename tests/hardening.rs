@@ -1096,3 +1096,27 @@ fn every_documented_example_request_answers_as_documented() {
         );
     }
 }
+
+#[test]
+fn path_ids_that_are_not_text_are_unknown_segments_or_bad_ids() {
+    let server = Server::start(Options::default());
+    for path in ["/segments/%ff", "/segments/%ff/members", "/segments/a%c3"] {
+        let problem = server.get(path).problem(404);
+        assert_eq!(problem["parameter"], "id", "{path}: {problem}");
+    }
+    server.delete("/segments/%ff").problem(404);
+    server.post("/segments/%ff/refresh", "").problem(404);
+    server
+        .put(
+            "/segments/%ff",
+            r#"{"name": "x", "websites": [1], "conditions": {"all": []}}"#,
+        )
+        .problem(404);
+    for (path, parameter) in [
+        ("/customers/%ff/segments", "customer_id"),
+        ("/visitors/%fe/segments", "visitor_id"),
+    ] {
+        let problem = server.get(path).problem(400);
+        assert_eq!(problem["parameter"], parameter, "{path}: {problem}");
+    }
+}

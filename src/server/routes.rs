@@ -130,7 +130,8 @@ pub async fn create_segment(
         (status = 200, description = "The stored segment", body = SegmentView),
         (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_segment(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Answer {
+pub async fn get_segment(State(state): State<Arc<AppState>>, id: PathId) -> Answer {
+    let id = id.segment()?;
     let snapshot = state.snapshot().await?;
     Ok(Json(SegmentView::of(snapshot.segment(&id)?)).into_response())
 }
@@ -145,10 +146,11 @@ pub async fn get_segment(State(state): State<Arc<AppState>>, Path(id): Path<Stri
     ))]
 pub async fn update_segment(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    id: PathId,
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
+    let id = id.segment()?;
     let json = required(
         read_json(&state, &headers, body).await?,
         "a segment definition",
@@ -175,7 +177,8 @@ pub async fn update_segment(
         (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another segment names it with in_segment", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete_segment(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Answer {
+pub async fn delete_segment(State(state): State<Arc<AppState>>, id: PathId) -> Answer {
+    let id = id.segment()?;
     let service = state.service.clone();
     super::run_blocking(move || service.delete(&id).map_err(Problem::from)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -212,10 +215,11 @@ fn refresh_as_of(body: Option<Json_>) -> Result<Option<i64>, Problem> {
     ))]
 pub async fn refresh_segment(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    id: PathId,
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
+    let id = id.segment()?;
     let as_of = refresh_as_of(read_json(&state, &headers, body).await?)?;
     let service = state.service.clone();
     let refreshed = state
@@ -301,6 +305,40 @@ struct PageRequest {
     format: Format,
     limit: Option<u64>,
     after: Option<Cursor>,
+}
+
+/// An id from the path. Percent-escapes that decode to no UTF-8 text (`/segments/%ff`)
+/// name nothing: a segment that does not exist (404), or an id that is not an integer.
+pub struct PathId(Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<PathId, Self::Rejection> {
+        let id = Path::<String>::from_request_parts(parts, state).await;
+        Ok(PathId(id.ok().map(|Path(id)| id)))
+    }
+}
+
+impl PathId {
+    /// A segment id: one that is not text names no segment.
+    fn segment(self) -> Result<String, Problem> {
+        self.0.ok_or_else(|| {
+            let mut problem = Problem::not_found(
+                "segment ids are text: this one (percent-escaped bytes that are not UTF-8) names no segment",
+            );
+            problem.parameter = Some("id");
+            problem
+        })
+    }
+
+    /// The id as text, an undecodable one as U+FFFD (which no id parses as).
+    fn text(self) -> String {
+        self.0.unwrap_or_else(|| "\u{fffd}".to_string())
+    }
 }
 
 /// A paging value and where it was given: the query's are text, the body's JSON.
@@ -531,9 +569,10 @@ fn members_page(
     ))]
 pub async fn segment_members(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    id: PathId,
     Query(params): Params,
 ) -> Answer {
+    let id = id.segment()?;
     let snapshot = state.snapshot().await?;
     let stored = snapshot.segment(&id)?;
     let request = PageRequest::from_query(&params)?;
@@ -793,10 +832,10 @@ enum SubjectKind {
     ))]
 pub async fn customer_segments(
     State(state): State<Arc<AppState>>,
-    Path(customer_id): Path<String>,
+    customer_id: PathId,
     Query(params): Params,
 ) -> Answer {
-    memberships(&state, &customer_id, &params, SubjectKind::Customer).await
+    memberships(&state, &customer_id.text(), &params, SubjectKind::Customer).await
 }
 
 #[utoipa::path(get, path = "/visitors/{visitor_id}/segments", tag = "members",
@@ -810,10 +849,10 @@ pub async fn customer_segments(
     ))]
 pub async fn visitor_segments(
     State(state): State<Arc<AppState>>,
-    Path(visitor_id): Path<String>,
+    visitor_id: PathId,
     Query(params): Params,
 ) -> Answer {
-    memberships(&state, &visitor_id, &params, SubjectKind::Visitor).await
+    memberships(&state, &visitor_id.text(), &params, SubjectKind::Visitor).await
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "service",
