@@ -117,6 +117,18 @@ fn send(method: &str, url: &str, body: &Json) -> (u16, Json, Option<String>) {
     )
 }
 
+/// The JSON a GET answers.
+fn get_json(url: &str) -> Json {
+    let text = agent()
+        .get(url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {text}"))
+}
+
 fn status_of(url: &str) -> u16 {
     agent().get(url).call().unwrap().status().as_u16()
 }
@@ -200,16 +212,7 @@ fn a_failing_disk_refuses_changes_with_503_and_loses_nothing_acknowledged() {
             404
         );
     }
-    let listed: Json = serde_json::from_str(
-        &agent()
-            .get(&url("/segments"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let listed: Json = get_json(&url("/segments"));
     let ids: Vec<&str> = listed
         .as_array()
         .unwrap()
@@ -376,16 +379,7 @@ fn kill_9_under_concurrent_changes_and_reads_keeps_every_acknowledged_change_onc
         counts.sort();
         counts
     };
-    let stored: Json = serde_json::from_str(
-        &agent()
-            .get(&url("/segments"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let stored: Json = get_json(&url("/segments"));
     let (status, refreshed, _) = send("POST", &url("/segments/refresh"), &json!({}));
     assert_eq!(status, 200, "{refreshed}");
     assert_eq!(counts(&stored), counts(&refreshed["segments"]));
