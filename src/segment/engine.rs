@@ -138,6 +138,8 @@ pub struct Engine {
     universes: Mutex<FxHashMap<ScopeKey, Arc<RoaringBitmap>>>,
     /// The column indexes [`Engine::prepare`] built.
     prepared: std::sync::OnceLock<Vec<(TableName, String)>>,
+    /// Every website a customer, order, cart or product view is on.
+    websites: std::sync::OnceLock<std::collections::BTreeSet<i64>>,
 }
 
 /// Rows a subject may have on average in a relation whose subjects are kept by bin
@@ -188,6 +190,7 @@ impl Engine {
             birthdays: std::sync::OnceLock::new(),
             universes: Mutex::default(),
             prepared: std::sync::OnceLock::new(),
+            websites: std::sync::OnceLock::new(),
         }
     }
 
@@ -238,13 +241,31 @@ impl Engine {
         self.evaluate_nested(segment, as_of, source, &mut stack, deadline)
     }
 
-    /// Customers and visitors of the loaded data on `website`.
-    pub fn subjects_on_website(&self, website: i64) -> u64 {
-        self.universe(&ScopeKey {
-            websites: vec![website],
-            apply_to: ApplyTo::Both,
+    /// Every website a customer, order, cart or product view of the loaded data is on:
+    /// read once (tens of milliseconds at M), then a set lookup per website asked about,
+    /// however many websites a definition lists.
+    pub fn websites(&self) -> &std::collections::BTreeSet<i64> {
+        use crate::store::Ints;
+        self.websites.get_or_init(|| {
+            let data = &self.dataset;
+            let columns = [
+                data.customers.ints("website_id"),
+                data.orders.table.ints("website_id"),
+                data.carts.table.ints("website_id"),
+                data.product_views.table.ints("website_id"),
+            ];
+            let mut websites = std::collections::BTreeSet::new();
+            for column in columns.into_iter().flatten() {
+                match column {
+                    // A column of few values keeps them once, as its dictionary.
+                    Ints::Keyed8(_, values) | Ints::Keyed16(_, values) => {
+                        websites.extend(values.iter().copied());
+                    }
+                    other => websites.extend(other.iter().flatten()),
+                }
+            }
+            websites
         })
-        .len()
     }
 
     /// The subjects in a segment's scope (its websites and `apply_to`).

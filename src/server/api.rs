@@ -115,7 +115,7 @@ pub fn website_warnings(snapshot: &crate::service::Snapshot, websites: &[i64]) -
         .into_iter()
         .map(|w| {
             format!(
-                "website {w} has no customers, carts or product views: the segment matches no one there"
+                "website {w} has no customers, orders, carts or product views: the segment matches no one there"
             )
         })
         .collect()

@@ -113,33 +113,46 @@ impl Snapshot {
         }
     }
 
-    /// The websites among `websites` that no customer, cart or product view is on, in the
-    /// loaded data or in the rows events wrote since: a segment matches no one there,
-    /// which is most likely a mistyped id.
+    /// The websites among `websites` that no customer, order, cart or product view is on,
+    /// in the loaded data or in the rows events wrote since: a segment matches no one
+    /// there, which is most likely a mistyped id.
     pub fn websites_without_subjects(&self, websites: &[i64]) -> Vec<i64> {
+        let loaded = self.engine.websites();
+        let mut unknown: Vec<i64> = websites
+            .iter()
+            .copied()
+            .filter(|w| !loaded.contains(w))
+            .collect();
+        if unknown.is_empty() {
+            return unknown;
+        }
+        // One pass over what events wrote, however many websites are asked about.
         let layouts = self.delta.layouts(self.engine.dataset());
         let tables = [
             TableName::Customers,
+            TableName::Orders,
             TableName::Carts,
             TableName::ProductViews,
         ];
-        let written_on = |website: i64| {
-            self.delta.rows.values().any(|rows| {
-                tables.iter().any(|&table| {
-                    let column = layouts.position(table, "website_id");
-                    column.is_some_and(|c| {
+        let mut written = std::collections::BTreeSet::new();
+        let held = self
+            .delta
+            .rows
+            .values()
+            .chain(self.delta.guest_orders.values());
+        for rows in held {
+            for table in tables {
+                if let Some(column) = layouts.position(table, "website_id") {
+                    written.extend(
                         rows.rows(table)
                             .iter()
-                            .any(|row| row[c].number() == Some(website))
-                    })
-                })
-            })
-        };
-        websites
-            .iter()
-            .copied()
-            .filter(|&w| self.engine.subjects_on_website(w) == 0 && !written_on(w))
-            .collect()
+                            .filter_map(|row| row[column].number()),
+                    );
+                }
+            }
+        }
+        unknown.retain(|w| !written.contains(w));
+        unknown
     }
 
     /// Where member rows (names, emails, addresses) come from now.

@@ -38,6 +38,8 @@ impl Engine {
         // on this one.
         let prepared = std::thread::scope(|scope| {
             scope.spawn(|| self.product_rows(Space::Relation(product_spaces[0])));
+            // The websites the data has, which every create and estimate checks against.
+            scope.spawn(|| self.websites().len());
             for relation in &product_spaces[1..] {
                 self.product_rows(Space::Relation(*relation));
             }
