@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use segmint::data::generate::OutputFormat;
 use serde_json::{Value as Json, json};
 
 /// The shim, compiled once into `dir`.
@@ -148,16 +149,11 @@ fn a_failing_disk_refuses_changes_with_503_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
     let shim = build_shim(&root);
-    let data = root.join("data");
-    let made = Command::new(env!("CARGO_BIN_EXE_segmint"))
-        .args(["generate", "--customers", "200", "--out"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
+    let generated = crate::common::generated(200, 1, OutputFormat::Parquet);
+    let data = generated.path();
     let state = root.join("state");
     let switch = root.join("fault");
-    let served = serve(&data, &state, Some((&shim, &switch)));
+    let served = serve(data, &state, Some((&shim, &switch)));
     let url = |path: &str| format!("{}{path}", served.url);
 
     assert_eq!(send("POST", &url("/events"), &view(990_100)).0, 200);
@@ -198,7 +194,7 @@ fn a_failing_disk_refuses_changes_with_503_and_loses_nothing_acknowledged() {
 
     // kill -9, and a start without faults: what was acknowledged, once; nothing refused.
     drop(served);
-    let again = serve(&data, &state, None);
+    let again = serve(data, &state, None);
     let url = |path: &str| format!("{}{path}", again.url);
     for visitor in [990_100, 990_103] {
         assert_eq!(
@@ -234,13 +230,8 @@ fn kill_9_under_concurrent_changes_and_reads_keeps_every_acknowledged_change_onc
     use std::sync::atomic::{AtomicBool, Ordering};
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
-    let data = root.join("data");
-    let made = Command::new(env!("CARGO_BIN_EXE_segmint"))
-        .args(["generate", "--customers", "300", "--out"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
+    let generated = crate::common::generated(300, 1, OutputFormat::Parquet);
+    let data = generated.path();
     let state = root.join("state");
     // A different moment for the kill at every run: the runs together cover the steps.
     let kill_after = Duration::from_millis(
@@ -251,7 +242,7 @@ fn kill_9_under_concurrent_changes_and_reads_keeps_every_acknowledged_change_onc
                 .subsec_millis(),
         ),
     );
-    let served = serve(&data, &state, None);
+    let served = serve(data, &state, None);
     let base = served.url.clone();
     assert_eq!(
         send(
@@ -333,7 +324,7 @@ fn kill_9_under_concurrent_changes_and_reads_keeps_every_acknowledged_change_onc
         "the kill came before any change"
     );
 
-    let again = serve(&data, &state, None);
+    let again = serve(data, &state, None);
     let url = |path: &str| format!("{}{path}", again.url);
     let lookup = |visitor: i64| -> Json {
         let mut answer = agent()

@@ -152,10 +152,11 @@ fn a_state_refuses_data_other_than_the_data_it_was_written_over() {
 
     // A demo's state refuses a dataset, and keeps its own demo store on another day.
     let demo_state = path("demo-state");
-    let (demo, _) = crate::http::start_demo(
+    let (demo, lines) = crate::http::start_demo(
         &["--state", &demo_state, "--as-of", "2026-11-01T10:00:00Z"],
         "listening on",
     );
+    let made_before = customers_made_before_october_25(&lines);
     stop(demo);
     let (status, stderr) = serve_refused(&["--state", &demo_state, "--data", &data_a]);
     assert!(!status.success());
@@ -164,8 +165,9 @@ fn a_state_refuses_data_other_than_the_data_it_was_written_over() {
         &["--state", &demo_state, "--as-of", "2026-11-09T10:00:00Z"],
         "listening on",
     );
+    // The same store: a demo of 9 November would have its customers made 8 days later.
+    assert_eq!(customers_made_before_october_25(&lines), made_before);
     stop(later);
-    assert!(lines.last().unwrap().contains("segments"), "{lines:?}");
     let origin =
         std::fs::read_to_string(std::path::Path::new(&demo_state).join("data.json")).unwrap();
     assert!(origin.contains("2026-11-01T00:00:00Z"), "{origin}");
@@ -260,4 +262,25 @@ fn start_up_errors_say_their_message_once_and_bind_takes_names() {
             || line.contains("listening on http://[::1]:"),
         "{line}"
     );
+}
+
+/// Customers of the server that printed `lines` made before a fixed instant: a count
+/// that depends on the data alone, not on the server's clock.
+fn customers_made_before_october_25(lines: &[String]) -> u64 {
+    let url = lines
+        .last()
+        .and_then(|line| line.split_whitespace().find(|w| w.starts_with("http://")))
+        .unwrap_or_else(|| panic!("no address in {lines:?}"));
+    let body = serde_json::json!({"websites": [1, 2], "apply_to": "registered",
+        "conditions": {"field": "customer.created_at", "op": "lt",
+                       "value": "2026-10-25T00:00:00Z"}});
+    let text = ureq::post(format!("{url}/estimate"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    answer["count"].as_u64().unwrap_or_else(|| panic!("{text}"))
 }
