@@ -554,3 +554,33 @@ proptest! {
         prop_assert_eq!(test.text(Some(&value)), expected != negate, "{:?} {:?}", value, affix);
     }
 }
+
+/// Scopes are the requests' to choose (any list of websites): evaluating over ever more
+/// distinct lists rebuilds what a scope needs, but keeps a bounded number of them.
+#[test]
+fn many_distinct_scopes_keep_bounded_memory() {
+    let dir = crate::common::generated(2_000, 5, segmint::data::generate::OutputFormat::Csv);
+    let engine = segmint::segment::Engine::new(Arc::new(crate::common::load(dir.path())));
+    let count_over = |extra_website: u32| {
+        let text = format!(
+            r#"{{"name":"t","websites":[1,{extra_website}],"apply_to":"both",
+                "conditions":{{"has":"order","where":{{"field":"order.status","op":"eq","value":"complete"}}}}}}"#
+        );
+        let segment = engine.parse(&text).unwrap();
+        engine
+            .evaluate(&segment, None, 0, &segmint::segment::NoSegments)
+            .unwrap()
+            .members
+            .len()
+    };
+    let expected = count_over(1_000);
+    for extra in 1_001..1_200 {
+        assert_eq!(count_over(extra), expected);
+    }
+    let after_200 = engine.index_memory_bytes();
+    for extra in 1_200..2_000 {
+        assert_eq!(count_over(extra), expected);
+    }
+    // Every scope here keeps the same rows, so a bound keeps the same bytes.
+    assert_eq!(engine.index_memory_bytes(), after_200);
+}

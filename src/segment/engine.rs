@@ -22,6 +22,7 @@ use crate::segment::rows::{Bitset, ColumnReader, filter_rows};
 use crate::segment::schema::{DerivedField, FieldSource, FieldTable, Schema};
 use crate::segment::space::Space;
 use crate::store::{Dataset, Table};
+use per_scope::PerScope;
 
 mod aggregates;
 mod bins;
@@ -30,6 +31,7 @@ mod enums;
 mod kept;
 mod parents;
 mod partial;
+mod per_scope;
 mod product_subjects;
 mod products;
 
@@ -120,22 +122,22 @@ pub struct Engine {
     list_indexes: Mutex<FxHashMap<ColumnKey, Arc<Option<ListIndex>>>>,
     /// Per space: for each product, the rows of that product (CSR).
     product_rows: Mutex<FxHashMap<TableName, Arc<ProductRows>>>,
-    scopes: Mutex<FxHashMap<(Space, ScopeKey), Arc<RoaringBitmap>>>,
+    scopes: Mutex<PerScope<(Space, ScopeKey), Arc<RoaringBitmap>>>,
     /// Per-subject aggregates over every in-scope record (no `where`), as indexes.
     rollups: Mutex<FxHashMap<RollupKey, Arc<ColumnIndex>>>,
     /// Per-subject partial aggregates by website, string value and period.
     partials: Mutex<partial::KeptPartials>,
     /// Per space, column of few values or small relation's indexed column, and scope:
     /// the subjects by value or bin.
-    by_group: Mutex<FxHashMap<enums::ByGroupKey, Arc<enums::SubjectsByGroup>>>,
+    by_group: Mutex<PerScope<enums::ByGroupKey, Arc<enums::SubjectsByGroup>>>,
     /// Per small relation with products, and scope: the subjects by product.
     by_product:
-        Mutex<FxHashMap<product_subjects::ByProductKey, Arc<product_subjects::SubjectsByProduct>>>,
+        Mutex<PerScope<product_subjects::ByProductKey, Arc<product_subjects::SubjectsByProduct>>>,
     /// Per space: each subject's first row, and the end.
     subject_offsets: Mutex<FxHashMap<Space, Arc<Vec<u32>>>>,
     /// Customers by birth month and day.
     birthdays: std::sync::OnceLock<Arc<ColumnIndex>>,
-    universes: Mutex<FxHashMap<ScopeKey, Arc<RoaringBitmap>>>,
+    universes: Mutex<PerScope<ScopeKey, Arc<RoaringBitmap>>>,
     /// The column indexes [`Engine::prepare`] built.
     prepared: std::sync::OnceLock<Vec<(TableName, String)>>,
     /// Every website a customer, order, cart or product view is on.

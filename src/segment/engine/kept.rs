@@ -8,6 +8,7 @@ use datafusion::arrow::array::AsArray;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
+use super::per_scope::PerScope;
 use super::products::RowTimes;
 use super::{Engine, PREPARED_DISTINCT, ProductRows, ScopeKey, website_test};
 use crate::model::{FieldType, TableName};
@@ -192,8 +193,8 @@ impl Engine {
         self.universes
             .lock()
             .expect("lock")
-            .insert(scope.clone(), universe.clone());
-        universe
+            .keep(scope.clone(), universe)
+            .clone()
     }
 
     /// The rows of a space that count for a scope: owned by a subject kind in scope, on
@@ -244,9 +245,11 @@ impl Engine {
         // set into a bitset) than the bitset they make.
         let mut rows = rows;
         rows.optimize();
-        let rows = Arc::new(rows);
-        self.scopes.lock().expect("lock").insert(key, rows.clone());
-        rows
+        self.scopes
+            .lock()
+            .expect("lock")
+            .keep(key, Arc::new(rows))
+            .clone()
     }
 
     /// The index of a column when it has been built already.
@@ -308,6 +311,16 @@ impl Engine {
     pub fn index_memory_breakdown(&self) -> Vec<MemoryItem> {
         fn sum<K, V>(map: &Mutex<FxHashMap<K, V>>, bytes: impl Fn(&V) -> usize) -> usize {
             map.lock().expect("lock").values().map(bytes).sum()
+        }
+        fn sum_per_scope<K: Eq + std::hash::Hash + Clone, V>(
+            map: &Mutex<PerScope<K, V>>,
+            bytes: impl Fn(&V) -> usize,
+        ) -> usize {
+            map.lock()
+                .expect("lock")
+                .iter()
+                .map(|(_, v)| bytes(v))
+                .sum()
         }
         let mut items: Vec<MemoryItem> = self
             .indexes
@@ -397,7 +410,7 @@ impl Engine {
             ),
             MemoryItem::new(
                 "rows and subjects of scopes",
-                sum(&self.scopes, bitmap) + sum(&self.universes, bitmap),
+                sum_per_scope(&self.scopes, bitmap) + sum_per_scope(&self.universes, bitmap),
             ),
         ]);
         items
@@ -430,15 +443,41 @@ fn sort_by_time(rows: &mut [u32], offsets: &[u32], times: &RowTimes) {
     }
 }
 
+/// What a map keeps: [`FxHashMap`] for what the schema bounds, [`PerScope`] for what
+/// requests choose.
+pub(super) trait Keeps<K, V> {
+    fn kept(&self, key: &K) -> Option<&V>;
+    /// Keeps `value` under `key` unless a value is kept there already; the kept value.
+    fn keep(&mut self, key: K, value: V) -> &V;
+}
+
+impl<K: Eq + std::hash::Hash, V> Keeps<K, V> for FxHashMap<K, V> {
+    fn kept(&self, key: &K) -> Option<&V> {
+        self.get(key)
+    }
+    fn keep(&mut self, key: K, value: V) -> &V {
+        self.entry(key).or_insert(value)
+    }
+}
+
+impl<K: Eq + std::hash::Hash + Clone, V> Keeps<K, V> for PerScope<K, V> {
+    fn kept(&self, key: &K) -> Option<&V> {
+        self.get(key)
+    }
+    fn keep(&mut self, key: K, value: V) -> &V {
+        PerScope::keep(self, key, value)
+    }
+}
+
 /// What `map` keeps under `key`, built by `build` when missing (outside the lock: other
 /// evaluations go on meanwhile), its build time logged as `what`.
-pub(super) fn kept_or_build<K: Eq + std::hash::Hash, V>(
-    map: &Mutex<FxHashMap<K, Arc<V>>>,
+pub(super) fn kept_or_build<K, V>(
+    map: &Mutex<impl Keeps<K, Arc<V>>>,
     key: K,
     what: impl FnOnce() -> String,
     build: impl FnOnce() -> V,
 ) -> Arc<V> {
-    if let Some(found) = map.lock().expect("lock").get(&key) {
+    if let Some(found) = map.lock().expect("lock").kept(&key) {
         return found.clone();
     }
     let started = Instant::now();
@@ -448,9 +487,5 @@ pub(super) fn kept_or_build<K: Eq + std::hash::Hash, V>(
         what(),
         started.elapsed().as_secs_f64() * 1e3
     );
-    map.lock()
-        .expect("lock")
-        .entry(key)
-        .or_insert(built)
-        .clone()
+    map.lock().expect("lock").keep(key, built).clone()
 }

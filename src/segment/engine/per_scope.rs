@@ -1,0 +1,76 @@
+//! Results kept per scope. Requests choose scopes freely (any list of websites), so each
+//! map keeps a fixed number of them and forgets the oldest first: many distinct scopes
+//! cost rebuilds, never memory without end.
+
+use std::collections::VecDeque;
+use std::hash::Hash;
+
+use rustc_hash::FxHashMap;
+
+/// Scopes' results one map keeps at most. Stored segments share a few scopes; this
+/// leaves room for many more.
+pub(super) const KEPT_SCOPES: usize = 64;
+
+/// A map of at most [`KEPT_SCOPES`] entries, the oldest kept forgotten first.
+pub(super) struct PerScope<K, V> {
+    entries: FxHashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K, V> Default for PerScope<K, V> {
+    fn default() -> Self {
+        PerScope {
+            entries: FxHashMap::default(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> PerScope<K, V> {
+    pub(super) fn get(&self, key: &K) -> Option<&V> {
+        self.entries.get(key)
+    }
+
+    /// Keeps `value` under `key` unless a value is kept there already; the kept value.
+    pub(super) fn keep(&mut self, key: K, value: V) -> &V {
+        if !self.entries.contains_key(&key) {
+            if self.entries.len() >= KEPT_SCOPES
+                && let Some(oldest) = self.order.pop_front()
+            {
+                self.entries.remove(&oldest);
+            }
+            self.order.push_back(key.clone());
+            self.entries.insert(key.clone(), value);
+        }
+        &self.entries[&key]
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.entries.iter()
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forgets_the_oldest_past_its_capacity() {
+        let mut kept = PerScope::default();
+        for key in 0..KEPT_SCOPES + 10 {
+            assert_eq!(*kept.keep(key, key * 2), key * 2);
+        }
+        assert_eq!(kept.len(), KEPT_SCOPES);
+        assert_eq!(kept.get(&9), None);
+        assert_eq!(kept.get(&10), Some(&20));
+        assert_eq!(kept.get(&(KEPT_SCOPES + 9)), Some(&((KEPT_SCOPES + 9) * 2)));
+        // A key kept already keeps its first value and its place.
+        assert_eq!(*kept.keep(10, 0), 20);
+        assert_eq!(kept.len(), KEPT_SCOPES);
+    }
+}
