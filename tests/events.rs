@@ -1434,7 +1434,7 @@ fn lists_accepted_while_a_checkpoint_is_written_are_carried_into_its_log() {
             std::path::Path::new("first"),
         )
         .unwrap();
-        let prepared = prepare_checkpoint(dir.path(), &after_first, None).unwrap();
+        let prepared = prepare_checkpoint(dir.path(), &after_first, None, &[]).unwrap();
         state.commit_checkpoint(prepared, &parsed[1..]).unwrap();
     }
     let definition = json!({"id": "group_7", "name": "group 7", "websites": [1, 2],
@@ -1542,7 +1542,7 @@ fn a_checkpoint_left_aside_by_a_failed_swap_stays_in_force() {
     let aside = dir.path().join("checkpoint.old");
     std::fs::create_dir_all(&aside).unwrap();
     std::fs::write(aside.join("checkpoint.json"), "in force").unwrap();
-    prepare_checkpoint(dir.path(), engine.dataset(), None).unwrap();
+    prepare_checkpoint(dir.path(), engine.dataset(), None, &[]).unwrap();
     let restored = dir.path().join("checkpoint").join("checkpoint.json");
     assert_eq!(std::fs::read_to_string(restored).unwrap(), "in force");
     assert!(

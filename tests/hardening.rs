@@ -474,3 +474,81 @@ fn path_ids_that_are_not_text_are_unknown_segments_or_bad_ids() {
         assert_eq!(problem["parameter"], parameter, "{path}: {problem}");
     }
 }
+
+#[test]
+fn retried_event_lists_are_applied_once() {
+    use serde_json::json;
+    let state = tempfile::tempdir().unwrap();
+    let viewers = |id: &str, views: u32| {
+        json!({"id": id, "name": id, "websites": [1], "apply_to": "visitors",
+            "conditions": {"aggregate": "count", "of": "product_view", "op": "gte",
+                "value": views, "where": {"field": "product.product_id", "op": "eq", "value": 100}}})
+    };
+    let view = |visitor: u64| {
+        json!([{"type": "product_viewed", "visitor_id": visitor, "product_id": 100,
+            "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}])
+    };
+    let segments_of = |server: &Server, visitor: u64| {
+        server
+            .get(&format!("/visitors/{visitor}/segments"))
+            .ok_json()["segments"]
+            .clone()
+    };
+    let send = |server: &Server, key: &str, list: &serde_json::Value| {
+        server.post_with("/events", ("Idempotency-Key", key), list)
+    };
+    let without_time = |mut answer: serde_json::Value| {
+        answer.as_object_mut().unwrap().remove("elapsed_ms");
+        answer
+    };
+    let first = {
+        let server = Server::start(Options {
+            state: Some(state.path()),
+            // Every list is folded and written as a checkpoint, which replaces the log.
+            checkpoint_after_events: 1,
+            ..Options::default()
+        });
+        server.create(&viewers("once", 1));
+        server.create(&viewers("twice", 2));
+        let first = send(&server, "retry-1", &view(990_020));
+        let answer = without_time(first.ok_json());
+        assert_eq!(answer["applied"], 1);
+        assert!(!first.headers.contains_key("idempotent-replayed"));
+        let again = send(&server, "retry-1", &view(990_020));
+        assert_eq!(without_time(again.ok_json()), answer);
+        assert_eq!(again.headers["idempotent-replayed"], "true");
+        assert_eq!(segments_of(&server, 990_020), json!(["once"]));
+        // The key names that list: another is refused, and not applied.
+        let other = send(&server, "retry-1", &view(990_021)).problem(422);
+        assert_eq!(other["type"], "urn:segmint:problem:idempotency-key-reused");
+        assert_eq!(server.get("/visitors/990021/segments").status, 404);
+        let bad = send(&server, "two words", &view(990_021)).problem(400);
+        assert!(bad["detail"].as_str().unwrap().contains("Idempotency-Key"));
+        server.service.finish_background_work(true);
+        assert!(state.path().join("checkpoint").is_dir());
+        answer
+    };
+    // Restarted from the checkpoint: the key is still known.
+    let server = Server::start(Options {
+        state: Some(state.path()),
+        ..Options::default()
+    });
+    let again = send(&server, "retry-1", &view(990_020));
+    assert_eq!(without_time(again.ok_json()), first);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(segments_of(&server, 990_020), json!(["once"]));
+    // Keyed lists in the log after the checkpoint are known after a restart too.
+    let logged = without_time(send(&server, "retry-2", &view(990_020)).ok_json());
+    assert_eq!(segments_of(&server, 990_020), json!(["once", "twice"]));
+    drop(server);
+    let server = Server::start(Options {
+        state: Some(state.path()),
+        ..Options::default()
+    });
+    let again = send(&server, "retry-2", &view(990_020));
+    assert_eq!(without_time(again.ok_json()), logged);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    let again = send(&server, "retry-1", &view(990_020));
+    assert_eq!(without_time(again.ok_json()), first);
+    assert_eq!(segments_of(&server, 990_020), json!(["once", "twice"]));
+}

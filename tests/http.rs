@@ -49,6 +49,7 @@ pub(crate) struct Options<'a> {
     pub(crate) body_timeout: Duration,
     pub(crate) changes_kept: usize,
     pub(crate) connections: ConnectionLimits,
+    pub(crate) checkpoint_after_events: usize,
 }
 
 impl Default for Options<'_> {
@@ -60,6 +61,7 @@ impl Default for Options<'_> {
             body_timeout: Duration::from_secs(30),
             changes_kept: segmint::feed::DEFAULT_KEPT,
             connections: ConnectionLimits::default(),
+            checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
         }
     }
 }
@@ -87,7 +89,7 @@ impl Server {
                     .state
                     .map(|dir| StateDir::open(dir).expect("state dir")),
                 time_limit: Some(options.time_limit),
-                checkpoint_after_events: segmint::service::CHECKPOINT_AFTER_EVENTS,
+                checkpoint_after_events: options.checkpoint_after_events,
                 engine_from_checkpoint: false,
                 changes_kept: options.changes_kept,
             },
@@ -170,6 +172,16 @@ impl Server {
 
     pub(crate) fn post_json(&self, path: &str, body: &Json) -> Reply {
         self.post(path, &body.to_string())
+    }
+
+    /// POSTs a JSON body with one more header.
+    pub(crate) fn post_with(&self, path: &str, header: (&str, &str), body: &Json) -> Reply {
+        Reply::of(
+            self.auth(self.agent.post(self.url(path)))
+                .header("Content-Type", "application/json")
+                .header(header.0, header.1)
+                .send(body.to_string()),
+        )
     }
 
     /// Stores a segment and returns its id.

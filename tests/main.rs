@@ -13,6 +13,7 @@ mod feed;
 mod generator;
 mod hardening;
 mod http;
+mod idempotency;
 mod index;
 mod loading;
 mod openapi;

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value as Json};
 
+use super::idempotency::IdempotencyKey;
 use super::{EVENT_TYPES, EventError, Layouts, Value, refuse};
 use crate::data::value::{parse_date, parse_decimal, parse_timestamp};
 use crate::model::{FieldType, SubjectId, TableName};
@@ -195,6 +196,8 @@ impl Event {
 pub struct EventList {
     events: Vec<Event>,
     json: Json,
+    /// The idempotency key it came with and when (µs): the log keeps them with the list.
+    idempotency: Option<(IdempotencyKey, i64)>,
 }
 
 impl EventList {
@@ -210,7 +213,23 @@ impl EventList {
             .enumerate()
             .map(|(i, event)| parser.event(event, &format!("/{i}")))
             .collect::<Result<_, _>>()?;
-        Ok(EventList { events, json })
+        Ok(EventList {
+            events,
+            json,
+            idempotency: None,
+        })
+    }
+
+    /// The list as sent with an idempotency key, at `at` (µs).
+    pub fn with_idempotency_key(self, key: IdempotencyKey, at: i64) -> EventList {
+        EventList {
+            idempotency: Some((key, at)),
+            ..self
+        }
+    }
+
+    pub fn idempotency_key(&self) -> Option<&(IdempotencyKey, i64)> {
+        self.idempotency.as_ref()
     }
 
     pub fn events(&self) -> &[Event] {

@@ -3,7 +3,9 @@
 //! start.
 //!
 //! Records (see [`crate::records`], magic `SGEV`) hold a list as JSON followed by the
-//! membership changes it made. A crash while appending leaves a torn last record: that
+//! membership changes it made. A list sent with an idempotency key is kept as an object,
+//! `{"idempotency_key", "digest", "at", "events": [...]}`, so that the key is durable
+//! exactly when its list is. A crash while appending leaves a torn last record: that
 //! request was never answered, so the record is dropped at the next start (its bytes kept
 //! beside the log in `<log>.torn`). A bad record with a whole record anywhere after it is
 //! not a crash but damage, and stops the start.
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value as Json;
 
 use super::EventList;
+use super::idempotency::{KeyHeader, RememberedList, changes_of};
 use crate::feed::Batch;
 use crate::records::{Damage, RecordFile};
 
@@ -33,6 +36,8 @@ pub struct Recovered {
     pub lists: Vec<Json>,
     /// The membership changes the lists made (as the change feed numbered them), in order.
     pub changes: Vec<Batch>,
+    /// The lists logged with idempotency keys, and their answers.
+    pub remembered: Vec<RememberedList>,
     /// Bytes of a torn last record that were cut off (0 if none).
     pub dropped_bytes: u64,
 }
@@ -49,8 +54,17 @@ impl EventLog {
         let opened = RecordFile::open(path, MAGIC, check, Damage::Refuse)?;
         let mut lists = Vec::with_capacity(opened.payloads.len());
         let mut changes = Vec::new();
+        let mut remembered = Vec::new();
         for payload in &opened.payloads {
-            let (list, batches) = split(payload).expect("checked when read");
+            let (list, key, batches) = split(payload).expect("checked when read");
+            if let Some(header) = key {
+                remembered.push(RememberedList {
+                    key: header.key(),
+                    at: header.at,
+                    applied: list.as_array().map_or(0, Vec::len),
+                    changes: changes_of(&batches),
+                });
+            }
             lists.push(list);
             changes.extend(batches);
         }
@@ -60,6 +74,7 @@ impl EventLog {
             },
             lists,
             changes,
+            remembered,
             dropped_bytes: opened.dropped_bytes,
         })
     }
@@ -117,25 +132,55 @@ impl EventLog {
     }
 }
 
+/// A keyed list as its record holds it.
+#[derive(serde::Serialize)]
+struct KeyedList<'a> {
+    #[serde(flatten)]
+    header: KeyHeader,
+    events: &'a Json,
+}
+
+#[derive(serde::Deserialize)]
+struct KeyedListRead {
+    #[serde(flatten)]
+    header: KeyHeader,
+    events: Json,
+}
+
 fn payload_of(list: &EventList, records: &RecordFile) -> Result<Vec<u8>, LogError> {
-    serde_json::to_vec(list.json()).map_err(|e| LogError {
+    let written = match list.idempotency_key() {
+        Some((key, at)) => serde_json::to_vec(&KeyedList {
+            header: KeyHeader::of(key, *at),
+            events: list.json(),
+        }),
+        None => serde_json::to_vec(list.json()),
+    };
+    written.map_err(|e| LogError {
         path: PathBuf::from(records.path()),
         reason: e.to_string(),
     })
 }
 
-/// A record's payload: the list as JSON, then the changes it made (see
-/// [`crate::feed::encode`]; none in logs written before the feed).
-fn split(payload: &[u8]) -> Result<(Json, Vec<Batch>), String> {
+/// A record's payload: the list as JSON (with its key, if it came with one), then the
+/// changes it made (see [`crate::feed::encode`]; none in logs written before the feed).
+fn split(payload: &[u8]) -> Result<(Json, Option<KeyHeader>, Vec<Batch>), String> {
     let mut values = serde_json::Deserializer::from_slice(payload).into_iter::<Json>();
-    let list = match values.next() {
-        Some(Ok(list)) if list.is_array() => list,
+    let (list, key) = match values.next() {
+        Some(Ok(list)) if list.is_array() => (list, None),
+        Some(Ok(keyed)) if keyed.is_object() => {
+            let keyed: KeyedListRead = serde_json::from_value(keyed)
+                .map_err(|e| format!("not a list of events with its key: {e}"))?;
+            if !keyed.events.is_array() {
+                return Err("not a list of events".into());
+            }
+            (keyed.events, Some(keyed.header))
+        }
         Some(Ok(_)) => return Err("not a list of events".into()),
         Some(Err(e)) => return Err(format!("not JSON: {e}")),
         None => return Err("an empty record".into()),
     };
     let changes = crate::feed::decode(&payload[values.byte_offset()..])?;
-    Ok((list, changes))
+    Ok((list, key, changes))
 }
 
 fn check(payload: &[u8]) -> Result<(), String> {

@@ -9,6 +9,7 @@
 //! they touch by `crate::live`.
 
 mod event;
+pub mod idempotency;
 pub mod log;
 
 pub use event::{Event, EventList, OrderChanges, Row};

@@ -141,6 +141,12 @@ impl From<ServiceError> for Problem {
             ServiceError::Conflict(_) => {
                 Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
             }
+            ServiceError::KeyReused(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                detail,
+            ),
             // Too costly as written: the client can narrow it, so it is theirs to change.
             ServiceError::TimeLimit(_) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -19,6 +19,7 @@ use utoipa::OpenApi;
 use super::api::*;
 use super::problem::Problem;
 use super::{AppState, read_json, required};
+use crate::events::idempotency::IdempotencyKey;
 use crate::segment::definition::{pointer_join, segment_id};
 use crate::segment::{DefinitionError, ErrorKind};
 use crate::service::report::{CsvExport, Cursor, XLSX_MAX_ROWS, XlsxSheets, page, write_xlsx};
@@ -262,11 +263,14 @@ pub async fn refresh_all(
 }
 
 #[utoipa::path(post, path = "/events", tag = "events",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Names the list (1-255 visible ASCII characters, a UUID say): a list sent again with its key within a day is not applied again but answered as the first time, with `Idempotent-Replayed: true`")),
     request_body(content = Vec<Object>, description = "Events (interface.md), applied in order: all or none",
         example = json!([{"type": "product_viewed", "visitor_id": 990001, "product_id": 100, "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}])),
     responses(
-        (status = 200, description = "Applied (and, with --state, in the event log on disk)", body = EventsAnswer),
-        (status = 422, description = "An event does not fit (pointer names it): none applied", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Applied (and, with --state, in the event log on disk); or, sent again under its Idempotency-Key, the first answer", body = EventsAnswer),
+        (status = 400, description = "A malformed Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same Idempotency-Key is being applied", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An event does not fit (pointer names it): none applied; or the Idempotency-Key came with another list", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn post_events(
     State(state): State<Arc<AppState>>,
@@ -277,21 +281,46 @@ pub async fn post_events(
         read_json(&state, &headers, body).await?,
         "a list of events: [{\"type\": ..., ...}, ...]",
     )?;
+    let key = match headers.get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(value) => {
+            let bad = |why: String| {
+                Problem::new(StatusCode::BAD_REQUEST, "bad-header", "Bad header", why)
+            };
+            let text = value
+                .to_str()
+                .map_err(|_| bad("an Idempotency-Key has visible ASCII characters only".into()))?;
+            Some(IdempotencyKey::new(text, &json).map_err(bad)?)
+        }
+    };
     let service = state.service.clone();
     // Not in an evaluation slot: lists wait for the writer, which applies them in groups
     // (see `service::event_writer`), so concurrent requests share a flush of the log.
     let applied = super::run_blocking(move || {
         let list = service.parse_events(json)?;
-        service.apply_events(list).map_err(Problem::from)
+        match key {
+            Some(key) => service.apply_events_once(list, key),
+            None => service.apply_events(list),
+        }
+        .map_err(Problem::from)
     })
     .await?;
-    Ok(Json(EventsAnswer {
+    let mut response = Json(EventsAnswer {
         applied: applied.applied as u64,
         changes: applied.changes.iter().map(EventChange::from).collect(),
         elapsed_ms: applied.elapsed.as_secs_f64() * 1e3,
     })
-    .into_response())
+    .into_response();
+    if applied.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }
+
+/// The header naming a list of events, so that a retry does not apply it twice.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {

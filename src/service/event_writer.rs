@@ -19,6 +19,7 @@ use super::{
     ServiceError, Snapshot, Writer, current_day, fold, rematch, state_error,
 };
 use crate::data::value::day_of_micros;
+use crate::events::idempotency::{Begin, IdempotencyKey, Remembered, RememberedList};
 use crate::events::{EventError, EventList};
 use crate::feed::{Batch, Cause, Publishing};
 use crate::live::ApplyError;
@@ -156,7 +157,7 @@ impl Service {
             return answers;
         }
         let writer = &mut *writer;
-        if let Some((log, logged)) = &mut writer.events {
+        if let Some((log, _)) = &mut writer.events {
             let records: Vec<(&EventList, &[Batch])> = accepted
                 .iter()
                 .map(|(_, a)| (a.list.as_ref(), a.batches.as_slice()))
@@ -169,6 +170,9 @@ impl Service {
             }
             self.log_flushes
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.remember_keys(&accepted, now);
+        if let Some((_, logged)) = &mut writer.events {
             for (_, applied) in &accepted {
                 *logged += applied.list.len();
                 // Rebuilt data holds every event: once the log is long, it is written as a
@@ -179,7 +183,9 @@ impl Service {
                     && *logged >= writer.checkpoint_after
                     && let Some(state) = &writer.state
                 {
-                    let pending = PendingCheckpoint::start(state, engine.clone(), Vec::new());
+                    let remembered = self.remembered().lists();
+                    let pending =
+                        PendingCheckpoint::start(state, engine.clone(), Vec::new(), remembered);
                     writer.pending = Some(pending);
                 }
             }
@@ -210,10 +216,74 @@ impl Service {
                 changes: applied.changes,
                 elapsed: std::time::Duration::ZERO,
                 rebuilt: applied.rebuilt.is_some(),
+                replayed: false,
             };
             (ticket, Ok(answer))
         }));
         answers
+    }
+
+    /// As [`Service::apply_events`], under an idempotency key: a list applied under the
+    /// key before (and remembered, see [`crate::events::idempotency`]) is not applied again but answered
+    /// as then, marked `replayed`. The key with another list is refused, and so is a
+    /// request while another with the key is being applied.
+    pub fn apply_events_once(
+        &self,
+        list: EventList,
+        key: IdempotencyKey,
+    ) -> Result<EventsApplied, ServiceError> {
+        let now = self.clock.now_micros();
+        let begun = self.remembered().begin(&key, now);
+        match begun {
+            Begin::New => {}
+            Begin::Applied(remembered) => {
+                return Ok(EventsApplied {
+                    applied: remembered.applied,
+                    changes: remembered.changes,
+                    elapsed: std::time::Duration::ZERO,
+                    rebuilt: false,
+                    replayed: true,
+                });
+            }
+            Begin::InUse => {
+                return Err(ServiceError::Conflict(format!(
+                    "a list with Idempotency-Key {:?} is being applied; send it again once that request is answered",
+                    key.key
+                )));
+            }
+            Begin::OtherList => {
+                return Err(ServiceError::KeyReused(format!(
+                    "Idempotency-Key {:?} came with another list of events; a key names one list",
+                    key.key
+                )));
+            }
+        }
+        let answer = self.apply_events(list.with_idempotency_key(key.clone(), now));
+        if answer.is_err() {
+            // Nothing was applied or logged: a retry applies it.
+            self.remembered().abandon(&key);
+        }
+        answer
+    }
+
+    pub(super) fn remembered(&self) -> MutexGuard<'_, Remembered> {
+        self.remembered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remembers the keys of lists just logged (or applied, without a log).
+    fn remember_keys(&self, accepted: &[(u64, Applied)], now: i64) {
+        let mut remembered = self.remembered();
+        for (_, applied) in accepted {
+            if let Some((key, at)) = applied.list.idempotency_key() {
+                let list = RememberedList {
+                    key: key.clone(),
+                    at: *at,
+                    applied: applied.list.len(),
+                    changes: applied.changes.clone(),
+                };
+                remembered.remember(list, now);
+            }
+        }
     }
 
     /// Applies one list over `before` and numbers the moves it makes.

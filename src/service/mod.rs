@@ -40,6 +40,7 @@ use roaring::RoaringBitmap;
 use serde_json::Value as Json;
 
 use crate::data::value::{day_of_micros, parse_instant};
+use crate::events::idempotency::Remembered;
 use crate::events::{EventError, EventList};
 use crate::feed::{Cause, ChangeFeed, Publishing};
 use crate::segment::definition::{SegmentId, segment_id};
@@ -65,6 +66,9 @@ pub enum ServiceError {
     /// The request conflicts with what is stored (an id taken, a segment still named).
     #[error("{0}")]
     Conflict(String),
+    /// An idempotency key sent again with another list.
+    #[error("{0}")]
+    KeyReused(String),
     #[error("the evaluation ran longer than the time limit of {0:?} and was stopped")]
     TimeLimit(Duration),
     /// The state directory could not be read or written: nothing was changed.
@@ -150,6 +154,9 @@ pub struct EventsApplied {
     /// Whether the list rebuilt the data (see [`delta`]) rather than applying to the
     /// subjects it touched.
     pub rebuilt: bool,
+    /// Whether this is the answer of a list applied before under the same idempotency
+    /// key (nothing was applied now).
+    pub replayed: bool,
 }
 
 /// A definition as a request gives it (`POST /segments`, `PUT /segments/{id}`): the id it
@@ -179,6 +186,8 @@ pub struct Service {
     events_applied: AtomicU64,
     /// Flushes of the event log (a group of lists shares one).
     log_flushes: AtomicU64,
+    /// The idempotency keys of lists applied, and of those being applied.
+    remembered: Mutex<Remembered>,
 }
 
 impl Service {
@@ -239,14 +248,17 @@ impl Service {
                 }
             }
         }
+        let mut remembered = Vec::new();
         let (engine, events, feed) = match &options.state {
             Some(state) => {
                 let feed = ChangeFeed::open(state.dir(), options.changes_kept)
                     .map_err(|e| ServiceError::Engine(format!("the change feed: {e}")))?;
-                let (engine, log, logged, changes) =
-                    replay(engine, state, options.engine_from_checkpoint)?;
-                feed.publishing().recover(changes).map_err(state_error)?;
-                (engine, Some((log, logged)), feed)
+                let replayed = replay(engine, state, options.engine_from_checkpoint)?;
+                feed.publishing()
+                    .recover(replayed.changes)
+                    .map_err(state_error)?;
+                remembered = replayed.remembered;
+                (replayed.engine, Some((replayed.log, replayed.logged)), feed)
             }
             None => (engine, None, ChangeFeed::in_memory(options.changes_kept)),
         };
@@ -294,7 +306,12 @@ impl Service {
                     (Some(state), Some((_, logged)))
                         if *logged >= options.checkpoint_after_events.max(1) =>
                     {
-                        Some(PendingCheckpoint::start(state, first_engine, Vec::new()))
+                        Some(PendingCheckpoint::start(
+                            state,
+                            first_engine,
+                            Vec::new(),
+                            remembered.clone(),
+                        ))
                     }
                     _ => None,
                 },
@@ -311,6 +328,7 @@ impl Service {
             time_limit: options.time_limit,
             events_applied: AtomicU64::new(0),
             log_flushes: AtomicU64::new(0),
+            remembered: Mutex::new(Remembered::of(remembered, now)),
         })
     }
 
@@ -511,7 +529,13 @@ impl Service {
             && *logged >= writer.checkpoint_after
         {
             let carried = current.delta.lists.iter().skip(folded_lists).cloned();
-            writer.pending = Some(PendingCheckpoint::start(state, engine, carried.collect()));
+            let remembered = self.remembered().lists();
+            writer.pending = Some(PendingCheckpoint::start(
+                state,
+                engine,
+                carried.collect(),
+                remembered,
+            ));
         }
     }
 

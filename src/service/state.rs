@@ -352,6 +352,7 @@ pub fn prepare_checkpoint(
     dir: &Path,
     dataset: &crate::store::Dataset,
     reference_time: Option<String>,
+    remembered: &[crate::events::idempotency::RememberedList],
 ) -> Result<PreparedCheckpoint, StateError> {
     let partial = dir.join(format!("{CHECKPOINT}.tmp"));
     let old = dir.join(format!("{CHECKPOINT}.old"));
@@ -375,6 +376,8 @@ pub fn prepare_checkpoint(
     };
     let meta = serde_json::to_vec_pretty(&meta).map_err(|e| checkpoint_failed(&partial, &e))?;
     write_atomically(&partial.join(crate::data::loader::META_FILE), &meta)?;
+    crate::events::idempotency::write_file(&partial, remembered)
+        .map_err(|e| checkpoint_failed(&e.path, &e.reason))?;
     // A name no file has: creating the new log must never empty the live one. Until the
     // checkpoint is in force, a start removes it with the other logs not in force.
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%6f");

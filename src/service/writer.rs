@@ -11,6 +11,7 @@ use super::snapshot::{Side, numbered_moves};
 use super::state::{self, SavedSegment, SavedSegments, StateDir, StateError};
 use super::{SegmentKey, ServiceError, fold};
 use crate::data::value::day_of_micros;
+use crate::events::idempotency::{self, RememberedList};
 use crate::events::log::EventLog;
 use crate::events::{EventList, Layouts};
 use crate::feed::{Batch, Cause, ChangeFeed};
@@ -57,10 +58,12 @@ const CARRYING_ROUNDS: usize = 4;
 impl PendingCheckpoint {
     /// Writes the data of `engine` as a checkpoint, `carried` (the lists accepted since
     /// that data) to go to its log.
+    /// `remembered` are the idempotency keys of the lists in that data (or carried).
     pub(super) fn start(
         state: &StateDir,
         engine: Arc<Engine>,
         carried: Vec<Arc<EventList>>,
+        remembered: Vec<RememberedList>,
     ) -> PendingCheckpoint {
         let dir = state.dir().to_path_buf();
         let events = carried.iter().map(|list| list.len()).sum();
@@ -74,7 +77,8 @@ impl PendingCheckpoint {
             let reference_time = dataset
                 .reference_time
                 .map(crate::data::value::format_timestamp);
-            let mut prepared = state::prepare_checkpoint(&dir, dataset, reference_time)?;
+            let mut prepared =
+                state::prepare_checkpoint(&dir, dataset, reference_time, &remembered)?;
             // The lists accepted meanwhile, written here rather than by the writer.
             for _ in 0..CARRYING_ROUNDS {
                 let lists = std::mem::take(&mut lock(&shared).waiting);
@@ -193,15 +197,32 @@ pub(super) fn state_error(e: crate::records::RecordError) -> ServiceError {
     })
 }
 
+/// What the state directory holds at start.
+pub(super) struct Replayed {
+    /// The data with every logged event applied.
+    pub(super) engine: Arc<Engine>,
+    /// The log to append to, and how many events it holds (a long log is written as a
+    /// checkpoint once serving).
+    pub(super) log: EventLog,
+    pub(super) logged: usize,
+    /// The membership changes the logged lists made.
+    pub(super) changes: Vec<Batch>,
+    /// The idempotency keys of the checkpoint's lists and the log's, oldest first.
+    pub(super) remembered: Vec<RememberedList>,
+}
+
 /// The data the server stopped with: the state's checkpoint if it has one (else the
-/// loaded data), with the event log after it applied. Returns the log to append to and
-/// how many events it holds (a long log is written as a checkpoint once serving).
+/// loaded data), with the event log after it applied.
 pub(super) fn replay(
     engine: Arc<Engine>,
     state: &StateDir,
     engine_from_checkpoint: bool,
-) -> Result<(Arc<Engine>, EventLog, usize, Vec<Batch>), ServiceError> {
+) -> Result<Replayed, ServiceError> {
     let sources = state.sources()?;
+    let mut remembered = match &sources.checkpoint {
+        Some(dir) => idempotency::read_file(dir).map_err(state_error)?,
+        None => Vec::new(),
+    };
     let engine = match &sources.checkpoint {
         Some(dir) if !engine_from_checkpoint => {
             let started = Instant::now();
@@ -217,8 +238,15 @@ pub(super) fn replay(
         _ => engine,
     };
     let recovered = EventLog::open_file(&sources.log).map_err(state_error)?;
+    remembered.extend(recovered.remembered);
     if recovered.lists.is_empty() {
-        return Ok((engine, recovered.log, 0, recovered.changes));
+        return Ok(Replayed {
+            engine,
+            log: recovered.log,
+            logged: 0,
+            changes: recovered.changes,
+            remembered,
+        });
     }
     let started = Instant::now();
     let path = &sources.log;
@@ -242,12 +270,13 @@ pub(super) fn replay(
         "replayed {count} logged events in {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
-    Ok((
-        Arc::new(Engine::prepared(Arc::new(dataset))),
-        recovered.log,
-        count,
-        recovered.changes,
-    ))
+    Ok(Replayed {
+        engine: Arc::new(Engine::prepared(Arc::new(dataset))),
+        log: recovered.log,
+        logged: count,
+        changes: recovered.changes,
+        remembered,
+    })
 }
 
 /// Puts in the feed what a restart on a later day moves: the time-dependent segments'

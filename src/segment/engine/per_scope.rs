@@ -48,29 +48,4 @@ impl<K: Eq + Hash + Clone, V> PerScope<K, V> {
     pub(super) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.entries.iter()
     }
-
-    #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
-        self.entries.len()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forgets_the_oldest_past_its_capacity() {
-        let mut kept = PerScope::default();
-        for key in 0..KEPT_SCOPES + 10 {
-            assert_eq!(*kept.keep(key, key * 2), key * 2);
-        }
-        assert_eq!(kept.len(), KEPT_SCOPES);
-        assert_eq!(kept.get(&9), None);
-        assert_eq!(kept.get(&10), Some(&20));
-        assert_eq!(kept.get(&(KEPT_SCOPES + 9)), Some(&((KEPT_SCOPES + 9) * 2)));
-        // A key kept already keeps its first value and its place.
-        assert_eq!(*kept.keep(10, 0), 20);
-        assert_eq!(kept.len(), KEPT_SCOPES);
-    }
 }
