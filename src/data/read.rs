@@ -14,7 +14,6 @@ use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use indicatif::ProgressBar;
 use roaring::RoaringBitmap;
 
@@ -615,10 +614,7 @@ fn read_parquet(
     parents: &[Parent<'_>],
     progress: &ProgressBar,
 ) -> Result<RawTable, LoadError> {
-    let file = File::open(path).map_err(|e| LoadError::file(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| LoadError::file(path, format!("not a readable Parquet file: {e}")))?
-        .with_batch_size(64 * 1024);
+    let builder = super::parquet_file::open(path)?.with_batch_size(64 * 1024);
     let schema = builder.schema().clone();
     let total_bytes: u64 = builder
         .metadata()
