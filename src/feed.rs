@@ -76,6 +76,28 @@ pub struct Move {
     pub entered: bool,
 }
 
+/// `changes` in batches of one segment each, numbered from `first` on.
+pub fn batches_of(changes: &[MembershipChange], first: u64, cause: Cause, at: i64) -> Vec<Batch> {
+    let mut batches: Vec<Batch> = Vec::new();
+    for (next, change) in (first..).zip(changes) {
+        let step = Move {
+            subject: change.subject,
+            entered: change.entered,
+        };
+        match batches.last_mut() {
+            Some(batch) if batch.segment == change.segment => batch.moves.push(step),
+            _ => batches.push(Batch {
+                first: next,
+                at,
+                cause,
+                segment: change.segment.clone(),
+                moves: vec![step],
+            }),
+        }
+    }
+    batches
+}
+
 /// Changes of one segment, from one cause at one instant, numbered from `first` on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Batch {
@@ -347,23 +369,7 @@ impl Publishing<'_> {
     /// Numbers `changes` (grouped by segment, as [`MembershipChange`]s come) after those
     /// numbered before; the numbers are taken once committed, in one commit.
     pub fn number(&mut self, cause: Cause, at: i64, changes: &[MembershipChange]) -> Vec<Batch> {
-        let mut batches: Vec<Batch> = Vec::new();
-        for (next, change) in (self.numbered..).zip(changes) {
-            let step = Move {
-                subject: change.subject,
-                entered: change.entered,
-            };
-            match batches.last_mut() {
-                Some(batch) if batch.segment == change.segment => batch.moves.push(step),
-                _ => batches.push(Batch {
-                    first: next,
-                    at,
-                    cause,
-                    segment: change.segment.clone(),
-                    moves: vec![step],
-                }),
-            }
-        }
+        let batches = batches_of(changes, self.numbered, cause, at);
         self.numbered += changes.len() as u64;
         batches
     }

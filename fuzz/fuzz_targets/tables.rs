@@ -6,20 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use segmint::data::generate::OutputFormat;
 use segmint::data::{LoadOptions, load_dataset};
-
-const TABLES: [&str; 11] = [
-    "customers",
-    "addresses",
-    "products",
-    "orders",
-    "order_items",
-    "order_addresses",
-    "carts",
-    "cart_items",
-    "wishlist_items",
-    "product_views",
-    "dataset",
-];
+use segmint::model::TableName;
 
 fuzz_target!(|bytes: &[u8]| {
     static HOOK: std::sync::Once = std::sync::Once::new();
@@ -45,7 +32,12 @@ fuzz_target!(|bytes: &[u8]| {
     } else {
         OutputFormat::Parquet
     };
-    let table = TABLES[(choice & 0x7f) as usize % TABLES.len()];
+    // Each table of the data model, or (past them) the dataset's meta file.
+    let tables = TableName::ALL.map(TableName::file_stem);
+    let table = tables
+        .get((choice & 0x7f) as usize % (tables.len() + 1))
+        .copied()
+        .unwrap_or("dataset");
     let source = segmint_fuzz::store_files(format);
     let dir = tempfile::tempdir().expect("temp dir");
     for entry in std::fs::read_dir(source).expect("the store") {

@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use crate::feed::{Batch, Cause, Move};
+use crate::feed::{Batch, Cause};
 use crate::model::MembershipChange;
 use crate::records::{Damage, RecordError, RecordFile};
 
@@ -192,29 +192,6 @@ pub fn changes_of(batches: &[Batch]) -> Vec<MembershipChange> {
         .collect()
 }
 
-/// The changes as batches, numbered from 1 (the feed's numbers are not kept:
-/// [`changes_of`] reads them back).
-fn batches_of(changes: &[MembershipChange], at: i64) -> Vec<Batch> {
-    let mut batches: Vec<Batch> = Vec::new();
-    for (number, change) in (1..).zip(changes) {
-        let step = Move {
-            subject: change.subject,
-            entered: change.entered,
-        };
-        match batches.last_mut() {
-            Some(batch) if batch.segment == change.segment => batch.moves.push(step),
-            _ => batches.push(Batch {
-                first: number,
-                at,
-                cause: Cause::Event,
-                segment: change.segment.clone(),
-                moves: vec![step],
-            }),
-        }
-    }
-    batches
-}
-
 /// The record header of a keyed list in the event log and in [`KEYS_FILE`].
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct KeyHeader {
@@ -259,7 +236,10 @@ pub fn write_file(dir: &Path, lists: &[RememberedList]) -> Result<(), RecordErro
                 applied: list.applied,
             };
             let mut payload = serde_json::to_vec(&record).expect("records serialise");
-            crate::feed::encode(&batches_of(&list.changes, list.at), &mut payload);
+            // Numbered from 1: the feed's numbers are not kept, [`changes_of`] reads them
+            // back.
+            let batches = crate::feed::batches_of(&list.changes, 1, Cause::Event, list.at);
+            crate::feed::encode(&batches, &mut payload);
             payload
         })
         .collect();
