@@ -69,6 +69,25 @@ enum Command {
     /// peak RSS, each suite segment's p50/p99, bulk re-segmentation, /estimate and lookup
     /// throughput over HTTP; a table, bench-report.json, bench.svg and a capacity estimate.
     Bench(BenchArgs),
+    /// A bounded soak: `segmint serve --data DATA --state OUT/state` on loopback under a
+    /// mixed load from concurrent clients (lookups, estimates, member pages, lists of
+    /// events, segment changes) for SECONDS; p50/p99 per kind, errors (any answer but 2xx
+    /// and 503) and the server's RSS over time, in OUT/soak-report.json. Fails on an error.
+    Soak {
+        /// A generated dataset (its dataset.json gives the customer and product counts).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 600.0)]
+        seconds: f64,
+        /// The segments stored before the load and estimated during it.
+        #[arg(long, default_value = "benches/segments")]
+        suite: PathBuf,
+        #[arg(long, default_value = "soak-report")]
+        out: PathBuf,
+        /// Passed to the server: events before a fold (and a checkpoint).
+        #[arg(long)]
+        checkpoint_after_events: Option<usize>,
+    },
     /// One scale of `segmint bench`, in a process of its own (started by `bench`).
     #[command(hide = true)]
     BenchWorker {
@@ -222,6 +241,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve(args) => run_server(args),
         Command::Bench(args) => run_bench(args),
+        Command::Soak {
+            data,
+            seconds,
+            suite,
+            out,
+            checkpoint_after_events,
+        } => {
+            let report = segmint::bench::soak::run(&segmint::bench::soak::SoakOptions {
+                data,
+                suite,
+                seconds,
+                out,
+                exe: std::env::current_exe().context("cannot find the segmint binary")?,
+                checkpoint_after_events,
+            })?;
+            println!("{}", segmint::bench::soak::render(&report));
+            anyhow::ensure!(report.errors() == 0, "{} requests failed", report.errors());
+            Ok(())
+        }
         Command::BenchWorker {
             data,
             suite,

@@ -10,6 +10,7 @@
 
 pub mod chart;
 pub mod load;
+pub mod soak;
 pub mod suite;
 pub mod worker;
 
