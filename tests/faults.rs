@@ -42,8 +42,25 @@ impl Drop for Served {
     }
 }
 
-/// `segmint serve` over `data` with `state`, optionally with the shim preloaded.
+/// `segmint serve` over `data` with `state`, optionally with the shim preloaded (failing
+/// the state's files while the switch exists).
 fn serve(data: &Path, state: &Path, shim: Option<(&Path, &Path)>) -> Served {
+    serve_with(
+        data,
+        state,
+        shim.map(|(library, switch)| (library, switch, state)),
+        &[],
+    )
+}
+
+/// As [`serve`], the shim failing the files under its third path only, and with more
+/// arguments.
+fn serve_with(
+    data: &Path,
+    state: &Path,
+    shim: Option<(&Path, &Path, &Path)>,
+    arguments: &[&str],
+) -> Served {
     let mut command = Command::new(env!("CARGO_BIN_EXE_segmint"));
     command
         .args([
@@ -57,12 +74,13 @@ fn serve(data: &Path, state: &Path, shim: Option<(&Path, &Path)>) -> Served {
         .arg(data)
         .arg("--state")
         .arg(state)
+        .args(arguments)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some((library, switch)) = shim {
+    if let Some((library, switch, failing)) = shim {
         command
             .env("LD_PRELOAD", library)
-            .env("SEGMINT_FAULT_DIR", state)
+            .env("SEGMINT_FAULT_DIR", failing)
             .env("SEGMINT_FAULT_SWITCH", switch);
     }
     let mut child = command.spawn().expect("segmint starts");
@@ -216,6 +234,78 @@ fn a_failing_disk_refuses_changes_with_503_and_loses_nothing_acknowledged() {
         .filter_map(|s| s["id"].as_str())
         .collect();
     assert_eq!(ids, ["after", "before"]);
+}
+
+#[test]
+fn a_checkpoint_the_disk_refuses_leaves_the_log_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let shim = build_shim(&root);
+    let generated = crate::common::generated(200, 1, OutputFormat::Parquet);
+    let data = generated.path();
+    let state = root.join("state");
+    let switch = root.join("fault");
+    // Only the checkpoint being written fails: the log takes every list.
+    let partial = state.join("checkpoint.tmp");
+    std::fs::write(&switch, "ENOSPC").unwrap();
+    let often = ["--checkpoint-after-events", "2"];
+    let mut visitor = 990_200;
+    // Sends views, each acknowledged, until `done` says so.
+    let mut send_views_until = |served: &Served, done: &dyn Fn(&str) -> bool, what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let log = served.log.lock().unwrap().join("\n");
+            if done(&log) {
+                return visitor;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}:\n{log}");
+            visitor += 1;
+            let (status, answer, _) =
+                send("POST", &format!("{}/events", served.url), &view(visitor));
+            assert_eq!(status, 200, "{answer}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let every_view_is_there = |served: &Served, last: i64| {
+        for visitor in 990_201..=last {
+            let segments = get_json(&format!("{}/visitors/{visitor}/segments", served.url));
+            assert_eq!(segments["segments"], json!(["once"]), "visitor {visitor}");
+        }
+    };
+
+    let served = serve_with(data, &state, Some((&shim, &switch, &partial)), &often);
+    let created = send(
+        "POST",
+        &format!("{}/segments", served.url),
+        &viewed_at_least("once", 1),
+    );
+    assert_eq!(created.0, 201);
+    let refused = |log: &str| log.matches("cannot write a checkpoint").count() >= 2;
+    let last = send_views_until(&served, &refused, "no checkpoint was refused twice");
+    assert!(log_mentions(&served, "No space left on device"));
+    assert!(!state.join("checkpoint").exists());
+    // kill -9 with the checkpoints refused: the log holds every acknowledged view.
+    drop(served);
+    let served = serve_with(data, &state, Some((&shim, &switch, &partial)), &often);
+    every_view_is_there(&served, last);
+
+    // The disk works again: a later checkpoint is put in force, and after kill -9 the
+    // start from it still has every view.
+    std::fs::remove_file(&switch).unwrap();
+    let written = |_: &str| state.join("checkpoint").join("checkpoint.json").exists();
+    let last = send_views_until(&served, &written, "no checkpoint once the disk worked");
+    drop(served);
+    let again = serve(data, &state, None);
+    every_view_is_there(&again, last);
+}
+
+fn log_mentions(served: &Served, text: &str) -> bool {
+    served
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|line| line.contains(text))
 }
 
 /// Views of product 100 by `visitor`: the segment of visitors with at least `views`.
