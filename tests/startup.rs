@@ -262,6 +262,26 @@ fn start_up_errors_say_their_message_once_and_bind_takes_names() {
             || line.contains("listening on http://[::1]:"),
         "{line}"
     );
+    // A state error (a damaged event log) says its file and reason once too.
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let log = state.join(segmint::events::log::LOG_FILE);
+    fn any(_: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+    let mut records =
+        segmint::records::RecordFile::open(&log, *b"SGEV", any, segmint::records::Damage::Refuse)
+            .unwrap()
+            .file;
+    records.append(&[b"[]"], true).unwrap();
+    drop(records);
+    let whole = std::fs::read(&log).unwrap();
+    std::fs::write(&log, [&[0u8; 16][..], &whole].concat()).unwrap();
+    let state_arg = state.to_str().unwrap();
+    let (status, stderr) = serve_refused(&["--data", out.to_str().unwrap(), "--state", state_arg]);
+    assert!(!status.success());
+    assert!(stderr.contains("is damaged"), "{stderr}");
+    assert_eq!(stderr.matches("events.log").count(), 1, "{stderr}");
 }
 
 /// Customers of the server that printed `lines` made before a fixed instant: a count

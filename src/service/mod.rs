@@ -72,7 +72,7 @@ pub enum ServiceError {
     #[error("the evaluation ran longer than the time limit of {0:?} and was stopped")]
     TimeLimit(Duration),
     /// The state directory could not be read or written: nothing was changed.
-    #[error("{0}")]
+    #[error(transparent)]
     State(#[from] StateError),
     #[error("{0}")]
     Engine(String),
