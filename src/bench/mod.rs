@@ -294,7 +294,7 @@ fn measure_scale(
         .spawn()
         .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", options.exe.display()))?;
     let outcome = drive_worker(options, scale, progress, &mut child, &worker_report, report);
-    report.peak_rss_bytes = peak_rss_of(child.id()).or(report.peak_rss_bytes);
+    report.peak_rss_bytes = crate::util::peak_rss_bytes_of(child.id()).or(report.peak_rss_bytes);
     // How the worker ended, before this process stops it: a worker that died on its own
     // makes every measure after it void.
     let ended = child.try_wait().ok().flatten();
@@ -394,12 +394,6 @@ fn drive_worker(
     };
     report.lookup = Some(load::run(&url, &request, options.concurrency, duration));
     Ok(())
-}
-
-fn peak_rss_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
 
 fn dataset_bytes(dir: &Path) -> u64 {

@@ -245,7 +245,7 @@ fn soak(
     std::thread::scope(|scope| {
         scope.spawn(|| {
             while Instant::now() < deadline {
-                if let Some(bytes) = status_bytes(pid, "VmRSS:") {
+                if let Some(bytes) = crate::util::rss_bytes_of(pid) {
                     let at = started.elapsed().as_secs_f64();
                     rss.lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -286,7 +286,7 @@ fn soak(
         seconds: started.elapsed().as_secs_f64(),
         kinds,
         rss: rss.into_inner().unwrap_or_else(|e| e.into_inner()),
-        peak_rss_bytes: status_bytes(pid, "VmHWM:"),
+        peak_rss_bytes: crate::util::peak_rss_bytes_of(pid),
         events_applied,
     })
 }
@@ -497,14 +497,6 @@ fn metric(base: &str, name: &str) -> Option<u64> {
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
         .map(|value| value as u64)
-}
-
-/// A memory figure of another process's `/proc/<pid>/status`, in bytes.
-fn status_bytes(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 /// The report as a Markdown table, and the RSS over time.
