@@ -162,23 +162,46 @@ fn segment(id: &str) -> Json {
         "conditions": {"field": "customer.group_id", "op": "eq", "value": 1}})
 }
 
+/// A generated store, a state directory and the shim, in a directory of their own; the
+/// shim fails writes while `switch` exists.
+struct FaultyDisk {
+    _dir: tempfile::TempDir,
+    generated: tempfile::TempDir,
+    shim: PathBuf,
+    state: PathBuf,
+    switch: PathBuf,
+}
+
+impl FaultyDisk {
+    fn new() -> FaultyDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        FaultyDisk {
+            shim: build_shim(&root),
+            generated: crate::common::generated(200, 1, OutputFormat::Parquet),
+            state: root.join("state"),
+            switch: root.join("fault"),
+            _dir: dir,
+        }
+    }
+
+    fn data(&self) -> &Path {
+        self.generated.path()
+    }
+}
+
 #[test]
 fn a_failing_disk_refuses_changes_with_503_and_loses_nothing_acknowledged() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().canonicalize().unwrap();
-    let shim = build_shim(&root);
-    let generated = crate::common::generated(200, 1, OutputFormat::Parquet);
-    let data = generated.path();
-    let state = root.join("state");
-    let switch = root.join("fault");
-    let served = serve(data, &state, Some((&shim, &switch)));
+    let faulty = FaultyDisk::new();
+    let (data, state, shim, switch) = (faulty.data(), &faulty.state, &faulty.shim, &faulty.switch);
+    let served = serve(data, state, Some((shim, switch)));
     let url = |path: &str| format!("{}{path}", served.url);
 
     assert_eq!(send("POST", &url("/events"), &view(990_100)).0, 200);
     assert_eq!(send("POST", &url("/segments"), &segment("before")).0, 201);
 
     for (error, visitor, id) in [("ENOSPC", 990_101, "full"), ("EIO", 990_102, "broken")] {
-        std::fs::write(&switch, error).unwrap();
+        std::fs::write(switch, error).unwrap();
         let (status, problem, retry) = send("POST", &url("/events"), &view(visitor));
         assert_eq!(status, 503, "{error}: {problem}");
         assert_eq!(problem["type"], "urn:segmint:problem:storage-unavailable");
@@ -206,13 +229,13 @@ fn a_failing_disk_refuses_changes_with_503_and_loses_nothing_acknowledged() {
     }
 
     // The disk works again: so does the server.
-    std::fs::remove_file(&switch).unwrap();
+    std::fs::remove_file(switch).unwrap();
     assert_eq!(send("POST", &url("/events"), &view(990_103)).0, 200);
     assert_eq!(send("POST", &url("/segments"), &segment("after")).0, 201);
 
     // kill -9, and a start without faults: what was acknowledged, once; nothing refused.
     drop(served);
-    let again = serve(data, &state, None);
+    let again = serve(data, state, None);
     let url = |path: &str| format!("{}{path}", again.url);
     for visitor in [990_100, 990_103] {
         assert_eq!(
@@ -238,16 +261,11 @@ fn a_failing_disk_refuses_changes_with_503_and_loses_nothing_acknowledged() {
 
 #[test]
 fn a_checkpoint_the_disk_refuses_leaves_the_log_in_force() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().canonicalize().unwrap();
-    let shim = build_shim(&root);
-    let generated = crate::common::generated(200, 1, OutputFormat::Parquet);
-    let data = generated.path();
-    let state = root.join("state");
-    let switch = root.join("fault");
+    let faulty = FaultyDisk::new();
+    let (data, state, shim, switch) = (faulty.data(), &faulty.state, &faulty.shim, &faulty.switch);
     // Only the checkpoint being written fails: the log takes every list.
     let partial = state.join("checkpoint.tmp");
-    std::fs::write(&switch, "ENOSPC").unwrap();
+    std::fs::write(switch, "ENOSPC").unwrap();
     let often = ["--checkpoint-after-events", "2"];
     let mut visitor = 990_200;
     // Sends views, each acknowledged, until `done` says so.
@@ -273,7 +291,7 @@ fn a_checkpoint_the_disk_refuses_leaves_the_log_in_force() {
         }
     };
 
-    let served = serve_with(data, &state, Some((&shim, &switch, &partial)), &often);
+    let served = serve_with(data, state, Some((shim, switch, &partial)), &often);
     let created = send(
         "POST",
         &format!("{}/segments", served.url),
@@ -286,16 +304,16 @@ fn a_checkpoint_the_disk_refuses_leaves_the_log_in_force() {
     assert!(!state.join("checkpoint").exists());
     // kill -9 with the checkpoints refused: the log holds every acknowledged view.
     drop(served);
-    let served = serve_with(data, &state, Some((&shim, &switch, &partial)), &often);
+    let served = serve_with(data, state, Some((shim, switch, &partial)), &often);
     every_view_is_there(&served, last);
 
     // The disk works again: a later checkpoint is put in force, and after kill -9 the
     // start from it still has every view.
-    std::fs::remove_file(&switch).unwrap();
+    std::fs::remove_file(switch).unwrap();
     let written = |_: &str| state.join("checkpoint").join("checkpoint.json").exists();
     let last = send_views_until(&served, &written, "no checkpoint once the disk worked");
     drop(served);
-    let again = serve(data, &state, None);
+    let again = serve(data, state, None);
     every_view_is_there(&again, last);
 }
 
