@@ -224,9 +224,9 @@ impl Service {
     }
 
     /// As [`Service::apply_events`], under an idempotency key: a list applied under the
-    /// key before (and remembered, see [`crate::events::idempotency`]) is not applied again but answered
-    /// as then, marked `replayed`. The key with another list is refused, and so is a
-    /// request while another with the key is being applied.
+    /// key before (and remembered: see [`crate::events::idempotency`]) is not applied
+    /// again but answered as then, marked `replayed`. The key with another list is
+    /// refused, and so is a request while another with the key is being applied.
     pub fn apply_events_once(
         &self,
         list: EventList,
