@@ -309,18 +309,8 @@ impl Engine {
     /// Where [`Engine::index_memory_bytes`] goes: each column index and rollup, and
     /// per kind the other structures.
     pub fn index_memory_breakdown(&self) -> Vec<MemoryItem> {
-        fn sum<K, V>(map: &Mutex<FxHashMap<K, V>>, bytes: impl Fn(&V) -> usize) -> usize {
-            map.lock().expect("lock").values().map(bytes).sum()
-        }
-        fn sum_per_scope<K: Eq + std::hash::Hash + Clone, V>(
-            map: &Mutex<PerScope<K, V>>,
-            bytes: impl Fn(&V) -> usize,
-        ) -> usize {
-            map.lock()
-                .expect("lock")
-                .iter()
-                .map(|(_, v)| bytes(v))
-                .sum()
+        fn sum<K, V>(map: &Mutex<impl Keeps<K, V>>, bytes: impl Fn(&V) -> usize) -> usize {
+            map.lock().expect("lock").kept_values().map(bytes).sum()
         }
         let mut items: Vec<MemoryItem> = self
             .indexes
@@ -410,7 +400,7 @@ impl Engine {
             ),
             MemoryItem::new(
                 "rows and subjects of scopes",
-                sum_per_scope(&self.scopes, bitmap) + sum_per_scope(&self.universes, bitmap),
+                sum(&self.scopes, bitmap) + sum(&self.universes, bitmap),
             ),
         ]);
         items
@@ -449,6 +439,9 @@ pub(super) trait Keeps<K, V> {
     fn kept(&self, key: &K) -> Option<&V>;
     /// Keeps `value` under `key` unless a value is kept there already; the kept value.
     fn keep(&mut self, key: K, value: V) -> &V;
+    fn kept_values<'a>(&'a self) -> impl Iterator<Item = &'a V>
+    where
+        V: 'a;
 }
 
 impl<K: Eq + std::hash::Hash, V> Keeps<K, V> for FxHashMap<K, V> {
@@ -458,6 +451,12 @@ impl<K: Eq + std::hash::Hash, V> Keeps<K, V> for FxHashMap<K, V> {
     fn keep(&mut self, key: K, value: V) -> &V {
         self.entry(key).or_insert(value)
     }
+    fn kept_values<'a>(&'a self) -> impl Iterator<Item = &'a V>
+    where
+        V: 'a,
+    {
+        self.values()
+    }
 }
 
 impl<K: Eq + std::hash::Hash + Clone, V> Keeps<K, V> for PerScope<K, V> {
@@ -466,6 +465,12 @@ impl<K: Eq + std::hash::Hash + Clone, V> Keeps<K, V> for PerScope<K, V> {
     }
     fn keep(&mut self, key: K, value: V) -> &V {
         PerScope::keep(self, key, value)
+    }
+    fn kept_values<'a>(&'a self) -> impl Iterator<Item = &'a V>
+    where
+        V: 'a,
+    {
+        self.iter().map(|(_, value)| value)
     }
 }
 
