@@ -528,27 +528,28 @@ fn retried_event_lists_are_applied_once() {
         assert!(state.path().join("checkpoint").is_dir());
         answer
     };
+    let restart = || {
+        Server::start(Options {
+            state: Some(state.path()),
+            ..Options::default()
+        })
+    };
+    // Sent again under `key`: the first answer, marked as such.
+    let answered_again = |server: &Server, key: &str, answer: &serde_json::Value| {
+        let again = send(server, key, &view(990_020));
+        assert_eq!(&without_time(again.ok_json()), answer, "{key}");
+        assert_eq!(again.headers["idempotent-replayed"], "true", "{key}");
+    };
     // Restarted from the checkpoint: the key is still known.
-    let server = Server::start(Options {
-        state: Some(state.path()),
-        ..Options::default()
-    });
-    let again = send(&server, "retry-1", &view(990_020));
-    assert_eq!(without_time(again.ok_json()), first);
-    assert_eq!(again.headers["idempotent-replayed"], "true");
+    let server = restart();
+    answered_again(&server, "retry-1", &first);
     assert_eq!(segments_of(&server, 990_020), json!(["once"]));
     // Keyed lists in the log after the checkpoint are known after a restart too.
     let logged = without_time(send(&server, "retry-2", &view(990_020)).ok_json());
     assert_eq!(segments_of(&server, 990_020), json!(["once", "twice"]));
     drop(server);
-    let server = Server::start(Options {
-        state: Some(state.path()),
-        ..Options::default()
-    });
-    let again = send(&server, "retry-2", &view(990_020));
-    assert_eq!(without_time(again.ok_json()), logged);
-    assert_eq!(again.headers["idempotent-replayed"], "true");
-    let again = send(&server, "retry-1", &view(990_020));
-    assert_eq!(without_time(again.ok_json()), first);
+    let server = restart();
+    answered_again(&server, "retry-2", &logged);
+    answered_again(&server, "retry-1", &first);
     assert_eq!(segments_of(&server, 990_020), json!(["once", "twice"]));
 }
