@@ -131,7 +131,9 @@ fn bitsets_of_bitmaps_hold_exactly_their_rows() {
         let span = bitmap.max().map_or(0, |max| max + 2);
         let set = (0..span).filter(|&row| bits.contains(row));
         assert!(set.eq(bitmap.iter()), "case {case}");
-        assert_eq!(bits.into_bitmap().len(), bitmap.len(), "case {case}: count");
+        let back = bits.into_bitmap();
+        assert_eq!(back.len(), bitmap.len(), "case {case}: count");
+        assert_eq!(back, *bitmap, "case {case}: back as a bitmap");
     }
 }
 
@@ -169,5 +171,83 @@ proptest::proptest! {
         let before: Vec<u32> = kept.bitmap().iter().collect();
         proptest::prop_assert_eq!(before, start.iter().copied().collect::<Vec<_>>());
         proptest::prop_assert!(kept.same(&kept.clone()));
+    }
+}
+
+/// Whole columns tested in one pass (a parent's time when most rows are candidates):
+/// every row of the window scanned passes exactly when the row-by-row reader says so,
+/// for each column type, nulls, several ranges, negation and windows that cut words.
+mod column_scan {
+    use datafusion::arrow::array::{
+        Date32Array, Int8Array, Int32Array, Int64Array, TimestampMicrosecondArray, UInt32Array,
+    };
+    use proptest::prelude::*;
+    use segmint::segment::column_scan::passing_rows;
+    use segmint::segment::predicate::Test;
+    use segmint::segment::rows::ColumnReader;
+    use segmint::store::Ints;
+
+    const MICROS: i64 = 1_000_000;
+
+    fn check(reader: &ColumnReader<'_>, test: &Test, rows: usize, window: std::ops::Range<usize>) {
+        let bits = passing_rows(reader, test, window.clone()).expect("a range test of numbers");
+        for row in window.start..window.end.min(rows) {
+            assert_eq!(
+                bits.contains(row as u32),
+                reader.passes(test, row),
+                "row {row} of {rows}, window {window:?}, {test:?}"
+            );
+        }
+        // Rows past the column are no rows, negated or not.
+        assert!(!bits.contains(rows as u32), "past the end: {test:?}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn a_scanned_column_passes_the_rows_the_reader_passes(
+            values in proptest::collection::vec(proptest::option::weighted(0.9, 0i64..200), 0..300),
+            ranges in proptest::collection::vec((0i64..200, 0i64..60), 1..4),
+            negate in any::<bool>(),
+            window in (0usize..320, 0usize..320),
+        ) {
+            let mut ranges: Vec<(i64, i64)> = ranges.into_iter().map(|(low, span)| (low, low + span)).collect();
+            ranges.sort();
+            // Sorted and disjoint, as predicates make them.
+            let mut disjoint: Vec<(i64, i64)> = Vec::new();
+            for (low, high) in ranges {
+                match disjoint.last_mut() {
+                    Some(last) if low <= last.1 + 1 => last.1 = last.1.max(high),
+                    _ => disjoint.push((low, high)),
+                }
+            }
+            let window = window.0.min(window.1)..window.0.max(window.1);
+            let rows = values.len();
+            let number = Test::Ranges { ranges: disjoint.clone(), negate };
+            let int32 = Int32Array::from(values.iter().map(|v| v.map(|v| v as i32)).collect::<Vec<_>>());
+            let int64 = Int64Array::from(values.clone());
+            let int8 = Int8Array::from(values.iter().map(|v| v.map(|v| v as i8 - 100)).collect::<Vec<_>>());
+            let dates = Date32Array::from(values.iter().map(|v| v.map(|v| v as i32)).collect::<Vec<_>>());
+            check(&ColumnReader::Ints(Ints::I32(&int32)), &number, rows, window.clone());
+            check(&ColumnReader::Ints(Ints::I64(&int64)), &number, rows, window.clone());
+            check(&ColumnReader::Date(&dates), &number, rows, window.clone());
+            let shifted = Test::Ranges { ranges: disjoint.iter().map(|&(l, h)| (l - 100, h - 100)).collect(), negate };
+            check(&ColumnReader::Ints(Ints::I8(&int8)), &shifted, rows, window.clone());
+            // Times: seconds kept as seconds or as µs, tested in µs cut mid-second.
+            let seconds = UInt32Array::from(values.iter().map(|v| v.map(|v| v as u32)).collect::<Vec<_>>());
+            let micros = TimestampMicrosecondArray::from(values.iter().map(|v| v.map(|v| v * MICROS)).collect::<Vec<_>>());
+            let in_micros = Test::Ranges {
+                ranges: disjoint.iter().map(|&(l, h)| (l * MICROS - MICROS / 2, h * MICROS + 1)).collect(),
+                negate,
+            };
+            let inside_seconds = Test::Ranges {
+                ranges: disjoint.iter().map(|&(l, h)| (l * MICROS + 1, h * MICROS + MICROS - 1)).filter(|(l, h)| l <= h).collect(),
+                negate,
+            };
+            for test in [&in_micros, &inside_seconds] {
+                check(&ColumnReader::Seconds(&seconds), test, rows, window.clone());
+                check(&ColumnReader::Timestamp(&micros), test, rows, window.clone());
+            }
+        }
     }
 }

@@ -850,20 +850,7 @@ fn engine_equals_the_reference_evaluator_beyond_one_bitmap_container() {
 /// `where`, on one website and on both.
 #[test]
 fn engine_equals_the_reference_evaluator_over_many_orders() {
-    let mut world = world_with_views(11, 40, 1);
-    let mut rng = Pcg64::seed_from_u64(11);
-    let customers: Vec<V> = world
-        .customers
-        .iter()
-        .map(|c| c.get("customer_id"))
-        .collect();
-    let mut order_id = 1_000_000;
-    for customer in &customers {
-        for _ in 0..2_500 {
-            order_id += 1;
-            push_order(&mut world, &mut rng, V::Int(order_id), customer.clone());
-        }
-    }
+    let world = many_orders(11, 40, 2_500);
     assert!(
         world.orders.len() > 65_536 + 30_000,
         "{} orders",
@@ -889,6 +876,95 @@ fn engine_equals_the_reference_evaluator_over_many_orders() {
                 }
                 let segment = json!({"name": "many orders", "websites": websites,
                     "apply_to": "registered", "conditions": condition});
+                assert_engine_equals_the_oracle(&world, &engine, &segment);
+            }
+        }
+    }
+}
+
+/// `customers` customers with `per_customer` orders each.
+fn many_orders(seed: u64, customers: usize, per_customer: usize) -> World {
+    let mut world = world_with_views(seed, customers, 1);
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let customers: Vec<V> = world
+        .customers
+        .iter()
+        .map(|c| c.get("customer_id"))
+        .collect();
+    let mut order_id = 1_000_000;
+    for customer in &customers {
+        for _ in 0..per_customer {
+            order_id += 1;
+            push_order(&mut world, &mut rng, V::Int(order_id), customer.clone());
+        }
+    }
+    world
+}
+
+/// `has` over more candidate rows than the engine filters on one thread (it splits
+/// them in two halves by row beyond 65,536, and each half reads the times or statuses
+/// of its own rows' orders only): equal to the reference evaluator, for tests of the
+/// order that most and that few orders pass, and negated.
+#[test]
+fn has_over_many_rows_in_two_halves() {
+    let mut world = many_orders(13, 8, 9_000);
+    // The last subject: one order, passing every test below, with one item and one
+    // address: a half that left out its last row's order would lose it.
+    let mut last = world.customers.last().expect("customers").clone();
+    last.0.insert("customer_id", V::Int(999_999));
+    world.customers.push(last);
+    let order_id = V::Int(99_999_999);
+    world.orders.push(row(vec![
+        ("order_id", order_id.clone()),
+        ("customer_id", V::Int(999_999)),
+        ("website_id", V::Int(2)),
+        ("created_at", ts(AS_OF_DAY - 260, 0)),
+        ("status", V::Str("complete".into())),
+        ("grand_total", V::Dec(9_500_000)),
+        ("total_qty_ordered", V::Dec(30_000)),
+    ]));
+    world.order_items.push(row(vec![
+        ("order_id", order_id.clone()),
+        ("product_id", V::Int(100)),
+        ("qty_ordered", V::Dec(30_000)),
+        ("row_total", V::Dec(9_500_000)),
+    ]));
+    world.order_addresses.push(row(vec![
+        ("order_id", order_id),
+        ("address_type", V::Str("shipping".into())),
+        ("country_id", V::Str("GB".into())),
+        ("city", V::Null),
+    ]));
+    assert!(
+        world.order_items.len() > 100_000 && world.order_addresses.len() > 65_536,
+        "{} order items, {} order addresses",
+        world.order_items.len(),
+        world.order_addresses.len()
+    );
+    let (_dir, engine) = engine_for(&world);
+    let order_tests = [
+        json!({"field": "order.created_at", "op": "in_last_days", "value": 365}),
+        json!({"field": "order.created_at", "op": "between", "value": ["2026-01-01", "2026-03-31"]}),
+        json!({"field": "order.status", "op": "in", "value": ["complete", "closed"]}),
+        json!({"field": "order.grand_total", "op": "gte", "value": 900}),
+    ];
+    for order_test in &order_tests {
+        for (relation, own) in [
+            (
+                "order_item",
+                json!({"field": "order_item.qty_ordered", "op": "gte", "value": 2}),
+            ),
+            (
+                "order_address",
+                json!({"field": "order_address.address_type", "op": "eq", "value": "shipping"}),
+            ),
+        ] {
+            for test in [
+                json!({"has": relation, "where": {"all": [own, order_test]}}),
+                json!({"not": {"has": relation, "where": {"all": [own, {"not": order_test}]}}}),
+            ] {
+                let segment = json!({"name": "many rows", "websites": [1, 2],
+                    "apply_to": "registered", "conditions": test});
                 assert_engine_equals_the_oracle(&world, &engine, &segment);
             }
         }

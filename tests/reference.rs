@@ -3,7 +3,7 @@
 //! bitmaps, no DataFusion and none of the engine's code (not even its parser): it reads
 //! the definition's JSON itself. It assumes the definition is valid.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -506,26 +506,23 @@ impl Oracle<'_> {
                 .map(|a| record("address", a, None, None))
                 .collect(),
             "order" => orders().map(|o| record("order", o, None, None)).collect(),
-            "order_item" => orders()
-                .flat_map(|o| {
-                    world
-                        .order_items
-                        .iter()
-                        .filter(move |i| i.id("order_id") == o.id("order_id"))
-                        .map(move |i| (o, i))
-                })
-                .map(|(o, i)| record("order_item", i, Some(o), self.product(i)))
-                .collect(),
-            "order_address" => orders()
-                .flat_map(|o| {
-                    world
-                        .order_addresses
-                        .iter()
-                        .filter(move |a| a.id("order_id") == o.id("order_id"))
-                        .map(move |a| (o, a))
-                })
-                .map(|(o, a)| record("order_address", a, Some(o), None))
-                .collect(),
+            // Each row of the subject's orders, found by its order's id in one pass.
+            "order_item" | "order_address" => {
+                let by_id: HashMap<i64, &Row> = orders()
+                    .filter_map(|o| Some((o.id("order_id")?, o)))
+                    .collect();
+                let (table, rows) = match relation {
+                    "order_item" => ("order_item", &world.order_items),
+                    _ => ("order_address", &world.order_addresses),
+                };
+                rows.iter()
+                    .filter_map(|row| Some((by_id.get(&row.id("order_id")?)?, row)))
+                    .map(|(&o, row)| {
+                        let product = (table == "order_item").then(|| self.product(row)).flatten();
+                        record(table, row, Some(o), product)
+                    })
+                    .collect()
+            }
             "cart_item" => self
                 .carts_of(subject, websites)
                 .into_iter()

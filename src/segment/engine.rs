@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 
 use crate::data::value::day_of_micros;
 use crate::model::{FieldType, TableName};
+use crate::segment::column_scan;
 use crate::segment::definition::{
     AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Segment, SegmentId,
 };
@@ -21,7 +22,7 @@ use crate::segment::predicate::Test;
 use crate::segment::rows::{Bitset, ColumnReader, filter_rows};
 use crate::segment::schema::{DerivedField, FieldSource, FieldTable, Schema};
 use crate::segment::space::Space;
-use crate::store::{Dataset, Table};
+use crate::store::{Dataset, NONE, Table};
 use per_scope::PerScope;
 
 mod aggregates;
@@ -149,6 +150,10 @@ pub struct Engine {
 /// as the rows' index.
 const SMALL_RELATION_ROWS_PER_SUBJECT: usize = 4;
 
+/// Candidate rows of a `has` from which it is evaluated in two halves on two threads:
+/// below, a thread's start and join cost more than the half of the work it takes.
+const SPLIT_CANDIDATES: u64 = 1 << 16;
+
 /// A column of a table.
 type ColumnKey = (TableName, String);
 
@@ -172,7 +177,14 @@ struct ProductTests(std::cell::RefCell<FxHashMap<*const FieldTest, Arc<RoaringBi
 struct ProductRows {
     offsets: Vec<u32>,
     rows: Vec<u32>,
+    /// The time of every [`TIME_SAMPLE_EVERY`]-th entry of `rows` (`i64::MIN` for null),
+    /// when ordered by time: a binary search over a product's samples, which lie
+    /// together, leaves a few scattered reads of row times instead of a dozen.
+    sampled_times: Vec<i64>,
 }
+
+/// Entries of [`ProductRows::rows`] a time sample stands for.
+const TIME_SAMPLE_EVERY: usize = 32;
 
 impl Engine {
     pub fn new(dataset: Arc<Dataset>) -> Engine {
@@ -593,21 +605,39 @@ impl Engine {
             ),
         };
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
-        let rows = self.records(context, space, &filter, &candidates)?;
-        let filtered_ms = started.elapsed().as_secs_f64() * 1e3;
-        // Few subjects, fewer than half the rows: their ranges against the rows (a few
-        // scattered reads a subject), not each row's owner (one or two lookups a row,
-        // in order).
-        let few = within.len() * 16 < self.universe(&context.scope).len()
-            && within.len() * 2 < rows.len();
-        let subjects = match few {
-            true => space.subjects_among(&self.dataset, &rows, within),
-            false => space.subjects_of(&self.dataset, &rows) & within,
+        let candidate_count = candidates.len();
+        let universe = self.universe(&context.scope).len();
+        // The subjects of the candidates that pass, and how many rows passed.
+        let subjects_of = |candidates: &RoaringBitmap| -> Result<(RoaringBitmap, u64), EvalError> {
+            let rows = self.records(context, space, &filter, candidates)?;
+            // Few subjects, fewer than half the rows: their ranges against the rows (a
+            // few scattered reads a subject), not each row's owner (one or two lookups a
+            // row, in order).
+            let few = within.len() * 16 < universe && within.len() * 2 < rows.len();
+            let subjects = match few {
+                true => space.subjects_among(&self.dataset, &rows, within),
+                false => space.subjects_of(&self.dataset, &rows) & within,
+            };
+            Ok((subjects, rows.len()))
+        };
+        // Many candidates: two halves by row, one on each core. Rows ascend with their
+        // subjects, so each half is a range of subjects (one may own rows of both).
+        let (subjects, matching) = if candidate_count >= SPLIT_CANDIDATES {
+            let (low, high) = halves(candidates);
+            let (low, high) = std::thread::scope(|scope| {
+                let high = scope.spawn(|| subjects_of(&high));
+                (
+                    subjects_of(&low),
+                    high.join().expect("a filtering thread does not panic"),
+                )
+            });
+            let ((low, low_rows), (high, high_rows)) = (low?, high?);
+            (low | high, low_rows + high_rows)
+        } else {
+            subjects_of(&candidates)?
         };
         tracing::debug!(
-            "has {space:?}: {} candidate records in {candidates_ms:.2} ms, {} matching at {filtered_ms:.2} ms, {} subjects at {:.2} ms",
-            candidates.len(),
-            rows.len(),
+            "has {space:?}: {candidate_count} candidate records in {candidates_ms:.2} ms, {matching} matching, {} subjects at {:.2} ms",
             subjects.len(),
             started.elapsed().as_secs_f64() * 1e3
         );
@@ -735,10 +765,11 @@ impl Engine {
                     return RoaringBitmap::new();
                 };
                 let relation = space.relation(dataset);
-                // Few passing parents: their rows, from the parent's index. Else each
-                // candidate row reads its parent's value.
-                if ColumnIndex::answers(stored.ty, &test.test) {
-                    let index = self.index(parent_table.name, column);
+                let reader = ColumnReader::new(stored);
+                let index = ColumnIndex::answers(stored.ty, &test.test)
+                    .then(|| self.index(parent_table.name, column));
+                // Few passing parents: their rows, from the parent's index.
+                if let Some(index) = &index {
                     let rows_per_parent = relation.rows() as f64 / parent_table.rows.max(1) as f64;
                     let estimate = index.estimate(&test.test) as f64 * rows_per_parent;
                     if estimate * 8.0 < within.len() as f64 {
@@ -746,17 +777,32 @@ impl Engine {
                         rows &= within;
                         return rows;
                     }
-                    // Many candidates: the passing parents as a bitset (a bit a parent,
-                    // read from cache) that each row's parent is looked up in, instead
-                    // of each row reading its parent's value far from the last one's.
-                    if within.len() * 16 >= parent_table.rows as u64 {
-                        let passing = Bitset::from_bitmap(&index.select(&test.test));
+                }
+                // Many candidates: the passing parents as a bitset (a bit a parent, read
+                // from cache) that each row's parent is looked up in, instead of each row
+                // reading its parent's value far from the last one's.
+                if within.len() * 16 >= parent_table.rows as u64 {
+                    // Only the parents of `within`'s rows are read (a half, when split).
+                    let owner = |row: Option<u32>| {
+                        row.map(|row| relation.groups.owner_of(row as usize))
+                            .filter(|&owner| owner != NONE)
+                    };
+                    let parents = match (owner(within.min()), owner(within.max())) {
+                        (Some(first), Some(last)) => first as usize..last as usize + 1,
+                        _ => 0..parent_table.rows,
+                    };
+                    let passing = column_scan::passing_rows(&reader, &test.test, parents);
+                    let passing = passing.or_else(|| {
+                        index.map(|index| Bitset::from_bitmap(&index.select(&test.test)))
+                    });
+                    if let Some(passing) = passing {
                         return filter_rows(within, |row| {
                             passing.contains(relation.groups.owner_of(row))
                         });
                     }
                 }
-                ColumnReader::new(stored).select_mapped(&test.test, within, |row| {
+                // Else each candidate row reads its parent's value.
+                reader.select_mapped(&test.test, within, |row| {
                     relation.groups.owner_of(row) as usize
                 })
             }
@@ -781,6 +827,16 @@ impl Engine {
             }
         })
     }
+}
+
+/// `rows` as the rows below and from a boundary between roaring's containers near the
+/// middle, so that each half keeps whole containers.
+fn halves(mut rows: RoaringBitmap) -> (RoaringBitmap, RoaringBitmap) {
+    let middle = rows.select((rows.len() / 2) as u32).unwrap_or(0) & !0xFFFF;
+    let mut high = rows.clone();
+    high.remove_range(..middle);
+    rows.remove_range(middle..);
+    (rows, high)
 }
 
 /// An error in segment `id`, reported at the `in_segment` (`pointer`) that names it.

@@ -15,6 +15,7 @@
 //!   aggregates of [`partials`] that aggregates with a status and a time range combine.
 
 pub mod aggregate;
+pub mod column_scan;
 pub mod definition;
 pub mod engine;
 pub mod index;

@@ -313,9 +313,71 @@ impl Bitset {
         bits
     }
 
+    /// The bitset of these words (row `64 * i + b` is bit `b` of word `i`).
+    pub fn from_words(words: Vec<u64>) -> Bitset {
+        Bitset { words }
+    }
+
+    /// The set rows as a bitmap, written in roaring's portable serialization and read
+    /// back: a container's rows straight from its words (only the set bits of a sparse
+    /// one visited, a dense one copied), not the bitset read byte by byte.
     pub fn into_bitmap(self) -> RoaringBitmap {
-        let bytes: Vec<u8> = self.words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        RoaringBitmap::from_lsb0_bytes(0, &bytes)
+        const COOKIE_WITHOUT_RUNS: u32 = 12_346;
+        const WORDS_PER_CONTAINER: usize = 1_024;
+        const MAX_ARRAY_ROWS: u32 = 4_096;
+        let container_bytes = |count: u32| match count <= MAX_ARRAY_ROWS {
+            true => 2 * count as usize,
+            false => 8 * WORDS_PER_CONTAINER,
+        };
+        // Every container holding a row: its key and its count of rows.
+        let containers: Vec<(usize, u32)> = self
+            .words
+            .chunks(WORDS_PER_CONTAINER)
+            .enumerate()
+            .map(|(key, words)| (key, words.iter().map(|word| word.count_ones()).sum()))
+            .filter(|&(_, count)| count > 0)
+            .collect();
+        let header = 8 + 8 * containers.len();
+        let body: usize = containers
+            .iter()
+            .map(|&(_, count)| container_bytes(count))
+            .sum();
+        let mut bytes = Vec::with_capacity(header + body);
+        bytes.extend(COOKIE_WITHOUT_RUNS.to_le_bytes());
+        bytes.extend((containers.len() as u32).to_le_bytes());
+        for &(key, count) in &containers {
+            bytes.extend((key as u16).to_le_bytes());
+            bytes.extend(((count - 1) as u16).to_le_bytes());
+        }
+        let mut offset = header;
+        for &(_, count) in &containers {
+            bytes.extend((offset as u32).to_le_bytes());
+            offset += container_bytes(count);
+        }
+        for &(key, count) in &containers {
+            let words = self
+                .words
+                .chunks(WORDS_PER_CONTAINER)
+                .nth(key)
+                .expect("a key above");
+            if count <= MAX_ARRAY_ROWS {
+                for (at, &word) in words.iter().enumerate() {
+                    let mut rest = word;
+                    while rest != 0 {
+                        let row = at * 64 + rest.trailing_zeros() as usize;
+                        bytes.extend((row as u16).to_le_bytes());
+                        rest &= rest - 1;
+                    }
+                }
+            } else {
+                let padding = WORDS_PER_CONTAINER - words.len();
+                for &word in words.iter().chain(std::iter::repeat_n(&0, padding)) {
+                    bytes.extend(word.to_le_bytes());
+                }
+            }
+        }
+        RoaringBitmap::deserialize_unchecked_from(&bytes[..])
+            .expect("the portable serialization written above")
     }
 }
 

@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 
 use super::per_scope::PerScope;
 use super::products::RowTimes;
-use super::{Engine, PREPARED_DISTINCT, ProductRows, ScopeKey, website_test};
+use super::{Engine, PREPARED_DISTINCT, ProductRows, ScopeKey, TIME_SAMPLE_EVERY, website_test};
 use crate::model::{FieldType, TableName};
 use crate::segment::definition::ApplyTo;
 use crate::segment::index::ColumnIndex;
@@ -114,10 +114,15 @@ impl Engine {
         let (order, offsets) = group_rows(links_len, product_of, products);
         let mut rows = order.unwrap_or_else(|| (0..links_len as u32).collect());
         rows.truncate(offsets[products] as usize);
-        if let Some(times) = self.row_times(space) {
-            sort_by_time(&mut rows, &offsets, &times);
-        }
-        let built = Arc::new(ProductRows { offsets, rows });
+        let sampled_times = match self.row_times(space) {
+            Some(times) => sort_by_time(&mut rows, &offsets, &times),
+            None => Vec::new(),
+        };
+        let built = Arc::new(ProductRows {
+            offsets,
+            rows,
+            sampled_times,
+        });
         tracing::debug!(
             "rows by product of {table} built in {:.1} ms",
             started.elapsed().as_secs_f64() * 1e3
@@ -388,7 +393,9 @@ impl Engine {
         items.extend([
             MemoryItem::new(
                 "rows by product",
-                sum(&self.product_rows, |p| (p.offsets.len() + p.rows.len()) * 4),
+                sum(&self.product_rows, |p| {
+                    (p.offsets.len() + p.rows.len()) * 4 + p.sampled_times.len() * 8
+                }),
             ),
             MemoryItem::new(
                 "subjects' row offsets",
@@ -409,7 +416,8 @@ impl Engine {
 
 /// Orders each product's rows (`rows[offsets[p]..offsets[p + 1]]`) by their time, nulls
 /// first.
-fn sort_by_time(rows: &mut [u32], offsets: &[u32], times: &RowTimes) {
+/// Also the time of every [`TIME_SAMPLE_EVERY`]-th entry, in that order.
+fn sort_by_time(rows: &mut [u32], offsets: &[u32], times: &RowTimes) -> Vec<i64> {
     // Nulls 0, then every time in order, above the row: one integer each, which a plain
     // sort orders.
     let key = |row: u32| {
@@ -418,19 +426,27 @@ fn sort_by_time(rows: &mut [u32], offsets: &[u32], times: &RowTimes) {
             .map_or(0, |t| (t as u64 ^ (1 << 63)) as u128 + 1);
         time << 32 | row as u128
     };
+    let time_of_key = |key: u128| match (key >> 32) as u64 {
+        0 => i64::MIN,
+        time => ((time - 1) ^ (1 << 63)) as i64,
+    };
+    let mut samples = vec![i64::MIN; rows.len().div_ceil(TIME_SAMPLE_EVERY)];
     let mut keyed = Vec::new();
     for product in offsets.windows(2) {
-        let of_product = &mut rows[product[0] as usize..product[1] as usize];
-        if of_product.len() < 2 {
-            continue;
-        }
+        let start = product[0] as usize;
+        let of_product = &mut rows[start..product[1] as usize];
         keyed.clear();
         keyed.extend(of_product.iter().map(|&row| key(row)));
         keyed.sort_unstable();
         for (slot, &row) in of_product.iter_mut().zip(&keyed) {
             *slot = row as u32;
         }
+        let first_sample = start.div_ceil(TIME_SAMPLE_EVERY);
+        for sample in first_sample..(start + keyed.len()).div_ceil(TIME_SAMPLE_EVERY) {
+            samples[sample] = time_of_key(keyed[sample * TIME_SAMPLE_EVERY - start]);
+        }
     }
+    samples
 }
 
 /// What a map keeps: [`FxHashMap`] for what the schema bounds, [`PerScope`] for what

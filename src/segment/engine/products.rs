@@ -1,11 +1,12 @@
 //! Record tests on the products that records name (an order item's, a view's): which
 //! products pass, and the rows of those products.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use super::{Context, Engine, ProductTests};
+use super::{Context, Engine, ProductRows, ProductTests, TIME_SAMPLE_EVERY};
 use crate::segment::plan::{FieldTest, RecordPlan, Tree};
 use crate::segment::rows::{ColumnReader, bitmap_from_rows, filter_rows};
 use crate::segment::schema::FieldTable;
@@ -110,20 +111,19 @@ impl Engine {
             return None;
         }
         let by_product = self.product_rows(space);
-        let of_products: Vec<&[u32]> = passing
+        let of_products: Vec<Range<usize>> = passing
             .iter()
             .map(|p| {
-                &by_product.rows[by_product.offsets[p as usize] as usize
-                    ..by_product.offsets[p as usize + 1] as usize]
+                by_product.offsets[p as usize] as usize..by_product.offsets[p as usize + 1] as usize
             })
             .collect();
         let mut slices = Vec::new();
         for &(low, high) in &ranges {
-            let starts = partition_points(&of_products, |row| times.at(row) < Some(low));
-            let ends = partition_points(&of_products, |row| times.at(row) <= Some(high));
-            for ((rows, start), end) in of_products.iter().zip(starts).zip(ends) {
+            let starts = time_points(&by_product, &of_products, &times, |t| t < Some(low));
+            let ends = time_points(&by_product, &of_products, &times, |t| t <= Some(high));
+            for (start, end) in starts.into_iter().zip(ends) {
                 if start < end {
-                    slices.push(&rows[start..end]);
+                    slices.push(&by_product.rows[start..end]);
                 }
             }
         }
@@ -259,6 +259,50 @@ impl Engine {
             ProductLinks::Wide(links) => filter_rows(within, |row| passes(links[row] as usize)),
         }
     }
+}
+
+/// In each of `products` (ranges of `by_product.rows`, in time order), the first entry
+/// whose row's time is not `before`. The time samples narrow each range to the entries
+/// between two samples, then row times are read in a binary search over those.
+fn time_points(
+    by_product: &ProductRows,
+    products: &[Range<usize>],
+    times: &RowTimes,
+    before: impl Fn(Option<i64>) -> bool,
+) -> Vec<usize> {
+    let narrowed: Vec<Range<usize>> = products
+        .iter()
+        .map(|range| {
+            if by_product.sampled_times.is_empty() {
+                return range.clone();
+            }
+            // Samples stand for the entries at multiples of TIME_SAMPLE_EVERY.
+            let first = range.start.div_ceil(TIME_SAMPLE_EVERY);
+            let end = range.end.div_ceil(TIME_SAMPLE_EVERY).max(first);
+            let samples = &by_product.sampled_times[first..end];
+            let before_count =
+                samples.partition_point(|&time| before((time != i64::MIN).then_some(time)));
+            // After the last sample that is before; up to the first that is not.
+            let low = match before_count {
+                0 => range.start,
+                n => (first + n - 1) * TIME_SAMPLE_EVERY + 1,
+            };
+            let high = match first + before_count < end {
+                true => (first + before_count) * TIME_SAMPLE_EVERY,
+                false => range.end,
+            };
+            low..high
+        })
+        .collect();
+    let slices: Vec<&[u32]> = narrowed
+        .iter()
+        .map(|range| &by_product.rows[range.clone()])
+        .collect();
+    partition_points(&slices, |row| before(times.at(row)))
+        .into_iter()
+        .zip(&narrowed)
+        .map(|(point, range)| range.start + point)
+        .collect()
 }
 
 /// `partition_point` of every slice, the searches in lockstep: each step probes every
