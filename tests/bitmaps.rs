@@ -4,7 +4,9 @@
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use roaring::RoaringBitmap;
-use segmint::segment::rows::{Bitset, bitmap_from_rows, filter_rows, for_each_chunk, for_each_row};
+use segmint::segment::rows::{
+    Bitset, bitmap_from_ascending, bitmap_from_rows, filter_rows, for_each_chunk, for_each_row,
+};
 
 fn mixed_bitmap(seed: u64) -> RoaringBitmap {
     let mut rng = Pcg64::seed_from_u64(seed);
@@ -110,6 +112,26 @@ fn bitmaps_from_unordered_rows_hold_every_row() {
         bitmap_from_rows(vec![9, 3, 9, 3, 3], 40 * 65_536),
         RoaringBitmap::from_iter([3, 9])
     );
+}
+
+#[test]
+fn bitmaps_from_ascending_rows_hold_exactly_those_rows() {
+    let mut cases: Vec<Vec<u32>> = (0..6)
+        .map(|seed| mixed_bitmap(seed).iter().collect())
+        .collect();
+    cases.push(Vec::new());
+    cases.push(vec![0, 65_535, 65_536, u32::MAX]);
+    // A container of exactly as many rows as an array holds, and one more.
+    cases.push(
+        (0..4_096)
+            .chain((65_536..65_536 + 4_097).step_by(1))
+            .collect(),
+    );
+    for (case, rows) in cases.iter().enumerate() {
+        let bitmap = bitmap_from_ascending(rows);
+        assert!(bitmap.iter().eq(rows.iter().copied()), "case {case}");
+        assert_eq!(bitmap.len(), rows.len() as u64, "case {case}: count");
+    }
 }
 
 #[test]

@@ -694,7 +694,17 @@ impl Engine {
             &|c| self.record_cost(space, c, &products),
             &mut |test, within| {
                 context.check_deadline()?;
-                Ok(self.record_field(space, test, &products, within))
+                let started = Instant::now();
+                let rows = self.record_field(space, test, &products, within);
+                tracing::trace!(
+                    "{space:?} {}.{} of {} rows: {} in {:.3} ms",
+                    test.field.table.table_name(),
+                    test.field.column,
+                    within.len(),
+                    rows.len(),
+                    started.elapsed().as_secs_f64() * 1e3
+                );
+                Ok(rows)
             },
         )
     }
@@ -781,16 +791,16 @@ impl Engine {
                 // Many candidates: the passing parents as a bitset (a bit a parent, read
                 // from cache) that each row's parent is looked up in, instead of each row
                 // reading its parent's value far from the last one's.
-                if within.len() * 16 >= parent_table.rows as u64 {
-                    // Only the parents of `within`'s rows are read (a half, when split).
-                    let owner = |row: Option<u32>| {
-                        row.map(|row| relation.groups.owner_of(row as usize))
-                            .filter(|&owner| owner != NONE)
-                    };
-                    let parents = match (owner(within.min()), owner(within.max())) {
-                        (Some(first), Some(last)) => first as usize..last as usize + 1,
-                        _ => 0..parent_table.rows,
-                    };
+                // Only the parents of `within`'s rows count (a half of them, when split).
+                let owner = |row: Option<u32>| {
+                    row.map(|row| relation.groups.owner_of(row as usize))
+                        .filter(|&owner| owner != NONE)
+                };
+                let parents = match (owner(within.min()), owner(within.max())) {
+                    (Some(first), Some(last)) => first as usize..last as usize + 1,
+                    _ => 0..parent_table.rows,
+                };
+                if within.len() * 16 >= parents.len() as u64 {
                     let passing = column_scan::passing_rows(&reader, &test.test, parents);
                     let passing = passing.or_else(|| {
                         index.map(|index| Bitset::from_bitmap(&index.select(&test.test)))

@@ -23,7 +23,7 @@ pub fn bitmap_from_rows(mut rows: Vec<u32>, space: usize) -> RoaringBitmap {
     if rows.len() < 4_096 || rows.len() * 1_024 < space {
         rows.sort_unstable();
         rows.dedup();
-        RoaringBitmap::from_sorted_iter(rows).expect("sorted")
+        bitmap_from_ascending(&rows)
     } else {
         let mut bits = Bitset::new(space);
         rows.iter().for_each(|&row| bits.insert(row));
@@ -127,7 +127,7 @@ pub fn filter_rows(within: &RoaringBitmap, keep: impl Fn(usize) -> bool) -> Roar
         }
     });
     passing.extend_from_slice(&chunk[..kept]);
-    RoaringBitmap::from_sorted_iter(passing).expect("ascending")
+    bitmap_from_ascending(&passing)
 }
 
 /// The rows of `within` whose row `map(row)` of a string column passes `test`, for fewer
@@ -183,7 +183,7 @@ fn select_text_staged(
             }
         }
     });
-    RoaringBitmap::from_sorted_iter(passing).expect("ascending")
+    bitmap_from_ascending(&passing)
 }
 
 /// The rows of `within` whose row `map(row)` has a non-null value that passes.
@@ -318,17 +318,10 @@ impl Bitset {
         Bitset { words }
     }
 
-    /// The set rows as a bitmap, written in roaring's portable serialization and read
-    /// back: a container's rows straight from its words (only the set bits of a sparse
-    /// one visited, a dense one copied), not the bitset read byte by byte.
+    /// The set rows as a bitmap: each container's rows straight from its words (only
+    /// the set bits of a sparse one visited, a dense one copied), not the bitset read
+    /// byte by byte.
     pub fn into_bitmap(self) -> RoaringBitmap {
-        const COOKIE_WITHOUT_RUNS: u32 = 12_346;
-        const WORDS_PER_CONTAINER: usize = 1_024;
-        const MAX_ARRAY_ROWS: u32 = 4_096;
-        let container_bytes = |count: u32| match count <= MAX_ARRAY_ROWS {
-            true => 2 * count as usize,
-            false => 8 * WORDS_PER_CONTAINER,
-        };
         // Every container holding a row: its key and its count of rows.
         let containers: Vec<(usize, u32)> = self
             .words
@@ -337,48 +330,116 @@ impl Bitset {
             .map(|(key, words)| (key, words.iter().map(|word| word.count_ones()).sum()))
             .filter(|&(_, count)| count > 0)
             .collect();
-        let header = 8 + 8 * containers.len();
-        let body: usize = containers
-            .iter()
-            .map(|&(_, count)| container_bytes(count))
-            .sum();
-        let mut bytes = Vec::with_capacity(header + body);
-        bytes.extend(COOKIE_WITHOUT_RUNS.to_le_bytes());
-        bytes.extend((containers.len() as u32).to_le_bytes());
-        for &(key, count) in &containers {
-            bytes.extend((key as u16).to_le_bytes());
-            bytes.extend(((count - 1) as u16).to_le_bytes());
-        }
-        let mut offset = header;
-        for &(_, count) in &containers {
-            bytes.extend((offset as u32).to_le_bytes());
-            offset += container_bytes(count);
-        }
-        for &(key, count) in &containers {
-            let words = self
-                .words
-                .chunks(WORDS_PER_CONTAINER)
-                .nth(key)
-                .expect("a key above");
-            if count <= MAX_ARRAY_ROWS {
-                for (at, &word) in words.iter().enumerate() {
-                    let mut rest = word;
-                    while rest != 0 {
-                        let row = at * 64 + rest.trailing_zeros() as usize;
-                        bytes.extend((row as u16).to_le_bytes());
-                        rest &= rest - 1;
+        bitmap_of_containers(&containers, |key, body| {
+            let start = key * WORDS_PER_CONTAINER;
+            let words = &self.words[start..(start + WORDS_PER_CONTAINER).min(self.words.len())];
+            match body {
+                ContainerBody::Array(bytes) => {
+                    for (at, &word) in words.iter().enumerate() {
+                        let mut rest = word;
+                        while rest != 0 {
+                            let row = at * 64 + rest.trailing_zeros() as usize;
+                            bytes.extend((row as u16).to_le_bytes());
+                            rest &= rest - 1;
+                        }
                     }
                 }
-            } else {
-                let padding = WORDS_PER_CONTAINER - words.len();
-                for &word in words.iter().chain(std::iter::repeat_n(&0, padding)) {
-                    bytes.extend(word.to_le_bytes());
-                }
+                ContainerBody::Bits(bits) => bits[..words.len()].copy_from_slice(words),
             }
-        }
-        RoaringBitmap::deserialize_unchecked_from(&bytes[..])
-            .expect("the portable serialization written above")
+        })
     }
+}
+
+/// Rows a container of a roaring bitmap spans, and the words of its bitset form.
+const CONTAINER_ROWS: usize = 1 << 16;
+const WORDS_PER_CONTAINER: usize = CONTAINER_ROWS / 64;
+/// Rows up to which roaring keeps a container as a sorted array, beyond as a bitset.
+const MAX_ARRAY_ROWS: u32 = 4_096;
+
+/// Where a container's rows go: the bytes of its array (two a row, ascending), or the
+/// words of its bitset (zeroed).
+enum ContainerBody<'a> {
+    Array(&'a mut Vec<u8>),
+    Bits(&'a mut [u64; WORDS_PER_CONTAINER]),
+}
+
+/// A bitmap of `containers` (key and count of rows, keys ascending), `fill` writing
+/// each one's rows: through roaring's portable serialization (RoaringFormatSpec),
+/// read back without checks, which costs a copy of the rows rather than roaring's
+/// insertion of each row (a branch and a bounds check a row).
+fn bitmap_of_containers(
+    containers: &[(usize, u32)],
+    mut fill: impl FnMut(usize, ContainerBody<'_>),
+) -> RoaringBitmap {
+    const COOKIE_WITHOUT_RUNS: u32 = 12_346;
+    let container_bytes = |count: u32| match count <= MAX_ARRAY_ROWS {
+        true => 2 * count as usize,
+        false => 8 * WORDS_PER_CONTAINER,
+    };
+    let header = 8 + 8 * containers.len();
+    let body: usize = containers
+        .iter()
+        .map(|&(_, count)| container_bytes(count))
+        .sum();
+    let mut bytes = Vec::with_capacity(header + body);
+    bytes.extend(COOKIE_WITHOUT_RUNS.to_le_bytes());
+    bytes.extend((containers.len() as u32).to_le_bytes());
+    for &(key, count) in containers {
+        bytes.extend((key as u16).to_le_bytes());
+        bytes.extend(((count - 1) as u16).to_le_bytes());
+    }
+    let mut offset = header;
+    for &(_, count) in containers {
+        bytes.extend((offset as u32).to_le_bytes());
+        offset += container_bytes(count);
+    }
+    let mut bits = Box::new([0u64; WORDS_PER_CONTAINER]);
+    for &(key, count) in containers {
+        if count <= MAX_ARRAY_ROWS {
+            let before = bytes.len();
+            fill(key, ContainerBody::Array(&mut bytes));
+            debug_assert_eq!(bytes.len() - before, 2 * count as usize, "container {key}");
+        } else {
+            bits.fill(0);
+            fill(key, ContainerBody::Bits(&mut bits));
+            bits.iter()
+                .for_each(|word| bytes.extend(word.to_le_bytes()));
+        }
+    }
+    RoaringBitmap::deserialize_unchecked_from(&bytes[..])
+        .expect("the portable serialization written above")
+}
+
+/// The bitmap of `rows`, ascending without repeats (what `from_sorted_iter` takes), a
+/// container at a time (see [`bitmap_of_containers`]).
+pub fn bitmap_from_ascending(rows: &[u32]) -> RoaringBitmap {
+    debug_assert!(rows.windows(2).all(|pair| pair[0] < pair[1]), "ascending");
+    // Each container's key and where its rows start and end in `rows`.
+    let mut spans = Vec::new();
+    let mut at = 0;
+    while at < rows.len() {
+        let key = rows[at] >> 16;
+        let end = at + rows[at..].partition_point(|&row| row >> 16 == key);
+        spans.push((key as usize, at, end));
+        at = end;
+    }
+    let containers: Vec<(usize, u32)> = spans
+        .iter()
+        .map(|&(key, start, end)| (key, (end - start) as u32))
+        .collect();
+    let mut next = spans.iter();
+    bitmap_of_containers(&containers, |_, body| {
+        let &(_, start, end) = next.next().expect("a container a call, in order");
+        match body {
+            ContainerBody::Array(bytes) => rows[start..end]
+                .iter()
+                .for_each(|&row| bytes.extend((row as u16).to_le_bytes())),
+            ContainerBody::Bits(bits) => rows[start..end].iter().for_each(|&row| {
+                let low = (row & 0xFFFF) as usize;
+                bits[low / 64] |= 1 << (low % 64);
+            }),
+        }
+    })
 }
 
 /// Work over a column's numbers (ints, decimal units, 0/1, days, µs, or dictionary keys'
