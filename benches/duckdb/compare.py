@@ -137,7 +137,7 @@ def main():
     geometric = statistics.geometric_mean([r["ratio"] for r in rows])
     slowest = min(r["ratio"] for r in rows)
 
-    print(f"\n{args.data}, as of {as_of}; segmint: one thread per evaluation, p50/p99 of "
+    print(f"\n{args.data}, as of {as_of}; segmint: up to 2 threads per evaluation, p50/p99 of "
           f"{args.repeat - 1} runs after a first; DuckDB {theirs['version']}: {args.threads} threads, "
           f"tables in memory (loaded in {theirs['load_seconds']:.2f} s), p50/p99 of "
           f"{args.repeat - 1} runs after a first.\n")
