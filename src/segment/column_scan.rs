@@ -19,6 +19,18 @@ use crate::store::Ints;
 /// Ranges of a test beyond which a pass per value costs more than the index's union.
 const MAX_RANGES: usize = 4;
 
+/// Whether [`passing_rows`] answers `test` over the column `reader` reads.
+pub fn answers(reader: &ColumnReader<'_>, test: &Test) -> bool {
+    let scanned = matches!(
+        reader,
+        ColumnReader::Ints(Ints::I8(_) | Ints::I16(_) | Ints::I32(_) | Ints::I64(_))
+            | ColumnReader::Date(_)
+            | ColumnReader::Timestamp(_)
+            | ColumnReader::Seconds(_)
+    );
+    scanned && matches!(test, Test::Ranges { ranges, .. } if ranges.len() <= MAX_RANGES)
+}
+
 /// The rows among `rows` of the column `reader` reads that pass `test`, for a test of
 /// number ranges over a number, date or timestamp column; none for other tests and
 /// columns. The bitset spans the whole column; only the words over `rows` are read.
@@ -26,7 +38,7 @@ pub fn passing_rows(reader: &ColumnReader<'_>, test: &Test, rows: Range<usize>) 
     let Test::Ranges { ranges, negate } = test else {
         return None;
     };
-    if ranges.len() > MAX_RANGES {
+    if !answers(reader, test) {
         return None;
     }
     // Whole words: from the word holding the first row to the one holding the last.

@@ -11,7 +11,6 @@ use rustc_hash::FxHashMap;
 
 use crate::data::value::day_of_micros;
 use crate::model::{FieldType, TableName};
-use crate::segment::column_scan;
 use crate::segment::definition::{
     AggregateFunction, ApplyTo, DefinitionError, ErrorKind, Segment, SegmentId,
 };
@@ -19,10 +18,10 @@ use crate::segment::index::ColumnIndex;
 use crate::segment::list_index::ListIndex;
 use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compile};
 use crate::segment::predicate::Test;
-use crate::segment::rows::{Bitset, ColumnReader, filter_rows};
+use crate::segment::rows::{ColumnReader, filter_rows};
 use crate::segment::schema::{DerivedField, FieldSource, FieldTable, Schema};
 use crate::segment::space::Space;
-use crate::store::{Dataset, NONE, Table};
+use crate::store::{Dataset, Table};
 use per_scope::PerScope;
 
 mod aggregates;
@@ -608,7 +607,24 @@ impl Engine {
         let candidate_count = candidates.len();
         let universe = self.universe(&context.scope).len();
         // The subjects of the candidates that pass, and how many rows passed.
+        // Many subjects and a test of the parent that a pass over its column answers:
+        // that test and the projection to subjects in one pass over the rows.
+        let through_parents = match within.len() * 16 >= universe {
+            true => self.parent_scan_test(space, &filter),
+            false => None,
+        };
         let subjects_of = |candidates: &RoaringBitmap| -> Result<(RoaringBitmap, u64), EvalError> {
+            if let Some((parent_test, rest)) = &through_parents {
+                let rows = self.records(context, space, rest, candidates)?;
+                context.check_deadline()?;
+                if let Some(passing) = self.passing_parents(space, parent_test, &rows) {
+                    let (subjects, matching) =
+                        space.subjects_through_parents(&self.dataset, &rows, &passing);
+                    return Ok((subjects & within, matching));
+                }
+                let rows = self.record_field(space, parent_test, &ProductTests::default(), &rows);
+                return Ok((space.subjects_of(&self.dataset, &rows) & within, rows.len()));
+            }
             let rows = self.records(context, space, &filter, candidates)?;
             // Few subjects, fewer than half the rows: their ranges against the rows (a
             // few scattered reads a subject), not each row's owner (one or two lookups a
@@ -788,28 +804,13 @@ impl Engine {
                         return rows;
                     }
                 }
-                // Many candidates: the passing parents as a bitset (a bit a parent, read
-                // from cache) that each row's parent is looked up in, instead of each row
-                // reading its parent's value far from the last one's.
-                // Only the parents of `within`'s rows count (a half of them, when split).
-                let owner = |row: Option<u32>| {
-                    row.map(|row| relation.groups.owner_of(row as usize))
-                        .filter(|&owner| owner != NONE)
-                };
-                let parents = match (owner(within.min()), owner(within.max())) {
-                    (Some(first), Some(last)) => first as usize..last as usize + 1,
-                    _ => 0..parent_table.rows,
-                };
-                if within.len() * 16 >= parents.len() as u64 {
-                    let passing = column_scan::passing_rows(&reader, &test.test, parents);
-                    let passing = passing.or_else(|| {
-                        index.map(|index| Bitset::from_bitmap(&index.select(&test.test)))
+                // Many candidates: each looks up its parent in a bitset of the passing
+                // parents (a bit a parent, read from cache), instead of reading its
+                // parent's value far from the last one's.
+                if let Some(passing) = self.passing_parents(space, test, within) {
+                    return filter_rows(within, |row| {
+                        passing.contains(relation.groups.owner_of(row))
                     });
-                    if let Some(passing) = passing {
-                        return filter_rows(within, |row| {
-                            passing.contains(relation.groups.owner_of(row))
-                        });
-                    }
                 }
                 // Else each candidate row reads its parent's value.
                 reader.select_mapped(&test.test, within, |row| {

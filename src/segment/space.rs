@@ -4,7 +4,7 @@
 use roaring::RoaringBitmap;
 
 use crate::model::TableName;
-use crate::segment::rows::{ROW_CHUNK, bitmap_from_rows, for_each_chunk, for_each_row};
+use crate::segment::rows::{Bitset, ROW_CHUNK, bitmap_from_rows, for_each_chunk, for_each_row};
 use crate::segment::schema::RelationKind;
 use crate::store::{Dataset, Groups, NONE, Relation};
 
@@ -103,6 +103,18 @@ impl Space {
             }
         });
         bitmap_from_rows(subjects, subject_count)
+    }
+
+    /// The subjects owning those of `rows` whose parent row is in `passing` (a child
+    /// space: order items, order addresses), and how many rows those are.
+    pub fn subjects_through_parents(
+        self,
+        dataset: &Dataset,
+        rows: &RoaringBitmap,
+        passing: &Bitset,
+    ) -> (RoaringBitmap, u64) {
+        let lookup = SubjectLookup::of(self, dataset);
+        project_through_parents(rows, &lookup, passing, dataset.subject_count())
     }
 
     /// The subjects of `within` owning some of `rows`, found by walking both in order:
@@ -220,6 +232,43 @@ fn subjects_by_chunks(
     bitmap_from_rows(subjects, subject_count)
 }
 
+/// The subjects owning those of `rows` (of a child space) whose parent is in
+/// `passing`, and how many rows those are: a test of each row's parent and the
+/// projection to subjects in one ordered pass, without a bitmap of the passing rows in
+/// between.
+fn project_through_parents(
+    rows: &RoaringBitmap,
+    lookup: &SubjectLookup,
+    passing: &Bitset,
+    subject_count: usize,
+) -> (RoaringBitmap, u64) {
+    let to_parent = lookup.to_parent.expect("a child space");
+    let mut subjects: Vec<u32> = Vec::new();
+    let mut kept = [0u32; ROW_CHUNK];
+    let (mut last, mut matching) = (NONE, 0u64);
+    for_each_chunk(rows, |chunk| {
+        let (mut count, mut previous) = (0, last);
+        for &row in chunk {
+            let parent = to_parent.owner_of(row as usize);
+            let passes = passing.contains(parent);
+            // Without a branch on the test (it mispredicts as often as rows fail): a
+            // failing row's subject is every bit set, NONE.
+            let subject =
+                lookup.subject_of_owned(parent as usize) | !u32::from(passes).wrapping_neg();
+            matching += u64::from(passes);
+            kept[count] = subject;
+            count += usize::from((subject != previous) & (subject != NONE));
+            previous = match subject {
+                NONE => previous,
+                subject => subject,
+            };
+        }
+        last = previous;
+        subjects.extend_from_slice(&kept[..count]);
+    });
+    (bitmap_from_rows(subjects, subject_count), matching)
+}
+
 /// How a space's rows name their subjects, resolved once for many rows.
 pub struct SubjectLookup<'a> {
     /// Row to parent row, for rows that belong to another table's rows (an order's items).
@@ -255,6 +304,12 @@ impl<'a> SubjectLookup<'a> {
             },
             None => row,
         };
+        self.subject_of_owned(row)
+    }
+
+    /// The subject owning `row` of the table subjects own (an order, for order items).
+    #[inline(always)]
+    fn subject_of_owned(&self, row: usize) -> u32 {
         match self.customers.owner_of(row) {
             NONE => match self.visitors.map_or(NONE, |groups| groups.owner_of(row)) {
                 NONE => NONE,

@@ -3,9 +3,13 @@
 
 use roaring::RoaringBitmap;
 
-use super::{Context, Engine};
-use crate::segment::plan::{RecordPlan, Tree};
+use super::{Context, Engine, ProductTests};
+use crate::segment::column_scan;
+use crate::segment::index::ColumnIndex;
+use crate::segment::plan::{FieldTest, RecordPlan, Tree};
+use crate::segment::rows::{Bitset, ColumnReader};
 use crate::segment::space::Space;
+use crate::store::NONE;
 
 impl Engine {
     /// For a child space whose filter tests fields of the parent (`order.created_at` of
@@ -48,5 +52,81 @@ impl Engine {
         // The parents in scope have exactly their rows in the child's scope.
         let rows = space.expand_parents(&self.dataset, &parents);
         Some((rows, Tree::all_of(rest.into_iter().cloned().collect())))
+    }
+
+    /// The passing parents of `rows` (a child space's rows; `test` a test of the
+    /// parent's field) as a bitset, when the rows are many against the parents they
+    /// belong to (one for every 16 or more): a range test of a number or time read in
+    /// one pass over those parents' column (the window from the first row's parent to
+    /// the last's), other tests from the parent's index. `None` when the rows are few.
+    pub(super) fn passing_parents(
+        &self,
+        space: Space,
+        test: &FieldTest,
+        rows: &RoaringBitmap,
+    ) -> Option<Bitset> {
+        let relation = space.relation(&self.dataset);
+        let parent_table = &space.parent()?.relation(&self.dataset).table;
+        let stored = parent_table.column(&test.field.column)?;
+        let owner = |row: Option<u32>| {
+            row.map(|row| relation.groups.owner_of(row as usize))
+                .filter(|&owner| owner != NONE)
+        };
+        let parents = match (owner(rows.min()), owner(rows.max())) {
+            (Some(first), Some(last)) => first as usize..last as usize + 1,
+            _ => 0..parent_table.rows,
+        };
+        if rows.len() * 16 < parents.len() as u64 {
+            return None;
+        }
+        column_scan::passing_rows(&ColumnReader::new(stored), &test.test, parents).or_else(|| {
+            ColumnIndex::answers(stored.ty, &test.test).then(|| {
+                let index = self.index(parent_table.name, &test.field.column);
+                Bitset::from_bitmap(&index.select(&test.test))
+            })
+        })
+    }
+
+    /// `filter` as its first test of the parent's field that a pass over the parent's
+    /// column answers (`order.created_at` in the last year), and the other tests; only
+    /// when that test selects the most rows, so that it comes last anyway.
+    pub(super) fn parent_scan_test(
+        &self,
+        space: Space,
+        filter: &RecordPlan,
+    ) -> Option<(FieldTest, RecordPlan)> {
+        let parent_table = &space.parent()?.relation(&self.dataset).table;
+        let children = match filter {
+            Tree::And(children) => children.as_slice(),
+            leaf @ Tree::Leaf(_) => std::slice::from_ref(leaf),
+            _ => return None,
+        };
+        let at = children.iter().position(|child| match child {
+            Tree::Leaf(test) => {
+                test.field.table.table_name() == parent_table.name
+                    && parent_table
+                        .column(&test.field.column)
+                        .is_some_and(|stored| {
+                            column_scan::answers(&ColumnReader::new(stored), &test.test)
+                        })
+            }
+            _ => false,
+        })?;
+        let Tree::Leaf(test) = &children[at] else {
+            unreachable!("found as a leaf")
+        };
+        let products = ProductTests::default();
+        let cost = |child: &RecordPlan| self.record_cost(space, child, &products);
+        let last = cost(&children[at]);
+        if children.iter().any(|child| cost(child) > last) {
+            return None;
+        }
+        let rest = children
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != at)
+            .map(|(_, child)| child.clone())
+            .collect();
+        Some((test.clone(), Tree::all_of(rest)))
     }
 }
