@@ -112,6 +112,16 @@ fn bitmaps_from_unordered_rows_hold_every_row() {
         bitmap_from_rows(vec![9, 3, 9, 3, 3], 40 * 65_536),
         RoaringBitmap::from_iter([3, 9])
     );
+    // Rows few against their space (put in their containers first), repeated, in any
+    // order, one container holding more than an array does.
+    let mut rng = Pcg64::seed_from_u64(10);
+    let mut sparse: Vec<u32> = (0..20_000)
+        .map(|_| rng.random_range(0..1u32 << 26))
+        .collect();
+    sparse.extend((0..6_000).map(|_| (7 << 16) + rng.random_range(0..65_536)));
+    sparse.extend(sparse.clone().iter().step_by(3));
+    let expected = RoaringBitmap::from_iter(sparse.iter().copied());
+    assert_eq!(bitmap_from_rows(sparse, 1 << 30), expected);
 }
 
 #[test]

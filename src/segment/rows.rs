@@ -17,13 +17,16 @@ use crate::model::FieldType;
 use crate::segment::predicate::Test;
 use crate::store::{Column, Ints};
 
-/// Builds a bitmap from rows in any order, repeats allowed: sorted when few, through a bitset when many
-/// (sorting costs about 20 ns a row; a bitset about a nanosecond per 64 rows of `space`).
+/// Builds a bitmap from rows in any order, repeats allowed: sorted when few, put in their
+/// containers and sorted in each when more, through a bitset when many (a bitset costs
+/// about a nanosecond per 64 rows of `space`, and zeroing its pages).
 pub fn bitmap_from_rows(mut rows: Vec<u32>, space: usize) -> RoaringBitmap {
-    if rows.len() < 4_096 || rows.len() * 1_024 < space {
+    if rows.len() < 4_096 {
         rows.sort_unstable();
         rows.dedup();
         bitmap_from_ascending(&rows)
+    } else if rows.len() * 16 < space {
+        bitmap_by_containers(&rows)
     } else {
         let mut bits = Bitset::new(space);
         rows.iter().for_each(|&row| bits.insert(row));
@@ -438,6 +441,62 @@ pub fn bitmap_from_ascending(rows: &[u32]) -> RoaringBitmap {
                 let low = (row & 0xFFFF) as usize;
                 bits[low / 64] |= 1 << (low % 64);
             }),
+        }
+    })
+}
+
+/// The bitmap of `rows` (any order, repeats allowed): each row's low 16 bits put with
+/// its container's in one counting pass (a bucket sort by the high 16 bits), then each
+/// container's sorted, which is short: 50,000 rows of a product's views in 0.1 ms
+/// instead of about 0.7 for a sort of them all.
+fn bitmap_by_containers(rows: &[u32]) -> RoaringBitmap {
+    let keys = rows.iter().max().map_or(0, |&max| (max >> 16) as usize + 1);
+    let mut starts = vec![0usize; keys + 1];
+    for &row in rows {
+        starts[(row >> 16) as usize + 1] += 1;
+    }
+    for key in 0..keys {
+        starts[key + 1] += starts[key];
+    }
+    let mut lows = vec![0u16; rows.len()];
+    let mut next = starts.clone();
+    for &row in rows {
+        let slot = &mut next[(row >> 16) as usize];
+        lows[*slot] = row as u16;
+        *slot += 1;
+    }
+    // Each container's distinct rows, ascending, at the start of its slice.
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    for key in 0..keys {
+        let (start, end) = (starts[key], starts[key + 1]);
+        if start == end {
+            continue;
+        }
+        let of_key = &mut lows[start..end];
+        of_key.sort_unstable();
+        let mut distinct = 1;
+        for at in 1..of_key.len() {
+            if of_key[at] != of_key[distinct - 1] {
+                of_key[distinct] = of_key[at];
+                distinct += 1;
+            }
+        }
+        spans.push((key, start, start + distinct));
+    }
+    let containers: Vec<(usize, u32)> = spans
+        .iter()
+        .map(|&(key, start, end)| (key, (end - start) as u32))
+        .collect();
+    let mut next_span = spans.iter();
+    bitmap_of_containers(&containers, |_, body| {
+        let &(_, start, end) = next_span.next().expect("a container a call, in order");
+        match body {
+            ContainerBody::Array(bytes) => lows[start..end]
+                .iter()
+                .for_each(|&low| bytes.extend(low.to_le_bytes())),
+            ContainerBody::Bits(bits) => lows[start..end]
+                .iter()
+                .for_each(|&low| bits[low as usize / 64] |= 1 << (low % 64)),
         }
     })
 }
