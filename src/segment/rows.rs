@@ -25,7 +25,7 @@ pub fn bitmap_from_rows(mut rows: Vec<u32>, space: usize) -> RoaringBitmap {
         rows.sort_unstable();
         rows.dedup();
         bitmap_from_ascending(&rows)
-    } else if rows.len() * 16 < space {
+    } else if rows.len() * 256 < space {
         bitmap_by_containers(&rows)
     } else {
         let mut bits = Bitset::new(space);
@@ -445,10 +445,11 @@ pub fn bitmap_from_ascending(rows: &[u32]) -> RoaringBitmap {
     })
 }
 
-/// The bitmap of `rows` (any order, repeats allowed): each row's low 16 bits put with
-/// its container's in one counting pass (a bucket sort by the high 16 bits), then each
-/// container's sorted, which is short: 50,000 rows of a product's views in 0.1 ms
-/// instead of about 0.7 for a sort of them all.
+/// The bitmap of `rows` (any order, repeats allowed), for rows few against their space
+/// (one in 256 or fewer): each row's low 16 bits put with its container's in one
+/// counting pass (a bucket sort by the high 16 bits), then each container's sorted,
+/// which is short: viewed_not_bought's 50,000 views of 22.5M in 0.1 ms instead of about
+/// 0.7 for a sort of them all (a bitset of 22.5M rows costs as much: its pages zeroed).
 fn bitmap_by_containers(rows: &[u32]) -> RoaringBitmap {
     let keys = rows.iter().max().map_or(0, |&max| (max >> 16) as usize + 1);
     let mut starts = vec![0usize; keys + 1];
