@@ -426,6 +426,15 @@ pub fn bitmap_from_ascending(rows: &[u32]) -> RoaringBitmap {
         spans.push((key as usize, at, end));
         at = end;
     }
+    bitmap_of_spans(&spans, |at| rows[at] as u16)
+}
+
+/// A bitmap of containers given as spans (key, start, end) of rows whose low 16 bits
+/// `low_of(at)` gives, ascending and distinct within each span.
+fn bitmap_of_spans(
+    spans: &[(usize, usize, usize)],
+    low_of: impl Fn(usize) -> u16,
+) -> RoaringBitmap {
     let containers: Vec<(usize, u32)> = spans
         .iter()
         .map(|&(key, start, end)| (key, (end - start) as u32))
@@ -434,11 +443,11 @@ pub fn bitmap_from_ascending(rows: &[u32]) -> RoaringBitmap {
     bitmap_of_containers(&containers, |_, body| {
         let &(_, start, end) = next.next().expect("a container a call, in order");
         match body {
-            ContainerBody::Array(bytes) => rows[start..end]
-                .iter()
-                .for_each(|&row| bytes.extend((row as u16).to_le_bytes())),
-            ContainerBody::Bits(bits) => rows[start..end].iter().for_each(|&row| {
-                let low = (row & 0xFFFF) as usize;
+            ContainerBody::Array(bytes) => {
+                (start..end).for_each(|at| bytes.extend(low_of(at).to_le_bytes()))
+            }
+            ContainerBody::Bits(bits) => (start..end).for_each(|at| {
+                let low = low_of(at) as usize;
                 bits[low / 64] |= 1 << (low % 64);
             }),
         }
@@ -484,22 +493,7 @@ fn bitmap_by_containers(rows: &[u32]) -> RoaringBitmap {
         }
         spans.push((key, start, start + distinct));
     }
-    let containers: Vec<(usize, u32)> = spans
-        .iter()
-        .map(|&(key, start, end)| (key, (end - start) as u32))
-        .collect();
-    let mut next_span = spans.iter();
-    bitmap_of_containers(&containers, |_, body| {
-        let &(_, start, end) = next_span.next().expect("a container a call, in order");
-        match body {
-            ContainerBody::Array(bytes) => lows[start..end]
-                .iter()
-                .for_each(|&low| bytes.extend(low.to_le_bytes())),
-            ContainerBody::Bits(bits) => lows[start..end]
-                .iter()
-                .for_each(|&low| bits[low as usize / 64] |= 1 << (low % 64)),
-        }
-    })
+    bitmap_of_spans(&spans, |at| lows[at])
 }
 
 /// Work over a column's numbers (ints, decimal units, 0/1, days, µs, or dictionary keys'
