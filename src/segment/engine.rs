@@ -606,13 +606,13 @@ impl Engine {
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
         let candidate_count = candidates.len();
         let universe = self.universe(&context.scope).len();
-        // The subjects of the candidates that pass, and how many rows passed.
         // Many subjects and a test of the parent that a pass over its column answers:
         // that test and the projection to subjects in one pass over the rows.
         let through_parents = match within.len() * 16 >= universe {
             true => self.parent_scan_test(space, &filter),
             false => None,
         };
+        // The subjects of the candidates that pass, and how many rows passed.
         let subjects_of = |candidates: &RoaringBitmap| -> Result<(RoaringBitmap, u64), EvalError> {
             if let Some((parent_test, rest)) = &through_parents {
                 let rows = self.records(context, space, rest, candidates)?;
