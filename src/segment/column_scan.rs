@@ -42,14 +42,14 @@ pub fn passing_rows(reader: &ColumnReader<'_>, test: &Test, rows: Range<usize>) 
         return None;
     }
     // Whole words: from the word holding the first row to the one holding the last.
-    let words = rows.start / 64..rows.end.div_ceil(64);
+    let of_rows = rows.start / 64..rows.end.div_ceil(64);
     let (mut words, nulls, length, scanned) = match reader {
-        ColumnReader::Ints(Ints::I8(a)) => scan(a, ranges, i64::from, words),
-        ColumnReader::Ints(Ints::I16(a)) => scan(a, ranges, i64::from, words),
-        ColumnReader::Ints(Ints::I32(a)) => scan(a, ranges, i64::from, words),
-        ColumnReader::Ints(Ints::I64(a)) => scan(a, ranges, |v| v, words),
-        ColumnReader::Date(a) => scan(a, ranges, i64::from, words),
-        ColumnReader::Timestamp(a) => scan(a, ranges, |v| v, words),
+        ColumnReader::Ints(Ints::I8(a)) => scan(a, ranges, i64::from, of_rows),
+        ColumnReader::Ints(Ints::I16(a)) => scan(a, ranges, i64::from, of_rows),
+        ColumnReader::Ints(Ints::I32(a)) => scan(a, ranges, i64::from, of_rows),
+        ColumnReader::Ints(Ints::I64(a)) => scan(a, ranges, |v| v, of_rows),
+        ColumnReader::Date(a) => scan(a, ranges, i64::from, of_rows),
+        ColumnReader::Timestamp(a) => scan(a, ranges, |v| v, of_rows),
         // Compared in whole seconds: the ranges in µs cut to the seconds inside them.
         ColumnReader::Seconds(a) => {
             let seconds: Vec<(i64, i64)> = ranges
@@ -62,7 +62,7 @@ pub fn passing_rows(reader: &ColumnReader<'_>, test: &Test, rows: Range<usize>) 
                     )
                 })
                 .collect();
-            scan(a, &seconds, i64::from, words)
+            scan(a, &seconds, i64::from, of_rows)
         }
         _ => return None,
     };
