@@ -781,6 +781,55 @@ fn check_reads(
     Ok(())
 }
 
+/// Random lists applied one after the other to a delta that caches no rows: each
+/// touched subject's rows made again from its loaded rows and its changes (all tables, or
+/// a few) are the rows the lists left it.
+fn check_rows_made_from_changes(seed: u64, customers: usize) -> Result<(), TestCaseError> {
+    use segmint::live::delta::{Delta, RowsBefore, apply_rows, touched_by};
+    use segmint::model::TableName;
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let mut world = world(seed, customers);
+    let (_data, engine) = engine_for(&world);
+    let dataset = engine.dataset().clone();
+    let mut delta = Delta::default().with_rows_cached(0);
+    let mut fresh = 500_000;
+    let mut expected = BTreeMap::new();
+    for _ in 0..8 {
+        let list = Json::Array(random_list(&mut rng, &mut world, &mut fresh));
+        let Ok(list) = EventList::parse(list, &Layouts::of(&dataset)) else {
+            continue;
+        };
+        let list = Arc::new(list);
+        let touched = touched_by(list.events().iter(), &dataset, &delta, 0);
+        let Ok(applied) = apply_rows(&dataset, &delta, &touched, &[list], RowsBefore::Kept) else {
+            continue;
+        };
+        delta = applied.delta;
+        expected.extend(applied.after);
+        let layouts = delta.layouts(&dataset);
+        let some: std::collections::BTreeSet<TableName> = TableName::ALL
+            .into_iter()
+            .filter(|_| rng.random_bool(0.5))
+            .collect();
+        for (&subject, rows) in &expected {
+            let made = delta.rows_now(&dataset, &layouts, subject, None).unwrap();
+            prop_assert!(
+                made.same_rows_as(rows),
+                "subject {subject}: {made:?}\n{rows:?}"
+            );
+            let of_some = delta
+                .rows_now(&dataset, &layouts, subject, Some(&some))
+                .unwrap();
+            prop_assert!(
+                of_some
+                    .in_tables(&some)
+                    .same_rows_as(&rows.in_tables(&some))
+            );
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(24),
@@ -793,6 +842,13 @@ proptest! {
         seed in any::<u64>(), customers in 0usize..8,
     ) {
         check_random_events(seed, customers, Plan { lists: 4, fold_after: 6, read_chance: 1.0, settle_chance: 0.0 })?;
+    }
+
+    #[test]
+    fn rows_made_from_a_subjects_changes_are_the_rows_its_events_left(
+        seed in any::<u64>(), customers in 0usize..8,
+    ) {
+        check_rows_made_from_changes(seed, customers)?;
     }
 
     #[test]
@@ -1053,6 +1109,67 @@ fn events_apply_to_the_subjects_they_touch_alone_new_subjects_and_products_inclu
     assert_eq!(
         service.snapshot().customer_count(),
         world.customers.len() + 1
+    );
+}
+
+#[test]
+fn a_touched_subject_keeps_only_the_rows_its_events_added_or_changed() {
+    let world = world(11, 6);
+    let (_dir, service) = service_over(&world, parse_instant(AS_OF[1]).unwrap());
+    // The customer with the most orders, so that keeping every row would show.
+    let owner = |order: &Row| order.id("customer_id");
+    let customer = world
+        .customers
+        .iter()
+        .filter_map(|c| c.id("customer_id"))
+        .max_by_key(|&c| world.orders.iter().filter(|o| owner(o) == Some(c)).count())
+        .unwrap();
+    let order = world
+        .orders
+        .iter()
+        .find(|o| owner(o) == Some(customer))
+        .and_then(|o| o.id("order_id"))
+        .unwrap();
+    let rows_now = |service: &Service| {
+        let snapshot = service.snapshot();
+        let subject = snapshot.customer(customer).unwrap();
+        let dataset = snapshot.loaded_engine().dataset().clone();
+        let delta = snapshot.data().delta.unwrap().clone();
+        let layouts = delta.layouts(&dataset);
+        let changes = delta.changes[&subject].clone();
+        let now = delta.rows_now(&dataset, &layouts, subject, None).unwrap();
+        let loaded = segmint::events::subject_rows(&dataset, &layouts, subject);
+        // Folded into the data, the subject has the rows it has now.
+        let label = std::path::Path::new("folded");
+        let folded = segmint::live::materialize(&dataset, &delta, label).unwrap();
+        let in_folded = folded.customer_index.get(customer).unwrap();
+        let folded_rows = segmint::events::subject_rows(&folded, &Layouts::of(&folded), in_folded);
+        assert!(folded_rows.same_rows_as(&now), "{folded_rows:?}\n{now:?}");
+        (
+            changes.rows_added(),
+            changes.rows_removed(),
+            loaded.len(),
+            now.len(),
+        )
+    };
+    let view = json!([{"type": "product_viewed", "customer_id": customer, "product_id": 100,
+        "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
+    service.apply_json(&view).unwrap();
+    let (added, removed, loaded, now) = rows_now(&service);
+    assert!(loaded > 5, "a customer with rows: {loaded}");
+    assert_eq!(
+        (added, removed, now),
+        (1, 0, loaded + 1),
+        "a view adds a row"
+    );
+    let update = json!([{"type": "order_updated", "order_id": order, "status": "canceled",
+        "grand_total": "12.5"}]);
+    service.apply_json(&update).unwrap();
+    let (added, removed, _, now) = rows_now(&service);
+    assert_eq!(
+        (added, removed, now),
+        (2, 1, loaded + 1),
+        "a changed order replaces its row"
     );
 }
 

@@ -1524,8 +1524,7 @@ fn xlsx_exports_go_on_to_further_sheets() {
     let mut bytes = Vec::new();
     let source = MemberSource {
         dataset: dataset.clone(),
-        added: Default::default(),
-        touched: Default::default(),
+        delta: Default::default(),
         layouts: Arc::new(segmint::events::Layouts::of(&dataset)),
     };
     let written = write_xlsx(

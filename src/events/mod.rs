@@ -398,25 +398,34 @@ impl SubjectRows {
         self.0.values().all(Vec::is_empty)
     }
 
+    /// How many rows it holds, over every table.
+    pub fn len(&self) -> usize {
+        self.0.values().map(Vec::len).sum()
+    }
+
     /// Its rows, by table.
     pub(crate) fn tables(&self) -> &BTreeMap<TableName, Vec<Vec<Value>>> {
         &self.0
     }
 
-    /// The product ids its rows name.
-    fn products(&self, layouts: &Layouts, into: &mut Vec<i64>) {
-        for (table, rows) in &self.0 {
-            if let Some(column) = layouts.position(*table, "product_id") {
-                into.extend(rows.iter().filter_map(|row| row[column].id()));
-            }
-        }
+    /// Its rows of `tables` only.
+    pub fn in_tables(&self, tables: &std::collections::BTreeSet<TableName>) -> SubjectRows {
+        let mut kept = self.0.clone();
+        kept.retain(|table, _| tables.contains(table));
+        SubjectRows(kept)
     }
 
-    /// Whether one of its rows names product `id`.
-    pub fn names_product(&self, layouts: &Layouts, id: i64) -> bool {
-        let mut named = Vec::new();
-        self.products(layouts, &mut named);
-        named.contains(&id)
+    /// Whether `other` holds the same rows in every table, in whatever order.
+    pub fn same_rows_as(&self, other: &SubjectRows) -> bool {
+        TableName::ALL.into_iter().all(|table| {
+            let (mine, theirs) = (self.rows(table), other.rows(table));
+            let mut matched = vec![false; theirs.len()];
+            mine.len() == theirs.len()
+                && mine.iter().all(|row| {
+                    let found = (0..theirs.len()).find(|&at| !matched[at] && theirs[at] == *row);
+                    found.map(|at| matched[at] = true).is_some()
+                })
+        })
     }
 }
 
@@ -676,6 +685,23 @@ fn rows_at(
 /// Every row of subject `subject` (a dense id of `dataset`).
 pub fn subject_rows(dataset: &Dataset, layouts: &Layouts, subject: u32) -> SubjectRows {
     rows_at(dataset, layouts, subject_row_ranges(dataset, subject))
+}
+
+/// The rows of subject `subject` (a dense id of `dataset`) in `tables` only.
+pub fn subject_rows_in(
+    dataset: &Dataset,
+    layouts: &Layouts,
+    subject: u32,
+    tables: &std::collections::BTreeSet<TableName>,
+) -> SubjectRows {
+    let ranges = subject_row_ranges(dataset, subject);
+    rows_at(
+        dataset,
+        layouts,
+        ranges
+            .into_iter()
+            .filter(|(table, _)| tables.contains(table)),
+    )
 }
 
 /// The rows of the order at row `order` of `dataset`: the order, its items and addresses.

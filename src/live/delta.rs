@@ -1,14 +1,16 @@
-//! What events changed since the data was loaded, kept per subject: the rows of every
-//! subject a list touched, as the events left them ([`super::apply`] applies a list to
-//! them in place), the products events wrote, and the guest orders, which belong to no
-//! subject. The loaded data answers for everything else.
+//! What events changed since the data was loaded, kept per subject: the rows events
+//! added, removed or changed in every subject a list touched ([`super::changes`]), the
+//! products events wrote, and the guest orders, which belong to no subject. The loaded
+//! data answers for everything else. A subject's rows now are its loaded rows with its
+//! changes applied; [`super::apply`] applies a list to them, and a bounded cache keeps
+//! those of the subjects lately touched or read.
 //!
 //! New customers and visitors get the dense ids after the loaded data's ([`AddedSubjects`]).
 //! A product change touches every subject whose records name the product, since their
 //! memberships may move.
 //!
 //! The delta is folded into newly loaded data by writing the loaded tables with the
-//! touched subjects' rows in place of theirs ([`super::materialize`]).
+//! touched subjects' changes made ([`super::materialize`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -17,9 +19,10 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
 use super::apply::{Known, apply_to_rows};
+use super::changes::{RowsCache, SubjectChanges};
 use crate::events::{
     Event, EventError, EventList, Layouts, ProductRow, Row, SubjectRows, order_rows, product_row,
-    subject_rows,
+    subject_rows, subject_rows_in,
 };
 use crate::model::{SubjectId, TableName};
 use crate::store::{Dataset, NONE};
@@ -33,8 +36,8 @@ pub struct Delta {
     /// it folded.
     pub lists: imbl::Vector<Arc<EventList>>,
     pub events: usize,
-    /// The touched subjects' rows now, by their dense id in the loaded data.
-    pub rows: imbl::OrdMap<u32, Arc<SubjectRows>>,
+    /// What events changed in the touched subjects' rows, by their dense id.
+    pub changes: imbl::OrdMap<u32, Arc<SubjectChanges>>,
     pub touched: RoaringBitmap,
     /// The touched subjects by table their events wrote: a definition that reads none of
     /// those a subject's events wrote matches it as over the loaded data.
@@ -58,6 +61,9 @@ pub struct Delta {
     loaded_products: Arc<Mutex<FxHashMap<i64, Option<Arc<ProductRow>>>>>,
     /// The loaded data's tables' columns, made once: shared the same way.
     layouts: Arc<std::sync::OnceLock<Arc<Layouts>>>,
+    /// Rows now of subjects lately touched or read: shared the same way, each entry
+    /// valid for the changes it was made with.
+    rows_now: Arc<Mutex<RowsCache>>,
 }
 
 /// The subjects whose events wrote each table, a bitmap per table: a list clones only
@@ -130,6 +136,19 @@ fn first_added(base: &Dataset) -> usize {
     base.customer_count() + base.visitor_count()
 }
 
+/// Whether `subject` is one of the loaded data's (not one events added).
+fn is_loaded(base: &Dataset, subject: u32) -> bool {
+    (subject as usize) < first_added(base)
+}
+
+/// A subject's rows in the loaded data (none for a subject events added).
+fn loaded_rows(base: &Dataset, layouts: &Layouts, subject: u32) -> SubjectRows {
+    match is_loaded(base, subject) {
+        true => subject_rows(base, layouts, subject),
+        false => SubjectRows::default(),
+    }
+}
+
 /// The subjects of the data now: the loaded data's and those events added since.
 #[derive(Clone, Copy)]
 pub struct Subjects<'a> {
@@ -170,6 +189,13 @@ impl Subjects<'_> {
 }
 
 impl Delta {
+    /// This delta with a cache of the rows now of at most `rows` rows, shared by the
+    /// deltas made from it (0: every read makes them from the loaded rows and changes).
+    pub fn with_rows_cached(mut self, rows: usize) -> Delta {
+        self.rows_now = Arc::new(Mutex::new(RowsCache::holding(rows)));
+        self
+    }
+
     /// Whether events wrote `subject`'s rows of `table` (a subject events added wrote
     /// every table it has rows in).
     pub fn wrote(&self, subject: u32, table: TableName) -> bool {
@@ -182,12 +208,49 @@ impl Delta {
     /// the definition's universe too, and a subject events added or took away wrote
     /// those: a customer is added by `customer_upserted`, a visitor by a view or a cart,
     /// and a visitor goes by `visitor_logged_in`, which writes its carts and views.
-    pub fn changed_for(&self, reads: &BTreeSet<TableName>) -> Vec<(u32, &Arc<SubjectRows>)> {
+    pub fn changed_for(&self, reads: &BTreeSet<TableName>) -> Vec<u32> {
         self.written
             .any_of(reads)
             .iter()
-            .filter_map(|id| Some((id, self.rows.get(&id)?)))
+            .filter(|id| self.changes.contains_key(id))
             .collect()
+    }
+
+    /// The rows now of `subject`, a touched subject (none for others: the loaded data's
+    /// rows are theirs). With `only`, the rows of those tables may be all it holds.
+    pub fn rows_now(
+        &self,
+        base: &Dataset,
+        layouts: &Layouts,
+        subject: u32,
+        only: Option<&BTreeSet<TableName>>,
+    ) -> Option<Arc<SubjectRows>> {
+        let changes = self.changes.get(&subject)?;
+        if let Some(rows) = self.cached(subject, changes) {
+            return Some(rows);
+        }
+        let rows = match only {
+            // Rows of a few tables: not kept, since the next reader may read others.
+            Some(tables) => {
+                let loaded = match is_loaded(base, subject) {
+                    true => subject_rows_in(base, layouts, subject, tables),
+                    false => SubjectRows::default(),
+                };
+                return Some(Arc::new(changes.applied_to(loaded, Some(tables))));
+            }
+            None => Arc::new(changes.applied_to(loaded_rows(base, layouts, subject), None)),
+        };
+        self.cache().insert(subject, changes.clone(), rows.clone());
+        Some(rows)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, RowsCache> {
+        self.rows_now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `subject`'s rows now, made with `changes`, if the cache holds them.
+    fn cached(&self, subject: u32, changes: &Arc<SubjectChanges>) -> Option<Arc<SubjectRows>> {
+        self.cache().get(subject, changes)
     }
 
     /// The columns of the loaded data's tables (`base`: the data this delta is over).
@@ -394,8 +457,8 @@ fn subjects_with_product(base: &Dataset, delta: &Delta, product: i64) -> Roaring
         }
     }
     let layouts = delta.layouts(base);
-    for (&subject, rows) in &delta.rows {
-        if rows.names_product(&layouts, product) {
+    for (&subject, changes) in &delta.changes {
+        if changes.adds_product(&layouts, product) {
             found.insert(subject);
         }
     }
@@ -429,29 +492,44 @@ pub enum RowsBefore {
     Dropped,
 }
 
+/// What applying lists to the rows of the subjects they touch gives.
+pub struct RowsApplied {
+    pub delta: Delta,
+    /// The touched subjects' rows before the lists (if kept), in the order of
+    /// `touched.subjects`, and after, by subject.
+    pub before: Vec<Arc<SubjectRows>>,
+    pub after: BTreeMap<u32, Arc<SubjectRows>>,
+}
+
 /// Applies `lists` in order to the subjects and guest orders in `touched` (what
-/// [`touched_by`] gives for their events as one list): the delta they leave, and (if
-/// kept) the touched subjects' rows before, in the order of `touched.subjects`.
+/// [`touched_by`] gives for their events as one list): the delta they leave, and the
+/// touched subjects' rows before (if kept) and after.
 pub fn apply_rows(
     base: &Dataset,
     delta: &Delta,
     touched: &Touched,
     lists: &[Arc<EventList>],
     before: RowsBefore,
-) -> Result<(Delta, Vec<Arc<SubjectRows>>), EventError> {
+) -> Result<RowsApplied, EventError> {
     let subjects = Subjects {
         base,
         added: &touched.added,
     };
     let layouts = delta.layouts(base);
     let layouts = layouts.as_ref();
-    let mut rows_before: Vec<Arc<SubjectRows>> = touched
+    // The loaded rows, which the changes after are taken against, and the rows now.
+    let mut loaded: BTreeMap<u32, SubjectRows> = touched
         .subjects
         .iter()
-        .map(|&s| match delta.rows.get(&s) {
-            Some(rows) => rows.clone(),
-            None if (s as usize) < first_added(base) => Arc::new(subject_rows(base, layouts, s)),
-            None => Arc::default(),
+        .map(|&s| (s, loaded_rows(base, layouts, s)))
+        .collect();
+    let mut rows_before: Vec<Arc<SubjectRows>> = loaded
+        .iter()
+        .map(|(&s, loaded)| match delta.changes.get(&s) {
+            Some(changes) => delta
+                .cached(s, changes)
+                .unwrap_or_else(|| Arc::new(changes.applied_to(loaded.clone(), None))),
+            None => Arc::new(loaded.clone()),
         })
         .collect();
     let guest_orders: BTreeMap<i64, SubjectRows> = touched
@@ -500,6 +578,7 @@ pub fn apply_rows(
         added: touched.added.clone(),
         ..delta.clone()
     };
+    let mut after = BTreeMap::new();
     for list in lists {
         next.lists.push_back(list.clone());
         next.events += list.len();
@@ -510,11 +589,23 @@ pub fn apply_rows(
         } else {
             next.gone.remove(subject);
         }
-        next.rows.insert(subject, Arc::new(rows));
         next.touched.insert(subject);
         for &table in touched.written.get(&subject).into_iter().flatten() {
             next.written.note(subject, table);
         }
+        let written = TableName::ALL
+            .into_iter()
+            .filter(|&t| next.wrote(subject, t));
+        let loaded = loaded
+            .remove(&subject)
+            .unwrap_or_else(|| loaded_rows(base, layouts, subject));
+        let changes = Arc::new(SubjectChanges::between(&loaded, &rows, written));
+        let rows = Arc::new(rows);
+        if before == RowsBefore::Kept {
+            next.cache().insert(subject, changes.clone(), rows.clone());
+        }
+        next.changes.insert(subject, changes);
+        after.insert(subject, rows);
     }
     for (order, rows) in applied.guest_orders {
         next.guest_orders.insert(order, Arc::new(rows));
@@ -524,5 +615,9 @@ pub fn apply_rows(
         next.products.insert(product, Arc::new(ProductRow(row)));
     }
     next.new_orders.extend(applied.placed_orders);
-    Ok((next, rows_before))
+    Ok(RowsApplied {
+        delta: next,
+        before: rows_before,
+        after,
+    })
 }

@@ -26,7 +26,7 @@ pub enum ApplyError {
 }
 
 /// Events applied between two folds while lists are applied in bulk (a replay): the
-/// touched subjects' rows, held as values, are what bounds the memory.
+/// rows events added, held as values, are what bounds the memory.
 const EVENTS_PER_FOLD: usize = 200_000;
 
 /// The data `lists` leave when applied in order over `delta` (over `base`), as one
@@ -68,8 +68,8 @@ pub fn apply_lists_folding_every(
         let events = round.iter().flat_map(|list| list.events());
         // No subject's memberships are decided here, so a product's reach need not be.
         let touched = touched_by(events, data, &delta, 0);
-        let (applied, _) = apply_rows(data, &delta, &touched, round, RowsBefore::Dropped)?;
-        let next = materialize(data, &applied, label).map_err(ApplyError::Data)?;
+        let applied = apply_rows(data, &delta, &touched, round, RowsBefore::Dropped)?;
+        let next = materialize(data, &applied.delta, label).map_err(ApplyError::Data)?;
         folded = Some(next);
         delta = Delta::default();
     }
@@ -84,28 +84,31 @@ pub fn materialize(base: &Dataset, delta: &Delta, label: &Path) -> Result<Datase
         .map(|name| Ok((name, TableEdit::of(base, name)?)))
         .collect::<Result<_, LoadError>>()?;
     let read = started.elapsed();
-    // A subject's rows of a table its events never wrote are as loaded: they stay where
-    // they are, and only the rows of the tables written are replaced.
+    // A subject's loaded rows that events did not remove or change stay where they are;
+    // the rows events added or changed to come after the loaded data's.
     let loaded_subjects = (base.customer_count() + base.visitor_count()) as u32;
-    for subject in delta.touched.iter().filter(|&s| s < loaded_subjects) {
-        for (name, rows) in subject_row_ranges(base, subject) {
-            if delta.wrote(subject, name) {
-                tables.get_mut(&name).expect("every table").remove(rows);
+    for (&subject, changes) in &delta.changes {
+        let ranges = match subject < loaded_subjects {
+            true => subject_row_ranges(base, subject),
+            false => Vec::new(),
+        };
+        for (name, removed, added) in changes.tables() {
+            let table = tables.get_mut(&name).expect("every table");
+            if !removed.is_empty() {
+                let loaded: Vec<usize> = ranges
+                    .iter()
+                    .filter(|(of, _)| *of == name)
+                    .flat_map(|(_, rows)| rows.clone())
+                    .collect();
+                table.remove(removed.iter().map(|&at| loaded[at as usize]));
             }
+            table.add(added.iter().map(Vec::as_slice));
         }
     }
     for &order in delta.guest_orders.keys() {
         if let Some(row) = base.order_index.get(order) {
             for (name, rows) in order_row_ranges(base, row as usize) {
                 tables.get_mut(&name).expect("every table").remove(rows);
-            }
-        }
-    }
-    for (&subject, held) in &delta.rows {
-        for (&name, rows) in held.tables() {
-            if delta.wrote(subject, name) {
-                let table = tables.get_mut(&name).expect("every table");
-                table.add(rows.iter().map(Vec::as_slice));
             }
         }
     }

@@ -27,9 +27,9 @@ use rustc_hash::FxHashMap;
 use super::catalog::{Stored, tables_read};
 use super::{SegmentKey, Segments};
 use crate::data::value::day_of_micros;
-use crate::events::{EventList, SubjectRows};
+use crate::events::EventList;
 pub use crate::live::delta::{
-    Delta, PRODUCT_REACH_LIMIT, RowsBefore, Subjects, Touched, touched_by,
+    Delta, PRODUCT_REACH_LIMIT, RowsApplied, RowsBefore, Subjects, Touched, touched_by,
 };
 use crate::live::matching::{Matcher, Scope, Subject};
 use crate::model::TableName;
@@ -83,9 +83,12 @@ pub fn apply(
         phases.push((name, started.elapsed().as_secs_f64() * 1e3));
     };
     let dataset = base.dataset();
-    let (next_delta, rows_before) =
-        crate::live::delta::apply_rows(dataset, delta, touched, lists, RowsBefore::Kept)
-            .map_err(super::ServiceError::Event)?;
+    let RowsApplied {
+        delta: next_delta,
+        before: rows_before,
+        after: rows_after,
+    } = crate::live::delta::apply_rows(dataset, delta, touched, lists, RowsBefore::Kept)
+        .map_err(super::ServiceError::Event)?;
     phase("events applied");
     let Touched {
         subjects: touched,
@@ -153,7 +156,7 @@ pub fn apply(
                     if in_universe(id, before) {
                         was_in.insert(id);
                     }
-                    if in_universe(id, &next_delta.rows[&id]) {
+                    if in_universe(id, &rows_after[&id]) {
                         now_in.insert(id);
                     }
                 }
@@ -165,7 +168,7 @@ pub fn apply(
         let moved = touched.iter().filter(|id| !written[id].is_disjoint(reads));
         for &id in moved {
             let matcher = Matcher {
-                subject: subject(id, &next_delta.rows[&id]),
+                subject: subject(id, &rows_after[&id]),
                 as_of_day,
             };
             let member =
@@ -238,16 +241,21 @@ impl<'a> Data<'a> {
             added: &delta.added,
         };
         let as_of_day = day_of_micros(as_of);
-        // The touched subjects, each decided from its rows: (in the universe, members).
-        let decide_all = |touched: &[(u32, &Arc<SubjectRows>)]| {
+        let reads = segment.tables_read();
+        // The touched subjects, each decided from its rows now (of the tables the
+        // definition reads): (in the universe, members).
+        let decide_all = |touched: &[u32]| {
             let product = delta.product(dataset, &layouts);
             let mut universe = RoaringBitmap::new();
             let mut members = RoaringBitmap::new();
-            for &(id, rows) in touched {
+            for &id in touched {
+                let rows = delta
+                    .rows_now(dataset, &layouts, id, Some(&reads))
+                    .expect("a touched subject");
                 let subject = Subject {
                     id,
                     is_visitor: subjects.is_visitor(id),
-                    rows,
+                    rows: &rows,
                     layouts: &layouts,
                     product: &product,
                 };
@@ -263,8 +271,8 @@ impl<'a> Data<'a> {
         };
         // Only those whose events wrote a table the definition reads (or that the loaded
         // data lacks) are decided again.
-        let touched = delta.changed_for(&segment.tables_read());
-        let decided: RoaringBitmap = touched.iter().map(|&(id, _)| id).collect();
+        let touched = delta.changed_for(&reads);
+        let decided: RoaringBitmap = touched.iter().copied().collect();
         // Many touched subjects (a long delta): half on each of two threads, each
         // subject's rows being reads far from the last one's.
         let (touched_universe, touched_members) = if touched.len() >= PARALLEL_SUBJECTS {

@@ -2,6 +2,7 @@
 //! pages by cursor, and CSV / XLSX exports written a batch at a time, so an export of
 //! millions of members never holds more than one batch of rows in memory.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
@@ -10,7 +11,7 @@ use serde::Serialize;
 use super::SubjectId;
 use crate::data::value::format_timestamp;
 use crate::events::{Layouts, SubjectRows};
-use crate::live::delta::{AddedSubjects, Subjects};
+use crate::live::delta::{Delta, Subjects};
 use crate::model::TableName;
 use crate::segment::rows::ColumnReader;
 use crate::store::{Dataset, Ints, Table};
@@ -190,10 +191,9 @@ impl<'a> MemberReader<'a> {
 #[derive(Clone)]
 pub struct MemberSource {
     pub dataset: Arc<Dataset>,
-    pub added: AddedSubjects,
-    /// The touched subjects' rows, by dense id.
-    pub touched: imbl::OrdMap<u32, Arc<SubjectRows>>,
-    /// The columns of those rows.
+    /// What events changed since `dataset` was loaded.
+    pub delta: Delta,
+    /// The columns of the rows events changed.
     pub layouts: Arc<Layouts>,
 }
 
@@ -201,15 +201,17 @@ pub struct MemberSource {
 pub struct MemberReaders<'a> {
     subjects: Subjects<'a>,
     base: MemberReader<'a>,
-    touched: &'a imbl::OrdMap<u32, Arc<SubjectRows>>,
+    delta: &'a Delta,
     layouts: &'a Layouts,
+    /// The tables a report row reads.
+    tables: BTreeSet<TableName>,
 }
 
 impl MemberSource {
     pub fn subjects(&self) -> Subjects<'_> {
         Subjects {
             base: &self.dataset,
-            added: &self.added,
+            added: &self.delta.added,
         }
     }
 
@@ -217,17 +219,22 @@ impl MemberSource {
         MemberReaders {
             subjects: self.subjects(),
             base: MemberReader::new(&self.dataset),
-            touched: &self.touched,
+            delta: &self.delta,
             layouts: &self.layouts,
+            tables: BTreeSet::from([TableName::Customers, TableName::Addresses]),
         }
     }
 }
 
 impl MemberReaders<'_> {
     pub fn row(&self, subject: u32) -> MemberRow {
-        match (self.touched.get(&subject), self.subjects.id(subject)) {
+        let base = self.subjects.base;
+        let now = self
+            .delta
+            .rows_now(base, self.layouts, subject, Some(&self.tables));
+        match (now, self.subjects.id(subject)) {
             (Some(rows), SubjectId::Customer(customer_id)) => {
-                customer_row_of(rows, self.layouts, customer_id)
+                customer_row_of(&rows, self.layouts, customer_id)
             }
             (None, _)
                 if (subject as usize)

@@ -135,20 +135,20 @@ impl Snapshot {
             TableName::ProductViews,
         ];
         let mut written = std::collections::BTreeSet::new();
-        let held = self
-            .delta
-            .rows
-            .values()
-            .chain(self.delta.guest_orders.values());
-        for rows in held {
-            for table in tables {
-                if let Some(column) = layouts.position(table, "website_id") {
-                    written.extend(
-                        rows.rows(table)
-                            .iter()
-                            .filter_map(|row| row[column].number()),
-                    );
-                }
+        // Rows events added or changed: the loaded rows' websites are the loaded data's.
+        let added = self.delta.changes.values().flat_map(|changes| {
+            tables
+                .into_iter()
+                .map(move |table| (table, changes.added(table)))
+        });
+        let guest_orders = self.delta.guest_orders.values().flat_map(|rows| {
+            tables
+                .into_iter()
+                .map(move |table| (table, rows.rows(table)))
+        });
+        for (table, rows) in added.chain(guest_orders) {
+            if let Some(column) = layouts.position(table, "website_id") {
+                written.extend(rows.iter().filter_map(|row| row[column].number()));
             }
         }
         unknown.retain(|w| !written.contains(w));
@@ -159,8 +159,7 @@ impl Snapshot {
     pub fn member_source(&self) -> Result<report::MemberSource, ServiceError> {
         Ok(report::MemberSource {
             dataset: self.engine.dataset().clone(),
-            added: self.delta.added.clone(),
-            touched: self.delta.rows.clone(),
+            delta: self.delta.as_ref().clone(),
             layouts: self.delta.layouts(self.engine.dataset()),
         })
     }
