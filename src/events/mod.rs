@@ -398,6 +398,14 @@ impl SubjectRows {
         self.0.values().all(Vec::is_empty)
     }
 
+    /// How many rows it holds in each table.
+    pub(crate) fn lengths(&self) -> BTreeMap<TableName, usize> {
+        self.0
+            .iter()
+            .map(|(&table, rows)| (table, rows.len()))
+            .collect()
+    }
+
     /// How many rows it holds, over every table.
     pub fn len(&self) -> usize {
         self.0.values().map(Vec::len).sum()

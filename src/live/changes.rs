@@ -45,6 +45,21 @@ impl SubjectChanges {
         SubjectChanges(changes)
     }
 
+    /// The changes that replace every loaded row (`loaded`: how many a table has) of the
+    /// tables `written` with the rows of `now`.
+    pub fn replacing(
+        loaded: &BTreeMap<TableName, usize>,
+        now: &SubjectRows,
+        written: impl IntoIterator<Item = TableName>,
+    ) -> SubjectChanges {
+        let changes = written.into_iter().map(|table| {
+            let removed = (0..loaded.get(&table).copied().unwrap_or(0) as u32).collect();
+            let added = now.rows(table).to_vec();
+            (table, TableChanges { removed, added })
+        });
+        SubjectChanges(changes.collect())
+    }
+
     /// `loaded` (the subject's loaded rows; with `only`, of those tables) with these
     /// changes applied.
     pub fn applied_to(

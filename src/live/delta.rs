@@ -244,6 +244,20 @@ impl Delta {
         Some(rows)
     }
 
+    /// The rows now of `subject`, whose loaded rows `loaded` gives if they are needed.
+    fn rows_now_from(
+        &self,
+        subject: u32,
+        loaded: impl FnOnce() -> SubjectRows,
+    ) -> Arc<SubjectRows> {
+        match self.changes.get(&subject) {
+            Some(changes) => self
+                .cached(subject, changes)
+                .unwrap_or_else(|| Arc::new(changes.applied_to(loaded(), None))),
+            None => Arc::new(loaded()),
+        }
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, RowsCache> {
         self.rows_now.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -523,15 +537,26 @@ pub fn apply_rows(
         .iter()
         .map(|&s| (s, loaded_rows(base, layouts, s)))
         .collect();
-    let mut rows_before: Vec<Arc<SubjectRows>> = loaded
-        .iter()
-        .map(|(&s, loaded)| match delta.changes.get(&s) {
-            Some(changes) => delta
-                .cached(s, changes)
-                .unwrap_or_else(|| Arc::new(changes.applied_to(loaded.clone(), None))),
-            None => Arc::new(loaded.clone()),
-        })
-        .collect();
+    // A delta that is only folded (a replay, a rebuild) need not know which loaded rows
+    // stay: its changes replace the tables written whole, and the loaded rows are not
+    // held beside the rows applied to.
+    let (mut rows_before, loaded_lengths): (Vec<Arc<SubjectRows>>, BTreeMap<u32, _>) = match before
+    {
+        RowsBefore::Kept => {
+            let before = loaded
+                .iter()
+                .map(|(&s, rows)| delta.rows_now_from(s, || rows.clone()));
+            (before.collect(), BTreeMap::new())
+        }
+        RowsBefore::Dropped => {
+            let taken = std::mem::take(&mut loaded);
+            let lengths = taken.iter().map(|(&s, rows)| (s, rows.lengths())).collect();
+            let before = taken
+                .into_iter()
+                .map(|(s, rows)| delta.rows_now_from(s, || rows));
+            (before.collect(), lengths)
+        }
+    };
     let guest_orders: BTreeMap<i64, SubjectRows> = touched
         .guest_orders
         .iter()
@@ -596,10 +621,14 @@ pub fn apply_rows(
         let written = TableName::ALL
             .into_iter()
             .filter(|&t| next.wrote(subject, t));
-        let loaded = loaded
-            .remove(&subject)
-            .unwrap_or_else(|| loaded_rows(base, layouts, subject));
-        let changes = Arc::new(SubjectChanges::between(&loaded, &rows, written));
+        let changes = match (loaded.remove(&subject), loaded_lengths.get(&subject)) {
+            (Some(loaded), _) => SubjectChanges::between(&loaded, &rows, written),
+            (None, Some(lengths)) => SubjectChanges::replacing(lengths, &rows, written),
+            (None, None) => {
+                SubjectChanges::between(&loaded_rows(base, layouts, subject), &rows, written)
+            }
+        };
+        let changes = Arc::new(changes);
         let rows = Arc::new(rows);
         if before == RowsBefore::Kept {
             next.cache().insert(subject, changes.clone(), rows.clone());

@@ -26,7 +26,8 @@ pub enum ApplyError {
 }
 
 /// Events applied between two folds while lists are applied in bulk (a replay): the
-/// rows events added, held as values, are what bounds the memory.
+/// touched subjects' rows of the tables written, held as values, are what bounds the
+/// memory.
 const EVENTS_PER_FOLD: usize = 200_000;
 
 /// The data `lists` leave when applied in order over `delta` (over `base`), as one
