@@ -200,13 +200,4 @@ impl RowsCache {
             self.rows = rows;
         }
     }
-
-    /// How many rows the cache holds.
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
-    }
 }
