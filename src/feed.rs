@@ -321,6 +321,11 @@ impl ChangeFeed {
         self.read().limit
     }
 
+    /// How many changes are kept now (at most [`ChangeFeed::retention`]).
+    pub fn kept(&self) -> usize {
+        self.read().kept
+    }
+
     /// The lock every publication of memberships holds.
     pub fn publishing(&self) -> Publishing<'_> {
         let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());

@@ -1519,6 +1519,26 @@ fn a_long_delta_is_folded_into_the_data_in_the_background_without_changing_membe
 }
 
 #[test]
+fn between_folds_the_delta_keeps_no_list_of_events() {
+    let world = world(25, 6);
+    let as_of = parse_instant(AS_OF[1]).unwrap();
+    let (_data, engine) = engine_for(&world);
+    let service = start_folding_after(engine, as_of, None, 1_000);
+    let customers = ids(&world.customers, "customer_id");
+    for (i, customer) in customers.iter().take(3).enumerate() {
+        let view = json!([{"type": "product_viewed", "customer_id": customer,
+            "product_id": 100 + i as i64, "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
+        service.apply_json(&view).unwrap();
+    }
+    let snapshot = service.snapshot();
+    let lists = &snapshot.data().delta.unwrap().lists;
+    assert_eq!(lists.len(), 3);
+    // A list holds its JSON and typed rows: only a fold's catching up reads them again.
+    assert!(lists.since(0).is_none(), "no fold runs, yet lists are kept");
+    assert_eq!(lists.since(3).map(|kept| kept.count()), Some(0));
+}
+
+#[test]
 fn lists_accepted_while_a_checkpoint_is_written_are_carried_into_its_log() {
     use segmint::events::log::EventLog;
     use segmint::service::state::prepare_checkpoint;

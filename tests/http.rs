@@ -331,6 +331,11 @@ fn cart_browsers() -> Json {
 #[test]
 fn metrics_declare_each_family_once_and_parse_as_the_exposition_format() {
     let server = Server::start(Options::default());
+    let viewers = json!({"id": "viewers", "name": "viewers", "websites": [1], "apply_to": "both",
+        "conditions": {"has": "product_view"}});
+    let created = server.post_json("/segments", &viewers);
+    assert_eq!(created.status, 201, "{}", created.text);
+    let members = created.json()["count"].as_f64().unwrap();
     let view = json!([{"type": "product_viewed", "visitor_id": 990_001, "product_id": 100,
         "website_id": 1, "viewed_at": "2026-10-31T12:00:00Z"}]);
     server.post_json("/events", &view).ok_json();
@@ -363,6 +368,28 @@ fn metrics_declare_each_family_once_and_parse_as_the_exposition_format() {
             .samples
             .iter()
             .any(|sample| sample.metric == "segmint_event_log_flushes_total")
+    );
+    // What grows with events: one view of a new visitor is one row in the delta, and no
+    // list is kept without a fold running.
+    let gauge = |name: &str| {
+        let sample = scrape.samples.iter().find(|sample| sample.metric == name);
+        match sample.map(|sample| &sample.value) {
+            Some(prometheus_parse::Value::Gauge(value)) => *value,
+            other => panic!("{name}: {other:?} in {}", metrics.text),
+        }
+    };
+    assert_eq!(gauge("segmint_events_since_load"), 1.0);
+    assert_eq!(gauge("segmint_delta_rows"), 1.0);
+    assert_eq!(gauge("segmint_delta_lists_kept"), 0.0);
+    assert_eq!(gauge("segmint_idempotency_keys"), 0.0);
+    assert!(
+        gauge("segmint_rows_cache_rows") >= 1.0,
+        "the visitor's rows are cached"
+    );
+    assert_eq!(
+        gauge("segmint_change_feed_kept"),
+        members + 1.0,
+        "each member joined viewers when it was made, then the visitor"
     );
 }
 

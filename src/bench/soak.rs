@@ -54,7 +54,36 @@ pub struct SoakReport {
     pub rss: Vec<(f64, u64)>,
     /// The server's peak RSS (bytes) over its whole life.
     pub peak_rss_bytes: Option<u64>,
+    /// What the server said it held, sampled with the RSS: what grows with events.
+    pub held: Vec<(f64, Held)>,
     pub events_applied: u64,
+}
+
+/// What grows with events, from the server's `/metrics`: the delta (until a fold) and
+/// the bounded caches.
+#[derive(Debug, Default, Serialize)]
+pub struct Held {
+    pub events_since_load: u64,
+    pub delta_rows: u64,
+    pub delta_lists_kept: u64,
+    pub rows_cache_rows: u64,
+    pub change_feed_kept: u64,
+    pub idempotency_keys: u64,
+}
+
+impl Held {
+    fn scraped(base: &str) -> Option<Held> {
+        let text = metrics_page(base)?;
+        let value = |name: &str| metric_in(&text, name).unwrap_or(0);
+        Some(Held {
+            events_since_load: value("segmint_events_since_load"),
+            delta_rows: value("segmint_delta_rows"),
+            delta_lists_kept: value("segmint_delta_lists_kept"),
+            rows_cache_rows: value("segmint_rows_cache_rows"),
+            change_feed_kept: value("segmint_change_feed_kept"),
+            idempotency_keys: value("segmint_idempotency_keys"),
+        })
+    }
 }
 
 impl SoakReport {
@@ -240,6 +269,7 @@ fn soak(
     }
     let tallies: Vec<Mutex<Tally>> = KINDS.iter().map(|_| Mutex::default()).collect();
     let rss = Mutex::new(Vec::new());
+    let held = Mutex::new(Vec::new());
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(options.seconds);
     std::thread::scope(|scope| {
@@ -250,6 +280,12 @@ fn soak(
                     rss.lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push((at, bytes));
+                }
+                if let Some(sample) = Held::scraped(base) {
+                    let at = started.elapsed().as_secs_f64();
+                    held.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((at, sample));
                 }
                 std::thread::sleep(Duration::from_secs(5));
             }
@@ -287,6 +323,7 @@ fn soak(
         kinds,
         rss: rss.into_inner().unwrap_or_else(|e| e.into_inner()),
         peak_rss_bytes: crate::util::peak_rss_bytes_of(pid),
+        held: held.into_inner().unwrap_or_else(|e| e.into_inner()),
         events_applied,
     })
 }
@@ -488,14 +525,28 @@ fn start_server(options: &SoakOptions, state: &Path) -> anyhow::Result<(Child, S
 }
 
 fn metric(base: &str, name: &str) -> Option<u64> {
-    let text = ureq::get(&format!("{base}/metrics"))
+    metric_in(&metrics_page(base)?, name)
+}
+
+fn metrics_page(base: &str) -> Option<String> {
+    ureq::get(&format!("{base}/metrics"))
         .call()
         .ok()?
         .body_mut()
         .read_to_string()
-        .ok()?;
+        .ok()
+}
+
+/// The value of the sample `name` (without labels) in a metrics page.
+fn metric_in(text: &str, name: &str) -> Option<u64> {
     text.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .map(|value| value as u64)
 }
 
@@ -527,6 +578,17 @@ pub fn render(report: &SoakReport) -> String {
     }
     if let Some(peak) = report.peak_rss_bytes {
         out += &format!("; peak {:.0}", peak as f64 / MIB);
+    }
+    if let Some((_, held)) = report.held.last() {
+        out += &format!(
+            "\nheld at the end: {} events since the load, {} delta rows, {} lists kept; caches: {} rows, {} feed changes, {} idempotency keys",
+            held.events_since_load,
+            held.delta_rows,
+            held.delta_lists_kept,
+            held.rows_cache_rows,
+            held.change_feed_kept,
+            held.idempotency_keys
+        );
     }
     for k in &report.kinds {
         for example in &k.error_examples {

@@ -176,6 +176,11 @@ impl RowsCache {
         }
     }
 
+    /// The rows held, over every subject.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
     /// The rows now of `subject`, made with `changes`, if held.
     pub fn get(&self, subject: u32, changes: &Arc<SubjectChanges>) -> Option<Arc<SubjectRows>> {
         let (made_with, rows) = self.subjects.get(&subject)?;

@@ -32,9 +32,8 @@ use crate::store::{Dataset, NONE};
 pub struct Delta {
     // Persistent collections: each list makes a new delta from the last in time of its
     // own size, not of everything since the load.
-    /// Every list applied since, in order: a fold catches up with those after the ones
-    /// it folded.
-    pub lists: imbl::Vector<Arc<EventList>>,
+    /// The lists applied since, and the latest of them while a fold needs them.
+    pub lists: AppliedLists,
     pub events: usize,
     /// What events changed in the touched subjects' rows, by their dense id.
     pub changes: imbl::OrdMap<u32, Arc<SubjectChanges>>,
@@ -87,6 +86,56 @@ impl WrittenTables {
             subjects |= self.0[Self::at(table)].as_ref();
         }
         subjects
+    }
+}
+
+/// How many lists were applied since the data was loaded, and the latest of them while
+/// something will read them again: a fold catches up with the lists applied since it
+/// started, and carries them into its checkpoint's log. Between folds none is kept: a
+/// list holds its JSON and its typed rows, several times the rows it adds.
+#[derive(Clone, Default)]
+pub struct AppliedLists {
+    count: usize,
+    /// The last `kept.len()` lists applied.
+    kept: imbl::Vector<Arc<EventList>>,
+    keeping: bool,
+}
+
+impl AppliedLists {
+    /// The lists applied.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// How many of the latest are kept.
+    pub fn kept(&self) -> usize {
+        self.kept.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Whether the lists applied from now on are kept; not keeping forgets those kept.
+    pub fn keep(&mut self, keep: bool) {
+        self.keeping = keep;
+        if !keep {
+            self.kept = imbl::Vector::new();
+        }
+    }
+
+    fn push(&mut self, list: Arc<EventList>) {
+        self.count += 1;
+        if self.keeping {
+            self.kept.push_back(list);
+        }
+    }
+
+    /// The lists applied from the `from`th (counting from 0) on, or `None` when some of
+    /// them were not kept.
+    pub fn since(&self, from: usize) -> Option<impl Iterator<Item = &Arc<EventList>>> {
+        let first_kept = self.count - self.kept.len();
+        (from >= first_kept).then(|| self.kept.iter().skip(from - first_kept))
     }
 }
 
@@ -256,6 +305,19 @@ impl Delta {
                 .unwrap_or_else(|| Arc::new(changes.applied_to(loaded(), None))),
             None => Arc::new(loaded()),
         }
+    }
+
+    /// Rows events added or changed to that the delta holds until the next fold.
+    pub fn rows_held(&self) -> usize {
+        self.changes
+            .values()
+            .map(|changes| changes.rows_added())
+            .sum()
+    }
+
+    /// Rows the cache of rows now holds (shared by every delta over the same loaded data).
+    pub fn rows_cached(&self) -> usize {
+        self.cache().rows()
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, RowsCache> {
@@ -605,7 +667,7 @@ pub fn apply_rows(
     };
     let mut after = BTreeMap::new();
     for list in lists {
-        next.lists.push_back(list.clone());
+        next.lists.push(list.clone());
         next.events += list.len();
     }
     for (subject, rows) in applied.rows {

@@ -168,6 +168,44 @@ impl Collector for ServiceCollector {
             "Bytes held by the column indexes built so far",
             index_bytes as i64,
         )?;
+        // What grows with events, each bounded: the delta until the next fold, the others
+        // by their limits.
+        let delta = snapshot.data().delta.expect("a snapshot has a delta");
+        let held = [
+            (
+                "segmint_events_since_load",
+                "Events applied since the data was loaded or last folded: the delta, folded at --checkpoint-after-events",
+                delta.events,
+            ),
+            (
+                "segmint_delta_rows",
+                "Rows events added or changed to, held in the delta until the next fold",
+                delta.rows_held(),
+            ),
+            (
+                "segmint_delta_lists_kept",
+                "Lists of events kept for a running fold to catch up with",
+                delta.lists.kept(),
+            ),
+            (
+                "segmint_rows_cache_rows",
+                "Rows in the bounded cache of touched subjects' rows now",
+                delta.rows_cached(),
+            ),
+            (
+                "segmint_change_feed_kept",
+                "Membership changes the change feed keeps in memory (at most --changes-kept)",
+                self.service.feed().kept(),
+            ),
+            (
+                "segmint_idempotency_keys",
+                "Idempotency keys remembered, with their answers",
+                self.service.idempotency_keys_kept(),
+            ),
+        ];
+        for (name, help, value) in held {
+            gauge(&mut encoder, name, help, value as i64)?;
+        }
         if let Some(rss) = crate::util::rss_bytes() {
             gauge(
                 &mut encoder,

@@ -266,6 +266,12 @@ impl Service {
         answer
     }
 
+    /// How many idempotency keys are remembered (at most
+    /// [`crate::events::idempotency::KEPT_AT_MOST`]).
+    pub fn idempotency_keys_kept(&self) -> usize {
+        self.remembered().len()
+    }
+
     pub(super) fn remembered(&self) -> MutexGuard<'_, Remembered> {
         self.remembered.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -321,9 +327,13 @@ impl Service {
         let (engine, delta, segments) = match rebuild_reason {
             None => {
                 only = Some(touched.subjects.iter().copied().collect::<RoaringBitmap>());
+                // A running fold catches up with the lists applied since it started;
+                // without one, none is kept.
+                let mut delta = Delta::clone(&before.delta);
+                delta.lists.keep(writer.fold.is_some());
                 let result = live::apply(
                     &before.engine,
-                    &before.delta,
+                    &delta,
                     &before.segments,
                     &touched,
                     std::slice::from_ref(&list),

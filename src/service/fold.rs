@@ -23,6 +23,7 @@ use super::live::{self, Data, Delta};
 use super::{SegmentKey, Segments, ServiceError, Snapshot, rematch};
 use crate::data::value::day_of_micros;
 use crate::events::EventList;
+use crate::live::delta::AppliedLists;
 use crate::segment::Engine;
 
 /// Lists the fold leaves for the writer to catch up with: applying them holds up lists.
@@ -72,8 +73,7 @@ impl PendingFold {
                 if !Arc::ptr_eq(&snapshot.engine, &folded.base) {
                     return Err("the data was rebuilt meanwhile".into());
                 }
-                let left =
-                    snapshot.delta.lists.len() - folded.caught_up.min(snapshot.delta.lists.len());
+                let left = snapshot.delta.lists.len().saturating_sub(folded.caught_up);
                 if left <= LEFT_FOR_THE_WRITER {
                     break;
                 }
@@ -140,8 +140,11 @@ fn fold(
 impl Folded {
     /// Applies the lists after those caught up with, all at once: the data they leave is
     /// the same as the writer's, and subjects many lists touch are copied once.
-    fn catch_up(&mut self, lists: &imbl::Vector<Arc<EventList>>, now: i64) -> Result<(), String> {
-        let batch: Vec<Arc<EventList>> = lists.iter().skip(self.caught_up).cloned().collect();
+    fn catch_up(&mut self, lists: &AppliedLists, now: i64) -> Result<(), String> {
+        let Some(batch) = lists.since(self.caught_up) else {
+            return Err("the lists applied since it started were not kept".into());
+        };
+        let batch: Vec<Arc<EventList>> = batch.cloned().collect();
         if batch.is_empty() {
             return Ok(());
         }

@@ -528,7 +528,14 @@ impl Service {
             && let (Some(state), Some((_, logged))) = (&writer.state, &writer.events)
             && *logged >= writer.checkpoint_after
         {
-            let carried = current.delta.lists.iter().skip(folded_lists).cloned();
+            // The fold caught up with them: they were kept.
+            let carried = current
+                .delta
+                .lists
+                .since(folded_lists)
+                .into_iter()
+                .flatten();
+            let carried = carried.cloned();
             let remembered = self.remembered().lists();
             writer.pending = Some(PendingCheckpoint::start(
                 state,
