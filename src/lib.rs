@@ -34,6 +34,7 @@ pub mod demo;
 pub mod events;
 pub mod feed;
 pub mod live;
+pub mod magento;
 pub mod model;
 pub mod records;
 pub mod segment;

@@ -31,6 +31,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The Magento bridge (magento.md): import an Adobe Commerce / Magento 2 store from
+    /// MySQL or MariaDB as a dataset.
+    #[command(subcommand)]
+    Magento(MagentoCommand),
     /// Write a synthetic dataset (all tables of the data model) to a directory.
     Generate {
         /// Number of registered customers.
@@ -140,6 +144,57 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum MagentoCommand {
+    /// Read the store's tables in one consistent snapshot into a dataset directory, with
+    /// import-report.json accounting for every row not carried. This version reads
+    /// customers; the report counts the other tables as not imported yet.
+    Import {
+        /// mysql://USER:PASS@HOST[:PORT]/DB or mysql://USER:PASS@localhost/DB?socket=PATH;
+        /// without a password in it, SEGMINT_MYSQL_PASSWORD is the password.
+        #[arg(long)]
+        from: String,
+        /// The dataset directory: absent or empty (written elsewhere and renamed at the
+        /// end, so a failed import leaves it as it was).
+        #[arg(long)]
+        out: PathBuf,
+        /// Magento's db-prefix.
+        #[arg(long, default_value = "")]
+        table_prefix: String,
+        /// Replace a directory that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn magento(command: MagentoCommand) -> anyhow::Result<()> {
+    match command {
+        MagentoCommand::Import {
+            from,
+            out,
+            table_prefix,
+            force,
+        } => {
+            let password = std::env::var(segmint::magento::connect::PASSWORD_VARIABLE).ok();
+            let options = segmint::magento::ImportOptions {
+                from: segmint::magento::DatabaseUrl::parse(&from, password)?,
+                out: out.clone(),
+                table_prefix,
+                force,
+            };
+            let started = std::time::Instant::now();
+            let report = segmint::magento::import(&options)?;
+            tracing::info!(
+                "{} in {:.1} s into {}",
+                report.summary(),
+                started.elapsed().as_secs_f64(),
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -160,6 +215,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Magento(command) => magento(command),
         Command::Generate {
             customers,
             seed,

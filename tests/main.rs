@@ -16,6 +16,7 @@ mod http;
 mod idempotency;
 mod index;
 mod loading;
+mod magento;
 mod openapi;
 mod partials;
 mod reference;

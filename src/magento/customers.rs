@@ -1,0 +1,201 @@
+//! `customers` from `customer_entity`, with the last login (`customer_log`), the newsletter
+//! subscription on a store of the customer's website (`newsletter_subscriber`) and the
+//! store credit of that website (`magento_customerbalance`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use mysql_async::Value;
+use serde_json::json;
+
+use super::MagentoError;
+use super::columns::{Column, Kind, TableFile, column};
+use super::report::ImportReport;
+use super::source::Source;
+
+const COLUMNS: [Column; 12] = [
+    column("customer_id", Kind::Integer),
+    column("website_id", Kind::Integer),
+    column("group_id", Kind::Integer),
+    column("email", Kind::Text),
+    column("firstname", Kind::Text),
+    column("lastname", Kind::Text),
+    column("gender", Kind::Text),
+    column("dob", Kind::Date),
+    column("created_at", Kind::Timestamp),
+    column("last_login_at", Kind::Timestamp),
+    column("newsletter_subscribed", Kind::Bool),
+    column("store_credit", Kind::Decimal),
+];
+const GENDER: usize = 6;
+
+/// Writes `customers.parquet` into `dir`; the rows written.
+pub async fn import(
+    source: &mut Source<'_>,
+    dir: &Path,
+    report: &mut ImportReport,
+) -> Result<usize, MagentoError> {
+    let genders = gender_labels(source).await?;
+    let customer = source.name("customer_entity");
+    let store = source.name("store");
+    let last_login = if source.has("customer_log") {
+        format!(
+            "(SELECT MAX(l.last_login_at) FROM {} l WHERE l.customer_id = c.entity_id)",
+            source.name("customer_log")
+        )
+    } else {
+        "NULL".into()
+    };
+    let subscribed = if source.has("newsletter_subscriber") {
+        format!(
+            "EXISTS (SELECT 1 FROM {} n JOIN {store} s ON s.store_id = n.store_id \
+             WHERE n.customer_id = c.entity_id AND n.subscriber_status = 1 AND s.website_id = c.website_id)",
+            source.name("newsletter_subscriber")
+        )
+    } else {
+        "0".into()
+    };
+    let balance = if source.has("magento_customerbalance") {
+        format!(
+            "(SELECT b.amount FROM {} b WHERE b.customer_id = c.entity_id AND b.website_id = c.website_id)",
+            source.name("magento_customerbalance")
+        )
+    } else {
+        "NULL".into()
+    };
+    let sql = format!(
+        "SELECT c.entity_id, c.website_id, c.group_id, c.email, c.firstname, c.lastname, c.gender, \
+         c.dob, c.created_at, {last_login}, {subscribed}, {balance} \
+         FROM {customer} c WHERE c.website_id IS NOT NULL ORDER BY c.entity_id"
+    );
+    let mut file = TableFile::create(dir, "customers", &COLUMNS)?;
+    // Genders read otherwise than Magento's three labels, by what they became.
+    let mut unusual: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    source
+        .for_each_row("customer_entity", &sql, |mut row| {
+            let id = row[0].clone();
+            let gender = std::mem::replace(&mut row[GENDER], Value::NULL);
+            if let Some(option) = option_id(&gender) {
+                let read = match genders.get(&option) {
+                    Some(label) => gender_of(label),
+                    None => Gender::Unlabelled(option),
+                };
+                match read {
+                    Gender::Known(name) => row[GENDER] = Value::Bytes(name.into()),
+                    Gender::Unusual(name) => {
+                        unusual
+                            .entry(format!("gender label read as {name:?}"))
+                            .or_default()
+                            .push(key(&id));
+                        row[GENDER] = Value::Bytes(name.into_bytes());
+                    }
+                    Gender::Unlabelled(option) => unusual
+                        .entry(format!(
+                            "gender option {option} has no admin label: left null"
+                        ))
+                        .or_default()
+                        .push(key(&id)),
+                }
+            }
+            file.push(&row)
+                .map_err(|why| format!("row entity_id={}: {why}", key(&id)))
+        })
+        .await?;
+    let rows = file.finish()?;
+    for (reason, keys) in unusual {
+        report.warn(&source.label("customer_entity"), &reason, keys);
+    }
+    let global = source
+        .keys(
+            "customer_entity",
+            &format!(
+                "SELECT entity_id FROM {customer} WHERE website_id IS NULL ORDER BY entity_id"
+            ),
+        )
+        .await?;
+    report.not_carried(
+        &source.label("customer_entity"),
+        "no website_id (a customer of no website)",
+        global,
+    );
+    if source.has("magento_customerbalance") {
+        let elsewhere = source
+            .keys(
+                "magento_customerbalance",
+                &format!(
+                    "SELECT b.balance_id FROM {} b LEFT JOIN {customer} c ON c.entity_id = b.customer_id \
+                     WHERE c.website_id IS NULL OR b.website_id IS NULL OR b.website_id <> c.website_id \
+                     ORDER BY b.balance_id",
+                    source.name("magento_customerbalance")
+                ),
+            )
+            .await?;
+        report.not_carried(
+            &source.label("magento_customerbalance"),
+            "store credit on another website than the customer's, or of a customer not carried",
+            elsewhere,
+        );
+    }
+    Ok(rows)
+}
+
+/// The admin (store 0) labels of the customer attribute `gender`'s options, by option id.
+async fn gender_labels(source: &mut Source<'_>) -> Result<BTreeMap<i64, String>, MagentoError> {
+    if !source.has("eav_attribute_option") || !source.has("eav_attribute_option_value") {
+        return Ok(BTreeMap::new());
+    }
+    let sql = format!(
+        "SELECT o.option_id, v.value FROM {} o \
+         JOIN {} v ON v.option_id = o.option_id AND v.store_id = 0 \
+         JOIN {} a ON a.attribute_id = o.attribute_id \
+         JOIN {} t ON t.entity_type_id = a.entity_type_id \
+         WHERE t.entity_type_code = 'customer' AND a.attribute_code = 'gender'",
+        source.name("eav_attribute_option"),
+        source.name("eav_attribute_option_value"),
+        source.name("eav_attribute"),
+        source.name("eav_entity_type"),
+    );
+    let rows = source.rows("eav_attribute_option", &sql).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let option = option_id(&row[0])?;
+            let Value::Bytes(label) = &row[1] else {
+                return None;
+            };
+            Some((option, String::from_utf8_lossy(label).into_owned()))
+        })
+        .collect())
+}
+
+enum Gender {
+    Known(&'static str),
+    /// Another label: lower-cased, `_` for spaces.
+    Unusual(String),
+    Unlabelled(i64),
+}
+
+fn gender_of(label: &str) -> Gender {
+    match label.trim() {
+        "Male" => Gender::Known("male"),
+        "Female" => Gender::Known("female"),
+        "Not Specified" => Gender::Known("not_specified"),
+        other => Gender::Unusual(other.to_lowercase().replace(' ', "_")),
+    }
+}
+
+fn option_id(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(n) => Some(*n),
+        Value::UInt(n) => i64::try_from(*n).ok(),
+        Value::Bytes(text) => std::str::from_utf8(text).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn key(value: &Value) -> serde_json::Value {
+    match option_id(value) {
+        Some(n) => json!(n),
+        None => json!(format!("{value:?}")),
+    }
+}

@@ -1,0 +1,34 @@
+//! What can go wrong in the Magento bridge, each naming the place: the URL, the server,
+//! the table and row, or the output directory.
+
+#[derive(Debug, thiserror::Error)]
+pub enum MagentoError {
+    #[error("{0}")]
+    Url(String),
+    #[error("cannot connect to {at}: {reason}")]
+    Connect { at: String, reason: String },
+    #[error(
+        "the database has no table `{0}`: is it a Magento 2 database, and is --table-prefix right?"
+    )]
+    MissingTable(String),
+    #[error("{table}: {reason}")]
+    Table { table: String, reason: String },
+    #[error("{path}: {reason}")]
+    Output { path: String, reason: String },
+}
+
+impl MagentoError {
+    pub(crate) fn table(table: &str, reason: impl std::fmt::Display) -> MagentoError {
+        MagentoError::Table {
+            table: table.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub(crate) fn output(path: &std::path::Path, reason: impl std::fmt::Display) -> MagentoError {
+        MagentoError::Output {
+            path: path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}

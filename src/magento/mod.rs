@@ -1,0 +1,22 @@
+//! The Magento bridge (`../shared/spec/magento.md`): an Adobe Commerce / Magento 2 store's
+//! MySQL or MariaDB tables imported as a dataset, with an `import-report.json` accounting
+//! for every source row not carried.
+//!
+//! Built so far: the connection ([`connect`]), the import's frame (a consistent read-only
+//! snapshot, a temporary directory renamed at the end, the report) and the customers
+//! table. The other tables are counted in the report as not imported yet; the segments
+//! and the write-back come next.
+
+mod columns;
+pub mod connect;
+mod customers;
+mod error;
+pub mod import;
+pub mod report;
+mod source;
+
+pub use columns::decimal_units;
+pub use connect::DatabaseUrl;
+pub use error::MagentoError;
+pub use import::{ImportOptions, import};
+pub use report::ImportReport;

@@ -1,0 +1,122 @@
+//! The Magento database being read: its tables (under a prefix) and queries over them in
+//! the import's one read-only transaction.
+
+use std::collections::BTreeSet;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Row, Transaction, Value};
+
+use super::MagentoError;
+
+/// Tables without which the database is not a Magento store.
+pub const REQUIRED: [&str; 5] = [
+    "customer_entity",
+    "store",
+    "store_website",
+    "eav_attribute",
+    "eav_entity_type",
+];
+
+pub struct Source<'a> {
+    pub tx: Transaction<'a>,
+    prefix: String,
+    present: BTreeSet<String>,
+}
+
+impl<'a> Source<'a> {
+    /// `tables`: every table of the database, with the prefix.
+    pub fn new(
+        tx: Transaction<'a>,
+        prefix: &str,
+        tables: Vec<String>,
+    ) -> Result<Source<'a>, MagentoError> {
+        let present = tables
+            .into_iter()
+            .filter_map(|t| t.strip_prefix(prefix).map(str::to_string))
+            .collect();
+        let source = Source {
+            tx,
+            prefix: prefix.to_string(),
+            present,
+        };
+        for table in REQUIRED {
+            if !source.has(table) {
+                return Err(MagentoError::MissingTable(format!("{prefix}{table}")));
+            }
+        }
+        Ok(source)
+    }
+
+    pub fn has(&self, table: &str) -> bool {
+        self.present.contains(table)
+    }
+
+    /// `table` as SQL names it: with the prefix, quoted.
+    pub fn name(&self, table: &str) -> String {
+        format!("`{}{table}`", self.prefix)
+    }
+
+    /// The table's name with the prefix, for messages.
+    pub fn label(&self, table: &str) -> String {
+        format!("{}{table}", self.prefix)
+    }
+
+    /// Every row of `sql` (a query of `table`, named in errors), with typed values.
+    pub async fn rows(&mut self, table: &str, sql: &str) -> Result<Vec<Vec<Value>>, MagentoError> {
+        let rows: Vec<Row> = self
+            .tx
+            .exec(sql, ())
+            .await
+            .map_err(|e| MagentoError::table(&self.label(table), e))?;
+        Ok(rows.into_iter().map(Row::unwrap).collect())
+    }
+
+    /// The first column of every row of `sql` as JSON keys (for the report).
+    pub async fn keys(
+        &mut self,
+        table: &str,
+        sql: &str,
+    ) -> Result<Vec<serde_json::Value>, MagentoError> {
+        let rows = self.rows(table, sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| match row.into_iter().next() {
+                Some(Value::Int(n)) => serde_json::json!(n),
+                Some(Value::UInt(n)) => serde_json::json!(n),
+                Some(Value::Bytes(b)) => serde_json::json!(String::from_utf8_lossy(&b)),
+                other => serde_json::json!(format!("{other:?}")),
+            })
+            .collect())
+    }
+
+    /// Calls `each` with every row of `sql`, streamed (a table is never read whole).
+    pub async fn for_each_row(
+        &mut self,
+        table: &str,
+        sql: &str,
+        mut each: impl FnMut(Vec<Value>) -> Result<(), String>,
+    ) -> Result<(), MagentoError> {
+        let label = self.label(table);
+        let mut failure = None;
+        let mut result = self
+            .tx
+            .exec_iter(sql, ())
+            .await
+            .map_err(|e| MagentoError::table(&label, e))?;
+        result
+            .for_each(|row| {
+                if failure.is_none()
+                    && let Err(why) = each(row.unwrap())
+                {
+                    failure = Some(why);
+                }
+            })
+            .await
+            .map_err(|e| MagentoError::table(&label, e))?;
+        drop(result);
+        match failure {
+            Some(why) => Err(MagentoError::table(&label, why)),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The Magento bridge (magento.md) against a real MariaDB server.
+
+mod import;
+mod mariadb;
+mod url;
