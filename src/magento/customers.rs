@@ -38,31 +38,20 @@ pub async fn import(
     let genders = gender_labels(source).await?;
     let customer = source.name("customer_entity");
     let store = source.name("store");
-    let last_login = if source.has("customer_log") {
+    let last_login = source.with_table("customer_log", "NULL", |log| {
+        format!("(SELECT MAX(l.last_login_at) FROM {log} l WHERE l.customer_id = c.entity_id)")
+    });
+    let subscribed = source.with_table("newsletter_subscriber", "0", |subscriber| {
         format!(
-            "(SELECT MAX(l.last_login_at) FROM {} l WHERE l.customer_id = c.entity_id)",
-            source.name("customer_log")
+            "EXISTS (SELECT 1 FROM {subscriber} n JOIN {store} s ON s.store_id = n.store_id \
+             WHERE n.customer_id = c.entity_id AND n.subscriber_status = 1 AND s.website_id = c.website_id)"
         )
-    } else {
-        "NULL".into()
-    };
-    let subscribed = if source.has("newsletter_subscriber") {
+    });
+    let balance = source.with_table("magento_customerbalance", "NULL", |balance| {
         format!(
-            "EXISTS (SELECT 1 FROM {} n JOIN {store} s ON s.store_id = n.store_id \
-             WHERE n.customer_id = c.entity_id AND n.subscriber_status = 1 AND s.website_id = c.website_id)",
-            source.name("newsletter_subscriber")
+            "(SELECT b.amount FROM {balance} b WHERE b.customer_id = c.entity_id AND b.website_id = c.website_id)"
         )
-    } else {
-        "0".into()
-    };
-    let balance = if source.has("magento_customerbalance") {
-        format!(
-            "(SELECT b.amount FROM {} b WHERE b.customer_id = c.entity_id AND b.website_id = c.website_id)",
-            source.name("magento_customerbalance")
-        )
-    } else {
-        "NULL".into()
-    };
+    });
     let sql = format!(
         "SELECT c.entity_id, c.website_id, c.group_id, c.email, c.firstname, c.lastname, c.gender, \
          c.dob, c.created_at, {last_login}, {subscribed}, {balance} \

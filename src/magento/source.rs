@@ -56,6 +56,21 @@ impl<'a> Source<'a> {
         format!("`{}{table}`", self.prefix)
     }
 
+    /// `sql` made with the SQL name of `table` when the database has it, else `otherwise`
+    /// (a table that is missing is empty).
+    pub fn with_table(
+        &self,
+        table: &str,
+        otherwise: &str,
+        sql: impl FnOnce(&str) -> String,
+    ) -> String {
+        if self.has(table) {
+            sql(&self.name(table))
+        } else {
+            otherwise.to_string()
+        }
+    }
+
     /// The table's name with the prefix, for messages.
     pub fn label(&self, table: &str) -> String {
         format!("{}{table}", self.prefix)

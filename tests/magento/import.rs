@@ -7,7 +7,9 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value as Json, json};
 
-use super::mariadb::{PASSWORD, USER, empty_database, files_in, magento_database, segmint};
+use super::mariadb::{
+    Database, PASSWORD, USER, empty_database, files_in, magento_database, segmint,
+};
 
 /// Two websites with a store each, the customer EAV type and its `gender` attribute with
 /// Magento's three options and a fourth an admin added.
@@ -49,6 +51,14 @@ INSERT INTO magento_customerbalance (balance_id, customer_id, website_id, amount
 INSERT INTO customer_address_entity (entity_id, parent_id, city, country_id, firstname, lastname, street, telephone) VALUES
   (1, 1, 'Berlin', 'DE', 'Ann', 'Lee', 'Unter den Linden 1', '030 1234');
 ";
+
+/// A database with Magento's tables holding [`STORES`] and [`CUSTOMERS`].
+fn shop(name: &str) -> Option<Database> {
+    let database = magento_database(name)?;
+    database.sql(STORES);
+    database.sql(CUSTOMERS);
+    Some(database)
+}
 
 /// Every row of a dataset table, each value as text (null: empty).
 fn table_rows(dir: &Path, table: &str) -> (Vec<String>, Vec<Vec<String>>) {
@@ -116,11 +126,9 @@ fn entry<'a>(list: &'a Json, table: &str, reason: &str) -> &'a Json {
 
 #[test]
 fn customers_are_imported_with_their_login_newsletter_and_store_credit() {
-    let Some(database) = magento_database("import_customers") else {
+    let Some(database) = shop("import_customers") else {
         return;
     };
-    database.sql(STORES);
-    database.sql(CUSTOMERS);
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("store");
     let report = import(&database.tcp_url(), &dir);
@@ -198,11 +206,9 @@ fn customers_are_imported_with_their_login_newsletter_and_store_credit() {
 
 #[test]
 fn a_socket_url_and_a_password_from_the_environment_connect() {
-    let Some(database) = magento_database("import_socket") else {
+    let Some(database) = shop("import_socket") else {
         return;
     };
-    database.sql(STORES);
-    database.sql(CUSTOMERS);
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("store");
     let url = format!(
