@@ -148,7 +148,7 @@ enum Command {
 enum MagentoCommand {
     /// Read the store's tables in one consistent snapshot into a dataset directory, with
     /// import-report.json accounting for every row not carried. This version reads
-    /// customers; the report counts the other tables as not imported yet.
+    /// customers and orders; the report counts the other tables as not imported yet.
     Import {
         /// mysql://USER:PASS@HOST[:PORT]/DB or mysql://USER:PASS@localhost/DB?socket=PATH;
         /// without a password in it, SEGMINT_MYSQL_PASSWORD is the password.

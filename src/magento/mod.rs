@@ -3,8 +3,7 @@
 //! for every source row not carried.
 //!
 //! Built so far: the connection ([`connect`]), the import's frame (a consistent read-only
-//! snapshot, a temporary directory renamed at the end, the report) and the customers
-//! table. The other tables are counted in the report as not imported yet; the segments
+//! snapshot, a temporary directory renamed at the end, the report), customers and orders. The other tables are counted in the report as not imported yet; the segments
 //! and the write-back come next.
 
 mod columns;
@@ -12,6 +11,7 @@ pub mod connect;
 mod customers;
 mod error;
 pub mod import;
+mod orders;
 pub mod report;
 mod source;
 

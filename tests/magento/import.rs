@@ -52,6 +52,19 @@ INSERT INTO customer_address_entity (entity_id, parent_id, city, country_id, fir
   (1, 1, 'Berlin', 'DE', 'Ann', 'Lee', 'Unter den Linden 1', '030 1234');
 ";
 
+/// Orders of every kind the import carries or reports.
+const ORDERS: &str = "
+INSERT INTO sales_order (entity_id, state, status, store_id, customer_id, customer_is_guest, created_at,
+    base_grand_total, base_subtotal, base_tax_amount, base_shipping_amount, base_discount_amount, total_qty_ordered,
+    grand_total, subtotal, base_currency_code, order_currency_code) VALUES
+  (1001, 'complete', 'complete', 1, 1, 0, '2026-10-01 10:00:00', 110.5, 100, 8, 5, -2.5, 3, 221, 200, 'USD', 'EUR'),
+  (1002, 'new', 'pending', 2, NULL, 1, '2026-10-02 11:30:00', 20, 20, 0, 0, 0, 1, 20, 20, 'USD', 'USD'),
+  (1003, 'new', 'pending', NULL, 2, 0, '2026-10-03 00:00:00', 5, 5, 0, 0, 0, 1, 5, 5, 'USD', 'USD'),
+  (1004, 'new', NULL, 1, 1, 0, '2026-10-04 00:00:00', 5, 5, 0, 0, 0, 1, 5, 5, 'USD', 'USD'),
+  (1005, 'complete', 'complete', 1, 5, 0, '2026-10-05 00:00:00', 5, 5, 0, 0, 0, 1, 5, 5, 'USD', 'USD'),
+  (1006, 'complete', 'complete', 1, 77, 0, '2026-10-06 00:00:00', 5, 5, 0, 0, 0, 1, 5, 5, 'USD', 'USD');
+";
+
 /// A database with Magento's tables holding [`STORES`] and [`CUSTOMERS`].
 fn shop(name: &str) -> Option<Database> {
     let database = magento_database(name)?;
@@ -202,6 +215,59 @@ fn customers_are_imported_with_their_login_newsletter_and_store_credit() {
         "not imported",
     );
     assert_eq!(addresses["count"], 1);
+}
+
+#[test]
+fn orders_carry_base_amounts_and_their_store_s_website_and_the_others_are_reported() {
+    let Some(database) = shop("import_orders") else {
+        return;
+    };
+    database.sql(ORDERS);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("store");
+    let report = import(&database.tcp_url(), &dir);
+    let (columns, rows) = table_rows(&dir, "orders");
+    assert_eq!(
+        columns,
+        [
+            "order_id",
+            "customer_id",
+            "website_id",
+            "created_at",
+            "status",
+            "grand_total",
+            "subtotal",
+            "tax_amount",
+            "shipping_amount",
+            "discount_amount",
+            "total_qty_ordered"
+        ]
+    );
+    let rows: Vec<String> = rows.iter().map(|r| r.join("|")).collect();
+    assert_eq!(
+        rows,
+        [
+            // Base amounts (not the order currency's), the discount positive.
+            "1001|1|1|2026-10-01T10:00:00|complete|110.5000|100.0000|8.0000|5.0000|2.5000|3.0000",
+            // A guest order, on website 2 by its store.
+            "1002||2|2026-10-02T11:30:00|pending|20.0000|20.0000|0.0000|0.0000|0.0000|1.0000",
+        ]
+    );
+    let loaded = crate::common::load(&dir).row_counts();
+    assert!(
+        loaded.contains(&(segmint::model::TableName::Orders, 2)),
+        "{loaded:?}"
+    );
+    assert_eq!(report["tables"]["orders"], 2);
+    for (reason, keys) in [
+        ("no store", json!([1003])),
+        ("no status", json!([1004])),
+        ("its customer is not carried", json!([1005, 1006])),
+    ] {
+        let entry = entry(&report["not_carried"], "sales_order", reason);
+        assert_eq!(entry["keys"], keys, "{reason}");
+        assert_eq!(entry["count"], keys.as_array().unwrap().len(), "{reason}");
+    }
 }
 
 #[test]
