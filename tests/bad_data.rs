@@ -646,6 +646,25 @@ fn parquet_accepts_every_encoding_of_the_data_model() {
     assert!(e.reason.contains("more than 4 fraction digits"), "{e}");
 }
 
+/// Found by fuzzing: a customers Parquet file whose pages' definition levels run past their
+/// buffer made arrow-buffer panic while decoding. It is refused, naming the file and why.
+#[test]
+fn a_parquet_file_with_malformed_pages_is_refused() {
+    let dir = crate::common::generated(20, 3, segmint::data::generate::OutputFormat::Parquet);
+    let hostile = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/malformed_definition_levels.parquet");
+    std::fs::copy(hostile, path_of(&dir, "customers.parquet")).unwrap();
+    let error = match load_dataset(dir.path(), &LoadOptions::default()) {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("a malformed Parquet file was loaded"),
+    };
+    assert!(error.contains("customers.parquet"), "{error}");
+    assert!(
+        error.contains("the Parquet decoder failed on malformed data"),
+        "{error}"
+    );
+}
+
 /// Found by fuzzing: a Parquet file whose embedded Arrow schema names a time unit that
 /// does not exist made the decoder panic. It is refused, naming the file and why.
 #[test]

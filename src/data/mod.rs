@@ -4,7 +4,7 @@ pub mod columns;
 pub mod error;
 pub mod generate;
 pub mod loader;
-mod parquet_file;
+pub mod parquet_file;
 pub mod read;
 pub mod value;
 

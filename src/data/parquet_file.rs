@@ -3,8 +3,10 @@
 //! The embedded schema says what Parquet's own types cannot (timestamps in seconds, for
 //! one), but arrow-ipc's decoder panics on a malformed one (an unknown time unit, say:
 //! found by fuzzing). So the reader is told to skip it, and it is decoded here, where a
-//! panic is caught and becomes the file's error.
+//! panic is caught and becomes the file's error. So is a panic of the page decoders on
+//! malformed pages ([`unpanicked`]).
 
+use std::cell::Cell;
 use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -13,7 +15,9 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::prelude::BASE64_STANDARD;
 use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::ipc;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ARROW_SCHEMA_META_KEY;
 use datafusion::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -43,6 +47,52 @@ pub fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, LoadEr
     ))
 }
 
+thread_local! {
+    static DECODING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is in a decoder call whose panics the loader catches: a panic hook
+/// (the fuzz targets') tells those from findings by it.
+pub fn decoding() -> bool {
+    DECODING.with(Cell::get)
+}
+
+/// Runs a decoder call of arrow or parquet, its panic caught.
+fn caught<T>(decode: impl FnOnce() -> T) -> std::thread::Result<T> {
+    DECODING.with(|flag| flag.set(true));
+    let result = catch_unwind(AssertUnwindSafe(decode));
+    DECODING.with(|flag| flag.set(false));
+    result
+}
+
+/// The batches `reader` decodes, each error the file's; a panic of the decoder on malformed
+/// pages (arrow-buffer's bounds checks on definition levels: found by fuzzing) is caught and
+/// becomes the file's error, and no batch follows it.
+pub fn unpanicked<'a>(
+    mut reader: impl Iterator<Item = Result<RecordBatch, ArrowError>> + 'a,
+    path: &'a Path,
+) -> impl Iterator<Item = Result<RecordBatch, LoadError>> + 'a {
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        match caught(|| reader.next()) {
+            Ok(batch) => {
+                let batch = batch?;
+                Some(batch.map_err(|e| LoadError::file(path, format!("cannot decode: {e}"))))
+            }
+            Err(_) => {
+                failed = true;
+                Some(Err(LoadError::file(
+                    path,
+                    "cannot decode: the Parquet decoder failed on malformed data",
+                )))
+            }
+        }
+    })
+}
+
 /// The Arrow schema in the file's key-value metadata, as the Parquet reader would decode
 /// it (base64 of an IPC schema message), if there is one.
 fn embedded_schema(metadata: &ParquetMetaData) -> Result<Option<Schema>, String> {
@@ -67,7 +117,7 @@ fn embedded_schema(metadata: &ParquetMetaData) -> Result<Option<Schema>, String>
     let schema = message
         .header_as_schema()
         .ok_or_else(|| malformed(&"not a schema message"))?;
-    catch_unwind(AssertUnwindSafe(|| ipc::convert::fb_to_schema(schema)))
+    caught(|| ipc::convert::fb_to_schema(schema))
         .map(Some)
         .map_err(|_| malformed(&"its decoder failed"))
 }

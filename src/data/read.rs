@@ -624,8 +624,8 @@ fn read_parquet(
         .sum();
     let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
     let reader = builder.build().map_err(|e| LoadError::file(path, e))?;
-    let batches = reader.map(|batch| {
-        let batch = batch.map_err(|e| LoadError::file(path, format!("cannot decode: {e}")))?;
+    let batches = super::parquet_file::unpanicked(reader, path).map(|batch| {
+        let batch = batch?;
         progress.inc(total_bytes * batch.num_rows() as u64 / total_rows.max(1));
         Ok(batch)
     });
