@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, ListBuilder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -32,6 +32,8 @@ pub enum Kind {
     Date,
     Timestamp,
     Text,
+    /// list<int64>, read from ids joined by commas (`GROUP_CONCAT`); empty text is `[]`.
+    IdList,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Date => DataType::Date32,
             Kind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             Kind::Text => DataType::Utf8,
+            Kind::IdList => DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
         }
     }
 }
@@ -55,6 +58,7 @@ enum Builder {
     Date(Date32Builder),
     Timestamp(TimestampMicrosecondBuilder),
     Text(StringBuilder),
+    IdList(ListBuilder<Int64Builder>),
 }
 
 impl Builder {
@@ -70,6 +74,7 @@ impl Builder {
             Kind::Date => Builder::Date(Date32Builder::new()),
             Kind::Timestamp => Builder::Timestamp(TimestampMicrosecondBuilder::new()),
             Kind::Text => Builder::Text(StringBuilder::new()),
+            Kind::IdList => Builder::IdList(ListBuilder::new(Int64Builder::new())),
         }
     }
 
@@ -99,6 +104,19 @@ impl Builder {
                     .map(|at| at.and_utc().timestamp_micros()),
             ),
             Builder::Text(b) => b.append_option(value.map(text).transpose()?),
+            Builder::IdList(b) => match value {
+                None => b.append_null(),
+                Some(value) => {
+                    let joined = text(value)?;
+                    for id in joined.split(',').filter(|id| !id.trim().is_empty()) {
+                        let id = id.trim().parse::<i64>().map_err(|_| {
+                            format!("{joined:?} is not a list of ids joined by commas")
+                        })?;
+                        b.values().append_value(id);
+                    }
+                    b.append(true);
+                }
+            },
         }
         Ok(())
     }
@@ -111,6 +129,7 @@ impl Builder {
             Builder::Date(b) => Arc::new(b.finish()),
             Builder::Timestamp(b) => Arc::new(b.finish()),
             Builder::Text(b) => Arc::new(b.finish()),
+            Builder::IdList(b) => Arc::new(b.finish()),
         }
     }
 }

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use mysql_async::Value;
-use serde_json::json;
 
 use super::MagentoError;
 use super::columns::{Column, Kind, TableFile, column};
+use super::copy::key_of;
 use super::report::ImportReport;
 use super::source::Source;
 
@@ -75,7 +75,7 @@ pub async fn import(
                         unusual
                             .entry(format!("gender label read as {name:?}"))
                             .or_default()
-                            .push(key(&id));
+                            .push(key_of(&id));
                         row[GENDER] = Value::Bytes(name.into_bytes());
                     }
                     Gender::Unlabelled(option) => unusual
@@ -83,11 +83,11 @@ pub async fn import(
                             "gender option {option} has no admin label: left null"
                         ))
                         .or_default()
-                        .push(key(&id)),
+                        .push(key_of(&id)),
                 }
             }
             file.push(&row)
-                .map_err(|why| format!("row entity_id={}: {why}", key(&id)))
+                .map_err(|why| format!("row entity_id={}: {why}", key_of(&id)))
         })
         .await?;
     let rows = file.finish()?;
@@ -179,12 +179,5 @@ fn option_id(value: &Value) -> Option<i64> {
         Value::UInt(n) => i64::try_from(*n).ok(),
         Value::Bytes(text) => std::str::from_utf8(text).ok()?.parse().ok(),
         _ => None,
-    }
-}
-
-fn key(value: &Value) -> serde_json::Value {
-    match option_id(value) {
-        Some(n) => json!(n),
-        None => json!(format!("{value:?}")),
     }
 }

@@ -3,15 +3,21 @@
 //! for every source row not carried.
 //!
 //! Built so far: the connection ([`connect`]), the import's frame (a consistent read-only
-//! snapshot, a temporary directory renamed at the end, the report), customers and orders. The other tables are counted in the report as not imported yet; the segments
-//! and the write-back come next.
+//! snapshot, a temporary directory renamed at the end, the report) and every table of the
+//! data model. Custom attributes and segments are counted in the report as not imported
+//! yet; they and the write-back come next.
 
+mod activity;
+mod addresses;
+mod carts;
 mod columns;
 pub mod connect;
+mod copy;
 mod customers;
 mod error;
 pub mod import;
 mod orders;
+mod products;
 pub mod report;
 mod source;
 

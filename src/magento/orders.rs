@@ -1,18 +1,18 @@
-//! `orders` from `sales_order`: amounts from the `base_*` columns, the website of the
-//! order's store; an order without a store or status, or of a customer not carried, is not
-//! carried.
+//! `orders`, `order_items` and `order_addresses` from `sales_order`, `sales_order_item` and
+//! `sales_order_address`: amounts from the `base_*` columns, the website of the order's
+//! store. An order without a store or status, or of a customer not carried, is not carried,
+//! nor are its items and addresses.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-
-use mysql_async::Value;
 
 use super::MagentoError;
 use super::columns::{Column, Kind, TableFile, column};
+use super::copy::{copy_rows, report_not_carried};
+use super::products::Referenced;
 use super::report::ImportReport;
 use super::source::Source;
 
-const COLUMNS: [Column; 11] = [
+const ORDERS: [Column; 11] = [
     column("order_id", Kind::Integer),
     column("customer_id", Kind::Integer),
     column("website_id", Kind::Integer),
@@ -26,8 +26,40 @@ const COLUMNS: [Column; 11] = [
     column("total_qty_ordered", Kind::Decimal),
 ];
 
-/// Why an order is not carried, by the code the query gives.
-const NOT_CARRIED: [(&str, &str); 3] = [
+const ORDER_ITEMS: [Column; 6] = [
+    column("order_id", Kind::Integer),
+    column("product_id", Kind::Integer),
+    column("qty_ordered", Kind::Decimal),
+    column("price", Kind::Decimal),
+    column("row_total", Kind::Decimal),
+    column("is_child", Kind::Bool),
+];
+
+const ORDER_ADDRESSES: [Column; 12] = [
+    column("order_id", Kind::Integer),
+    column("address_type", Kind::Text),
+    column("firstname", Kind::Text),
+    column("lastname", Kind::Text),
+    column("company", Kind::Text),
+    column("street", Kind::Text),
+    column("city", Kind::Text),
+    column("region", Kind::Text),
+    column("postcode", Kind::Text),
+    column("telephone", Kind::Text),
+    column("country_id", Kind::Text),
+    column("region_id", Kind::Integer),
+];
+
+/// Whether the order `o` (joined with its store `s` and customer `c` by [`order_joins`]
+/// or [`store_and_customer`]) is carried.
+const ORDER_CARRIED: &str = "o.entity_id IS NOT NULL AND s.store_id IS NOT NULL \
+    AND o.status IS NOT NULL AND (o.customer_id IS NULL OR c.website_id IS NOT NULL)";
+
+/// The reason code of an order not carried.
+const ORDER_REASON: &str = "CASE WHEN o.entity_id IS NULL THEN 'order' \
+    WHEN s.store_id IS NULL THEN 'store' WHEN o.status IS NULL THEN 'status' ELSE 'customer' END";
+
+const ORDER_REASONS: [(&str, &str); 3] = [
     ("store", "no store (store_id null or not a store)"),
     ("status", "no status"),
     (
@@ -36,59 +68,162 @@ const NOT_CARRIED: [(&str, &str); 3] = [
     ),
 ];
 
-/// Writes `orders.parquet` into `dir`; the rows written (none without `sales_order`).
+/// The order `o` of the rows being read (by `on`), its store `s` and customer `c`.
+fn order_joins(source: &Source<'_>, on: &str) -> String {
+    format!(
+        "LEFT JOIN {} o ON o.entity_id = {on} {}",
+        source.name("sales_order"),
+        store_and_customer(source)
+    )
+}
+
+/// The store `s` and customer `c` of the order `o`.
+fn store_and_customer(source: &Source<'_>) -> String {
+    format!(
+        "LEFT JOIN {} s ON s.store_id = o.store_id LEFT JOIN {} c ON c.entity_id = o.customer_id",
+        source.name("store"),
+        source.name("customer_entity"),
+    )
+}
+
+/// Writes the three tables into `dir`; the rows written of each.
 pub async fn import(
     source: &mut Source<'_>,
     dir: &Path,
     report: &mut ImportReport,
+    products: &mut Referenced,
+) -> Result<[(&'static str, usize); 3], MagentoError> {
+    let orders = import_orders(source, dir, report).await?;
+    let items = import_items(source, dir, report, products).await?;
+    let addresses = import_addresses(source, dir, report).await?;
+    Ok([
+        ("orders", orders),
+        ("order_items", items),
+        ("order_addresses", addresses),
+    ])
+}
+
+async fn import_orders(
+    source: &mut Source<'_>,
+    dir: &Path,
+    report: &mut ImportReport,
 ) -> Result<usize, MagentoError> {
-    let mut file = TableFile::create(dir, "orders", &COLUMNS)?;
+    let mut file = TableFile::create(dir, "orders", &ORDERS)?;
     if !source.has("sales_order") {
         return file.finish();
     }
-    let order = source.name("sales_order");
-    let store = source.name("store");
-    let customer = source.name("customer_entity");
-    let joins = format!(
-        "FROM {order} o LEFT JOIN {store} s ON s.store_id = o.store_id \
-         LEFT JOIN {customer} c ON c.entity_id = o.customer_id"
+    let from = format!(
+        "FROM {} o {}",
+        source.name("sales_order"),
+        store_and_customer(source)
     );
-    let carried = "s.store_id IS NOT NULL AND o.status IS NOT NULL \
-                   AND (o.customer_id IS NULL OR c.website_id IS NOT NULL)";
     // Magento stores discounts negative; the dataset's discount_amount is what was taken off.
     let sql = format!(
         "SELECT o.entity_id, o.customer_id, s.website_id, o.created_at, o.status, \
          o.base_grand_total, o.base_subtotal, o.base_tax_amount, o.base_shipping_amount, \
-         -o.base_discount_amount, o.total_qty_ordered {joins} WHERE {carried} ORDER BY o.entity_id"
+         -o.base_discount_amount, o.total_qty_ordered {from} WHERE {ORDER_CARRIED} ORDER BY o.entity_id"
     );
-    source
-        .for_each_row("sales_order", &sql, |row| {
-            file.push(&row)
-                .map_err(|why| format!("row entity_id={:?}: {why}", row[0]))
-        })
-        .await?;
+    copy_rows(source, &mut file, "sales_order", "entity_id", &sql, None).await?;
     let rows = file.finish()?;
-    let reasons = format!(
-        "SELECT o.entity_id, CASE WHEN s.store_id IS NULL THEN 'store' \
-         WHEN o.status IS NULL THEN 'status' ELSE 'customer' END {joins} \
-         WHERE NOT ({carried}) ORDER BY o.entity_id"
+    let rejected = format!(
+        "SELECT o.entity_id, {ORDER_REASON} {from} WHERE NOT ({ORDER_CARRIED}) ORDER BY o.entity_id"
     );
-    let mut keys: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-    for row in source.rows("sales_order", &reasons).await? {
-        let code = match &row[1] {
-            Value::Bytes(code) => String::from_utf8_lossy(code).into_owned(),
-            other => format!("{other:?}"),
-        };
-        let key = match row[0] {
-            Value::Int(n) => serde_json::json!(n),
-            Value::UInt(n) => serde_json::json!(n),
-            ref other => serde_json::json!(format!("{other:?}")),
-        };
-        keys.entry(code).or_default().push(key);
+    report_not_carried(source, report, "sales_order", &rejected, &ORDER_REASONS).await?;
+    Ok(rows)
+}
+
+/// An item or address of an order not carried, or of no order.
+const PARENT_REASONS: [(&str, &str); 2] = [
+    ("order", "no such order"),
+    ("parent", "its order is not carried"),
+];
+
+/// Every line of every carried order, configurable children marked `is_child`.
+async fn import_items(
+    source: &mut Source<'_>,
+    dir: &Path,
+    report: &mut ImportReport,
+    products: &mut Referenced,
+) -> Result<usize, MagentoError> {
+    let mut file = TableFile::create(dir, "order_items", &ORDER_ITEMS)?;
+    if !source.has("sales_order_item") || !source.has("sales_order") {
+        return file.finish();
     }
-    for (code, reason) in NOT_CARRIED {
-        let listed = keys.remove(code).unwrap_or_default();
-        report.not_carried(&source.label("sales_order"), reason, listed);
+    let from = format!(
+        "FROM {} i {}",
+        source.name("sales_order_item"),
+        order_joins(source, "i.order_id")
+    );
+    let carried = format!("{ORDER_CARRIED} AND i.product_id IS NOT NULL");
+    let sql = format!(
+        "SELECT i.order_id, i.product_id, i.qty_ordered, i.base_price, i.base_row_total, \
+         i.parent_item_id IS NOT NULL {from} WHERE {carried} ORDER BY i.order_id, i.item_id"
+    );
+    copy_rows(
+        source,
+        &mut file,
+        "sales_order_item",
+        "order_id",
+        &sql,
+        Some((1, products)),
+    )
+    .await?;
+    let rows = file.finish()?;
+    let rejected = format!(
+        "SELECT i.item_id, CASE WHEN i.product_id IS NULL THEN 'product' \
+         WHEN o.entity_id IS NULL THEN 'order' ELSE 'parent' END {from} \
+         WHERE NOT ({carried}) ORDER BY i.item_id"
+    );
+    let reasons = [
+        PARENT_REASONS[0],
+        PARENT_REASONS[1],
+        ("product", "no product_id"),
+    ];
+    report_not_carried(source, report, "sales_order_item", &rejected, &reasons).await?;
+    Ok(rows)
+}
+
+/// The billing and shipping addresses of every carried order.
+async fn import_addresses(
+    source: &mut Source<'_>,
+    dir: &Path,
+    report: &mut ImportReport,
+) -> Result<usize, MagentoError> {
+    let mut file = TableFile::create(dir, "order_addresses", &ORDER_ADDRESSES)?;
+    if !source.has("sales_order_address") || !source.has("sales_order") {
+        return file.finish();
     }
+    let from = format!(
+        "FROM {} a {}",
+        source.name("sales_order_address"),
+        order_joins(source, "a.parent_id")
+    );
+    let carried = format!("{ORDER_CARRIED} AND a.address_type IS NOT NULL");
+    let sql = format!(
+        "SELECT a.parent_id, a.address_type, a.firstname, a.lastname, a.company, a.street, \
+         a.city, a.region, a.postcode, a.telephone, a.country_id, a.region_id {from} \
+         WHERE {carried} ORDER BY a.parent_id, a.entity_id"
+    );
+    copy_rows(
+        source,
+        &mut file,
+        "sales_order_address",
+        "parent_id",
+        &sql,
+        None,
+    )
+    .await?;
+    let rows = file.finish()?;
+    let rejected = format!(
+        "SELECT a.entity_id, CASE WHEN a.address_type IS NULL THEN 'type' \
+         WHEN o.entity_id IS NULL THEN 'order' ELSE 'parent' END {from} \
+         WHERE NOT ({carried}) ORDER BY a.entity_id"
+    );
+    let reasons = [
+        PARENT_REASONS[0],
+        PARENT_REASONS[1],
+        ("type", "no address_type"),
+    ];
+    report_not_carried(source, report, "sales_order_address", &rejected, &reasons).await?;
     Ok(rows)
 }

@@ -7,6 +7,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Row, Transaction, Value};
 
 use super::MagentoError;
+use super::copy::key_of;
 
 /// Tables without which the database is not a Magento store.
 pub const REQUIRED: [&str; 5] = [
@@ -71,6 +72,20 @@ impl<'a> Source<'a> {
         }
     }
 
+    /// Whether the database has `table` with `column`.
+    pub async fn has_column(&mut self, table: &str, column: &str) -> Result<bool, MagentoError> {
+        if !self.has(table) {
+            return Ok(false);
+        }
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
+             AND table_name = '{}' AND column_name = '{column}'",
+            self.label(table)
+        );
+        let rows = self.rows(table, &sql).await?;
+        Ok(matches!(rows.first().and_then(|r| r.first()), Some(Value::Int(n)) if *n > 0))
+    }
+
     /// The table's name with the prefix, for messages.
     pub fn label(&self, table: &str) -> String {
         format!("{}{table}", self.prefix)
@@ -94,13 +109,8 @@ impl<'a> Source<'a> {
     ) -> Result<Vec<serde_json::Value>, MagentoError> {
         let rows = self.rows(table, sql).await?;
         Ok(rows
-            .into_iter()
-            .map(|row| match row.into_iter().next() {
-                Some(Value::Int(n)) => serde_json::json!(n),
-                Some(Value::UInt(n)) => serde_json::json!(n),
-                Some(Value::Bytes(b)) => serde_json::json!(String::from_utf8_lossy(&b)),
-                other => serde_json::json!(format!("{other:?}")),
-            })
+            .iter()
+            .map(|row| row.first().map_or(serde_json::Value::Null, key_of))
             .collect())
     }
 

@@ -2,4 +2,5 @@
 
 mod import;
 mod mariadb;
+mod tables;
 mod url;

@@ -1,0 +1,142 @@
+//! `wishlist_items` and `product_views`: every item of every wishlist of a carried customer
+//! (Commerce allows several), and `report_viewed_product_index`, a customer's views under
+//! the customer and a guest's under the visitor.
+
+use std::path::Path;
+
+use super::MagentoError;
+use super::columns::{Column, Kind, TableFile, column};
+use super::copy::{copy_rows, report_not_carried};
+use super::products::Referenced;
+use super::report::ImportReport;
+use super::source::Source;
+
+const WISHLIST_ITEMS: [Column; 3] = [
+    column("customer_id", Kind::Integer),
+    column("product_id", Kind::Integer),
+    column("added_at", Kind::Timestamp),
+];
+
+const PRODUCT_VIEWS: [Column; 5] = [
+    column("customer_id", Kind::Integer),
+    column("visitor_id", Kind::Integer),
+    column("product_id", Kind::Integer),
+    column("website_id", Kind::Integer),
+    column("viewed_at", Kind::Timestamp),
+];
+
+const CUSTOMER_NOT_CARRIED: (&str, &str) = (
+    "customer",
+    "its customer is not carried (no website, or no such customer)",
+);
+
+/// Writes both tables into `dir`; the rows written of each.
+pub async fn import(
+    source: &mut Source<'_>,
+    dir: &Path,
+    report: &mut ImportReport,
+    products: &mut Referenced,
+) -> Result<[(&'static str, usize); 2], MagentoError> {
+    let wishlists = import_wishlists(source, dir, report, products).await?;
+    let views = import_views(source, dir, report, products).await?;
+    Ok([("wishlist_items", wishlists), ("product_views", views)])
+}
+
+async fn import_wishlists(
+    source: &mut Source<'_>,
+    dir: &Path,
+    report: &mut ImportReport,
+    products: &mut Referenced,
+) -> Result<usize, MagentoError> {
+    let mut file = TableFile::create(dir, "wishlist_items", &WISHLIST_ITEMS)?;
+    if !source.has("wishlist_item") || !source.has("wishlist") {
+        return file.finish();
+    }
+    let from = format!(
+        "FROM {} i LEFT JOIN {} w ON w.wishlist_id = i.wishlist_id \
+         LEFT JOIN {} c ON c.entity_id = w.customer_id",
+        source.name("wishlist_item"),
+        source.name("wishlist"),
+        source.name("customer_entity"),
+    );
+    let carried = "c.website_id IS NOT NULL";
+    let sql = format!(
+        "SELECT w.customer_id, i.product_id, i.added_at {from} WHERE {carried} \
+         ORDER BY w.customer_id, i.wishlist_item_id"
+    );
+    copy_rows(
+        source,
+        &mut file,
+        "wishlist_item",
+        "customer_id",
+        &sql,
+        Some((1, products)),
+    )
+    .await?;
+    let rows = file.finish()?;
+    let rejected = format!(
+        "SELECT i.wishlist_item_id, IF(w.wishlist_id IS NULL, 'wishlist', 'customer') {from} \
+         WHERE NOT ({carried}) ORDER BY i.wishlist_item_id"
+    );
+    let reasons = [("wishlist", "no such wishlist"), CUSTOMER_NOT_CARRIED];
+    report_not_carried(source, report, "wishlist_item", &rejected, &reasons).await?;
+    Ok(rows)
+}
+
+async fn import_views(
+    source: &mut Source<'_>,
+    dir: &Path,
+    report: &mut ImportReport,
+    products: &mut Referenced,
+) -> Result<usize, MagentoError> {
+    let mut file = TableFile::create(dir, "product_views", &PRODUCT_VIEWS)?;
+    if !source.has("report_viewed_product_index") {
+        return file.finish();
+    }
+    let from = format!(
+        "FROM {} v LEFT JOIN {} s ON s.store_id = v.store_id \
+         LEFT JOIN {} c ON c.entity_id = v.customer_id",
+        source.name("report_viewed_product_index"),
+        source.name("store"),
+        source.name("customer_entity"),
+    );
+    let subject = "(v.customer_id IS NOT NULL OR v.visitor_id IS NOT NULL)";
+    let carried = format!(
+        "{subject} AND s.store_id IS NOT NULL \
+         AND (v.customer_id IS NULL OR c.website_id IS NOT NULL)"
+    );
+    // A customer's view is the customer's: the visitor id it was made under is dropped.
+    let sql = format!(
+        "SELECT v.customer_id, IF(v.customer_id IS NULL, v.visitor_id, NULL), v.product_id, \
+         s.website_id, v.added_at {from} WHERE {carried} ORDER BY v.index_id"
+    );
+    copy_rows(
+        source,
+        &mut file,
+        "report_viewed_product_index",
+        "customer_id",
+        &sql,
+        Some((2, products)),
+    )
+    .await?;
+    let rows = file.finish()?;
+    let rejected = format!(
+        "SELECT v.index_id, CASE WHEN NOT {subject} THEN 'subject' \
+         WHEN s.store_id IS NULL THEN 'store' ELSE 'customer' END {from} \
+         WHERE NOT ({carried}) ORDER BY v.index_id"
+    );
+    let reasons = [
+        ("subject", "neither customer_id nor visitor_id"),
+        ("store", "no store (store_id null or not a store)"),
+        CUSTOMER_NOT_CARRIED,
+    ];
+    report_not_carried(
+        source,
+        report,
+        "report_viewed_product_index",
+        &rejected,
+        &reasons,
+    )
+    .await?;
+    Ok(rows)
+}

@@ -1,0 +1,76 @@
+//! `addresses` from `customer_address_entity`: the address books of carried customers,
+//! with which address is the customer's default billing and shipping one.
+
+use std::path::Path;
+
+use super::MagentoError;
+use super::columns::{Column, Kind, TableFile, column};
+use super::copy::{copy_rows, report_not_carried};
+use super::report::ImportReport;
+use super::source::Source;
+
+const COLUMNS: [Column; 14] = [
+    column("address_id", Kind::Integer),
+    column("customer_id", Kind::Integer),
+    column("is_default_billing", Kind::Bool),
+    column("is_default_shipping", Kind::Bool),
+    column("firstname", Kind::Text),
+    column("lastname", Kind::Text),
+    column("company", Kind::Text),
+    column("street", Kind::Text),
+    column("city", Kind::Text),
+    column("region", Kind::Text),
+    column("postcode", Kind::Text),
+    column("telephone", Kind::Text),
+    column("country_id", Kind::Text),
+    column("region_id", Kind::Integer),
+];
+
+/// Writes `addresses.parquet` into `dir`; the rows written.
+pub async fn import(
+    source: &mut Source<'_>,
+    dir: &Path,
+    report: &mut ImportReport,
+) -> Result<usize, MagentoError> {
+    let mut file = TableFile::create(dir, "addresses", &COLUMNS)?;
+    if !source.has("customer_address_entity") {
+        return file.finish();
+    }
+    let from = format!(
+        "FROM {} a LEFT JOIN {} c ON c.entity_id = a.parent_id",
+        source.name("customer_address_entity"),
+        source.name("customer_entity")
+    );
+    let carried = "c.website_id IS NOT NULL";
+    let sql = format!(
+        "SELECT a.entity_id, a.parent_id, COALESCE(c.default_billing = a.entity_id, 0), \
+         COALESCE(c.default_shipping = a.entity_id, 0), a.firstname, a.lastname, a.company, \
+         a.street, a.city, a.region, a.postcode, a.telephone, a.country_id, a.region_id \
+         {from} WHERE {carried} ORDER BY a.entity_id"
+    );
+    copy_rows(
+        source,
+        &mut file,
+        "customer_address_entity",
+        "entity_id",
+        &sql,
+        None,
+    )
+    .await?;
+    let rows = file.finish()?;
+    let rejected =
+        format!("SELECT a.entity_id, 'customer' {from} WHERE NOT ({carried}) ORDER BY a.entity_id");
+    let reasons = [(
+        "customer",
+        "its customer is not carried (no website, or no such customer)",
+    )];
+    report_not_carried(
+        source,
+        report,
+        "customer_address_entity",
+        &rejected,
+        &reasons,
+    )
+    .await?;
+    Ok(rows)
+}

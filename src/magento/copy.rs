@@ -1,0 +1,107 @@
+//! The common shape of a table's import: the carried rows of a query streamed into the
+//! dataset table's file, and the other source rows listed in the report by reason.
+
+use std::collections::BTreeMap;
+
+use mysql_async::Value;
+
+use super::MagentoError;
+use super::columns::TableFile;
+use super::products::Referenced;
+use super::report::{Counted, ImportReport};
+use super::source::Source;
+
+/// Pushes every row of `sql` (a query of `table`, a value per column of `file`) into
+/// `file`, noting the product id of column `product` when given. An error names the row by
+/// its first value, as `key`.
+pub async fn copy_rows(
+    source: &mut Source<'_>,
+    file: &mut TableFile,
+    table: &str,
+    key: &str,
+    sql: &str,
+    mut product: Option<(usize, &mut Referenced)>,
+) -> Result<(), MagentoError> {
+    source
+        .for_each_row(table, sql, |row| {
+            if let Some((column, referenced)) = &mut product {
+                referenced.note(&row[*column]);
+            }
+            file.push(&row)
+                .map_err(|why| format!("row {key}={}: {why}", key_of(&row[0])))
+        })
+        .await
+}
+
+/// Reports the rows of `table` that `sql` selects, as (Magento key, reason code), as not
+/// carried: each code's keys under its reason in `reasons` (a code not listed is a bug).
+pub async fn report_not_carried(
+    source: &mut Source<'_>,
+    report: &mut ImportReport,
+    table: &str,
+    sql: &str,
+    reasons: &[(&str, &str)],
+) -> Result<(), MagentoError> {
+    let mut keys: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for row in source.rows(table, sql).await? {
+        let code = match &row[1] {
+            Value::Bytes(code) => String::from_utf8_lossy(code).into_owned(),
+            other => format!("{other:?}"),
+        };
+        keys.entry(code).or_default().push(key_of(&row[0]));
+    }
+    for (code, reason) in reasons {
+        let listed = keys.remove(*code).unwrap_or_default();
+        report.not_carried(&source.label(table), reason, listed);
+    }
+    debug_assert!(keys.is_empty(), "reason codes without a reason: {keys:?}");
+    Ok(())
+}
+
+/// Counts the rows of `table` matching `condition` (over alias `t`) as read by no
+/// condition, for `reason`.
+pub async fn count_only(
+    source: &mut Source<'_>,
+    report: &mut ImportReport,
+    table: &str,
+    condition: &str,
+    reason: &str,
+) -> Result<(), MagentoError> {
+    if !source.has(table) {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT COUNT(*) FROM {} t WHERE {condition}",
+        source.name(table)
+    );
+    let rows = source.rows(table, &sql).await?;
+    let count = match rows.first().and_then(|row| row.first()) {
+        Some(Value::Int(n)) => *n as usize,
+        Some(Value::UInt(n)) => *n as usize,
+        _ => 0,
+    };
+    if count > 0 {
+        report.counted_only.push(Counted {
+            table: source.label(table),
+            reason: reason.to_string(),
+            count,
+        });
+    }
+    Ok(())
+}
+
+/// A source key as the report lists it: a number when it is one.
+pub fn key_of(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Int(n) => serde_json::json!(n),
+        Value::UInt(n) => serde_json::json!(n),
+        Value::Bytes(b) => match std::str::from_utf8(b)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+        {
+            Some(n) => serde_json::json!(n),
+            None => serde_json::json!(String::from_utf8_lossy(b)),
+        },
+        other => serde_json::json!(format!("{other:?}")),
+    }
+}

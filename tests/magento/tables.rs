@@ -1,0 +1,400 @@
+//! `segmint magento import` of the tables beyond customers and orders: addresses, the
+//! catalog (with and without content staging), order lines and addresses, carts,
+//! wishlists and views; each with the source rows it does not carry in the report.
+
+use std::path::Path;
+
+use serde_json::{Value as Json, json};
+
+use super::import::{ORDERS, entry, import, shop, table_rows};
+
+/// The rows of a dataset table, values joined by `|`.
+fn rows(dir: &Path, table: &str) -> Vec<String> {
+    table_rows(dir, table)
+        .1
+        .iter()
+        .map(|row| row.join("|"))
+        .collect()
+}
+
+/// Asserts the report lists exactly `keys` of `table` as not carried for `reason`.
+fn assert_not_carried(report: &Json, table: &str, reason: &str, keys: Json) {
+    let entry = entry(&report["not_carried"], table, reason);
+    assert_eq!(entry["keys"], keys, "{table}: {reason}");
+    assert_eq!(
+        entry["count"],
+        keys.as_array().unwrap().len(),
+        "{table}: {reason}"
+    );
+}
+
+/// The catalog's EAV type, its `name` and `price` attributes and two attribute sets.
+const CATALOG_ATTRIBUTES: &str = "
+INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES
+  (4, 'catalog_product', 'Magento\\\\Catalog\\\\Model\\\\ResourceModel\\\\Product');
+INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, frontend_label) VALUES
+  (73, 4, 'name', 'varchar', 'text', 'Product Name'), (77, 4, 'price', 'decimal', 'price', 'Price');
+INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name) VALUES (4, 4, 'Default'), (9, 4, 'Shoes');
+";
+
+/// A configurable product and its simple child, in two categories and one, with a store
+/// view's name and price beside the admin ones; and a product with no values.
+const CATALOG: &str = "
+INSERT INTO catalog_product_entity (entity_id, attribute_set_id, type_id, sku) VALUES
+  (10, 9, 'configurable', 'RUN-1'), (11, 9, 'simple', 'RUN-1-42'), (12, 4, 'simple', 'BARE');
+INSERT INTO catalog_product_entity_varchar (attribute_id, store_id, entity_id, value) VALUES
+  (73, 0, 10, 'Runner'), (73, 1, 10, 'Läufer'), (73, 0, 11, 'Runner 42');
+INSERT INTO catalog_product_entity_decimal (attribute_id, store_id, entity_id, value) VALUES
+  (77, 0, 10, 89.99), (77, 2, 10, 79), (77, 0, 11, 89.990000);
+INSERT INTO catalog_category_product (category_id, product_id) VALUES (5, 10), (3, 10), (5, 11);
+";
+
+#[test]
+fn addresses_carry_which_is_the_customer_s_default_billing_and_shipping_address() {
+    let Some(database) = shop("import_addresses") else {
+        return;
+    };
+    database.sql(
+        "INSERT INTO customer_address_entity (entity_id, parent_id, city, country_id, firstname, lastname, street, telephone, company, region, region_id, postcode) VALUES
+           (2, 1, 'Austin', 'US', 'Ann', 'Lee', '1 Main St', '555', 'ACME', 'Texas', 57, '73301'),
+           (3, 5, 'Paris', 'FR', 'Gil', 'Obal', '2 Rue', '01', NULL, NULL, NULL, NULL),
+           (4, 404, 'Rome', 'IT', 'No', 'One', '3 Via', '06', NULL, NULL, NULL, NULL);
+         UPDATE customer_entity SET default_billing = 1, default_shipping = 2 WHERE entity_id = 1;",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("store");
+    let report = import(&database.tcp_url(), &dir);
+    assert_eq!(
+        table_rows(&dir, "addresses").0,
+        [
+            "address_id",
+            "customer_id",
+            "is_default_billing",
+            "is_default_shipping",
+            "firstname",
+            "lastname",
+            "company",
+            "street",
+            "city",
+            "region",
+            "postcode",
+            "telephone",
+            "country_id",
+            "region_id"
+        ]
+    );
+    assert_eq!(
+        rows(&dir, "addresses"),
+        [
+            "1|1|true|false|Ann|Lee||Unter den Linden 1|Berlin|||030 1234|DE|",
+            "2|1|false|true|Ann|Lee|ACME|1 Main St|Austin|Texas|73301|555|US|57",
+        ]
+    );
+    assert_eq!(report["tables"]["addresses"], 2);
+    // Of the customer of no website, and of no customer.
+    assert_not_carried(
+        &report,
+        "customer_address_entity",
+        "its customer is not carried",
+        json!([3, 4]),
+    );
+    crate::common::load(&dir);
+}
+
+#[test]
+fn products_are_the_catalog_with_admin_values_and_categories_and_stubs_for_what_it_lacks() {
+    let Some(database) = shop("import_products") else {
+        return;
+    };
+    database.sql(CATALOG_ATTRIBUTES);
+    database.sql(CATALOG);
+    database.sql(ORDERS);
+    // An order line and a view of products deleted from the catalog.
+    database.sql(
+        "INSERT INTO sales_order_item (item_id, order_id, product_id, qty_ordered, base_price, base_row_total) VALUES (1, 1001, 99, 1, 5, 5);
+         INSERT INTO report_viewed_product_index (index_id, visitor_id, product_id, store_id, added_at) VALUES (1, 9, 97, 1, '2026-11-07 08:00:00');",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("store");
+    let report = import(&database.tcp_url(), &dir);
+    assert_eq!(
+        table_rows(&dir, "products").0,
+        [
+            "product_id",
+            "sku",
+            "name",
+            "attribute_set",
+            "price",
+            "category_ids"
+        ]
+    );
+    assert_eq!(
+        rows(&dir, "products"),
+        [
+            "10|RUN-1|Runner|Shoes|89.9900|[3, 5]",
+            "11|RUN-1-42|Runner 42|Shoes|89.9900|[5]",
+            "12|BARE||Default||[]",
+            "97|||||",
+            "99|||||",
+        ]
+    );
+    let stubs = entry(
+        &report["warnings"],
+        "catalog_product_entity",
+        "stub product",
+    );
+    assert_eq!(
+        (&stubs["count"], &stubs["keys"]),
+        (&json!(2), &json!([97, 99]))
+    );
+    for (table, reason) in [
+        ("catalog_product_entity_varchar", "name of a store view"),
+        ("catalog_product_entity_decimal", "price of a store view"),
+    ] {
+        assert_eq!(entry(&report["counted_only"], table, reason)["count"], 1);
+    }
+    // Every product a row names exists: the dataset loads.
+    crate::common::load(&dir);
+}
+
+#[test]
+fn with_content_staging_a_product_is_its_current_version() {
+    let Some(database) = shop("import_staging") else {
+        return;
+    };
+    database.sql(include_str!("staging.sql"));
+    database.sql(CATALOG_ATTRIBUTES);
+    // Product 10: a past version, the current one, one scheduled for 2035; product 11 has
+    // only a scheduled version.
+    database.sql(
+        "INSERT INTO catalog_product_entity (row_id, entity_id, created_in, updated_in, attribute_set_id, sku) VALUES
+           (1, 10, 1, 1700000000, 4, 'OLD'), (2, 10, 1700000000, 2051222400, 9, 'RUN-1'),
+           (3, 10, 2051222400, 2147483647, 9, 'RUN-2035'), (4, 11, 2051222400, 2147483647, 9, 'LATER');
+         INSERT INTO catalog_product_entity_varchar (attribute_id, store_id, row_id, value) VALUES
+           (73, 0, 1, 'Old runner'), (73, 0, 2, 'Runner'), (73, 0, 3, 'Runner 2035'), (73, 0, 4, 'Later');
+         INSERT INTO catalog_product_entity_decimal (attribute_id, store_id, row_id, value) VALUES
+           (77, 0, 1, 50), (77, 0, 2, 89.99), (77, 0, 3, 99);
+         INSERT INTO catalog_category_product (category_id, product_id) VALUES (5, 10);",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("store");
+    let report = import(&database.tcp_url(), &dir);
+    assert_eq!(report["staging"], true);
+    assert_eq!(
+        rows(&dir, "products"),
+        ["10|RUN-1|Runner|Shoes|89.9900|[5]"]
+    );
+    let versions = entry(
+        &report["counted_only"],
+        "catalog_product_entity",
+        "not the current one",
+    );
+    assert_eq!(versions["count"], 3);
+}
+
+#[test]
+fn order_lines_and_addresses_of_carried_orders_are_imported_and_the_others_reported() {
+    let Some(database) = shop("import_order_lines") else {
+        return;
+    };
+    database.sql(CATALOG_ATTRIBUTES);
+    database.sql(CATALOG);
+    database.sql(ORDERS);
+    // A configurable line as Magento stores it (the parent with the price, the child at
+    // 0), and lines of an order not carried, of no product and of no order.
+    database.sql(
+        "INSERT INTO sales_order_item (item_id, order_id, parent_item_id, product_id, product_type, qty_ordered, price, base_price, row_total, base_row_total) VALUES
+           (1, 1001, NULL, 10, 'configurable', 2, 180, 90, 360, 180), (2, 1001, 1, 11, 'simple', 2, 0, 0, 0, 0),
+           (3, 1003, NULL, 10, 'simple', 1, 5, 5, 5, 5), (4, 1002, NULL, NULL, 'simple', 1, 5, 5, 5, 5),
+           (5, 4242, NULL, 12, 'simple', 1, 5, 5, 5, 5);
+         INSERT INTO sales_order_address (entity_id, parent_id, address_type, firstname, lastname, street, city, region, region_id, postcode, telephone, country_id, company) VALUES
+           (1, 1001, 'billing', 'Ann', 'Lee', 'Unter den Linden 1', 'Berlin', 'Berlin', 82, '10117', '030 1234', 'DE', NULL),
+           (2, 1001, 'shipping', 'Ann', 'Lee', '1 Main St', 'Austin', 'Texas', 57, '73301', '555', 'US', 'ACME'),
+           (3, 1004, 'billing', 'Ann', 'Lee', 'x', 'y', NULL, NULL, NULL, '1', 'DE', NULL),
+           (4, 1002, NULL, 'Guest', 'G', 'x', 'y', NULL, NULL, NULL, '1', 'DE', NULL);",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("store");
+    let report = import(&database.tcp_url(), &dir);
+    assert_eq!(
+        table_rows(&dir, "order_items").0,
+        [
+            "order_id",
+            "product_id",
+            "qty_ordered",
+            "price",
+            "row_total",
+            "is_child"
+        ]
+    );
+    assert_eq!(
+        rows(&dir, "order_items"),
+        [
+            "1001|10|2.0000|90.0000|180.0000|false",
+            "1001|11|2.0000|0.0000|0.0000|true",
+        ]
+    );
+    for (reason, keys) in [
+        ("its order is not carried", json!([3])),
+        ("no product_id", json!([4])),
+        ("no such order", json!([5])),
+    ] {
+        assert_not_carried(&report, "sales_order_item", reason, keys);
+    }
+    assert_eq!(
+        rows(&dir, "order_addresses"),
+        [
+            "1001|billing|Ann|Lee||Unter den Linden 1|Berlin|Berlin|10117|030 1234|DE|82",
+            "1001|shipping|Ann|Lee|ACME|1 Main St|Austin|Texas|73301|555|US|57",
+        ]
+    );
+    assert_not_carried(
+        &report,
+        "sales_order_address",
+        "its order is not carried",
+        json!([3]),
+    );
+    assert_not_carried(
+        &report,
+        "sales_order_address",
+        "no address_type",
+        json!([4]),
+    );
+    assert_eq!(
+        (
+            &report["tables"]["order_items"],
+            &report["tables"]["order_addresses"]
+        ),
+        (&json!(2), &json!(2))
+    );
+    crate::common::load(&dir);
+}
+
+#[test]
+fn active_quotes_are_carts_a_guest_s_its_own_visitor_and_inactive_ones_only_counted() {
+    let Some(database) = shop("import_carts") else {
+        return;
+    };
+    database.sql(CATALOG_ATTRIBUTES);
+    database.sql(CATALOG);
+    database.sql(
+        "INSERT INTO quote (entity_id, store_id, created_at, updated_at, is_active, items_count, items_qty, base_grand_total, grand_total, customer_id, customer_is_guest, base_subtotal, subtotal, base_customer_bal_amount_used, base_gift_cards_amount_used) VALUES
+           (501, 1, '2026-11-01 10:00:00', '2026-11-02 10:00:00', 1, 2, 3, 120, 240, 1, 0, 100, 200, 5, NULL),
+           (502, 2, '2026-11-03 10:00:00', '2026-11-03 11:00:00', 1, 1, 1, 20, 20, NULL, 1, 20, 20, NULL, 10),
+           (503, 1, '2026-10-01 10:00:00', '2026-10-01 10:00:00', 0, 1, 1, 5, 5, 1, 0, 5, 5, NULL, NULL),
+           (504, 1, '2026-10-01 10:00:00', '2026-10-01 10:00:00', 1, 1, 1, 5, 5, 5, 0, 5, 5, NULL, NULL),
+           (505, 7, '2026-10-01 10:00:00', '2026-10-01 10:00:00', 1, 1, 1, 5, 5, 2, 0, 5, 5, NULL, NULL);
+         INSERT INTO quote_address (quote_id, address_type, base_tax_amount, base_shipping_amount) VALUES
+           (501, 'billing', 0, 0), (501, 'shipping', 8, 5), (502, 'shipping', 1.5, 0);
+         INSERT INTO quote_item (item_id, quote_id, created_at, product_id, parent_item_id, qty, price, base_price) VALUES
+           (1, 501, '2026-11-01 10:00:00', 10, NULL, 2, 180, 90), (2, 501, '2026-11-01 10:00:00', 11, 1, 2, 0, 0),
+           (3, 502, '2026-11-03 10:00:00', 98, NULL, 1, 20, 20), (4, 503, '2026-10-01 10:00:00', 10, NULL, 1, 5, 5),
+           (5, 504, '2026-10-01 10:00:00', 10, NULL, 1, 5, 5), (6, 999, '2026-10-01 10:00:00', 10, NULL, 1, 5, 5);",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("store");
+    let report = import(&database.tcp_url(), &dir);
+    assert_eq!(
+        rows(&dir, "carts"),
+        [
+            // Tax and shipping summed over the quote's addresses; base amounts.
+            "501|1||1|true|2026-11-01T10:00:00|2026-11-02T10:00:00|2|3.0000|100.0000|120.0000|8.0000|5.0000|5.0000|",
+            // A guest quote: a visitor of its own.
+            "502||1000000000502|2|true|2026-11-03T10:00:00|2026-11-03T11:00:00|1|1.0000|20.0000|20.0000|1.5000|0.0000||10.0000",
+        ]
+    );
+    assert_eq!(
+        rows(&dir, "cart_items"),
+        [
+            "501|10|2.0000|90.0000|2026-11-01T10:00:00|false",
+            "501|11|2.0000|0.0000|2026-11-01T10:00:00|true",
+            "502|98|1.0000|20.0000|2026-11-03T10:00:00|false",
+        ]
+    );
+    assert_not_carried(
+        &report,
+        "quote",
+        "its customer is not carried",
+        json!([504]),
+    );
+    assert_not_carried(&report, "quote", "no store", json!([505]));
+    assert_not_carried(
+        &report,
+        "quote_item",
+        "its quote is not carried",
+        json!([5]),
+    );
+    assert_not_carried(&report, "quote_item", "no such quote", json!([6]));
+    for table in ["quote", "quote_item"] {
+        assert_eq!(
+            entry(&report["counted_only"], table, "inactive quote")["count"],
+            1
+        );
+    }
+    assert_eq!(
+        entry(
+            &report["warnings"],
+            "catalog_product_entity",
+            "stub product"
+        )["keys"],
+        json!([98])
+    );
+    let dataset = crate::common::load(&dir);
+    assert!(
+        dataset
+            .row_counts()
+            .contains(&(segmint::model::TableName::Carts, 2))
+    );
+}
+
+#[test]
+fn every_wishlist_of_a_customer_and_the_views_of_customers_and_guests_are_imported() {
+    let Some(database) = shop("import_activity") else {
+        return;
+    };
+    database.sql(CATALOG_ATTRIBUTES);
+    database.sql(CATALOG);
+    // Commerce's multiple wishlists lift Open Source's one wishlist per customer.
+    database.sql(
+        "ALTER TABLE wishlist DROP INDEX WISHLIST_CUSTOMER_ID;
+         INSERT INTO wishlist (wishlist_id, customer_id) VALUES (1, 1), (2, 1), (3, 5), (4, 88);
+         INSERT INTO wishlist_item (wishlist_item_id, wishlist_id, product_id, store_id, added_at, qty) VALUES
+           (1, 1, 10, 1, '2026-11-05 09:00:00', 1), (2, 2, 12, 1, '2026-11-06 09:00:00', 1),
+           (3, 3, 10, 1, '2026-11-06 09:00:00', 1), (4, 77, 10, 1, '2026-11-06 09:00:00', 1),
+           (5, 4, 10, 1, '2026-11-06 09:00:00', 1);
+         INSERT INTO report_viewed_product_index (index_id, visitor_id, customer_id, product_id, store_id, added_at) VALUES
+           (1, 7, 1, 10, 1, '2026-11-07 08:00:00'), (2, 7, NULL, 11, 2, '2026-11-07 08:05:00'),
+           (3, NULL, NULL, 10, 1, '2026-11-07 08:00:00'), (4, 8, NULL, 10, NULL, '2026-11-07 08:00:00'),
+           (5, NULL, 5, 10, 1, '2026-11-07 08:00:00');",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("store");
+    let report = import(&database.tcp_url(), &dir);
+    assert_eq!(
+        rows(&dir, "wishlist_items"),
+        ["1|10|2026-11-05T09:00:00", "1|12|2026-11-06T09:00:00"]
+    );
+    assert_not_carried(
+        &report,
+        "wishlist_item",
+        "its customer is not carried",
+        json!([3, 5]),
+    );
+    assert_not_carried(&report, "wishlist_item", "no such wishlist", json!([4]));
+    assert_eq!(
+        rows(&dir, "product_views"),
+        [
+            // A customer's view is the customer's, without the visitor it was made as.
+            "1||10|1|2026-11-07T08:00:00",
+            "|7|11|2|2026-11-07T08:05:00",
+        ]
+    );
+    for (reason, keys) in [
+        ("neither customer_id nor visitor_id", json!([3])),
+        ("no store", json!([4])),
+        ("its customer is not carried", json!([5])),
+    ] {
+        assert_not_carried(&report, "report_viewed_product_index", reason, keys);
+    }
+    crate::common::load(&dir);
+}
