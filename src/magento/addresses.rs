@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::MagentoError;
+use super::attributes::{Entity, OptionLabels, custom};
 use super::columns::{Column, Kind, TableFile, column};
 use super::copy::{copy_rows, report_not_carried};
 use super::report::ImportReport;
@@ -26,16 +27,42 @@ const COLUMNS: [Column; 14] = [
     column("region_id", Kind::Integer),
 ];
 
-/// Writes `addresses.parquet` into `dir`; the rows written.
+const ENTITY: Entity = Entity {
+    type_code: "customer_address",
+    table: "customer_address_entity",
+    flag: ("customer_eav_attribute", "is_used_for_customer_segment"),
+    prefix: "address",
+    named: &[
+        "parent_id",
+        "firstname",
+        "lastname",
+        "company",
+        "street",
+        "city",
+        "region",
+        "postcode",
+        "telephone",
+        "country_id",
+        "region_id",
+    ],
+    columns: &COLUMNS,
+    per_store: false,
+};
+
+/// Writes `addresses.parquet` into `dir`, with the flagged attributes as custom columns;
+/// the rows written.
 pub async fn import(
     source: &mut Source<'_>,
     dir: &Path,
     report: &mut ImportReport,
+    options: &mut OptionLabels,
 ) -> Result<usize, MagentoError> {
-    let mut file = TableFile::create(dir, "addresses", &COLUMNS)?;
     if !source.has("customer_address_entity") {
-        return file.finish();
+        return TableFile::create(dir, "addresses", &COLUMNS)?.finish();
     }
+    let custom = custom(source, report, &ENTITY, ("a", "entity_id"), &[], options).await?;
+    let columns = [COLUMNS.as_slice(), &custom.columns].concat();
+    let mut file = TableFile::create(dir, "addresses", &columns)?;
     let from = format!(
         "FROM {} a LEFT JOIN {} c ON c.entity_id = a.parent_id",
         source.name("customer_address_entity"),
@@ -45,8 +72,9 @@ pub async fn import(
     let sql = format!(
         "SELECT a.entity_id, a.parent_id, COALESCE(c.default_billing = a.entity_id, 0), \
          COALESCE(c.default_shipping = a.entity_id, 0), a.firstname, a.lastname, a.company, \
-         a.street, a.city, a.region, a.postcode, a.telephone, a.country_id, a.region_id \
-         {from} WHERE {carried} ORDER BY a.entity_id"
+         a.street, a.city, a.region, a.postcode, a.telephone, a.country_id, a.region_id{} \
+         {from} WHERE {carried} ORDER BY a.entity_id",
+        custom.values
     );
     copy_rows(
         source,

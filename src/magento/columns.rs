@@ -1,6 +1,7 @@
 //! Rows read from MySQL into a dataset table's Arrow columns, written to its Parquet file
 //! a batch at a time: a table is never held whole in memory.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -135,14 +136,18 @@ impl Builder {
 }
 
 /// One column of a dataset table.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Column {
-    pub name: &'static str,
+    /// A data-model column's name, or a custom attribute's code.
+    pub name: Cow<'static, str>,
     pub kind: Kind,
 }
 
 pub const fn column(name: &'static str, kind: Kind) -> Column {
-    Column { name, kind }
+    Column {
+        name: Cow::Borrowed(name),
+        kind,
+    }
 }
 
 /// A dataset table being written: rows pushed in, a batch written every [`BATCH_ROWS`].
@@ -161,7 +166,7 @@ impl TableFile {
         let path = dir.join(format!("{table}.parquet"));
         let fields: Vec<Field> = columns
             .iter()
-            .map(|c| Field::new(c.name, c.kind.data_type(), true))
+            .map(|c| Field::new(c.name.as_ref(), c.kind.data_type(), true))
             .collect();
         let schema = Arc::new(Schema::new(fields));
         let file = File::create(&path).map_err(|e| MagentoError::output(&path, e))?;

@@ -92,16 +92,19 @@ pub async fn count_only(
 
 /// A source key as the report lists it: a number when it is one.
 pub fn key_of(value: &Value) -> serde_json::Value {
+    match (integer_of(value), value) {
+        (Some(n), _) => serde_json::json!(n),
+        (None, Value::Bytes(b)) => serde_json::json!(String::from_utf8_lossy(b)),
+        (None, other) => serde_json::json!(format!("{other:?}")),
+    }
+}
+
+/// An integer value (MySQL sends some as text), if it is one.
+pub fn integer_of(value: &Value) -> Option<i64> {
     match value {
-        Value::Int(n) => serde_json::json!(n),
-        Value::UInt(n) => serde_json::json!(n),
-        Value::Bytes(b) => match std::str::from_utf8(b)
-            .ok()
-            .and_then(|t| t.parse::<i64>().ok())
-        {
-            Some(n) => serde_json::json!(n),
-            None => serde_json::json!(String::from_utf8_lossy(b)),
-        },
-        other => serde_json::json!(format!("{other:?}")),
+        Value::Int(n) => Some(*n),
+        Value::UInt(n) => i64::try_from(*n).ok(),
+        Value::Bytes(text) => std::str::from_utf8(text).ok()?.parse().ok(),
+        _ => None,
     }
 }

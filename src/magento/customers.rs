@@ -8,8 +8,9 @@ use std::path::Path;
 use mysql_async::Value;
 
 use super::MagentoError;
+use super::attributes::{Entity, OptionLabels, custom};
 use super::columns::{Column, Kind, TableFile, column};
-use super::copy::key_of;
+use super::copy::{integer_of, key_of};
 use super::report::ImportReport;
 use super::source::Source;
 
@@ -29,12 +30,34 @@ const COLUMNS: [Column; 12] = [
 ];
 const GENDER: usize = 6;
 
-/// Writes `customers.parquet` into `dir`; the rows written.
+pub const ENTITY: Entity = Entity {
+    type_code: "customer",
+    table: "customer_entity",
+    flag: ("customer_eav_attribute", "is_used_for_customer_segment"),
+    prefix: "customer",
+    named: &[
+        "website_id",
+        "group_id",
+        "email",
+        "firstname",
+        "lastname",
+        "gender",
+        "dob",
+        "created_at",
+    ],
+    columns: &COLUMNS,
+    per_store: false,
+};
+
+/// Writes `customers.parquet` into `dir`, with the flagged attributes as custom columns;
+/// the rows written.
 pub async fn import(
     source: &mut Source<'_>,
     dir: &Path,
     report: &mut ImportReport,
+    options: &mut OptionLabels,
 ) -> Result<usize, MagentoError> {
+    let custom = custom(source, report, &ENTITY, ("c", "entity_id"), &[], options).await?;
     let genders = gender_labels(source).await?;
     let customer = source.name("customer_entity");
     let store = source.name("store");
@@ -54,17 +77,19 @@ pub async fn import(
     });
     let sql = format!(
         "SELECT c.entity_id, c.website_id, c.group_id, c.email, c.firstname, c.lastname, c.gender, \
-         c.dob, c.created_at, {last_login}, {subscribed}, {balance} \
-         FROM {customer} c WHERE c.website_id IS NOT NULL ORDER BY c.entity_id"
+         c.dob, c.created_at, {last_login}, {subscribed}, {balance}{} \
+         FROM {customer} c WHERE c.website_id IS NOT NULL ORDER BY c.entity_id",
+        custom.values
     );
-    let mut file = TableFile::create(dir, "customers", &COLUMNS)?;
+    let columns = [COLUMNS.as_slice(), &custom.columns].concat();
+    let mut file = TableFile::create(dir, "customers", &columns)?;
     // Genders read otherwise than Magento's three labels, by what they became.
     let mut unusual: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     source
         .for_each_row("customer_entity", &sql, |mut row| {
             let id = row[0].clone();
             let gender = std::mem::replace(&mut row[GENDER], Value::NULL);
-            if let Some(option) = option_id(&gender) {
+            if let Some(option) = integer_of(&gender) {
                 let read = match genders.get(&option) {
                     Some(label) => gender_of(label),
                     None => Gender::Unlabelled(option),
@@ -148,7 +173,7 @@ async fn gender_labels(source: &mut Source<'_>) -> Result<BTreeMap<i64, String>,
     Ok(rows
         .into_iter()
         .filter_map(|row| {
-            let option = option_id(&row[0])?;
+            let option = integer_of(&row[0])?;
             let Value::Bytes(label) = &row[1] else {
                 return None;
             };
@@ -170,14 +195,5 @@ fn gender_of(label: &str) -> Gender {
         "Female" => Gender::Known("female"),
         "Not Specified" => Gender::Known("not_specified"),
         other => Gender::Unusual(other.to_lowercase().replace(' ', "_")),
-    }
-}
-
-fn option_id(value: &Value) -> Option<i64> {
-    match value {
-        Value::Int(n) => Some(*n),
-        Value::UInt(n) => i64::try_from(*n).ok(),
-        Value::Bytes(text) => std::str::from_utf8(text).ok()?.parse().ok(),
-        _ => None,
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use mysql_async::prelude::Queryable;
 use mysql_async::{IsolationLevel, TxOpts, Value};
 
+use super::attributes::OptionLabels;
 use super::connect::{DatabaseUrl, connect};
 use super::copy::count_only;
 use super::products::Referenced;
@@ -24,24 +25,11 @@ pub struct ImportOptions {
     pub force: bool,
 }
 
-pub const NOT_READ_YET_REASON: &str =
-    "not imported by this version of segmint: segments and custom attributes come next";
+const NOT_READ_YET_REASON: &str = "not imported by this version of segmint: segments come next";
 
-/// Source tables this version does not read yet (segments, and the EAV values of custom
-/// attributes): the report counts their rows, so that nothing is dropped silently.
-const NOT_READ_YET: [&str; 11] = [
-    "magento_customersegment_segment",
-    "customer_entity_int",
-    "customer_entity_varchar",
-    "customer_entity_datetime",
-    "customer_entity_decimal",
-    "customer_entity_text",
-    "customer_address_entity_int",
-    "customer_address_entity_varchar",
-    "catalog_product_entity_int",
-    "catalog_product_entity_text",
-    "catalog_product_entity_datetime",
-];
+/// Source tables this version does not read yet: the report counts their rows, so that
+/// nothing is dropped silently.
+const NOT_READ_YET: [&str; 1] = ["magento_customersegment_segment"];
 
 /// Imports the store of `options.from` into `options.out`; the report, also written there.
 pub fn import(options: &ImportOptions) -> Result<ImportReport, MagentoError> {
@@ -106,9 +94,10 @@ async fn read_store(options: &ImportOptions, dir: &Path) -> Result<ImportReport,
         imported_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         ..ImportReport::default()
     };
-    let customers = customers::import(&mut source, dir, &mut report).await?;
+    let mut options = OptionLabels::new();
+    let customers = customers::import(&mut source, dir, &mut report, &mut options).await?;
     report.tables.insert("customers".into(), customers);
-    let addresses = addresses::import(&mut source, dir, &mut report).await?;
+    let addresses = addresses::import(&mut source, dir, &mut report, &mut options).await?;
     report.tables.insert("addresses".into(), addresses);
     // Products come last: the catalog's, then a stub for each product the others name.
     let mut referenced = Referenced::default();
@@ -116,7 +105,9 @@ async fn read_store(options: &ImportOptions, dir: &Path) -> Result<ImportReport,
     written.extend(orders::import(&mut source, dir, &mut report, &mut referenced).await?);
     written.extend(carts::import(&mut source, dir, &mut report, &mut referenced).await?);
     written.extend(activity::import(&mut source, dir, &mut report, &mut referenced).await?);
-    let products = products::import(&mut source, dir, &mut report, referenced).await?;
+    let products =
+        products::import(&mut source, dir, &mut report, referenced, &mut options).await?;
+    write_json(&dir.join("attribute-options.json"), &options)?;
     written.push(("products", products));
     for (table, rows) in written {
         report.tables.insert(table.into(), rows);
@@ -146,6 +137,11 @@ async fn account_share_scope(source: &mut Source<'_>) -> Result<i64, MagentoErro
         Some(Value::Bytes(text)) if text.as_slice() == b"0" => 0,
         _ => 1,
     })
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), MagentoError> {
+    let text = serde_json::to_vec_pretty(value).map_err(|e| MagentoError::output(path, e))?;
+    std::fs::write(path, text).map_err(|e| MagentoError::output(path, e))
 }
 
 /// The output directory and the temporary sibling the import writes into.
@@ -198,9 +194,7 @@ impl Output {
 
     /// Writes the report and puts the directory in place of `out`.
     fn commit(&self, report: &ImportReport) -> Result<(), MagentoError> {
-        let path = self.temporary.join("import-report.json");
-        let text = serde_json::to_vec_pretty(report).map_err(|e| MagentoError::output(&path, e))?;
-        std::fs::write(&path, text).map_err(|e| MagentoError::output(&path, e))?;
+        write_json(&self.temporary.join("import-report.json"), report)?;
         if self.out.exists() {
             std::fs::remove_dir_all(&self.out).map_err(|e| MagentoError::output(&self.out, e))?;
         }

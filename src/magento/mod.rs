@@ -4,11 +4,12 @@
 //!
 //! Built so far: the connection ([`connect`]), the import's frame (a consistent read-only
 //! snapshot, a temporary directory renamed at the end, the report) and every table of the
-//! data model. Custom attributes and segments are counted in the report as not imported
-//! yet; they and the write-back come next.
+//! data model with its custom attributes. Segments are counted in the report as not
+//! imported yet; they and the write-back come next.
 
 mod activity;
 mod addresses;
+mod attributes;
 mod carts;
 mod columns;
 pub mod connect;

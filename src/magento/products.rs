@@ -9,11 +9,21 @@ use mysql_async::Value;
 use roaring::RoaringTreemap;
 
 use super::MagentoError;
+use super::attributes::{Entity, OptionLabels, custom};
 use super::columns::{Column, Kind, TableFile, column};
 use super::copy::{count_only, key_of};
-use super::import::NOT_READ_YET_REASON;
 use super::report::ImportReport;
 use super::source::Source;
+
+const ENTITY: Entity = Entity {
+    type_code: "catalog_product",
+    table: "catalog_product_entity",
+    flag: ("catalog_eav_attribute", "is_used_for_promo_rules"),
+    prefix: "product",
+    named: &["sku", "name", "price", "attribute_set_id", "category_ids"],
+    columns: &COLUMNS,
+    per_store: true,
+};
 
 const COLUMNS: [Column; 6] = [
     column("product_id", Kind::Integer),
@@ -58,10 +68,18 @@ pub async fn import(
     dir: &Path,
     report: &mut ImportReport,
     mut referenced: Referenced,
+    options: &mut OptionLabels,
 ) -> Result<usize, MagentoError> {
-    let mut file = TableFile::create(dir, "products", &COLUMNS)?;
-    if source.has("catalog_product_entity") {
-        let sql = catalog_query(source, report.staging, report).await?;
+    let mut columns = COLUMNS.to_vec();
+    let catalog = if source.has("catalog_product_entity") {
+        let (sql, custom) = catalog_query(source, report, options).await?;
+        columns.extend(custom);
+        Some(sql)
+    } else {
+        None
+    };
+    let mut file = TableFile::create(dir, "products", &columns)?;
+    if let Some(sql) = catalog {
         source
             .for_each_row("catalog_product_entity", &sql, |row| {
                 referenced.found(&row[0]);
@@ -72,7 +90,7 @@ pub async fn import(
     }
     let stubs: Vec<u64> = referenced.0.iter().collect();
     for &id in &stubs {
-        let mut row = vec![Value::NULL; COLUMNS.len()];
+        let mut row = vec![Value::NULL; columns.len()];
         row[0] = Value::UInt(id);
         file.push(&row)
             .map_err(|why| MagentoError::table(&source.label("catalog_product_entity"), why))?;
@@ -86,13 +104,15 @@ pub async fn import(
     file.finish()
 }
 
-/// The query of the current catalog rows, a value per column; counts what it leaves out
-/// that no condition reads (other staging versions, store-view values).
+/// The query of the current catalog rows, a value per column, and the custom columns it
+/// adds; counts what it leaves out that no condition reads (other staging versions,
+/// store-view values, attributes not flagged).
 async fn catalog_query(
     source: &mut Source<'_>,
-    staging: bool,
     report: &mut ImportReport,
-) -> Result<String, MagentoError> {
+    options: &mut OptionLabels,
+) -> Result<(String, Vec<Column>), MagentoError> {
+    let staging = report.staging;
     let catalog = source.name("catalog_product_entity");
     // With staging, EAV values belong to a version (row_id), not to the product.
     let link = if staging { "row_id" } else { "entity_id" };
@@ -113,13 +133,13 @@ async fn catalog_query(
     }
     let mut joins = String::new();
     let mut values = Vec::new();
+    let mut read = Vec::new();
     for (code, table) in [
         ("name", "catalog_product_entity_varchar"),
         ("price", "catalog_product_entity_decimal"),
     ] {
         let attribute = product_attribute(source, code).await?;
-        let others = attribute.map_or("1".to_string(), |id| format!("t.attribute_id <> {id}"));
-        count_only(source, report, table, &others, NOT_READ_YET_REASON).await?;
+        read.extend(attribute);
         match attribute {
             Some(id) if source.has(table) => {
                 let alias = format!("v_{code}");
@@ -129,14 +149,6 @@ async fn catalog_query(
                     source.name(table)
                 ));
                 values.push(format!("{alias}.value"));
-                count_only(
-                    source,
-                    report,
-                    table,
-                    &format!("t.attribute_id = {id} AND t.store_id <> 0"),
-                    &format!("{code} of a store view (products take the admin value, store 0)"),
-                )
-                .await?;
             }
             _ => values.push("NULL".into()),
         }
@@ -150,11 +162,13 @@ async fn catalog_query(
              FROM {links} l WHERE l.product_id = e.entity_id), '')"
         )
     });
-    Ok(format!(
-        "SELECT e.entity_id, e.sku, {}, {attribute_set}, {}, {categories} FROM {catalog} e{joins} \
+    let custom = custom(source, report, &ENTITY, ("e", link), &read, options).await?;
+    let sql = format!(
+        "SELECT e.entity_id, e.sku, {}, {attribute_set}, {}, {categories}{} FROM {catalog} e{joins} \
          WHERE {current} ORDER BY e.entity_id",
-        values[0], values[1]
-    ))
+        values[0], values[1], custom.values
+    );
+    Ok((sql, custom.columns))
 }
 
 /// The id of the catalog product attribute `code`, if the store has it.

@@ -147,11 +147,14 @@ fn products_are_the_catalog_with_admin_values_and_categories_and_stubs_for_what_
         (&stubs["count"], &stubs["keys"]),
         (&json!(2), &json!([97, 99]))
     );
-    for (table, reason) in [
-        ("catalog_product_entity_varchar", "name of a store view"),
-        ("catalog_product_entity_decimal", "price of a store view"),
+    for table in [
+        "catalog_product_entity_varchar",
+        "catalog_product_entity_decimal",
     ] {
-        assert_eq!(entry(&report["counted_only"], table, reason)["count"], 1);
+        assert_eq!(
+            entry(&report["counted_only"], table, "of a store view")["count"],
+            1
+        );
     }
     // Every product a row names exists: the dataset loads.
     crate::common::load(&dir);
@@ -396,5 +399,122 @@ fn every_wishlist_of_a_customer_and_the_views_of_customers_and_guests_are_import
     ] {
         assert_not_carried(&report, "report_viewed_product_index", reason, keys);
     }
+    crate::common::load(&dir);
+}
+
+/// Commerce's customer segment flag on customer and address attributes.
+const SEGMENT_FLAG: &str = "ALTER TABLE customer_eav_attribute
+  ADD COLUMN `is_used_for_customer_segment` smallint(5) unsigned NOT NULL DEFAULT 0";
+
+#[test]
+fn flagged_attributes_become_custom_columns_with_their_option_labels() {
+    let Some(database) = shop("import_custom_attributes") else {
+        return;
+    };
+    database.sql(SEGMENT_FLAG);
+    database.sql(CATALOG_ATTRIBUTES);
+    database.sql(CATALOG);
+    // Customer attributes of each input type, flagged; one colliding with a column of the
+    // data model; one not flagged. An address attribute and two product attributes.
+    database.sql(
+        "INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES
+           (2, 'customer_address', 'Magento\\\\Customer\\\\Model\\\\ResourceModel\\\\Address');
+         INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input) VALUES
+           (200, 1, 'loyalty_tier', 'int', 'select'), (201, 1, 'interests', 'varchar', 'multiselect'),
+           (202, 1, 'vip', 'int', 'boolean'), (203, 1, 'joined_club', 'datetime', 'date'),
+           (204, 1, 'taxvat', 'static', 'text'), (205, 1, 'store_credit', 'decimal', 'text'),
+           (206, 1, 'notes', 'text', 'textarea'), (207, 1, 'last_seen', 'datetime', 'datetime'),
+           (300, 2, 'delivery_floor', 'int', 'text'),
+           (400, 4, 'color', 'int', 'select'), (401, 4, 'material', 'varchar', 'multiselect'),
+           (402, 4, 'description', 'text', 'textarea');
+         INSERT INTO customer_eav_attribute (attribute_id, is_used_for_customer_segment) VALUES
+           (18, 1), (200, 1), (201, 1), (202, 1), (203, 1), (204, 1), (205, 1), (206, 0), (207, 1), (300, 1);
+         INSERT INTO catalog_eav_attribute (attribute_id, is_used_for_promo_rules) VALUES (73, 0), (77, 1), (400, 1), (401, 1), (402, 0);
+         INSERT INTO eav_attribute_option (option_id, attribute_id) VALUES (20, 200), (21, 200), (30, 201), (31, 201), (40, 400), (41, 400);
+         INSERT INTO eav_attribute_option_value (option_id, store_id, value) VALUES
+           (20, 0, 'Silver'), (21, 0, 'Gold'), (21, 1, 'Or'), (30, 0, 'Running'), (31, 0, 'Hiking'), (40, 0, 'Red'), (41, 0, 'Blue');
+         UPDATE customer_entity SET taxvat = 'DE123' WHERE entity_id = 1;
+         INSERT INTO customer_entity_int (attribute_id, entity_id, value) VALUES (200, 1, 21), (202, 1, 1), (202, 2, 0);
+         INSERT INTO customer_entity_varchar (attribute_id, entity_id, value) VALUES (201, 1, '30,31');
+         INSERT INTO customer_entity_datetime (attribute_id, entity_id, value) VALUES (203, 1, '2024-03-01 00:00:00'), (207, 2, '2026-11-20 18:30:00');
+         INSERT INTO customer_entity_decimal (attribute_id, entity_id, value) VALUES (205, 1, 3);
+         INSERT INTO customer_entity_text (attribute_id, entity_id, value) VALUES (206, 1, 'called twice');
+         INSERT INTO customer_address_entity_int (attribute_id, entity_id, value) VALUES (300, 1, 4);
+         INSERT INTO catalog_product_entity_int (attribute_id, store_id, entity_id, value) VALUES (400, 0, 10, 40), (400, 1, 10, 41);
+         INSERT INTO catalog_product_entity_varchar (attribute_id, store_id, entity_id, value) VALUES (401, 0, 11, '');
+         INSERT INTO catalog_product_entity_text (attribute_id, store_id, entity_id, value) VALUES (402, 0, 10, 'Light');",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("store");
+    let report = import(&database.tcp_url(), &dir);
+    let (columns, customers) = table_rows(&dir, "customers");
+    assert_eq!(
+        columns[12..],
+        [
+            "loyalty_tier",
+            "interests",
+            "vip",
+            "joined_club",
+            "taxvat",
+            "last_seen"
+        ]
+    );
+    let custom: Vec<String> = customers.iter().map(|row| row[12..].join("|")).collect();
+    assert_eq!(
+        custom,
+        [
+            "21|[30, 31]|true|2024-03-01|DE123|",
+            "||false|||2026-11-20T18:30:00",
+            "|||||",
+            "|||||",
+            "|||||",
+        ]
+    );
+    let (columns, addresses) = table_rows(&dir, "addresses");
+    assert_eq!(columns.last().unwrap(), "delivery_floor");
+    assert_eq!(addresses[0].last().unwrap(), "4");
+    let (columns, products) = table_rows(&dir, "products");
+    assert_eq!(columns[6..], ["color", "material"]);
+    let custom: Vec<String> = products.iter().map(|row| row[6..].join("|")).collect();
+    assert_eq!(custom, ["40|", "|[]", "|"]);
+    let colliding = entry(
+        &report["not_carried"],
+        "eav_attribute",
+        "a column of the data model",
+    );
+    assert_eq!(colliding["keys"], json!(["store_credit"]));
+    assert_eq!(
+        entry(&report["counted_only"], "customer_entity_text", "not read")["count"],
+        1
+    );
+    assert_eq!(
+        entry(
+            &report["counted_only"],
+            "catalog_product_entity_int",
+            "of a store view"
+        )["count"],
+        1
+    );
+    assert_eq!(
+        entry(
+            &report["counted_only"],
+            "catalog_product_entity_text",
+            "not read"
+        )["count"],
+        1
+    );
+    let options: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("attribute-options.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        options,
+        json!({
+            "customer.loyalty_tier": {"20": "Silver", "21": "Gold"},
+            "customer.interests": {"30": "Running", "31": "Hiking"},
+            "product.color": {"40": "Red", "41": "Blue"},
+            "product.material": {},
+        })
+    );
+    // Custom columns load, with their types.
     crate::common::load(&dir);
 }
