@@ -153,6 +153,22 @@ pub async fn import(
     Ok(rows)
 }
 
+/// What each gender option id is read as (`male`, ...), for the segments' conditions.
+pub async fn gender_values(source: &mut Source<'_>) -> Result<BTreeMap<i64, String>, MagentoError> {
+    Ok(gender_labels(source)
+        .await?
+        .into_iter()
+        .map(|(option, label)| {
+            let value = match gender_of(&label) {
+                Gender::Known(name) => name.to_string(),
+                Gender::Unusual(name) => name,
+                Gender::Unlabelled(_) => unreachable!("a label was read"),
+            };
+            (option, value)
+        })
+        .collect())
+}
+
 /// The admin (store 0) labels of the customer attribute `gender`'s options, by option id.
 async fn gender_labels(source: &mut Source<'_>) -> Result<BTreeMap<i64, String>, MagentoError> {
     if !source.has("eav_attribute_option") || !source.has("eav_attribute_option_value") {

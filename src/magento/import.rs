@@ -3,6 +3,7 @@
 //! temporary sibling of the output directory that is renamed at the end: on failure the
 //! output directory is as it was.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use mysql_async::prelude::Queryable;
@@ -10,11 +11,12 @@ use mysql_async::{IsolationLevel, TxOpts, Value};
 
 use super::attributes::OptionLabels;
 use super::connect::{DatabaseUrl, connect};
-use super::copy::count_only;
+use super::copy::integer_of;
 use super::products::Referenced;
 use super::report::ImportReport;
 use super::source::Source;
-use super::{MagentoError, activity, addresses, carts, customers, orders, products};
+use super::translate::Vocabulary;
+use super::{MagentoError, activity, addresses, carts, customers, orders, products, segments};
 
 pub struct ImportOptions {
     pub from: DatabaseUrl,
@@ -24,12 +26,6 @@ pub struct ImportOptions {
     /// Replace a non-empty output directory.
     pub force: bool,
 }
-
-const NOT_READ_YET_REASON: &str = "not imported by this version of segmint: segments come next";
-
-/// Source tables this version does not read yet: the report counts their rows, so that
-/// nothing is dropped silently.
-const NOT_READ_YET: [&str; 1] = ["magento_customersegment_segment"];
 
 /// Imports the store of `options.from` into `options.out`; the report, also written there.
 pub fn import(options: &ImportOptions) -> Result<ImportReport, MagentoError> {
@@ -112,15 +108,44 @@ async fn read_store(options: &ImportOptions, dir: &Path) -> Result<ImportReport,
     for (table, rows) in written {
         report.tables.insert(table.into(), rows);
     }
-    for table in NOT_READ_YET {
-        count_only(&mut source, &mut report, table, "1", NOT_READ_YET_REASON).await?;
-    }
+    let segments = segments::stored(&mut source).await?;
+    let genders = customers::gender_values(&mut source).await?;
+    let attribute_sets = attribute_sets(&mut source).await?;
     source
         .tx
         .rollback()
         .await
         .map_err(|e| MagentoError::table("the import's transaction", e))?;
+    // The segments are checked against the dataset as segmint loads it.
+    let schema = segments::schema_of(dir)?;
+    let vocabulary = Vocabulary {
+        schema: &schema,
+        genders: &genders,
+        attribute_sets: &attribute_sets,
+    };
+    segments::write(&segments, &vocabulary, dir, &mut report)?;
     Ok(report)
+}
+
+/// Attribute set names by id (products' `attribute_set_id` conditions name sets by id).
+async fn attribute_sets(source: &mut Source<'_>) -> Result<BTreeMap<i64, String>, MagentoError> {
+    if !source.has("eav_attribute_set") {
+        return Ok(BTreeMap::new());
+    }
+    let sql = format!(
+        "SELECT attribute_set_id, attribute_set_name FROM {}",
+        source.name("eav_attribute_set")
+    );
+    let rows = source.rows("eav_attribute_set", &sql).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| match (integer_of(&row[0]), &row[1]) {
+            (Some(id), Value::Bytes(name)) => {
+                Some((id, String::from_utf8_lossy(name).into_owned()))
+            }
+            _ => None,
+        })
+        .collect())
 }
 
 /// `customer/account_share/scope` at the default scope: 1 (per website) when unset.

@@ -4,8 +4,8 @@
 //!
 //! Built so far: the connection ([`connect`]), the import's frame (a consistent read-only
 //! snapshot, a temporary directory renamed at the end, the report) and every table of the
-//! data model with its custom attributes. Segments are counted in the report as not
-//! imported yet; they and the write-back come next.
+//! data model with its custom attributes, and the stored segments translated. The
+//! write-back comes next.
 
 mod activity;
 mod addresses;
@@ -20,7 +20,9 @@ pub mod import;
 mod orders;
 mod products;
 pub mod report;
+pub mod segments;
 mod source;
+pub mod translate;
 
 pub use columns::decimal_units;
 pub use connect::DatabaseUrl;

@@ -2,5 +2,6 @@
 
 mod import;
 mod mariadb;
+mod segments;
 mod tables;
 mod url;
