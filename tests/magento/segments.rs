@@ -307,3 +307,261 @@ fn stored_segments_are_translated_into_segment_files_and_the_untranslatable_skip
         "{stdout}"
     );
 }
+
+/// A condition under a product list or sales condition, with the list's other keys.
+fn under(kind: &str, fields: Json, child: Json) -> Json {
+    let mut parent = node(kind, fields);
+    parent["aggregator"] = json!("all");
+    parent["conditions"] = json!([child]);
+    parent
+}
+
+#[test]
+fn each_operator_value_and_period_form_is_translated_as_its_label_says() {
+    let Some(database) = shop("import_segment_forms") else {
+        return;
+    };
+    database.sql(
+        "INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name) VALUES (4, 4, 'Default');",
+    );
+    let customer =
+        |attr: &str, op: &str, value: &str| attribute("Customer\\Attributes", attr, op, value);
+    let orders = json!({"attribute": "total", "operator": ">=", "value": "1"});
+    // (Magento condition, its translation, a warning it gets)
+    let cases: Vec<(Json, Json, Option<&str>)> = vec![
+        (
+            customer("email", "{}", "%@example.com"),
+            json!({"field": "customer.email", "op": "contains", "value": "%@example.com"}),
+            Some("LIKE wildcards"),
+        ),
+        (
+            customer("group_id", "!=", "1, 2"),
+            json!({"field": "customer.group_id", "op": "not_in", "value": [1, 2]}),
+            None,
+        ),
+        (
+            customer("firstname", "{}", "an,nn"),
+            json!({"all": [{"field": "customer.firstname", "op": "contains", "value": "an"}, {"field": "customer.firstname", "op": "contains", "value": "nn"}]}),
+            None,
+        ),
+        (
+            customer("group_id", "()", "0,3"),
+            json!({"field": "customer.group_id", "op": "in", "value": [0, 3]}),
+            None,
+        ),
+        (
+            customer("dob", "==", "1990-05-17"),
+            json!({"field": "customer.dob", "op": "eq", "value": "1990-05-17"}),
+            Some("next day"),
+        ),
+        (
+            customer("created_at", ">=", "2025-01-02 03:04:05"),
+            json!({"field": "customer.created_at", "op": "gte", "value": "2025-01-02T03:04:05Z"}),
+            None,
+        ),
+        (
+            customer("created_at", "==", "01/02/2025"),
+            json!({"field": "customer.created_at", "op": "eq", "value": "2025-01-02"}),
+            None,
+        ),
+        (
+            customer("default_billing", "==", "is_not_exists"),
+            json!({"not": {"has": "address", "where": {"field": "address.is_default_billing", "op": "eq", "value": true}}}),
+            None,
+        ),
+        (
+            attribute("Customer\\Storecredit", "", "<", "10.5"),
+            json!({"field": "customer.store_credit", "op": "lt", "value": 10.5}),
+            None,
+        ),
+        (
+            under(
+                "Customer\\Address",
+                json!({"value": "1"}),
+                node("Customer\\Address\\Region", json!({"value": "0"})),
+            ),
+            json!({"has": "address", "where": {"all": [{"field": "address.region", "op": "is_null"}]}}),
+            None,
+        ),
+        (
+            under(
+                "Order\\Address",
+                json!({"value": "1"}),
+                attribute("Order\\Address\\Type", "", "==", "shipping"),
+            ),
+            json!({"has": "order_address", "where": {"all": [{"field": "order_address.address_type", "op": "eq", "value": "shipping"}]}}),
+            None,
+        ),
+        (
+            attribute("Shoppingcart\\Itemsquantity", "", ">", "2"),
+            json!({"field": "cart.items_count", "op": "gt", "value": 2}),
+            None,
+        ),
+        (
+            under(
+                "Product\\Combine\\History",
+                json!({"value": "viewed_history", "operator": "=="}),
+                node("Uptodate", json!({"operator": "<", "value": "7"})),
+            ),
+            json!({"has": "product_view", "where": {"all": [{"field": "product_view.viewed_at", "op": "not_in_last_days", "value": 7}]}}),
+            None,
+        ),
+        (
+            under(
+                "Product\\Combine\\History",
+                json!({"value": "ordered_history", "operator": "=="}),
+                attribute("Product\\Attributes", "attribute_set_id", "==", "4"),
+            ),
+            json!({"has": "order_item", "where": {"all": [{"field": "product.attribute_set", "op": "in", "value": ["Default"]}]}}),
+            None,
+        ),
+        (
+            under(
+                "Product\\Combine\\ListCombine",
+                json!({"value": "shopping_cart", "operator": "=="}),
+                attribute("Product\\Attributes", "category_ids", "!=", "3"),
+            ),
+            json!({"has": "cart_item", "where": {"all": [{"field": "product.category_ids", "op": "has_none", "value": [3]}]}}),
+            Some("other category"),
+        ),
+        (
+            under(
+                "Sales\\Purchasedquantity",
+                json!({"attribute": "average", "operator": ">", "value": "2"}),
+                node("Uptodate", json!({"operator": ">", "value": "10"})),
+            ),
+            json!({"aggregate": "avg", "of": "order.total_qty_ordered", "op": "gt", "value": 2, "where": {"all": [{"field": "order.created_at", "op": "in_last_days", "value": 10}]}}),
+            Some("00:00:00"),
+        ),
+        (
+            under(
+                "Sales\\Salesamount",
+                orders.clone(),
+                node("Daterange", json!({"operator": "==", "value": "yesterday"})),
+            ),
+            json!({"aggregate": "sum", "of": "order.grand_total", "op": "gte", "value": 1}),
+            Some("not a date range"),
+        ),
+        (
+            under(
+                "Sales\\Salesamount",
+                orders.clone(),
+                node(
+                    "Daterange",
+                    json!({"operator": "!=", "value": "2026-01-01...2026-01-31"}),
+                ),
+            ),
+            json!({"aggregate": "sum", "of": "order.grand_total", "op": "gte", "value": 1, "where": {"all": [{"any": [
+             {"field": "order.created_at", "op": "lt", "value": "2026-01-01"}, {"field": "order.created_at", "op": "gt", "value": "2026-01-31"}]}]}}),
+            None,
+        ),
+        (
+            under(
+                "Sales\\Salesamount",
+                orders,
+                node("Uptodate", json!({"operator": ">=", "value": "0"})),
+            ),
+            json!({"aggregate": "sum", "of": "order.grand_total", "op": "gte", "value": 1}),
+            Some("0 days"),
+        ),
+    ];
+    // Untranslatable: Magento's "is undefined", a value that does not parse, a sales
+    // condition where a customer one must stand.
+    let refused: Vec<(Json, &str, &str)> = vec![
+        (
+            customer("group_id", "<=>", "1"),
+            "/conditions/0",
+            "operator \"<=>\"",
+        ),
+        (
+            customer("group_id", "==", "abc"),
+            "/conditions/0",
+            "does not parse",
+        ),
+        (
+            under(
+                "Customer\\Address",
+                json!({"value": "1"}),
+                attribute("Order\\Status", "", "==", "complete"),
+            ),
+            "/conditions/0/conditions/0",
+            "cannot stand here",
+        ),
+    ];
+    let mut sql = String::new();
+    for (i, (condition, _, _)) in cases.iter().enumerate() {
+        let conditions = root("all", "1", vec![condition.clone()]).to_string();
+        sql.push_str(&segment_sql(
+            100 + i as i64,
+            Some("case"),
+            1,
+            1,
+            Some(&conditions),
+            &[1],
+        ));
+    }
+    for (i, (condition, _, _)) in refused.iter().enumerate() {
+        let conditions = root("all", "1", vec![condition.clone()]).to_string();
+        sql.push_str(&segment_sql(
+            200 + i as i64,
+            Some("refused"),
+            1,
+            1,
+            Some(&conditions),
+            &[1],
+        ));
+    }
+    database.sql(&sql);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("store");
+    let report = import(&database.tcp_url(), &dir);
+    let entry = |id: i64| {
+        report["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["segment_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    for (i, (condition, expected, warning)) in cases.iter().enumerate() {
+        let id = 100 + i as i64;
+        let path = dir.join(format!("segments/{id}.json"));
+        let entry = entry(id);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("{condition} was not imported: {entry:#}"));
+        let file: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            file["conditions"],
+            json!({"all": [expected]}),
+            "{condition}"
+        );
+        let warnings: Vec<&str> = entry["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["reason"].as_str().unwrap())
+            .collect();
+        match warning {
+            Some(reason) => assert!(
+                warnings.len() == 1 && warnings[0].contains(reason),
+                "{condition}: {warnings:?}"
+            ),
+            None => assert!(warnings.is_empty(), "{condition}: {warnings:?}"),
+        }
+    }
+    for (i, (condition, path, reason)) in refused.iter().enumerate() {
+        let entry = entry(200 + i as i64);
+        assert_eq!(entry["result"], "skipped", "{condition}");
+        let problem = &entry["problems"][0];
+        assert_eq!(
+            (&problem["severity"], &problem["path"]),
+            (&json!("untranslatable"), &json!(path)),
+            "{condition}: {entry:#}"
+        );
+        assert!(
+            problem["reason"].as_str().unwrap().contains(reason),
+            "{condition}: {entry:#}"
+        );
+    }
+}
