@@ -13,6 +13,7 @@ use super::columns::{Column, Kind};
 use super::copy::{count_only, integer_of, key_of};
 use super::report::ImportReport;
 use super::source::Source;
+use crate::segment::schema::DerivedField;
 
 /// An entity type whose flagged attributes become columns.
 pub struct Entity {
@@ -136,7 +137,10 @@ pub async fn flagged(
             continue;
         }
         let identifier = code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if entity.columns.iter().any(|c| c.name == code) || !identifier {
+        // Derived customer fields (`customer.age`, ...) would hide a column of their name.
+        let derived = entity.prefix == "customer"
+            && DerivedField::ALL.iter().any(|field| field.name() == code);
+        if entity.columns.iter().any(|c| c.name == code) || derived || !identifier {
             colliding.push(key_of(&row[1]));
         } else if attribute.backend_type == "static"
             && !source.has_column(entity.table, code).await?
@@ -150,7 +154,7 @@ pub async fn flagged(
     report.not_carried(
         &label,
         &format!(
-            "{} attribute whose code is a column of the data model, or not a plain name",
+            "{} attribute whose code is a column or derived field of the data model, or not a plain name",
             entity.prefix
         ),
         colliding,
