@@ -181,6 +181,7 @@ fn magento(command: MagentoCommand) -> anyhow::Result<()> {
                 out: out.clone(),
                 table_prefix,
                 force,
+                progress: true,
             };
             let started = std::time::Instant::now();
             let report = segmint::magento::import(&options)?;

@@ -25,6 +25,8 @@ pub struct ImportOptions {
     pub table_prefix: String,
     /// Replace a non-empty output directory.
     pub force: bool,
+    /// Show the rows read on a terminal.
+    pub progress: bool,
 }
 
 /// Imports the store of `options.from` into `options.out`; the report, also written there.
@@ -75,7 +77,7 @@ async fn read_store(options: &ImportOptions, dir: &Path) -> Result<ImportReport,
         .with_consistent_snapshot(true)
         .with_readonly(true);
     let tx = conn.start_transaction(transaction).await.map_err(failed)?;
-    let mut source = Source::new(tx, &options.table_prefix, tables)?;
+    let mut source = Source::new(tx, &options.table_prefix, tables, options.progress)?;
     let mut report = ImportReport {
         server: server.unwrap_or_default(),
         edition: if source.has("magento_customersegment_segment") {
@@ -111,6 +113,7 @@ async fn read_store(options: &ImportOptions, dir: &Path) -> Result<ImportReport,
     let segments = segments::stored(&mut source).await?;
     let genders = customers::gender_values(&mut source).await?;
     let attribute_sets = attribute_sets(&mut source).await?;
+    source.finish_progress();
     source
         .tx
         .rollback()

@@ -22,6 +22,8 @@ pub struct Source<'a> {
     pub tx: Transaction<'a>,
     prefix: String,
     present: BTreeSet<String>,
+    /// Rows streamed from the table being read, on a terminal.
+    progress: indicatif::ProgressBar,
 }
 
 impl<'a> Source<'a> {
@@ -30,6 +32,7 @@ impl<'a> Source<'a> {
         tx: Transaction<'a>,
         prefix: &str,
         tables: Vec<String>,
+        progress: bool,
     ) -> Result<Source<'a>, MagentoError> {
         let present = tables
             .into_iter()
@@ -39,6 +42,11 @@ impl<'a> Source<'a> {
             tx,
             prefix: prefix.to_string(),
             present,
+            progress: crate::util::progress_bar(
+                progress,
+                0,
+                "{spinner} reading {msg}: {human_pos} rows ({per_sec})",
+            ),
         };
         for table in REQUIRED {
             if !source.has(table) {
@@ -70,6 +78,11 @@ impl<'a> Source<'a> {
         } else {
             otherwise.to_string()
         }
+    }
+
+    /// Takes the progress line off the terminal.
+    pub fn finish_progress(&self) {
+        self.progress.finish_and_clear();
     }
 
     /// Whether the database has `table` with `column`.
@@ -122,6 +135,9 @@ impl<'a> Source<'a> {
         mut each: impl FnMut(Vec<Value>) -> Result<(), String>,
     ) -> Result<(), MagentoError> {
         let label = self.label(table);
+        let progress = self.progress.clone();
+        progress.set_message(label.clone());
+        progress.set_position(0);
         let mut failure = None;
         let mut result = self
             .tx
@@ -130,6 +146,7 @@ impl<'a> Source<'a> {
             .map_err(|e| MagentoError::table(&label, e))?;
         result
             .for_each(|row| {
+                progress.inc(1);
                 if failure.is_none()
                     && let Err(why) = each(row.unwrap())
                 {
