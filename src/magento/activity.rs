@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::MagentoError;
 use super::columns::{Column, Kind, TableFile, column};
-use super::copy::{copy_rows, report_not_carried};
+use super::copy::{CUSTOMER_NOT_CARRIED, Plan, copy_table};
 use super::products::Referenced;
 use super::report::ImportReport;
 use super::source::Source;
@@ -24,11 +24,6 @@ const PRODUCT_VIEWS: [Column; 5] = [
     column("website_id", Kind::Integer),
     column("viewed_at", Kind::Timestamp),
 ];
-
-const CUSTOMER_NOT_CARRIED: (&str, &str) = (
-    "customer",
-    "its customer is not carried (no website, or no such customer)",
-);
 
 /// Writes both tables into `dir`; the rows written of each.
 pub async fn import(
@@ -49,38 +44,27 @@ async fn import_wishlists(
     products: &mut Referenced,
 ) -> Result<usize, MagentoError> {
     let mut file = TableFile::create(dir, "wishlist_items", &WISHLIST_ITEMS)?;
-    if !source.has("wishlist_item") || !source.has("wishlist") {
-        return file.finish();
+    if source.has("wishlist_item") && source.has("wishlist") {
+        let plan = Plan {
+            table: "wishlist_item",
+            key: "i.wishlist_item_id",
+            from: format!(
+                "FROM {} i LEFT JOIN {} w ON w.wishlist_id = i.wishlist_id \
+                 LEFT JOIN {} c ON c.entity_id = w.customer_id",
+                source.name("wishlist_item"),
+                source.name("wishlist"),
+                source.name("customer_entity"),
+            ),
+            carried: "c.website_id IS NOT NULL".into(),
+            values: "w.customer_id, i.product_id, i.added_at".into(),
+            order: "w.customer_id, i.wishlist_item_id",
+            reason: "IF(w.wishlist_id IS NULL, 'wishlist', 'customer')",
+            reasons: &[("wishlist", "no such wishlist"), CUSTOMER_NOT_CARRIED],
+            counted_elsewhere: None,
+        };
+        copy_table(source, &mut file, report, plan, Some((1, products))).await?;
     }
-    let from = format!(
-        "FROM {} i LEFT JOIN {} w ON w.wishlist_id = i.wishlist_id \
-         LEFT JOIN {} c ON c.entity_id = w.customer_id",
-        source.name("wishlist_item"),
-        source.name("wishlist"),
-        source.name("customer_entity"),
-    );
-    let carried = "c.website_id IS NOT NULL";
-    let sql = format!(
-        "SELECT w.customer_id, i.product_id, i.added_at {from} WHERE {carried} \
-         ORDER BY w.customer_id, i.wishlist_item_id"
-    );
-    copy_rows(
-        source,
-        &mut file,
-        "wishlist_item",
-        "customer_id",
-        &sql,
-        Some((1, products)),
-    )
-    .await?;
-    let rows = file.finish()?;
-    let rejected = format!(
-        "SELECT i.wishlist_item_id, IF(w.wishlist_id IS NULL, 'wishlist', 'customer') {from} \
-         WHERE NOT ({carried}) ORDER BY i.wishlist_item_id"
-    );
-    let reasons = [("wishlist", "no such wishlist"), CUSTOMER_NOT_CARRIED];
-    report_not_carried(source, report, "wishlist_item", &rejected, &reasons).await?;
-    Ok(rows)
+    file.finish()
 }
 
 async fn import_views(
@@ -90,53 +74,37 @@ async fn import_views(
     products: &mut Referenced,
 ) -> Result<usize, MagentoError> {
     let mut file = TableFile::create(dir, "product_views", &PRODUCT_VIEWS)?;
-    if !source.has("report_viewed_product_index") {
-        return file.finish();
+    if source.has("report_viewed_product_index") {
+        let subject = "(v.customer_id IS NOT NULL OR v.visitor_id IS NOT NULL)";
+        let plan = Plan {
+            table: "report_viewed_product_index",
+            key: "v.index_id",
+            from: format!(
+                "FROM {} v LEFT JOIN {} s ON s.store_id = v.store_id \
+                 LEFT JOIN {} c ON c.entity_id = v.customer_id",
+                source.name("report_viewed_product_index"),
+                source.name("store"),
+                source.name("customer_entity"),
+            ),
+            carried: format!(
+                "{subject} AND s.store_id IS NOT NULL \
+                 AND (v.customer_id IS NULL OR c.website_id IS NOT NULL)"
+            ),
+            // A customer's view is the customer's: the visitor id it was made as is dropped.
+            values: "v.customer_id, IF(v.customer_id IS NULL, v.visitor_id, NULL), v.product_id, \
+                     s.website_id, v.added_at"
+                .into(),
+            order: "v.index_id",
+            reason: "CASE WHEN v.customer_id IS NULL AND v.visitor_id IS NULL THEN 'subject' \
+                     WHEN s.store_id IS NULL THEN 'store' ELSE 'customer' END",
+            reasons: &[
+                ("subject", "neither customer_id nor visitor_id"),
+                ("store", "no store (store_id null or not a store)"),
+                CUSTOMER_NOT_CARRIED,
+            ],
+            counted_elsewhere: None,
+        };
+        copy_table(source, &mut file, report, plan, Some((2, products))).await?;
     }
-    let from = format!(
-        "FROM {} v LEFT JOIN {} s ON s.store_id = v.store_id \
-         LEFT JOIN {} c ON c.entity_id = v.customer_id",
-        source.name("report_viewed_product_index"),
-        source.name("store"),
-        source.name("customer_entity"),
-    );
-    let subject = "(v.customer_id IS NOT NULL OR v.visitor_id IS NOT NULL)";
-    let carried = format!(
-        "{subject} AND s.store_id IS NOT NULL \
-         AND (v.customer_id IS NULL OR c.website_id IS NOT NULL)"
-    );
-    // A customer's view is the customer's: the visitor id it was made under is dropped.
-    let sql = format!(
-        "SELECT v.customer_id, IF(v.customer_id IS NULL, v.visitor_id, NULL), v.product_id, \
-         s.website_id, v.added_at {from} WHERE {carried} ORDER BY v.index_id"
-    );
-    copy_rows(
-        source,
-        &mut file,
-        "report_viewed_product_index",
-        "customer_id",
-        &sql,
-        Some((2, products)),
-    )
-    .await?;
-    let rows = file.finish()?;
-    let rejected = format!(
-        "SELECT v.index_id, CASE WHEN NOT {subject} THEN 'subject' \
-         WHEN s.store_id IS NULL THEN 'store' ELSE 'customer' END {from} \
-         WHERE NOT ({carried}) ORDER BY v.index_id"
-    );
-    let reasons = [
-        ("subject", "neither customer_id nor visitor_id"),
-        ("store", "no store (store_id null or not a store)"),
-        CUSTOMER_NOT_CARRIED,
-    ];
-    report_not_carried(
-        source,
-        report,
-        "report_viewed_product_index",
-        &rejected,
-        &reasons,
-    )
-    .await?;
-    Ok(rows)
+    file.finish()
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::MagentoError;
 use super::attributes::{Entity, OptionLabels, custom};
 use super::columns::{Column, Kind, TableFile, column};
-use super::copy::{copy_rows, report_not_carried};
+use super::copy::{CUSTOMER_NOT_CARRIED, Plan, copy_table};
 use super::report::ImportReport;
 use super::source::Source;
 
@@ -63,42 +63,26 @@ pub async fn import(
     let custom = custom(source, report, &ENTITY, ("a", "entity_id"), &[], options).await?;
     let columns = [COLUMNS.as_slice(), &custom.columns].concat();
     let mut file = TableFile::create(dir, "addresses", &columns)?;
-    let from = format!(
-        "FROM {} a LEFT JOIN {} c ON c.entity_id = a.parent_id",
-        source.name("customer_address_entity"),
-        source.name("customer_entity")
-    );
-    let carried = "c.website_id IS NOT NULL";
-    let sql = format!(
-        "SELECT a.entity_id, a.parent_id, COALESCE(c.default_billing = a.entity_id, 0), \
-         COALESCE(c.default_shipping = a.entity_id, 0), a.firstname, a.lastname, a.company, \
-         a.street, a.city, a.region, a.postcode, a.telephone, a.country_id, a.region_id{} \
-         {from} WHERE {carried} ORDER BY a.entity_id",
-        custom.values
-    );
-    copy_rows(
-        source,
-        &mut file,
-        "customer_address_entity",
-        "entity_id",
-        &sql,
-        None,
-    )
-    .await?;
-    let rows = file.finish()?;
-    let rejected =
-        format!("SELECT a.entity_id, 'customer' {from} WHERE NOT ({carried}) ORDER BY a.entity_id");
-    let reasons = [(
-        "customer",
-        "its customer is not carried (no website, or no such customer)",
-    )];
-    report_not_carried(
-        source,
-        report,
-        "customer_address_entity",
-        &rejected,
-        &reasons,
-    )
-    .await?;
-    Ok(rows)
+    let plan = Plan {
+        table: "customer_address_entity",
+        key: "a.entity_id",
+        from: format!(
+            "FROM {} a LEFT JOIN {} c ON c.entity_id = a.parent_id",
+            source.name("customer_address_entity"),
+            source.name("customer_entity")
+        ),
+        carried: "c.website_id IS NOT NULL".into(),
+        values: format!(
+            "a.entity_id, a.parent_id, COALESCE(c.default_billing = a.entity_id, 0), \
+             COALESCE(c.default_shipping = a.entity_id, 0), a.firstname, a.lastname, a.company, \
+             a.street, a.city, a.region, a.postcode, a.telephone, a.country_id, a.region_id{}",
+            custom.values
+        ),
+        order: "a.entity_id",
+        reason: "'customer'",
+        reasons: &[CUSTOMER_NOT_CARRIED],
+        counted_elsewhere: None,
+    };
+    copy_table(source, &mut file, report, plan, None).await?;
+    file.finish()
 }

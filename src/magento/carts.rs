@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::MagentoError;
 use super::columns::{Column, Kind, TableFile, column};
-use super::copy::{copy_rows, count_only, report_not_carried};
+use super::copy::{CUSTOMER_NOT_CARRIED, Plan, copy_table, count_only};
 use super::products::Referenced;
 use super::report::ImportReport;
 use super::source::Source;
@@ -78,11 +78,6 @@ async fn import_carts(
     if !source.has("quote") {
         return file.finish();
     }
-    let from = format!(
-        "FROM {} q {}",
-        source.name("quote"),
-        store_and_customer(source)
-    );
     let address_sum = |column: &str| {
         source.with_table("quote_address", "NULL", |addresses| {
             format!("(SELECT SUM(a.{column}) FROM {addresses} a WHERE a.quote_id = q.entity_id)")
@@ -104,31 +99,37 @@ async fn import_carts(
             "NULL".to_string()
         });
     }
-    let sql = format!(
-        "SELECT q.entity_id, q.customer_id, \
-         IF(q.customer_id IS NULL, {GUEST_CART_VISITORS} + q.entity_id, NULL), s.website_id, 1, \
-         q.created_at, q.updated_at, q.items_count, q.items_qty, q.base_subtotal, \
-         q.base_grand_total, {tax}, {shipping}, {}, {} {from} WHERE {CART_CARRIED} \
-         ORDER BY q.entity_id",
-        commerce[0], commerce[1]
-    );
-    copy_rows(source, &mut file, "quote", "entity_id", &sql, None).await?;
-    let rows = file.finish()?;
-    let rejected = format!(
-        "SELECT q.entity_id, IF(s.store_id IS NULL, 'store', 'customer') {from} \
-         WHERE q.is_active <=> 1 AND NOT ({CART_CARRIED}) ORDER BY q.entity_id"
-    );
-    let reasons = [
-        ("store", "no store (store_id not a store)"),
-        (
-            "customer",
-            "its customer is not carried (no website, or no such customer)",
+    let plan = Plan {
+        table: "quote",
+        key: "q.entity_id",
+        from: format!(
+            "FROM {} q {}",
+            source.name("quote"),
+            store_and_customer(source)
         ),
-    ];
-    report_not_carried(source, report, "quote", &rejected, &reasons).await?;
+        carried: CART_CARRIED.into(),
+        values: format!(
+            "q.entity_id, q.customer_id, \
+             IF(q.customer_id IS NULL, {GUEST_CART_VISITORS} + q.entity_id, NULL), s.website_id, 1, \
+             q.created_at, q.updated_at, q.items_count, q.items_qty, q.base_subtotal, \
+             q.base_grand_total, {tax}, {shipping}, {}, {}",
+            commerce[0], commerce[1]
+        ),
+        order: "q.entity_id",
+        reason: "IF(s.store_id IS NULL, 'store', 'customer')",
+        reasons: &[
+            ("store", "no store (store_id not a store)"),
+            CUSTOMER_NOT_CARRIED,
+        ],
+        counted_elsewhere: Some(INACTIVE_QUOTE),
+    };
+    copy_table(source, &mut file, report, plan, None).await?;
     count_only(source, report, "quote", "NOT (t.is_active <=> 1)", INACTIVE).await?;
-    Ok(rows)
+    file.finish()
 }
+
+/// Whether the quote `q` exists and is inactive (its rows are only counted).
+const INACTIVE_QUOTE: &str = "q.entity_id IS NOT NULL AND NOT (q.is_active <=> 1)";
 
 async fn import_items(
     source: &mut Source<'_>,
@@ -140,43 +141,34 @@ async fn import_items(
     if !source.has("quote_item") || !source.has("quote") {
         return file.finish();
     }
-    let from = format!(
-        "FROM {} i LEFT JOIN {} q ON q.entity_id = i.quote_id {}",
-        source.name("quote_item"),
-        source.name("quote"),
-        store_and_customer(source)
-    );
-    let carried = format!("{CART_CARRIED} AND i.product_id IS NOT NULL");
-    let sql = format!(
-        "SELECT i.quote_id, i.product_id, i.qty, i.base_price, i.created_at, \
-         i.parent_item_id IS NOT NULL {from} WHERE {carried} ORDER BY i.quote_id, i.item_id"
-    );
-    copy_rows(
-        source,
-        &mut file,
-        "quote_item",
-        "quote_id",
-        &sql,
-        Some((1, products)),
-    )
-    .await?;
-    let rows = file.finish()?;
-    let inactive = "q.entity_id IS NOT NULL AND NOT (q.is_active <=> 1)";
-    let rejected = format!(
-        "SELECT i.item_id, CASE WHEN i.product_id IS NULL THEN 'product' \
-         WHEN q.entity_id IS NULL THEN 'cart' ELSE 'parent' END {from} \
-         WHERE NOT ({carried}) AND NOT ({inactive}) ORDER BY i.item_id"
-    );
-    let reasons = [
-        ("cart", "no such quote"),
-        ("parent", "its quote is not carried"),
-        ("product", "no product_id"),
-    ];
-    report_not_carried(source, report, "quote_item", &rejected, &reasons).await?;
+    let plan = Plan {
+        table: "quote_item",
+        key: "i.item_id",
+        from: format!(
+            "FROM {} i LEFT JOIN {} q ON q.entity_id = i.quote_id {}",
+            source.name("quote_item"),
+            source.name("quote"),
+            store_and_customer(source)
+        ),
+        carried: format!("{CART_CARRIED} AND i.product_id IS NOT NULL"),
+        values: "i.quote_id, i.product_id, i.qty, i.base_price, i.created_at, \
+                 i.parent_item_id IS NOT NULL"
+            .into(),
+        order: "i.quote_id, i.item_id",
+        reason: "CASE WHEN i.product_id IS NULL THEN 'product' \
+                 WHEN q.entity_id IS NULL THEN 'cart' ELSE 'parent' END",
+        reasons: &[
+            ("cart", "no such quote"),
+            ("parent", "its quote is not carried"),
+            ("product", "no product_id"),
+        ],
+        counted_elsewhere: Some(INACTIVE_QUOTE),
+    };
+    copy_table(source, &mut file, report, plan, Some((1, products))).await?;
     let of_inactive = format!(
         "EXISTS (SELECT 1 FROM {} q WHERE q.entity_id = t.quote_id AND NOT (q.is_active <=> 1))",
         source.name("quote")
     );
     count_only(source, report, "quote_item", &of_inactive, INACTIVE).await?;
-    Ok(rows)
+    file.finish()
 }

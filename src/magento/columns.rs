@@ -185,6 +185,11 @@ impl TableFile {
         })
     }
 
+    /// The name of the first column (rows are named by it in errors).
+    pub fn first_column(&self) -> &str {
+        &self.columns[0].name
+    }
+
     /// Appends a row: one value per column, in order. An error names the column and why
     /// (the import stops: what was pushed of the row does not matter).
     pub fn push(&mut self, values: &[Value]) -> Result<(), String> {

@@ -11,31 +11,72 @@ use super::products::Referenced;
 use super::report::{Counted, ImportReport};
 use super::source::Source;
 
-/// Pushes every row of `sql` (a query of `table`, a value per column of `file`) into
-/// `file`, noting the product id of column `product` when given. An error names the row by
-/// its first value, as `key`.
-pub async fn copy_rows(
+/// The reason (code `customer`) of a row whose customer is not carried.
+pub const CUSTOMER_NOT_CARRIED: (&str, &str) = (
+    "customer",
+    "its customer is not carried (no website, or no such customer)",
+);
+
+/// One Magento table read into a dataset table: which rows are carried, their values,
+/// and why each other row is not.
+pub struct Plan<'a> {
+    /// The Magento table (for errors and the report).
+    pub table: &'a str,
+    /// The SQL of a source row's key, as the report lists it (`i.item_id`).
+    pub key: &'a str,
+    /// `FROM ...` with the joins the other parts use.
+    pub from: String,
+    /// The condition of a carried row.
+    pub carried: String,
+    /// The SELECT list of a carried row, a value per column of the file, and its order.
+    pub values: String,
+    pub order: &'a str,
+    /// The SQL of a reason code for a row not carried, and what each code means.
+    pub reason: &'a str,
+    pub reasons: &'a [(&'a str, &'a str)],
+    /// Rows neither carried nor listed (the caller counts them).
+    pub counted_elsewhere: Option<&'a str>,
+}
+
+/// Streams the carried rows of `plan` into `file`, noting the product ids of column
+/// `products.0`, and reports the others as not carried.
+pub async fn copy_table(
     source: &mut Source<'_>,
     file: &mut TableFile,
-    table: &str,
-    key: &str,
-    sql: &str,
-    mut product: Option<(usize, &mut Referenced)>,
+    report: &mut ImportReport,
+    plan: Plan<'_>,
+    mut products: Option<(usize, &mut Referenced)>,
 ) -> Result<(), MagentoError> {
+    let Plan {
+        table,
+        key,
+        from,
+        carried,
+        values,
+        order,
+        reason,
+        reasons,
+        counted_elsewhere,
+    } = plan;
+    let sql = format!("SELECT {values} {from} WHERE {carried} ORDER BY {order}");
     source
-        .for_each_row(table, sql, |row| {
-            if let Some((column, referenced)) = &mut product {
+        .for_each_row(table, &sql, |row| {
+            if let Some((column, referenced)) = &mut products {
                 referenced.note(&row[*column]);
             }
             file.push(&row)
-                .map_err(|why| format!("row {key}={}: {why}", key_of(&row[0])))
+                .map_err(|why| format!("row {}={}: {why}", file.first_column(), key_of(&row[0])))
         })
-        .await
+        .await?;
+    let elsewhere = counted_elsewhere.map_or(String::new(), |rows| format!(" AND NOT ({rows})"));
+    let rejected =
+        format!("SELECT {key}, {reason} {from} WHERE NOT ({carried}){elsewhere} ORDER BY {key}");
+    report_not_carried(source, report, table, &rejected, reasons).await
 }
 
 /// Reports the rows of `table` that `sql` selects, as (Magento key, reason code), as not
 /// carried: each code's keys under its reason in `reasons` (a code not listed is a bug).
-pub async fn report_not_carried(
+async fn report_not_carried(
     source: &mut Source<'_>,
     report: &mut ImportReport,
     table: &str,

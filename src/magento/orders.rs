@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::MagentoError;
 use super::columns::{Column, Kind, TableFile, column};
-use super::copy::{copy_rows, report_not_carried};
+use super::copy::{CUSTOMER_NOT_CARRIED, Plan, copy_table};
 use super::products::Referenced;
 use super::report::ImportReport;
 use super::source::Source;
@@ -62,10 +62,7 @@ const ORDER_REASON: &str = "CASE WHEN o.entity_id IS NULL THEN 'order' \
 const ORDER_REASONS: [(&str, &str); 3] = [
     ("store", "no store (store_id null or not a store)"),
     ("status", "no status"),
-    (
-        "customer",
-        "its customer is not carried (no website, or no such customer)",
-    ),
+    CUSTOMER_NOT_CARRIED,
 ];
 
 /// The order `o` of the rows being read (by `on`), its store `s` and customer `c`.
@@ -109,27 +106,29 @@ async fn import_orders(
     report: &mut ImportReport,
 ) -> Result<usize, MagentoError> {
     let mut file = TableFile::create(dir, "orders", &ORDERS)?;
-    if !source.has("sales_order") {
-        return file.finish();
+    if source.has("sales_order") {
+        let plan = Plan {
+            table: "sales_order",
+            key: "o.entity_id",
+            from: format!(
+                "FROM {} o {}",
+                source.name("sales_order"),
+                store_and_customer(source)
+            ),
+            carried: ORDER_CARRIED.into(),
+            // Magento stores discounts negative; discount_amount is what was taken off.
+            values: "o.entity_id, o.customer_id, s.website_id, o.created_at, o.status, \
+                     o.base_grand_total, o.base_subtotal, o.base_tax_amount, \
+                     o.base_shipping_amount, -o.base_discount_amount, o.total_qty_ordered"
+                .into(),
+            order: "o.entity_id",
+            reason: ORDER_REASON,
+            reasons: &ORDER_REASONS,
+            counted_elsewhere: None,
+        };
+        copy_table(source, &mut file, report, plan, None).await?;
     }
-    let from = format!(
-        "FROM {} o {}",
-        source.name("sales_order"),
-        store_and_customer(source)
-    );
-    // Magento stores discounts negative; the dataset's discount_amount is what was taken off.
-    let sql = format!(
-        "SELECT o.entity_id, o.customer_id, s.website_id, o.created_at, o.status, \
-         o.base_grand_total, o.base_subtotal, o.base_tax_amount, o.base_shipping_amount, \
-         -o.base_discount_amount, o.total_qty_ordered {from} WHERE {ORDER_CARRIED} ORDER BY o.entity_id"
-    );
-    copy_rows(source, &mut file, "sales_order", "entity_id", &sql, None).await?;
-    let rows = file.finish()?;
-    let rejected = format!(
-        "SELECT o.entity_id, {ORDER_REASON} {from} WHERE NOT ({ORDER_CARRIED}) ORDER BY o.entity_id"
-    );
-    report_not_carried(source, report, "sales_order", &rejected, &ORDER_REASONS).await?;
-    Ok(rows)
+    file.finish()
 }
 
 /// An item or address of an order not carried, or of no order.
@@ -146,41 +145,32 @@ async fn import_items(
     products: &mut Referenced,
 ) -> Result<usize, MagentoError> {
     let mut file = TableFile::create(dir, "order_items", &ORDER_ITEMS)?;
-    if !source.has("sales_order_item") || !source.has("sales_order") {
-        return file.finish();
+    if source.has("sales_order_item") && source.has("sales_order") {
+        let plan = Plan {
+            table: "sales_order_item",
+            key: "i.item_id",
+            from: format!(
+                "FROM {} i {}",
+                source.name("sales_order_item"),
+                order_joins(source, "i.order_id")
+            ),
+            carried: format!("{ORDER_CARRIED} AND i.product_id IS NOT NULL"),
+            values: "i.order_id, i.product_id, i.qty_ordered, i.base_price, i.base_row_total, \
+                     i.parent_item_id IS NOT NULL"
+                .into(),
+            order: "i.order_id, i.item_id",
+            reason: "CASE WHEN i.product_id IS NULL THEN 'product' \
+                     WHEN o.entity_id IS NULL THEN 'order' ELSE 'parent' END",
+            reasons: &[
+                PARENT_REASONS[0],
+                PARENT_REASONS[1],
+                ("product", "no product_id"),
+            ],
+            counted_elsewhere: None,
+        };
+        copy_table(source, &mut file, report, plan, Some((1, products))).await?;
     }
-    let from = format!(
-        "FROM {} i {}",
-        source.name("sales_order_item"),
-        order_joins(source, "i.order_id")
-    );
-    let carried = format!("{ORDER_CARRIED} AND i.product_id IS NOT NULL");
-    let sql = format!(
-        "SELECT i.order_id, i.product_id, i.qty_ordered, i.base_price, i.base_row_total, \
-         i.parent_item_id IS NOT NULL {from} WHERE {carried} ORDER BY i.order_id, i.item_id"
-    );
-    copy_rows(
-        source,
-        &mut file,
-        "sales_order_item",
-        "order_id",
-        &sql,
-        Some((1, products)),
-    )
-    .await?;
-    let rows = file.finish()?;
-    let rejected = format!(
-        "SELECT i.item_id, CASE WHEN i.product_id IS NULL THEN 'product' \
-         WHEN o.entity_id IS NULL THEN 'order' ELSE 'parent' END {from} \
-         WHERE NOT ({carried}) ORDER BY i.item_id"
-    );
-    let reasons = [
-        PARENT_REASONS[0],
-        PARENT_REASONS[1],
-        ("product", "no product_id"),
-    ];
-    report_not_carried(source, report, "sales_order_item", &rejected, &reasons).await?;
-    Ok(rows)
+    file.finish()
 }
 
 /// The billing and shipping addresses of every carried order.
@@ -190,40 +180,31 @@ async fn import_addresses(
     report: &mut ImportReport,
 ) -> Result<usize, MagentoError> {
     let mut file = TableFile::create(dir, "order_addresses", &ORDER_ADDRESSES)?;
-    if !source.has("sales_order_address") || !source.has("sales_order") {
-        return file.finish();
+    if source.has("sales_order_address") && source.has("sales_order") {
+        let plan = Plan {
+            table: "sales_order_address",
+            key: "a.entity_id",
+            from: format!(
+                "FROM {} a {}",
+                source.name("sales_order_address"),
+                order_joins(source, "a.parent_id")
+            ),
+            carried: format!("{ORDER_CARRIED} AND a.address_type IS NOT NULL"),
+            values: "a.parent_id, a.address_type, a.firstname, a.lastname, a.company, \
+                     a.street, a.city, a.region, a.postcode, a.telephone, a.country_id, \
+                     a.region_id"
+                .into(),
+            order: "a.parent_id, a.entity_id",
+            reason: "CASE WHEN a.address_type IS NULL THEN 'type' \
+                     WHEN o.entity_id IS NULL THEN 'order' ELSE 'parent' END",
+            reasons: &[
+                PARENT_REASONS[0],
+                PARENT_REASONS[1],
+                ("type", "no address_type"),
+            ],
+            counted_elsewhere: None,
+        };
+        copy_table(source, &mut file, report, plan, None).await?;
     }
-    let from = format!(
-        "FROM {} a {}",
-        source.name("sales_order_address"),
-        order_joins(source, "a.parent_id")
-    );
-    let carried = format!("{ORDER_CARRIED} AND a.address_type IS NOT NULL");
-    let sql = format!(
-        "SELECT a.parent_id, a.address_type, a.firstname, a.lastname, a.company, a.street, \
-         a.city, a.region, a.postcode, a.telephone, a.country_id, a.region_id {from} \
-         WHERE {carried} ORDER BY a.parent_id, a.entity_id"
-    );
-    copy_rows(
-        source,
-        &mut file,
-        "sales_order_address",
-        "parent_id",
-        &sql,
-        None,
-    )
-    .await?;
-    let rows = file.finish()?;
-    let rejected = format!(
-        "SELECT a.entity_id, CASE WHEN a.address_type IS NULL THEN 'type' \
-         WHEN o.entity_id IS NULL THEN 'order' ELSE 'parent' END {from} \
-         WHERE NOT ({carried}) ORDER BY a.entity_id"
-    );
-    let reasons = [
-        PARENT_REASONS[0],
-        PARENT_REASONS[1],
-        ("type", "no address_type"),
-    ];
-    report_not_carried(source, report, "sales_order_address", &rejected, &reasons).await?;
-    Ok(rows)
+    file.finish()
 }
