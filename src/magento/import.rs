@@ -114,6 +114,7 @@ async fn read_store(options: &ImportOptions, dir: &Path) -> Result<ImportReport,
     let genders = customers::gender_values(&mut source).await?;
     let attribute_sets = attribute_sets(&mut source).await?;
     source.finish_progress();
+    report.missing_tables = source.missing();
     source
         .tx
         .rollback()

@@ -18,6 +18,8 @@ pub struct ImportReport {
     /// `customer/account_share/scope`: 1 per website (Magento's default), 0 global.
     pub account_share_scope: i64,
     pub imported_at: String,
+    /// Tables the import reads that the database lacks: each read as empty.
+    pub missing_tables: Vec<String>,
     /// Rows written per dataset table.
     pub tables: BTreeMap<String, usize>,
     pub not_carried: Vec<Entry>,

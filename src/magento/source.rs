@@ -1,6 +1,7 @@
 //! The Magento database being read: its tables (under a prefix) and queries over them in
 //! the import's one read-only transaction.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use mysql_async::prelude::Queryable;
@@ -22,6 +23,8 @@ pub struct Source<'a> {
     pub tx: Transaction<'a>,
     prefix: String,
     present: BTreeSet<String>,
+    /// Tables the import looked for and the database lacks (read as empty).
+    missing: RefCell<BTreeSet<String>>,
     /// Rows streamed from the table being read, on a terminal.
     progress: indicatif::ProgressBar,
 }
@@ -42,6 +45,7 @@ impl<'a> Source<'a> {
             tx,
             prefix: prefix.to_string(),
             present,
+            missing: RefCell::default(),
             progress: crate::util::progress_bar(
                 progress,
                 0,
@@ -56,8 +60,18 @@ impl<'a> Source<'a> {
         Ok(source)
     }
 
+    /// Whether the database has `table`; a table it lacks is noted as missing.
     pub fn has(&self, table: &str) -> bool {
-        self.present.contains(table)
+        let present = self.present.contains(table);
+        if !present {
+            self.missing.borrow_mut().insert(self.label(table));
+        }
+        present
+    }
+
+    /// The tables looked for that the database lacks, with the prefix.
+    pub fn missing(&self) -> Vec<String> {
+        self.missing.borrow().iter().cloned().collect()
     }
 
     /// `table` as SQL names it: with the prefix, quoted.

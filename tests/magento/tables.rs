@@ -59,7 +59,8 @@ fn addresses_carry_which_is_the_customer_s_default_billing_and_shipping_address(
            (2, 1, 'Austin', 'US', 'Ann', 'Lee', '1 Main St', '555', 'ACME', 'Texas', 57, '73301'),
            (3, 5, 'Paris', 'FR', 'Gil', 'Obal', '2 Rue', '01', NULL, NULL, NULL, NULL),
            (4, 404, 'Rome', 'IT', 'No', 'One', '3 Via', '06', NULL, NULL, NULL, NULL);
-         UPDATE customer_entity SET default_billing = 1, default_shipping = 2 WHERE entity_id = 1;",
+         UPDATE customer_entity SET default_billing = 1, default_shipping = 2 WHERE entity_id = 1;
+         DROP TABLE wishlist_item, customer_log;",
     );
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("store");
@@ -91,6 +92,19 @@ fn addresses_carry_which_is_the_customer_s_default_billing_and_shipping_address(
         ]
     );
     assert_eq!(report["tables"]["addresses"], 2);
+    // A missing table other than the five required is read as empty, and noted (the
+    // tests' schema has no address EAV tables but int and varchar).
+    assert_eq!(
+        report["missing_tables"],
+        json!([
+            "customer_address_entity_datetime",
+            "customer_address_entity_decimal",
+            "customer_address_entity_text",
+            "customer_log",
+            "wishlist_item"
+        ])
+    );
+    assert_eq!(report["tables"]["wishlist_items"], 0);
     // Of the customer of no website, and of no customer.
     assert_not_carried(
         &report,
