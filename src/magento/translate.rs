@@ -75,7 +75,12 @@ fn type_of(node: &Json) -> Option<&str> {
 
 /// A node's key as text (Magento stores numbers as strings or numbers).
 fn text(node: &Json, key: &str) -> Option<String> {
-    match node.get(key)? {
+    scalar_text(node.get(key)?)
+}
+
+/// A scalar as text: strings as they are, numbers written out, booleans as `1`/`0`.
+fn scalar_text(value: &Json) -> Option<String> {
+    match value {
         Json::String(s) => Some(s.clone()),
         Json::Number(n) => Some(n.to_string()),
         Json::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
@@ -676,10 +681,7 @@ impl Translator<'_> {
 /// The node's value as a list: a JSON list, or text split at commas (trimmed).
 fn list(node: &Json) -> Vec<String> {
     match node.get("value") {
-        Some(Json::Array(items)) => items
-            .iter()
-            .filter_map(|v| text(&json!({"v": v}), "v"))
-            .collect(),
+        Some(Json::Array(items)) => items.iter().filter_map(scalar_text).collect(),
         _ => text(node, "value")
             .unwrap_or_default()
             .split(',')
