@@ -147,8 +147,8 @@ enum Command {
 #[derive(Subcommand)]
 enum MagentoCommand {
     /// Read the store's tables in one consistent snapshot into a dataset directory, with
-    /// import-report.json accounting for every row not carried. This version reads
-    /// customers and orders; the report counts the other tables as not imported yet.
+    /// its segments as segment files and import-report.json accounting for every row and
+    /// condition not carried.
     Import {
         /// mysql://USER:PASS@HOST[:PORT]/DB or mysql://USER:PASS@localhost/DB?socket=PATH;
         /// without a password in it, SEGMINT_MYSQL_PASSWORD is the password.
@@ -164,6 +164,30 @@ enum MagentoCommand {
         /// Replace a directory that is not empty.
         #[arg(long)]
         force: bool,
+    },
+    /// Evaluate the imported segments and make magento_customersegment_customer hold
+    /// their members: one transaction per segment, added_date kept for those who stay.
+    /// Skips inactive segments and those changed in Magento since the import.
+    WriteBack {
+        /// mysql://USER:PASS@HOST[:PORT]/DB or mysql://USER:PASS@localhost/DB?socket=PATH;
+        /// without a password in it, SEGMINT_MYSQL_PASSWORD is the password.
+        #[arg(long)]
+        to: String,
+        /// The directory `segmint magento import` wrote.
+        #[arg(long)]
+        data: PathBuf,
+        /// The segment files to write back (default: DATA/segments), named <segment_id>.json.
+        #[arg(long)]
+        segments: Option<PathBuf>,
+        /// Evaluate at this instant (RFC 3339; default now).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Magento's db-prefix.
+        #[arg(long, default_value = "")]
+        table_prefix: String,
+        /// Print what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -191,6 +215,30 @@ fn magento(command: MagentoCommand) -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64(),
                 out.display()
             );
+            Ok(())
+        }
+        MagentoCommand::WriteBack {
+            to,
+            data,
+            segments,
+            as_of,
+            table_prefix,
+            dry_run,
+        } => {
+            let password = std::env::var(segmint::magento::connect::PASSWORD_VARIABLE).ok();
+            let options = segmint::magento::WriteBackOptions {
+                to: segmint::magento::DatabaseUrl::parse(&to, password)?,
+                data,
+                segments,
+                table_prefix,
+                as_of: as_of
+                    .map(|t| parse_instant(&t).map_err(|e| anyhow::anyhow!("--as-of: {e}")))
+                    .transpose()?,
+                dry_run,
+                progress: true,
+            };
+            let results = segmint::magento::write_back(&options, |result| println!("{result}"))?;
+            println!("{}", segmint::magento::write_back::total(&results, dry_run));
             Ok(())
         }
     }

@@ -15,6 +15,8 @@ pub enum MagentoError {
     Table { table: String, reason: String },
     #[error("{path}: {reason}")]
     Output { path: String, reason: String },
+    #[error("segment {segment_id}: {reason}; rolled back: its rows in Magento are as they were")]
+    Segment { segment_id: i64, reason: String },
 }
 
 impl MagentoError {

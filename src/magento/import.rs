@@ -31,16 +31,7 @@ pub struct ImportOptions {
 
 /// Imports the store of `options.from` into `options.out`; the report, also written there.
 pub fn import(options: &ImportOptions) -> Result<ImportReport, MagentoError> {
-    if !options
-        .table_prefix
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        return Err(MagentoError::Url(format!(
-            "--table-prefix {:?}: only letters, digits and _",
-            options.table_prefix
-        )));
-    }
+    check_prefix(&options.table_prefix)?;
     let output = Output::prepare(&options.out, options.force)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -53,6 +44,20 @@ pub fn import(options: &ImportOptions) -> Result<ImportReport, MagentoError> {
             output.discard();
             Err(e)
         }
+    }
+}
+
+/// Refuses a `--table-prefix` that could not be part of a table name (it goes into SQL).
+pub(crate) fn check_prefix(prefix: &str) -> Result<(), MagentoError> {
+    if prefix
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(MagentoError::Url(format!(
+            "--table-prefix {prefix:?}: only letters, digits and _"
+        )))
     }
 }
 

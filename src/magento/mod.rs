@@ -2,10 +2,10 @@
 //! MySQL or MariaDB tables imported as a dataset, with an `import-report.json` accounting
 //! for every source row not carried.
 //!
-//! Built so far: the connection ([`connect`]), the import's frame (a consistent read-only
-//! snapshot, a temporary directory renamed at the end, the report) and every table of the
-//! data model with its custom attributes, and the stored segments translated. The
-//! write-back comes next.
+//! [`import`] reads the store in one consistent read-only snapshot: every table of the data
+//! model with its custom attributes, and the stored segments translated. [`write_back`]
+//! evaluates those segments and rewrites their memberships in Magento, a transaction per
+//! segment.
 
 mod activity;
 mod addresses;
@@ -23,9 +23,11 @@ pub mod report;
 pub mod segments;
 mod source;
 pub mod translate;
+pub mod write_back;
 
 pub use columns::decimal_units;
 pub use connect::DatabaseUrl;
 pub use error::MagentoError;
 pub use import::{ImportOptions, import};
 pub use report::ImportReport;
+pub use write_back::{WriteBackOptions, write_back};

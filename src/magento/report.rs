@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Keys listed at most per entry (the count is always whole).
 pub const KEYS_LISTED: usize = 100_000;
@@ -46,7 +46,7 @@ pub struct Counted {
     pub count: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SegmentEntry {
     pub segment_id: i64,
     pub name: String,
@@ -55,7 +55,7 @@ pub struct SegmentEntry {
     pub problems: Vec<Problem>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Problem {
     pub severity: String,
     pub path: String,

@@ -30,6 +30,23 @@ pub struct StoredSegment {
 }
 
 impl StoredSegment {
+    /// A row of [`SEGMENT_COLUMNS`] with the segment's websites.
+    fn from_row(row: &[Value], websites: Vec<i64>) -> Option<StoredSegment> {
+        let text = |value: &Value| match value {
+            Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        };
+        Some(StoredSegment {
+            segment_id: integer_of(&row[0])?,
+            name: text(&row[1]),
+            description: text(&row[2]),
+            is_active: integer_of(&row[3]).unwrap_or(0),
+            apply_to: integer_of(&row[4]).unwrap_or(0),
+            conditions_serialized: text(&row[5]),
+            websites,
+        })
+    }
+
     /// The fingerprint of everything the translation read: a change in Magento after the
     /// import changes it.
     pub fn sha256(&self) -> String {
@@ -46,6 +63,10 @@ impl StoredSegment {
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
+
+/// The columns [`StoredSegment::from_row`] reads, in its order.
+const SEGMENT_COLUMNS: &str =
+    "segment_id, name, description, is_active, apply_to, conditions_serialized";
 
 /// Every stored segment, ascending by id.
 pub async fn stored(source: &mut Source<'_>) -> Result<Vec<StoredSegment>, MagentoError> {
@@ -66,31 +87,51 @@ pub async fn stored(source: &mut Source<'_>) -> Result<Vec<StoredSegment>, Magen
         }
     }
     let sql = format!(
-        "SELECT segment_id, name, description, is_active, apply_to, conditions_serialized \
-         FROM {} ORDER BY segment_id",
+        "SELECT {SEGMENT_COLUMNS} FROM {} ORDER BY segment_id",
         source.name(table)
     );
-    let text = |value: &Value| match value {
-        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        _ => None,
-    };
     Ok(source
         .rows(table, &sql)
         .await?
         .iter()
         .filter_map(|row| {
             let segment_id = integer_of(&row[0])?;
-            Some(StoredSegment {
-                segment_id,
-                name: text(&row[1]),
-                description: text(&row[2]),
-                is_active: integer_of(&row[3]).unwrap_or(0),
-                apply_to: integer_of(&row[4]).unwrap_or(0),
-                conditions_serialized: text(&row[5]),
-                websites: websites.remove(&segment_id).unwrap_or_default(),
-            })
+            StoredSegment::from_row(row, websites.remove(&segment_id).unwrap_or_default())
         })
         .collect())
+}
+
+/// Segment `segment_id` as Magento stores it now, its row locked `FOR UPDATE` when `lock`
+/// (so that nobody changes it while its memberships are written); `None` when deleted.
+pub async fn stored_one(
+    source: &mut Source<'_>,
+    segment_id: i64,
+    lock: bool,
+) -> Result<Option<StoredSegment>, MagentoError> {
+    let table = "magento_customersegment_segment";
+    if !source.has(table) {
+        return Ok(None);
+    }
+    let locking = if lock { " FOR UPDATE" } else { "" };
+    let sql = format!(
+        "SELECT {SEGMENT_COLUMNS} FROM {} WHERE segment_id = {segment_id}{locking}",
+        source.name(table)
+    );
+    let rows = source.rows(table, &sql).await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let mut websites = Vec::new();
+    if source.has("magento_customersegment_website") {
+        let sql = format!(
+            "SELECT website_id FROM {} WHERE segment_id = {segment_id} ORDER BY website_id{locking}",
+            source.name("magento_customersegment_website")
+        );
+        for website in source.rows("magento_customersegment_website", &sql).await? {
+            websites.extend(integer_of(&website[0]));
+        }
+    }
+    Ok(StoredSegment::from_row(row, websites))
 }
 
 /// Translates `segments` and writes those that translate into `dir/segments/`.

@@ -77,6 +77,11 @@ impl Database {
         self.server.run(Some(&self.name), statements);
     }
 
+    /// The rows of a query (as root), each line tab-separated.
+    pub fn query(&self, sql: &str) -> Vec<String> {
+        self.server.output(Some(&self.name), sql)
+    }
+
     /// `mysql://` URL over TCP, as the test user.
     pub fn tcp_url(&self) -> String {
         format!(

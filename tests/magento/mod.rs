@@ -5,3 +5,4 @@ mod mariadb;
 mod segments;
 mod tables;
 mod url;
+mod write_back;

@@ -9,7 +9,7 @@ use super::mariadb::segmint;
 
 /// A condition node as Magento stores it (types without their common prefix, which
 /// Magento accepts too).
-fn node(kind: &str, fields: Json) -> Json {
+pub fn node(kind: &str, fields: Json) -> Json {
     let mut node = json!({"type": kind});
     node.as_object_mut()
         .unwrap()
@@ -17,7 +17,7 @@ fn node(kind: &str, fields: Json) -> Json {
     node
 }
 
-fn root(aggregator: &str, value: &str, conditions: Vec<Json>) -> Json {
+pub fn root(aggregator: &str, value: &str, conditions: Vec<Json>) -> Json {
     node(
         "Combine\\Root",
         json!({"aggregator": aggregator, "value": value, "conditions": conditions}),
@@ -30,7 +30,7 @@ fn literal(text: &str) -> String {
 }
 
 /// Inserts a segment: id, name, active, apply_to, conditions_serialized, websites.
-fn segment_sql(
+pub fn segment_sql(
     id: i64,
     name: Option<&str>,
     active: i64,
@@ -52,7 +52,7 @@ fn segment_sql(
     sql
 }
 
-fn attribute(kind: &str, attribute: &str, operator: &str, value: &str) -> Json {
+pub fn attribute(kind: &str, attribute: &str, operator: &str, value: &str) -> Json {
     node(
         kind,
         json!({"attribute": attribute, "operator": operator, "value": value}),
