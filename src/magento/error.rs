@@ -17,6 +17,10 @@ pub enum MagentoError {
     Output { path: String, reason: String },
     #[error("segment {segment_id}: {reason}; rolled back: its rows in Magento are as they were")]
     Segment { segment_id: i64, reason: String },
+    #[error(
+        "segment {segment_id}: the commit was sent but its answer lost ({reason}): run write-back again to be sure of its rows"
+    )]
+    CommitUnknown { segment_id: i64, reason: String },
 }
 
 impl MagentoError {

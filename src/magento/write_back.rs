@@ -127,7 +127,7 @@ pub fn write_back(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| MagentoError::output(&options.data, e))?;
+        .map_err(|e| MagentoError::table("the async runtime", e))?;
     runtime.block_on(async {
         let mut conn = connect(&options.to).await?;
         let failed = |e: mysql_async::Error| MagentoError::Connect {
@@ -150,9 +150,12 @@ pub fn write_back(
         for segment in &evaluated {
             let outcome = write_segment(&mut conn, &tables, options, segment, &now)
                 .await
-                .map_err(|e| MagentoError::Segment {
-                    segment_id: segment.segment_id,
-                    reason: e.to_string(),
+                .map_err(|e| match e {
+                    unknown @ MagentoError::CommitUnknown { .. } => unknown,
+                    e => MagentoError::Segment {
+                        segment_id: segment.segment_id,
+                        reason: e.to_string(),
+                    },
                 })?;
             let result = SegmentResult {
                 segment_id: segment.segment_id,
@@ -291,23 +294,37 @@ async fn write_segment(
     let writing = !options.dry_run;
     let outcome = match segments::stored_one(&mut source, segment.segment_id, writing).await? {
         None => Outcome::Skipped("deleted in Magento since the import"),
+        Some(stored) if stored.is_active != 1 => Outcome::Skipped("inactive"),
         Some(stored) if stored.sha256() != segment.definition_sha256 => {
             Outcome::Skipped("changed in Magento since the import: import again")
         }
-        Some(stored) if stored.is_active != 1 => Outcome::Skipped("inactive"),
         Some(_) => Outcome::Written(rewrite(&mut source, segment, now, writing).await?),
     };
-    let done = if writing && matches!(outcome, Outcome::Written(_)) {
-        source.tx.commit().await
+    if writing && matches!(outcome, Outcome::Written(_)) {
+        // Whether a commit the connection lost on the way happened, only the server knows.
+        source
+            .tx
+            .commit()
+            .await
+            .map_err(|e| MagentoError::CommitUnknown {
+                segment_id: segment.segment_id,
+                reason: e.to_string(),
+            })?;
     } else {
-        source.tx.rollback().await
-    };
-    done.map_err(|e| MagentoError::table("the transaction", e))?;
+        source
+            .tx
+            .rollback()
+            .await
+            .map_err(|e| MagentoError::table("the transaction", e))?;
+    }
     Ok(outcome)
 }
 
-/// Makes the segment's rows its members: leavers deleted, entrants inserted, the rest
-/// marked updated now (`added_date` kept). Only counts when not `writing`.
+/// Makes the segment's rows its members, customer by customer: the rows of those who left
+/// deleted, those who entered inserted on their website, the rows of those who stay (on
+/// whichever website Magento wrote them) marked updated now with `added_date` kept. A
+/// member `customer_entity` no longer has is missing: not written, its rows deleted. Only
+/// counts when not `writing`.
 async fn rewrite(
     source: &mut Source<'_>,
     segment: &Evaluated,
@@ -317,54 +334,45 @@ async fn rewrite(
     let id = segment.segment_id;
     let table = source.name(MEMBERS_TABLE);
     let locking = if writing { " FOR UPDATE" } else { "" };
-    let mut current: HashSet<(i64, i64)> = HashSet::new();
-    let sql =
-        format!("SELECT customer_id, website_id FROM {table} WHERE segment_id = {id}{locking}");
+    let mut current: HashSet<i64> = HashSet::new();
+    let sql = format!("SELECT customer_id FROM {table} WHERE segment_id = {id}{locking}");
     source
         .for_each_row(MEMBERS_TABLE, &sql, |row| {
-            if let (Some(customer), Some(website)) = (integer_of(&row[0]), integer_of(&row[1])) {
-                current.insert((customer, website));
-            }
+            current.extend(integer_of(&row[0]));
             Ok(())
         })
         .await?;
-    let desired: HashSet<(i64, i64)> = segment.members.iter().copied().collect();
-    let mut entrants: Vec<(i64, i64)> = segment
+    let customers: Vec<i64> = segment.members.iter().map(|&(c, _)| c).collect();
+    let existing = existing_customers(source, &customers, writing).await?;
+    let members: Vec<(i64, i64)> = segment
         .members
         .iter()
-        .filter(|member| !current.contains(member))
+        .filter(|(customer, _)| existing.contains(customer))
         .copied()
         .collect();
-    let mut leavers: Vec<(i64, i64)> = current.difference(&desired).copied().collect();
+    let staying: HashSet<i64> = members.iter().map(|&(c, _)| c).collect();
+    let entrants: Vec<(i64, i64)> = members
+        .iter()
+        .filter(|(customer, _)| !current.contains(customer))
+        .copied()
+        .collect();
+    let mut leavers: Vec<i64> = current.difference(&staying).copied().collect();
     leavers.sort_unstable();
-    let customers: Vec<i64> = entrants.iter().map(|&(customer, _)| customer).collect();
-    let existing = existing_customers(source, &customers, writing).await?;
-    let found = entrants.len();
-    entrants.retain(|(customer, _)| existing.contains(customer));
     let counts = Counts {
-        members: current.len() - leavers.len() + entrants.len(),
+        members: members.len(),
         entered: entrants.len(),
         left: leavers.len(),
-        missing: found - entrants.len(),
+        missing: segment.members.len() - members.len(),
     };
     if !writing {
         return Ok(counts);
     }
-    let mut leavers_by_website: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-    for (customer, website) in leavers {
-        leavers_by_website
-            .entry(website)
-            .or_default()
-            .push(customer);
-    }
-    for (website, customers) in leavers_by_website {
-        for chunk in customers.chunks(CHUNK) {
-            let sql = format!(
-                "DELETE FROM {table} WHERE segment_id = {id} AND website_id = {website} AND customer_id IN ({})",
-                id_list(chunk)
-            );
-            execute(source, &sql).await?;
-        }
+    for chunk in leavers.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM {table} WHERE segment_id = {id} AND customer_id IN ({})",
+            id_list(chunk)
+        );
+        execute(source, &sql).await?;
     }
     for chunk in entrants.chunks(CHUNK) {
         let rows: Vec<String> = chunk

@@ -17,6 +17,7 @@ SET time_zone = '+00:00';
 INSERT INTO magento_customersegment_customer (segment_id, customer_id, website_id, added_date, updated_date) VALUES
   (1, 1, 1, '2020-01-01 00:00:00', '2020-01-02 00:00:00'),
   (1, 3, 1, '2020-01-01 00:00:00', '2020-01-02 00:00:00'),
+  (1, 6, 1, '2020-01-01 00:00:00', '2020-01-02 00:00:00'),
   (2, 2, 2, '2020-01-01 00:00:00', '2020-01-02 00:00:00'),
   (3, 1, 1, '2020-01-01 00:00:00', '2020-01-02 00:00:00'),
   (4, 2, 2, '2020-01-01 00:00:00', '2020-01-02 00:00:00');
@@ -131,7 +132,7 @@ fn memberships_are_rewritten_keeping_added_dates_and_skipping_what_magento_chang
     );
     let before = memberships(&database, "2100-01-01");
     let lines = [
-        "segment 1: 2 members, entered 1, left 1, missing 1",
+        "segment 1: 2 members, entered 1, left 2, missing 1",
         "segment 2: skipped, changed in Magento since the import: import again",
         "segment 3: skipped, inactive",
         "segment 5: 1 members, entered 1, left 0, missing 0",
@@ -141,7 +142,7 @@ fn memberships_are_rewritten_keeping_added_dates_and_skipping_what_magento_chang
     assert!(ok, "{stderr}");
     let mut expected = lines.join("\n");
     expected.push_str(
-        "\ntotal: 2 segments compared (dry run: nothing written), 2 skipped; 3 members, entered 2, left 1, missing 1\n",
+        "\ntotal: 2 segments compared (dry run: nothing written), 2 skipped; 3 members, entered 2, left 2, missing 1\n",
     );
     assert_eq!(stdout, expected);
     assert_eq!(
@@ -155,7 +156,7 @@ fn memberships_are_rewritten_keeping_added_dates_and_skipping_what_magento_chang
     assert!(ok, "{stderr}");
     let mut expected = lines.join("\n");
     expected.push_str(
-        "\ntotal: 2 segments written, 2 skipped; 3 members, entered 2, left 1, missing 1\n",
+        "\ntotal: 2 segments written, 2 skipped; 3 members, entered 2, left 2, missing 1\n",
     );
     assert_eq!(stdout, expected);
     let old = "2020-01-01 00:00:00";
@@ -165,7 +166,7 @@ fn memberships_are_rewritten_keeping_added_dates_and_skipping_what_magento_chang
         written,
         [
             // Customer 1 stays: added when Magento added them, updated now; 3 left; 4
-            // entered; 6 is gone from customer_entity.
+            // entered; 6 is gone from customer_entity, so its row went too.
             format!("1\t1\t1\t{old}\tnow"),
             "1\t4\t1\tnow\tnow".to_string(),
             // Changed in Magento, inactive, not imported: untouched.
@@ -177,14 +178,32 @@ fn memberships_are_rewritten_keeping_added_dates_and_skipping_what_magento_chang
         ]
     );
 
-    // Written again with nothing changed: nobody enters or leaves, added dates stay.
+    // Written again a second later with nothing changed: nobody enters or leaves, the
+    // added dates stay, the updated dates move.
+    let first = memberships(&database, "2100-01-01");
+    std::thread::sleep(Duration::from_millis(1100));
+    let since = utc_now();
     let (ok, stdout, stderr) = write_back(&database, &dir, &[]);
     assert!(ok, "{stderr}");
-    assert!(
-        stdout.starts_with("segment 1: 2 members, entered 0, left 0, missing 1\n"),
-        "{stdout}"
+    assert_eq!(
+        stdout,
+        "segment 1: 2 members, entered 0, left 0, missing 1\n\
+         segment 2: skipped, changed in Magento since the import: import again\n\
+         segment 3: skipped, inactive\n\
+         segment 5: 1 members, entered 0, left 0, missing 0\n\
+         total: 2 segments written, 2 skipped; 3 members, entered 0, left 0, missing 1\n"
     );
-    assert_eq!(memberships(&database, &since), written);
+    let expected: Vec<String> = first
+        .iter()
+        .map(|row| {
+            let mut fields: Vec<&str> = row.split('\t').collect();
+            if ["1", "5"].contains(&fields[0]) {
+                fields[4] = "now";
+            }
+            fields.join("\t")
+        })
+        .collect();
+    assert_eq!(memberships(&database, &since), expected);
 }
 
 #[test]
@@ -217,6 +236,7 @@ fn a_failure_before_writing_writes_nothing() {
     )
     .unwrap();
     refused(&[], "5.json: ");
+    refused(&[], "group_nope");
     std::fs::write(&path, &text).unwrap();
 
     // A directory that is not an import's.
@@ -241,21 +261,24 @@ fn a_failure_before_writing_writes_nothing() {
 }
 
 #[test]
-fn a_connection_killed_mid_segment_leaves_that_segment_as_it_was() {
+fn a_connection_killed_mid_segment_leaves_that_segment_as_it_was_and_stops_there() {
     let Some((database, out, _)) = imported_shop("write_back_killed") else {
         return;
     };
     let dir = out.path().join("store");
-    // Segment 5 also has a row to delete before the insert, so the rollback has work.
+    // Segment 2 has a row to delete before its update, so the rollback has work; segment
+    // 5, after it, a row it would delete.
     database.sql(
         "SET time_zone = '+00:00'; INSERT INTO magento_customersegment_customer \
-         (segment_id, customer_id, website_id, added_date, updated_date) VALUES (5, 3, 1, '2020-01-01 00:00:00', '2020-01-02 00:00:00')",
+         (segment_id, customer_id, website_id, added_date, updated_date) VALUES \
+         (2, 3, 1, '2020-01-01 00:00:00', '2020-01-02 00:00:00'), \
+         (5, 3, 1, '2020-01-01 00:00:00', '2020-01-02 00:00:00')",
     );
-    // Inserting segment 5's entrant stalls, after its transaction began: the test kills
-    // the connection there (the process list shows it running the trigger).
+    // Updating segment 2's rows stalls, after its delete: the test kills the connection
+    // there (the process list shows it running the trigger).
     database.sql(
-        "CREATE TRIGGER stall BEFORE INSERT ON magento_customersegment_customer FOR EACH ROW \
-         SET @stalled = IF(NEW.segment_id = 5, SLEEP(120), 0)",
+        "CREATE TRIGGER stall BEFORE UPDATE ON magento_customersegment_customer FOR EACH ROW \
+         SET @stalled = IF(NEW.segment_id = 2, SLEEP(120), 0)",
     );
     let before = memberships(&database, "2100-01-01");
     let url = database.tcp_url();
@@ -278,7 +301,7 @@ fn a_connection_killed_mid_segment_leaves_that_segment_as_it_was() {
         if let Some(status) = child.try_wait().unwrap() {
             let out = child.wait_with_output().unwrap();
             panic!(
-                "write-back ended ({status}) before the insert of segment 5: {}{}",
+                "write-back ended ({status}) before the update of segment 2: {}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -286,7 +309,7 @@ fn a_connection_killed_mid_segment_leaves_that_segment_as_it_was() {
         if started.elapsed() > Duration::from_secs(60) {
             let _ = child.kill();
             panic!(
-                "the insert of segment 5 never started: {:?}",
+                "the update of segment 2 never started: {:?}",
                 database.query("SELECT id, LEFT(info, 200) FROM information_schema.processlist")
             );
         }
@@ -299,14 +322,12 @@ fn a_connection_killed_mid_segment_leaves_that_segment_as_it_was() {
     assert!(!result.status.success(), "{stdout}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
-        stderr.contains("segment 5: ") && stderr.contains("rolled back"),
+        stderr.contains("segment 2: ") && stderr.contains("rolled back"),
         "{stderr}"
     );
     assert_eq!(
         stdout,
-        "segment 1: 3 members, entered 2, left 1, missing 0\n\
-         segment 2: 1 members, entered 0, left 0, missing 0\n\
-         segment 3: skipped, inactive\n"
+        "segment 1: 3 members, entered 1, left 1, missing 0\n"
     );
     let after = memberships(&database, "2100-01-01");
     let of_segment = |rows: &[String], id: i64| -> Vec<String> {
@@ -315,12 +336,19 @@ fn a_connection_killed_mid_segment_leaves_that_segment_as_it_was() {
             .cloned()
             .collect()
     };
-    assert_eq!(of_segment(&after, 5), of_segment(&before, 5));
     assert_eq!(
-        of_segment(&after, 5),
-        ["5\t3\t1\t2020-01-01 00:00:00\t2020-01-02 00:00:00"]
+        of_segment(&after, 2),
+        [
+            "2\t2\t2\t2020-01-01 00:00:00\t2020-01-02 00:00:00",
+            "2\t3\t1\t2020-01-01 00:00:00\t2020-01-02 00:00:00"
+        ]
     );
-    // Segment 1, before it, was written: customer 3 left, 4 and 6 entered.
+    // The segments after it are untouched.
+    for later in [3, 4, 5] {
+        assert_eq!(of_segment(&after, later), of_segment(&before, later));
+    }
+    assert_eq!(of_segment(&after, 5).len(), 1);
+    // Segment 1, before it, was written: customer 3 left, 4 entered.
     let customers_of_1: Vec<String> = of_segment(&after, 1)
         .iter()
         .map(|r| r.split('\t').nth(1).unwrap().to_string())
