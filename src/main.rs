@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// The Magento bridge (magento.md): import an Adobe Commerce / Magento 2 store from
-    /// MySQL or MariaDB as a dataset.
+    /// MySQL or MariaDB as a dataset, and write its segments' memberships back.
     #[command(subcommand)]
     Magento(MagentoCommand),
     /// Write a synthetic dataset (all tables of the data model) to a directory.
