@@ -204,6 +204,21 @@ fn memberships_are_rewritten_keeping_added_dates_and_skipping_what_magento_chang
         })
         .collect();
     assert_eq!(memberships(&database, &since), expected);
+
+    // --segments names the files to write back; a segment Magento deleted is skipped.
+    let only_5 = out.path().join("only-5");
+    std::fs::create_dir(&only_5).unwrap();
+    std::fs::copy(dir.join("segments/5.json"), only_5.join("5.json")).unwrap();
+    database.sql("DELETE FROM magento_customersegment_segment WHERE segment_id = 5");
+    let (ok, stdout, stderr) =
+        write_back(&database, &dir, &["--segments", only_5.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout,
+        "segment 5: skipped, deleted in Magento since the import\n\
+         total: 0 segments written, 1 skipped; 0 members, entered 0, left 0, missing 0\n"
+    );
+    assert_eq!(memberships(&database, &since), expected);
 }
 
 #[test]
