@@ -165,6 +165,21 @@ enum MagentoCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Write a dataset (a `segmint generate` output, say) into a database without
+    /// Magento's tables as a Magento 2.4 Commerce store, for demos and for timing import
+    /// and write-back: creates the tables, prints how rows were changed to fit them.
+    Seed {
+        /// mysql://USER:PASS@HOST[:PORT]/DB or mysql://USER:PASS@localhost/DB?socket=PATH;
+        /// without a password in it, SEGMINT_MYSQL_PASSWORD is the password.
+        #[arg(long)]
+        to: String,
+        /// The dataset directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// Magento's db-prefix for the tables created.
+        #[arg(long, default_value = "")]
+        table_prefix: String,
+    },
     /// Evaluate the imported segments and make magento_customersegment_customer hold
     /// their members: one transaction per segment, added_date kept for those who stay.
     /// Skips inactive segments and those changed in Magento since the import.
@@ -214,6 +229,30 @@ fn magento(command: MagentoCommand) -> anyhow::Result<()> {
                 report.summary(),
                 started.elapsed().as_secs_f64(),
                 out.display()
+            );
+            Ok(())
+        }
+        MagentoCommand::Seed {
+            to,
+            from,
+            table_prefix,
+        } => {
+            let password = std::env::var(segmint::magento::connect::PASSWORD_VARIABLE).ok();
+            let options = segmint::magento::SeedOptions {
+                to: segmint::magento::DatabaseUrl::parse(&to, password)?,
+                from,
+                table_prefix,
+                progress: true,
+            };
+            let started = std::time::Instant::now();
+            let summary = segmint::magento::seed(&options)?;
+            for note in &summary.notes {
+                println!("note: {note}");
+            }
+            tracing::info!(
+                "{} in {:.1} s",
+                summary.summary(),
+                started.elapsed().as_secs_f64()
             );
             Ok(())
         }

@@ -26,7 +26,7 @@ for _ in $(seq 100); do
 done
 sql() { mariadb --no-defaults --socket="$work/sock" -uroot "$@"; }
 sql -e "CREATE DATABASE shop"
-sql shop < "$here/../../tests/magento/schema.sql"
+sql shop < "$here/../../src/magento/schema.sql"
 sql shop < "$here/customers.sql"
 url="mysql://root@localhost/shop?socket=$work/sock"
 timed() { /usr/bin/time -f "  %e s, peak RSS %M KB" "$@" 2>&1 | grep -v " INFO "; }

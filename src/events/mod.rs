@@ -717,6 +717,12 @@ pub fn order_rows(dataset: &Dataset, layouts: &Layouts, order: usize) -> Subject
     rows_at(dataset, layouts, order_row_ranges(dataset, order))
 }
 
+/// Table `name` of `dataset` as read: ids and ints as Int64, decimals as decimal(20,4),
+/// strings as a dictionary, timestamps in µs.
+pub fn table_as_read(dataset: &Dataset, name: TableName) -> Result<RecordBatch, LoadError> {
+    TableEdit::of(dataset, name)?.finish()
+}
+
 /// Writes every table of `dataset` as read (`<table>.parquet`) into `dir`, a table at a
 /// time, each file flushed to disk: a dataset directory that loads back as the same data.
 pub fn write_tables(dataset: &Dataset, dir: &Path) -> Result<(), LoadError> {
@@ -724,7 +730,7 @@ pub fn write_tables(dataset: &Dataset, dir: &Path) -> Result<(), LoadError> {
     use datafusion::parquet::basic::Compression;
     use datafusion::parquet::file::properties::WriterProperties;
     for name in TableName::ALL {
-        let batch = TableEdit::of(dataset, name)?.finish()?;
+        let batch = table_as_read(dataset, name)?;
         let path = dir.join(format!("{}.parquet", name.file_stem()));
         let failed = |e: &dyn std::fmt::Display| LoadError::file(&path, e.to_string());
         let file = std::fs::File::create(&path).map_err(|e| failed(&e))?;

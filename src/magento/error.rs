@@ -17,6 +17,12 @@ pub enum MagentoError {
     Output { path: String, reason: String },
     #[error("segment {segment_id}: {reason}; rolled back: its rows in Magento are as they were")]
     Segment { segment_id: i64, reason: String },
+    #[error("{reason}; {}", if *undone {
+        "the tables seed created were dropped: the database is as it was"
+    } else {
+        "the tables seed created could not be dropped: drop them before seeding again"
+    })]
+    SeedFailed { reason: String, undone: bool },
     #[error(
         "segment {segment_id}: the commit was sent but its answer lost ({reason}): run write-back again to be sure of its rows"
     )]

@@ -37,7 +37,7 @@ pub fn server() -> Option<&'static MariaDb> {
     }
 }
 
-/// A fresh database named `name` with Magento's tables (tests/magento/schema.sql), or
+/// A fresh database named `name` with Magento's tables (src/magento/schema.sql), or
 /// `None` when MariaDB tests are skipped.
 pub fn magento_database(name: &str) -> Option<Database> {
     let server = server()?;
@@ -49,7 +49,7 @@ pub fn magento_database(name: &str) -> Option<Database> {
         None,
         &format!("DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`"),
     );
-    database.sql(include_str!("schema.sql"));
+    database.sql(include_str!("../../src/magento/schema.sql"));
     Some(database)
 }
 

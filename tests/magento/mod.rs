@@ -2,6 +2,7 @@
 
 mod import;
 mod mariadb;
+mod seed;
 mod segments;
 mod tables;
 mod url;

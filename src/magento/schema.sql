@@ -1,4 +1,5 @@
--- Magento 2.4 schema subset for tests (MariaDB 10.11, InnoDB, utf8mb4).
+-- Magento 2.4 schema subset (MariaDB 10.11, InnoDB, utf8mb4): the tables the bridge reads and writes,
+-- created by the tests and by `segmint magento seed`.
 -- Open-source tables: translated from the db_schema.xml files of Magento Open Source 2.4.8-p1
 --   (vendor/magento/module-*/etc/db_schema.xml, github.com/controlaltdelete-nl/magento2-code-tracker,
 --    branch magento-2.4.8-p1, commit 696a4f521f5f3a988acfc1b4bf4bb67a09b753ea).
