@@ -3,7 +3,7 @@
 //! (inactive carts, guests' carts, one view per subject and product), each said in a note.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -154,13 +154,19 @@ fn seed(database: &Database, dir: &Path) -> Vec<String> {
 /// Seeds `database` from `dir`, imports it back and asserts the notes printed and the
 /// tables imported are `expected`: every column of the dataset equal, the import's own
 /// extra columns (`region_id`, `is_child`) null or false.
+/// `segments` is SQL run between the seed and the import; the directory holding the
+/// import's output (`back`) is returned.
 fn assert_round_trip(
     database: &Database,
     dir: &Path,
     expected: &BTreeMap<TableName, Rows>,
     mut expected_notes: Vec<String>,
-) {
+    segments: &str,
+) -> tempfile::TempDir {
     let mut notes = seed(database, dir);
+    if !segments.is_empty() {
+        database.sql(segments);
+    }
     let out = tempfile::tempdir().unwrap();
     let back_dir = out.path().join("back");
     let report = import(&database.tcp_url(), &back_dir);
@@ -191,6 +197,7 @@ fn assert_round_trip(
             );
         }
     }
+    out
 }
 
 /// Sets `column` of the row of `table` whose `key` column is `id`.
@@ -205,6 +212,22 @@ fn set(
     let (key, column) = (position(columns, key), position(columns, column));
     let row = rows.iter_mut().find(|row| row[key] == id).expect("the row");
     row[column] = value.to_string();
+}
+
+/// The suite's segments that Magento can express, as Magento's admin stores them.
+const SUITE_SEGMENTS: &str = include_str!("../../benches/magento/suite_segments.sql");
+
+/// The member count of each segment file over the dataset in `data` at `as_of`, in the
+/// order of the files.
+fn counts(data: &Path, as_of: &str, files: &[PathBuf]) -> Vec<String> {
+    let mut args = vec!["eval", "--data", data.to_str().unwrap(), "--as-of", as_of];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let (ok, stdout, stderr) = segmint(&args, &[]);
+    assert!(ok, "{stderr}");
+    stdout
+        .lines()
+        .map(|line| line.rsplit('\t').next().unwrap().to_string())
+        .collect()
 }
 
 static CASES: AtomicUsize = AtomicUsize::new(0);
@@ -223,6 +246,7 @@ proptest! {
         let name = format!("seed_round_trip_{}", CASES.fetch_add(1, Ordering::Relaxed));
         let Some(database) = empty_database(&name) else { return Ok(()) };
         let dir = tempfile::tempdir().unwrap();
+        let reference = 1_514_764_800 + days * 86_400;
         generate(&GenerateOptions {
             customers,
             seed: seed_value,
@@ -230,12 +254,24 @@ proptest! {
             out: dir.path().to_path_buf(),
             progress: false,
             // From 2018 to 2026: every generated instant stays within Magento's timestamps.
-            reference_time: Some((1_514_764_800 + days * 86_400) * 1_000_000),
+            reference_time: Some(reference * 1_000_000),
             overwrite: false,
         })
         .unwrap();
         let (expected, notes) = as_magento_keeps_it(loaded(dir.path()));
-        assert_round_trip(&database, dir.path(), &expected, notes);
+        let back = assert_round_trip(&database, dir.path(), &expected, notes, SUITE_SEGMENTS);
+        // The suite's segments Magento can express, stored in Magento, imported and
+        // evaluated over the imported data, have the members of the suite's own
+        // definitions over the generated data.
+        let as_of = format!("{}Z", chrono::DateTime::from_timestamp(reference, 0).unwrap().naive_utc().format("%Y-%m-%dT%H:%M:%S"));
+        let back = back.path().join("back");
+        let imported: Vec<PathBuf> = std::fs::read_dir(back.join("segments")).unwrap().map(|e| e.unwrap().path()).collect();
+        prop_assert_eq!(imported.len(), 9);
+        let suite: Vec<PathBuf> = imported.iter().map(|file| {
+            let definition: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("benches/segments/{}.json", definition["name"].as_str().unwrap()))
+        }).collect();
+        prop_assert_eq!(counts(&back, &as_of, &imported), counts(dir.path(), &as_of, &suite));
     }
 }
 
@@ -356,7 +392,23 @@ fn what_the_generator_never_writes_seeded_and_imported_back() {
         ]
         .map(|note| format!("note: {note}")),
     );
-    assert_round_trip(&database, dir.path(), &expected, notes);
+    assert_round_trip(&database, dir.path(), &expected, notes, "");
+}
+
+/// Seeds `database` from `dir`, which must fail: what it printed.
+fn seed_failure(database: &Database, dir: &Path) -> String {
+    let url = database.tcp_url();
+    let args = [
+        "magento",
+        "seed",
+        "--to",
+        &url,
+        "--from",
+        dir.to_str().unwrap(),
+    ];
+    let (ok, _, stderr) = segmint(&args, &[]);
+    assert!(!ok, "{stderr}");
+    stderr
 }
 
 #[test]
@@ -370,17 +422,7 @@ fn seed_refuses_a_database_with_magento_s_tables_and_undoes_a_failed_seed() {
         "customer_id,website_id\n1,1\n",
     )
     .unwrap();
-    let url = shop.tcp_url();
-    let args = [
-        "magento",
-        "seed",
-        "--to",
-        &url,
-        "--from",
-        dir.path().to_str().unwrap(),
-    ];
-    let (ok, _, stderr) = segmint(&args, &[]);
-    assert!(!ok);
+    let stderr = seed_failure(&shop, dir.path());
     assert!(
         stderr.contains("store_website: already exists: seed writes a whole store into a database without Magento's tables"),
         "{stderr}"
@@ -397,17 +439,7 @@ fn seed_refuses_a_database_with_magento_s_tables_and_undoes_a_failed_seed() {
         "customer_id,product_id,website_id,viewed_at\n1,5,1,2026-01-01 00:00:00\n1,6,1,2040-01-01 00:00:00\n",
     )
     .unwrap();
-    let url = empty.tcp_url();
-    let args = [
-        "magento",
-        "seed",
-        "--to",
-        &url,
-        "--from",
-        dir.path().to_str().unwrap(),
-    ];
-    let (ok, _, stderr) = segmint(&args, &[]);
-    assert!(!ok);
+    let stderr = seed_failure(&empty, dir.path());
     assert!(
         stderr.contains("product_views (customer_id 1, product_id 6), viewed_at: 2040-01-01T00:00:00Z is outside 1970-01-01T00:00:01Z to 2038-01-19T03:14:07Z, the instants Magento's timestamp columns hold; the tables seed created were dropped: the database is as it was"),
         "{stderr}"
@@ -426,8 +458,7 @@ fn seed_refuses_a_database_with_magento_s_tables_and_undoes_a_failed_seed() {
         "order_id,address_type,country_id\n9,billing,Germany\n",
     )
     .unwrap();
-    let (ok, _, stderr) = segmint(&args, &[]);
-    assert!(!ok);
+    let stderr = seed_failure(&empty, dir.path());
     assert!(
         stderr.contains("`sales_order_address`: the server would not take 1 rows as given (1 taken): Warning 1265: Data truncated for column 'country_id' at row 1; the tables seed created were dropped: the database is as it was"),
         "{stderr}"
