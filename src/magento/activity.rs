@@ -57,7 +57,7 @@ async fn import_wishlists(
             ),
             carried: "c.website_id IS NOT NULL".into(),
             values: "w.customer_id, i.product_id, i.added_at".into(),
-            order: "w.customer_id, i.wishlist_item_id",
+            order: "i.wishlist_item_id",
             reason: "IF(w.wishlist_id IS NULL, 'wishlist', 'customer')",
             reasons: &[("wishlist", "no such wishlist"), CUSTOMER_NOT_CARRIED],
             counted_elsewhere: None,

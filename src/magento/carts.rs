@@ -154,7 +154,7 @@ async fn import_items(
         values: "i.quote_id, i.product_id, i.qty, i.base_price, i.created_at, \
                  i.parent_item_id IS NOT NULL"
             .into(),
-        order: "i.quote_id, i.item_id",
+        order: "i.item_id",
         reason: "CASE WHEN i.product_id IS NULL THEN 'product' \
                  WHEN q.entity_id IS NULL THEN 'cart' ELSE 'parent' END",
         reasons: &[

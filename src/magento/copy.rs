@@ -58,44 +58,48 @@ pub async fn copy_table(
         reasons,
         counted_elsewhere,
     } = plan;
-    let sql = format!("SELECT {values} {from} WHERE {carried} ORDER BY {order}");
+    // One pass over the table in the order of its key, each row looked up in the others
+    // by key (`STRAIGHT_JOIN`: no temporary table, no sort of the whole table), routed
+    // here: carried into the file, or listed as not carried with its reason.
+    let listed = match counted_elsewhere {
+        Some(rows) => format!("NOT ({carried}) AND NOT ({rows})"),
+        None => format!("NOT ({carried})"),
+    };
+    let sql = format!(
+        "SELECT STRAIGHT_JOIN ({carried}) IS TRUE, ({listed}) IS TRUE, {key}, {reason}, {values} \
+         {from} ORDER BY {order}"
+    );
+    let mut not_carried: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     source
-        .for_each_row(table, &sql, |row| {
-            if let Some((column, referenced)) = &mut products {
-                referenced.note(&row[*column]);
+        .for_each_row(table, &sql, |mut row| {
+            let values = row.split_off(4);
+            if integer_of(&row[0]) == Some(1) {
+                if let Some((column, referenced)) = &mut products {
+                    referenced.note(&values[*column]);
+                }
+                file.push(&values).map_err(|why| {
+                    format!("row {}={}: {why}", file.first_column(), key_of(&values[0]))
+                })
+            } else {
+                if integer_of(&row[1]) == Some(1) {
+                    let code = match &row[3] {
+                        Value::Bytes(code) => String::from_utf8_lossy(code).into_owned(),
+                        other => format!("{other:?}"),
+                    };
+                    not_carried.entry(code).or_default().push(key_of(&row[2]));
+                }
+                Ok(())
             }
-            file.push(&row)
-                .map_err(|why| format!("row {}={}: {why}", file.first_column(), key_of(&row[0])))
         })
         .await?;
-    let elsewhere = counted_elsewhere.map_or(String::new(), |rows| format!(" AND NOT ({rows})"));
-    let rejected =
-        format!("SELECT {key}, {reason} {from} WHERE NOT ({carried}){elsewhere} ORDER BY {key}");
-    report_not_carried(source, report, table, &rejected, reasons).await
-}
-
-/// Reports the rows of `table` that `sql` selects, as (Magento key, reason code), as not
-/// carried: each code's keys under its reason in `reasons` (a code not listed is a bug).
-async fn report_not_carried(
-    source: &mut Source<'_>,
-    report: &mut ImportReport,
-    table: &str,
-    sql: &str,
-    reasons: &[(&str, &str)],
-) -> Result<(), MagentoError> {
-    let mut keys: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-    for row in source.rows(table, sql).await? {
-        let code = match &row[1] {
-            Value::Bytes(code) => String::from_utf8_lossy(code).into_owned(),
-            other => format!("{other:?}"),
-        };
-        keys.entry(code).or_default().push(key_of(&row[0]));
-    }
     for (code, reason) in reasons {
-        let listed = keys.remove(*code).unwrap_or_default();
+        let listed = not_carried.remove(*code).unwrap_or_default();
         report.not_carried(&source.label(table), reason, listed);
     }
-    debug_assert!(keys.is_empty(), "reason codes without a reason: {keys:?}");
+    debug_assert!(
+        not_carried.is_empty(),
+        "reason codes without a reason: {not_carried:?}"
+    );
     Ok(())
 }
 

@@ -158,7 +158,7 @@ async fn import_items(
             values: "i.order_id, i.product_id, i.qty_ordered, i.base_price, i.base_row_total, \
                      i.parent_item_id IS NOT NULL"
                 .into(),
-            order: "i.order_id, i.item_id",
+            order: "i.item_id",
             reason: "CASE WHEN i.product_id IS NULL THEN 'product' \
                      WHEN o.entity_id IS NULL THEN 'order' ELSE 'parent' END",
             reasons: &[
@@ -194,7 +194,7 @@ async fn import_addresses(
                      a.street, a.city, a.region, a.postcode, a.telephone, a.country_id, \
                      a.region_id"
                 .into(),
-            order: "a.parent_id, a.entity_id",
+            order: "a.entity_id",
             reason: "CASE WHEN a.address_type IS NULL THEN 'type' \
                      WHEN o.entity_id IS NULL THEN 'order' ELSE 'parent' END",
             reasons: &[
