@@ -32,7 +32,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// The Magento bridge (magento.md): import an Adobe Commerce / Magento 2 store from
-    /// MySQL or MariaDB as a dataset, and write its segments' memberships back.
+    /// MySQL or MariaDB as a dataset, write its segments' memberships back, or seed a
+    /// database with a dataset as a Magento store.
     #[command(subcommand)]
     Magento(MagentoCommand),
     /// Write a synthetic dataset (all tables of the data model) to a directory.

@@ -5,7 +5,8 @@
 //! [`import`] reads the store in one consistent read-only snapshot: every table of the data
 //! model with its custom attributes, and the stored segments translated. [`write_back`]
 //! evaluates those segments and rewrites their memberships in Magento, a transaction per
-//! segment.
+//! segment. [`seed`] writes a dataset into an empty database as a Magento store, the
+//! other way round, for demos, benchmarks and the round-trip test.
 
 mod activity;
 mod addresses;
