@@ -263,14 +263,25 @@ proptest! {
         // The suite's segments Magento can express, stored in Magento, imported and
         // evaluated over the imported data, have the members of the suite's own
         // definitions over the generated data.
-        let as_of = format!("{}Z", chrono::DateTime::from_timestamp(reference, 0).unwrap().naive_utc().format("%Y-%m-%dT%H:%M:%S"));
+        let as_of = chrono::DateTime::from_timestamp(reference, 0)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
         let back = back.path().join("back");
-        let imported: Vec<PathBuf> = std::fs::read_dir(back.join("segments")).unwrap().map(|e| e.unwrap().path()).collect();
+        let imported: Vec<PathBuf> = std::fs::read_dir(back.join("segments"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
         prop_assert_eq!(imported.len(), 9);
-        let suite: Vec<PathBuf> = imported.iter().map(|file| {
-            let definition: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("benches/segments/{}.json", definition["name"].as_str().unwrap()))
-        }).collect();
+        let suite: Vec<PathBuf> = imported
+            .iter()
+            .map(|file| {
+                let text = std::fs::read_to_string(file).unwrap();
+                let definition: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let name = definition["name"].as_str().unwrap();
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("benches/segments/{name}.json"))
+            })
+            .collect();
         prop_assert_eq!(counts(&back, &as_of, &imported), counts(dir.path(), &as_of, &suite));
     }
 }

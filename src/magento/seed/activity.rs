@@ -143,7 +143,8 @@ pub async fn order_addresses(seeder: &mut Seeder, addresses: &Table) -> Result<(
     for custom in addresses.custom_columns() {
         if custom.name != "region_id" {
             seeder.notes.push(format!(
-                "order_addresses.{}: not written (the import does not read order addresses' custom attributes yet)",
+                "order_addresses.{}: not written (the import does not read order addresses' \
+                 custom attributes yet)",
                 custom.name
             ));
         }
@@ -261,12 +262,20 @@ pub async fn carts(seeder: &mut Seeder, carts: &Table) -> Result<(), MagentoErro
     }
     seeder.finish(quotes).await?;
     seeder.finish(totals).await?;
-    seeder.note_if(guests, "carts: {} guest carts written without their visitor_id (Magento's quote has none: the import reads each as visitor 1000000000000 + cart_id)");
+    seeder.note_if(
+        guests,
+        "carts: {} guest carts written without their visitor_id (Magento's quote has \
+         none: the import reads each as visitor 1000000000000 + cart_id)",
+    );
     seeder.note_if(
         no_time,
         "carts: {} null created_at or updated_at written as now (Magento requires them)",
     );
-    seeder.note_if(zeroed, "carts: {} null tax or shipping amounts beside a non-null one written as 0 (Magento's quote address requires both)");
+    seeder.note_if(
+        zeroed,
+        "carts: {} null tax or shipping amounts beside a non-null one written as 0 \
+         (Magento's quote address requires both)",
+    );
     Ok(())
 }
 
@@ -422,6 +431,10 @@ pub async fn product_views(seeder: &mut Seeder, views: &Table) -> Result<(), Mag
         index.push(&mut seeder.conn, values).await?;
     }
     seeder.finish(index).await?;
-    seeder.note_if(earlier, "product_views: {} earlier views of a product by the same subject not written (Magento's index keeps the last)");
+    seeder.note_if(
+        earlier,
+        "product_views: {} earlier views of a product by the same subject not written \
+         (Magento's index keeps the last)",
+    );
     Ok(())
 }

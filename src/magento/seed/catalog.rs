@@ -235,14 +235,16 @@ fn kind(cells: &Cells<'_>, entity: &Entity) -> Result<(&'static str, &'static st
         DataType::Timestamp(_, _) => ("datetime", "datetime"),
         DataType::Dictionary(_, _) => ("varchar", "text"),
         other => {
-            return Err(cells.error(0, format!(
-                "a custom column of type {other}: seed writes custom attributes of ids, ints, decimals, bools, dates, timestamps and strings"
+            return Err(cells.column_error(format!(
+                "a custom column of type {other}: seed writes custom attributes of ids, \
+                 ints, decimals, bools, dates, timestamps and strings"
             )));
         }
     };
     if !entity.backends.contains(&backend) {
-        return Err(cells.error(0, format!(
-            "a custom column kept in {backend} values: the schema seed creates has {} values for this entity",
+        return Err(cells.column_error(format!(
+            "a custom column kept in {backend} values: the schema seed creates has {} \
+             values for this entity",
             entity.backends.join(", ")
         )));
     }

@@ -193,6 +193,14 @@ impl<'t> Cells<'t> {
         }
     }
 
+    /// An error about the whole column.
+    pub fn column_error(&self, reason: impl std::fmt::Display) -> MagentoError {
+        MagentoError::table(
+            &format!("{}.{}", self.table.name.file_stem(), self.name),
+            reason,
+        )
+    }
+
     pub fn error(&self, row: usize, reason: impl std::fmt::Display) -> MagentoError {
         MagentoError::table(
             &format!("{}, {}", self.table.describe(row), self.name),

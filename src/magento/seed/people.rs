@@ -206,7 +206,11 @@ fn default_addresses(
             }
         }
     }
-    seeder.note_if(extra, "addresses: {} more default billing or shipping flags than one per customer not kept (Magento keeps one of each)");
+    seeder.note_if(
+        extra,
+        "addresses: {} more default billing or shipping flags than one per customer not \
+         kept (Magento keeps one of each)",
+    );
     defaults
 }
 
@@ -236,7 +240,11 @@ pub async fn addresses(
         book.push(&mut seeder.conn, values).await?;
     }
     seeder.finish(book).await?;
-    seeder.note_if(emptied, "addresses: {} null names, streets, cities, telephones or countries written as '' (Magento requires them)");
+    seeder.note_if(
+        emptied,
+        "addresses: {} null names, streets, cities, telephones or countries written as \
+         '' (Magento requires them)",
+    );
     eav_values(
         seeder,
         addresses,
