@@ -6,7 +6,7 @@ use mysql_async::Value;
 
 use super::Seeder;
 use super::cells::Table;
-use super::people::address_fields;
+use super::people::ADDRESS_FIELDS;
 use crate::data::value::format_decimal;
 use crate::magento::MagentoError;
 
@@ -124,14 +124,11 @@ pub async fn order_items(seeder: &mut Seeder, items: &Table) -> Result<(), Magen
 
 pub async fn order_addresses(seeder: &mut Seeder, addresses: &Table) -> Result<(), MagentoError> {
     let mut columns = vec!["parent_id", "address_type", "region_id"];
-    columns.extend(address_fields());
+    columns.extend(ADDRESS_FIELDS);
     let mut written = seeder.inserter("sales_order_address", &columns);
     let [orders, types, regions] =
         ["order_id", "address_type", "region_id"].map(|n| addresses.column(n));
-    let fields: Vec<_> = address_fields()
-        .iter()
-        .map(|n| addresses.column(n))
-        .collect();
+    let fields = ADDRESS_FIELDS.map(|n| addresses.column(n));
     for row in 0..addresses.rows() {
         let mut values = vec![orders.value(row)?, types.value(row)?, regions.value(row)?];
         for field in &fields {
@@ -142,7 +139,7 @@ pub async fn order_addresses(seeder: &mut Seeder, addresses: &Table) -> Result<(
     seeder.finish(written).await?;
     for custom in addresses.custom_columns() {
         if custom.name != "region_id" {
-            seeder.notes.push(format!(
+            seeder.summary.notes.push(format!(
                 "order_addresses.{}: not written (the import does not read order addresses' \
                  custom attributes yet)",
                 custom.name

@@ -123,7 +123,6 @@ async fn fill(
             "{spinner} seeding {msg}: {human_pos} rows ({per_sec})",
         ),
         summary: SeedSummary::default(),
-        notes: Vec::new(),
     };
     let started = Instant::now();
     let catalog = catalog::write(&mut seeder, tables).await?;
@@ -157,9 +156,7 @@ async fn fill(
     }
     seeder.progress.finish_and_clear();
     tracing::debug!("seeded in {:.1} s", started.elapsed().as_secs_f64());
-    let mut summary = seeder.summary;
-    summary.notes = seeder.notes;
-    Ok(summary)
+    Ok(seeder.summary)
 }
 
 /// Refuses a database that has any of Magento's tables already: seed writes a whole store,
@@ -266,8 +263,7 @@ pub(super) struct Seeder {
     /// The seeding instant, for timestamps Magento requires and the dataset lacks.
     pub now: Value,
     progress: indicatif::ProgressBar,
-    summary: SeedSummary,
-    pub notes: Vec<String>,
+    pub summary: SeedSummary,
 }
 
 impl Seeder {
@@ -305,7 +301,8 @@ impl Seeder {
     /// A note with `count` in place of `{}`, unless `count` is 0.
     pub fn note_if(&mut self, count: usize, template: &str) {
         if count > 0 {
-            self.notes
+            self.summary
+                .notes
                 .push(template.replacen("{}", &count.to_string(), 1));
         }
     }

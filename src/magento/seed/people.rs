@@ -13,7 +13,7 @@ use super::cells::Table;
 use crate::magento::MagentoError;
 
 /// The columns of an address, as both address tables name them.
-const ADDRESS_FIELDS: [&str; 9] = [
+pub(super) const ADDRESS_FIELDS: [&str; 9] = [
     "firstname",
     "lastname",
     "company",
@@ -366,8 +366,4 @@ async fn eav_values(
         seeder.finish(values).await?;
     }
     Ok(())
-}
-
-pub fn address_fields() -> &'static [&'static str] {
-    &ADDRESS_FIELDS
 }
