@@ -5,6 +5,7 @@ mod common;
 mod bad_data;
 mod bench;
 mod bitmaps;
+mod console;
 mod differential;
 mod event_parsing;
 mod events;

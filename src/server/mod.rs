@@ -12,6 +12,8 @@
 pub mod api;
 mod changes;
 mod connections;
+mod console;
+mod insight;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -145,6 +147,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     // Route layers run once a route matched: the token check, then (outside it) the tag
     // that names the route in metrics, so refused requests count under their route.
     routes::routes()
+        .merge(console::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route_layer(middleware::from_fn(tag_route))
         .layer(middleware::from_fn_with_state(
@@ -256,7 +259,8 @@ async fn authorize_unmatched(
 /// Why a request may not go on, if the server has a token it lacks.
 fn refusal(state: &AppState, request: &Request) -> Option<Problem> {
     let token = state.config.token.as_deref()?;
-    if request.uri().path() == "/health" {
+    // The console's files hold no data: the page asks for the token itself.
+    if request.uri().path() == "/health" || console::is_console(request.uri().path()) {
         return None;
     }
     // `Bearer <token>`; the scheme is case-insensitive (RFC 9110, section 11.1).

@@ -6,6 +6,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::api::*;
+use super::insight::{self, BreakdownAnswer, BreakdownGroup, OverlapAnswer, OverlapRequest};
 use super::problem::Problem;
 use super::{changes, routes};
 use crate::service::report::{CustomerRow, MemberRow};
@@ -14,7 +15,7 @@ use crate::service::report::{CustomerRow, MemberRow};
 #[openapi(
     info(
         title = "segmint",
-        description = "Customer segments evaluated over Arrow columns and roaring bitmaps. Errors are application/problem+json. With a token, every request but GET /health needs 'Authorization: Bearer <token>'."
+        description = "Customer segments evaluated over Arrow columns and roaring bitmaps. Errors are application/problem+json. With a token, every request but GET /health and the console's page and files (GET /, /console/...) needs 'Authorization: Bearer <token>'."
     ),
     paths(
         routes::health,
@@ -29,6 +30,8 @@ use crate::service::report::{CustomerRow, MemberRow};
         routes::segment_members,
         routes::estimate,
         routes::report,
+        insight::segment_breakdown,
+        insight::segment_overlap,
         routes::customer_segments,
         routes::visitor_segments,
         routes::post_events,
@@ -36,7 +39,7 @@ use crate::service::report::{CustomerRow, MemberRow};
         routes::metrics,
         routes::openapi,
     ),
-    components(schemas(Problem, MemberRow, CustomerRow, Id)),
+    components(schemas(Problem, MemberRow, CustomerRow, Id, BreakdownAnswer, BreakdownGroup, OverlapAnswer, OverlapRequest)),
     modifiers(&BearerToken)
 )]
 pub struct ApiDoc;

@@ -25,8 +25,8 @@ use crate::segment::{DefinitionError, ErrorKind};
 use crate::service::report::{CsvExport, Cursor, XLSX_MAX_ROWS, XlsxSheets, page, write_xlsx};
 use crate::service::{SetOperation, Snapshot, combine, instant_at};
 
-type Params = Query<HashMap<String, String>>;
-type Answer = Result<Response, Problem>;
+pub(super) type Params = Query<HashMap<String, String>>;
+pub(super) type Answer = Result<Response, Problem>;
 
 /// Members on one JSON page, at most.
 const MAX_PAGE: usize = 10_000;
@@ -44,8 +44,13 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/segments/{id}/refresh", post(refresh_segment))
         .route("/segments/{id}/members", get(segment_members))
+        .route(
+            "/segments/{id}/breakdown",
+            get(super::insight::segment_breakdown),
+        )
         .route("/estimate", post(estimate))
         .route("/report", post(report))
+        .route("/overlap", post(super::insight::segment_overlap))
         .route("/customers/{customer_id}/segments", get(customer_segments))
         .route("/visitors/{visitor_id}/segments", get(visitor_segments))
         .route("/events", post(post_events))
@@ -54,7 +59,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/openapi.json", get(openapi))
 }
 
-fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
+pub(super) fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
     Problem::invalid(&DefinitionError {
         pointer: pointer.to_string(),
         kind: ErrorKind::BadValue,
@@ -354,7 +359,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathId {
 
 impl PathId {
     /// A segment id: one that is not text names no segment.
-    fn segment(self) -> Result<String, Problem> {
+    pub(super) fn segment(self) -> Result<String, Problem> {
         self.0.ok_or_else(|| {
             let mut problem = Problem::not_found(
                 "segment ids are text: this one (percent-escaped bytes that are not UTF-8) names no segment",
@@ -725,18 +730,7 @@ pub async fn report(
         ));
     };
     let snapshot = state.snapshot().await?;
-    let mut listed: Vec<Id> = Vec::with_capacity(ids.len());
-    let mut distinct = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        let stored = snapshot.segment(id).map_err(|_| {
-            Problem::not_found(format!("segment {id} does not exist")).at(&format!("/segments/{i}"))
-        })?;
-        let id = Id::from(&stored.key);
-        if !listed.contains(&id) {
-            listed.push(id);
-            distinct.push(stored.id());
-        }
-    }
+    let (listed, distinct) = stored_segments(&snapshot, &ids)?;
     // Combining bitmaps of millions of members is evaluation work: off the async threads.
     let combined = snapshot.clone();
     let members = Arc::new(
@@ -758,10 +752,32 @@ pub async fn report(
     .into_response())
 }
 
+/// The segments `ids` names, each once in the order first named: their ids as answers
+/// show them and as the service finds them. One that does not exist is a 404 whose
+/// pointer names it (`/segments/<i>`).
+pub(super) fn stored_segments(
+    snapshot: &Snapshot,
+    ids: &[String],
+) -> Result<(Vec<Id>, Vec<String>), Problem> {
+    let mut listed: Vec<Id> = Vec::with_capacity(ids.len());
+    let mut distinct = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let stored = snapshot.segment(id).map_err(|_| {
+            Problem::not_found(format!("segment {id} does not exist")).at(&format!("/segments/{i}"))
+        })?;
+        let id = Id::from(&stored.key);
+        if !listed.contains(&id) {
+            listed.push(id);
+            distinct.push(stored.id());
+        }
+    }
+    Ok((listed, distinct))
+}
+
 /// Segments one report may combine.
 const MAX_REPORT_SEGMENTS: usize = 1_000;
 
-fn report_ids(value: &Json_) -> Result<Vec<String>, Problem> {
+pub(super) fn report_ids(value: &Json_) -> Result<Vec<String>, Problem> {
     let list = value.as_array().filter(|l| !l.is_empty()).ok_or_else(|| {
         invalid(
             "/segments",

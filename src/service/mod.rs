@@ -15,6 +15,7 @@
 //! Every publication that moves members holds the change feed's [`Publishing`] lock and
 //! commits the moves to the feed ([`crate::feed`]) in the order readers see them.
 
+pub mod breakdown;
 mod catalog;
 pub mod clock;
 mod event_writer;
@@ -22,6 +23,7 @@ mod fold;
 pub mod live;
 pub mod members;
 pub mod origin;
+pub mod overlap;
 pub mod report;
 mod snapshot;
 pub mod state;
