@@ -1,6 +1,6 @@
 //! The console in a real headless Chromium, used as a person would (clicks, keys,
 //! choices in lists), each thing it shows checked against the HTTP API.
-//! `SEGMINT_SCREENSHOTS=DIR` saves the README's screenshots there.
+//! `SEGMINT_SCREENSHOTS=DIR` saves the README's screenshots there (`docs/console/`).
 
 use std::path::PathBuf;
 
@@ -224,7 +224,6 @@ fn members_page_through_download_as_csv_and_break_down() {
     browser.click("#members-prev");
     browser.wait_for_text("#members-page", "page 1");
     assert_eq!(browser.texts(first_column), ids_of(&first));
-    screenshot(&browser, "members.png");
 
     browser.click("#download-csv");
     let csv = server.get(&format!("/segments/{id}/members?format=csv"));
@@ -260,6 +259,9 @@ fn members_page_through_download_as_csv_and_break_down() {
             .collect();
         assert_eq!(browser.texts("#breakdown-chart .bar-count"), counts);
     }
+    screenshot(&browser, "breakdown.png");
+    browser.run("document.querySelector('.members').scrollIntoView(); return null;");
+    screenshot(&browser, "members.png");
 }
 
 #[test]

@@ -173,13 +173,13 @@ export async function segmentPage(main, id) {
     segment.description ? h('p', segment.description) : null,
     h('p', h('strong#segment-count', number(segment.count)), ` members of ${number(segment.universe)} in scope · `,
       h('a', { href: `#/segments/${encodeURIComponent(id)}/edit` }, 'Edit conditions')),
+    h('h2', 'Breakdown'),
+    h('p', 'Members by ', by),
+    chart,
     h('h2', 'Members'),
     membersTable(
       (after) => api('GET', `${segmentPath(id)}/members?limit=50${after ? `&after=${encodeURIComponent(after)}` : ''}`),
-      (format) => download('GET', `${segmentPath(id)}/members?format=${format}`, undefined, `${stem}.${format}`)),
-    h('h2', 'Breakdown'),
-    h('p', 'Members by ', by),
-    chart);
+      (format) => download('GET', `${segmentPath(id)}/members?format=${format}`, undefined, `${stem}.${format}`)));
   drawBreakdown();
 }
 
