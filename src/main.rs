@@ -801,6 +801,7 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         snapshot.visitor_count(),
         snapshot.segments.len()
     )];
+    lines.push(format!("admin console: {url}/ (open it in a browser)"));
     if demo {
         let auth = args
             .token

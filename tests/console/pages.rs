@@ -171,6 +171,48 @@ fn a_segment_built_in_the_editor_shows_its_exact_size_live_and_is_saved() {
     screenshot(&browser, "grid.png");
 }
 
+#[test]
+fn a_definition_typed_in_the_json_view_becomes_the_tree() {
+    let server = Server::start(Options::default());
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    browser.goto(&server.url("/#/new"));
+    browser.wait_until(
+        "return document.getElementById('live-count').textContent;",
+        |t| t.as_str().is_some_and(|t| t != "…"),
+    );
+    let typed = json!({"name": "From JSON", "websites": [1, 2], "apply_to": "registered",
+        "active": true, "conditions": {"any": [
+            {"field": "customer.group_id", "op": "in", "value": [2, 3]},
+            {"not": {"has": "wishlist_item"}}]}});
+    browser.retype("#json", &typed.to_string());
+    browser.wait_until(
+        "return document.querySelector('[data-pointer=\"/conditions\"] > .cond-head > .group-op').value;",
+        |op| *op == json!("any"),
+    );
+    assert_eq!(
+        browser.run(
+            "return document.querySelector('[data-pointer=\"/conditions/any/1/not\"] > .cond-head > .relation').value;"
+        ),
+        json!("wishlist_item")
+    );
+    assert_eq!(
+        browser.run("return document.getElementById('segment-name').value;"),
+        json!("From JSON")
+    );
+    assert_live_size_is_exact(&browser, &server);
+    // And back: an edit in the tree shows in the JSON.
+    browser.choose(
+        "[data-pointer=\"/conditions\"] > .cond-head > .group-op",
+        "all",
+    );
+    let shown = definition_shown(&browser);
+    assert_eq!(shown["conditions"]["all"], typed["conditions"]["any"]);
+    assert_eq!(shown["websites"], json!([1, 2]));
+    assert_live_size_is_exact(&browser, &server);
+}
+
 /// The conditions saved: the editor's, with the fixed list of group ids.
 fn definition_shown_after_save(before: &Json) -> Json {
     let mut conditions = before["conditions"].clone();
