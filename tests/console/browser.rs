@@ -175,11 +175,15 @@ impl Browser {
         }
     }
 
-    /// Waits until `test` holds of what the page answers to `script`.
+    /// Waits until `test` holds of what the page answers to `script` (a script that fails,
+    /// on a page still being drawn, is tried again).
     pub(crate) fn wait_until(&self, script: &str, test: impl Fn(&Json) -> bool) -> Json {
         let started = Instant::now();
         loop {
-            let value = self.run(script);
+            let value = self
+                .runtime
+                .block_on(self.client().execute(script, vec![]))
+                .unwrap_or_else(|e| Json::String(format!("failed: {e}")));
             if test(&value) {
                 return value;
             }

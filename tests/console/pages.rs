@@ -178,8 +178,9 @@ fn a_definition_typed_in_the_json_view_becomes_the_tree() {
         return;
     };
     browser.goto(&server.url("/#/new"));
+    // The editor is drawn once the schema and the segments have come.
     browser.wait_until(
-        "return document.getElementById('live-count').textContent;",
+        "const count = document.getElementById('live-count'); return count && count.textContent;",
         |t| t.as_str().is_some_and(|t| t != "…"),
     );
     let typed = json!({"name": "From JSON", "websites": [1, 2], "apply_to": "registered",

@@ -82,9 +82,10 @@ export async function grid(main) {
   }
   async function refresh(s) {
     try {
-      const answer = await api('POST', `${segmentPath(s.id)}/refresh`, {});
-      s.count = answer.count;
-      s.refreshed_at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      await api('POST', `${segmentPath(s.id)}/refresh`, {});
+      // The server's count and time of the refresh (its clock, not the browser's).
+      const fresh = await api('GET', segmentPath(s.id));
+      Object.assign(s, { count: fresh.count, refreshed_at: fresh.refreshed_at });
       draw();
     } catch (error) {
       showError(error);
