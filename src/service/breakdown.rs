@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use roaring::RoaringBitmap;
 
 use super::SubjectId;
-use super::report::MemberSource;
+use super::report::{MemberSource, default_billing_now, loaded_default_billing};
 use crate::events::{Layouts, SubjectRows, Value};
 use crate::model::{FieldType, TableName};
 use crate::segment::rows::ColumnReader;
@@ -147,15 +147,7 @@ impl<'a> LoadedValues<'a> {
     fn value(&self, customer: usize) -> Option<GroupValue> {
         let row = match self.by.table {
             TableName::Customers => customer,
-            // The first address marked default billing, as the members report reads it.
-            _ => {
-                let flag = self.is_default_billing.as_ref()?;
-                self.dataset
-                    .addresses
-                    .groups
-                    .rows_of(customer)
-                    .find(|&row| flag.number(row) == Some(1))?
-            }
+            _ => loaded_default_billing(self.dataset, self.is_default_billing.as_ref()?, customer)?,
         };
         let column = self.column.as_ref()?;
         match self.by.ty {
@@ -171,12 +163,7 @@ fn value_in_rows(rows: &SubjectRows, layouts: &Layouts, by: &GroupBy) -> Option<
     let position = layouts.position(by.table, &by.column)?;
     let row = match by.table {
         TableName::Customers => rows.rows(by.table).first()?,
-        _ => {
-            let flag = layouts.position(by.table, "is_default_billing")?;
-            rows.rows(by.table)
-                .iter()
-                .find(|row| row[flag].number() == Some(1))?
-        }
+        _ => default_billing_now(rows, layouts)?,
     };
     match &row[position] {
         Value::Text(text) => Some(GroupValue::Text(text.clone())),

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::SubjectId;
 use crate::data::value::format_timestamp;
-use crate::events::{Layouts, SubjectRows};
+use crate::events::{Layouts, SubjectRows, Value};
 use crate::live::delta::{Delta, Subjects};
 use crate::model::TableName;
 use crate::segment::rows::ColumnReader;
@@ -175,15 +175,34 @@ impl<'a> MemberReader<'a> {
         })
     }
 
-    /// The customer's first address marked default billing.
     fn default_billing(&self, customer: usize) -> Option<usize> {
-        let flag = self.is_default_billing.as_ref()?;
-        self.dataset
-            .addresses
-            .groups
-            .rows_of(customer)
-            .find(|&row| flag.number(row) == Some(1))
+        loaded_default_billing(self.dataset, self.is_default_billing.as_ref()?, customer)
     }
+}
+
+/// A customer's billing address as reports and breakdowns read it: the first of its
+/// loaded address rows marked default billing (`flag` reads `is_default_billing`).
+pub(super) fn loaded_default_billing(
+    dataset: &Dataset,
+    flag: &ColumnReader,
+    customer: usize,
+) -> Option<usize> {
+    dataset
+        .addresses
+        .groups
+        .rows_of(customer)
+        .find(|&row| flag.number(row) == Some(1))
+}
+
+/// The same address among a customer's rows as events left them.
+pub(super) fn default_billing_now<'r>(
+    rows: &'r SubjectRows,
+    layouts: &Layouts,
+) -> Option<&'r Vec<Value>> {
+    let flag = layouts.position(TableName::Addresses, "is_default_billing")?;
+    rows.rows(TableName::Addresses)
+        .iter()
+        .find(|row| row[flag].number() == Some(1))
 }
 
 /// Where member rows come from: the loaded data, and for the subjects events touched
@@ -264,11 +283,7 @@ fn customer_row_of(rows: &SubjectRows, layouts: &Layouts, customer_id: i64) -> M
         .filter_map(|column| text(TableName::Customers, customer, column))
         .filter(|part| !part.is_empty())
         .collect();
-    // The first address marked default billing, as for the loaded data.
-    let billing = rows.rows(TableName::Addresses).iter().find(|row| {
-        value(TableName::Addresses, Some(row), "is_default_billing").and_then(|v| v.number())
-            == Some(1)
-    });
+    let billing = default_billing_now(rows, layouts);
     let address = |column| text(TableName::Addresses, billing, column);
     MemberRow::Customer(CustomerRow {
         customer_id,
