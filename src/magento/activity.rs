@@ -6,7 +6,8 @@ use std::path::Path;
 
 use super::MagentoError;
 use super::columns::{Column, Kind, TableFile, column};
-use super::copy::{CUSTOMER_NOT_CARRIED, Plan, copy_table};
+use super::copy::{CUSTOMER_NOT_CARRIED, Plan, client_check, copy_table};
+use super::keys::KnownKeys;
 use super::products::Referenced;
 use super::report::ImportReport;
 use super::source::Source;
@@ -31,9 +32,10 @@ pub async fn import(
     dir: &Path,
     report: &mut ImportReport,
     products: &mut Referenced,
+    keys: &KnownKeys,
 ) -> Result<[(&'static str, usize); 2], MagentoError> {
     let wishlists = import_wishlists(source, dir, report, products).await?;
-    let views = import_views(source, dir, report, products).await?;
+    let views = import_views(source, dir, report, products, keys).await?;
     Ok([("wishlist_items", wishlists), ("product_views", views)])
 }
 
@@ -61,6 +63,7 @@ async fn import_wishlists(
             reason: "IF(w.wishlist_id IS NULL, 'wishlist', 'customer')",
             reasons: &[("wishlist", "no such wishlist"), CUSTOMER_NOT_CARRIED],
             counted_elsewhere: None,
+            check: None,
         };
         copy_table(source, &mut file, report, plan, Some((1, products))).await?;
     }
@@ -72,37 +75,38 @@ async fn import_views(
     dir: &Path,
     report: &mut ImportReport,
     products: &mut Referenced,
+    keys: &KnownKeys,
 ) -> Result<usize, MagentoError> {
     let mut file = TableFile::create(dir, "product_views", &PRODUCT_VIEWS)?;
     if source.has("report_viewed_product_index") {
-        let subject = "(v.customer_id IS NOT NULL OR v.visitor_id IS NOT NULL)";
+        // The store (its website in place of its id) and the customer on the client.
+        let check = client_check(|values, by_sql| {
+            by_sql.or_else(|| match keys.website_of_store(&values[3]) {
+                None => Some("store"),
+                Some(website) => {
+                    values[3] = website.clone();
+                    (!keys.customer_carried_or_none(&values[0])).then_some(CUSTOMER_NOT_CARRIED.0)
+                }
+            })
+        });
         let plan = Plan {
             table: "report_viewed_product_index",
             key: "v.index_id",
-            from: format!(
-                "FROM {} v LEFT JOIN {} s ON s.store_id = v.store_id \
-                 LEFT JOIN {} c ON c.entity_id = v.customer_id",
-                source.name("report_viewed_product_index"),
-                source.name("store"),
-                source.name("customer_entity"),
-            ),
-            carried: format!(
-                "{subject} AND s.store_id IS NOT NULL \
-                 AND (v.customer_id IS NULL OR c.website_id IS NOT NULL)"
-            ),
+            from: format!("FROM {} v", source.name("report_viewed_product_index")),
+            carried: "v.customer_id IS NOT NULL OR v.visitor_id IS NOT NULL".into(),
             // A customer's view is the customer's: the visitor id it was made as is dropped.
             values: "v.customer_id, IF(v.customer_id IS NULL, v.visitor_id, NULL), v.product_id, \
-                     s.website_id, v.added_at"
+                     v.store_id, v.added_at"
                 .into(),
             order: "v.index_id",
-            reason: "CASE WHEN v.customer_id IS NULL AND v.visitor_id IS NULL THEN 'subject' \
-                     WHEN s.store_id IS NULL THEN 'store' ELSE 'customer' END",
+            reason: "'subject'",
             reasons: &[
                 ("subject", "neither customer_id nor visitor_id"),
                 ("store", "no store (store_id null or not a store)"),
                 CUSTOMER_NOT_CARRIED,
             ],
             counted_elsewhere: None,
+            check: Some(check),
         };
         copy_table(source, &mut file, report, plan, Some((2, products))).await?;
     }

@@ -82,6 +82,7 @@ pub async fn import(
         reason: "'customer'",
         reasons: &[CUSTOMER_NOT_CARRIED],
         counted_elsewhere: None,
+        check: None,
     };
     copy_table(source, &mut file, report, plan, None).await?;
     file.finish()

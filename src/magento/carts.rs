@@ -122,6 +122,7 @@ async fn import_carts(
             CUSTOMER_NOT_CARRIED,
         ],
         counted_elsewhere: Some(INACTIVE_QUOTE),
+        check: None,
     };
     copy_table(source, &mut file, report, plan, None).await?;
     count_only(source, report, "quote", "NOT (t.is_active <=> 1)", INACTIVE).await?;
@@ -163,6 +164,7 @@ async fn import_items(
             ("product", "no product_id"),
         ],
         counted_elsewhere: Some(INACTIVE_QUOTE),
+        check: None,
     };
     copy_table(source, &mut file, report, plan, Some((1, products))).await?;
     let of_inactive = format!(

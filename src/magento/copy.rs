@@ -36,6 +36,22 @@ pub struct Plan<'a> {
     pub reasons: &'a [(&'a str, &'a str)],
     /// Rows neither carried nor listed (the caller counts them).
     pub counted_elsewhere: Option<&'a str>,
+    /// What is checked of a row on the client rather than joined on the server (with
+    /// `counted_elsewhere` none).
+    pub check: Option<ClientCheck<'a>>,
+}
+
+/// A row's check on the client against keys read before ([`super::keys::KnownKeys`]):
+/// given the row's values and the reason code the server gave (for a row its SQL does not
+/// carry), the row's reason code, `None` when it is carried. It may put values from
+/// those keys in place (a store's website for its id).
+pub type ClientCheck<'a> = Box<dyn FnMut(&mut [Value], Option<&'a str>) -> Option<&'a str> + 'a>;
+
+/// `check` as a [`ClientCheck`] (which types its closure's arguments).
+pub fn client_check<'a>(
+    check: impl FnMut(&mut [Value], Option<&'a str>) -> Option<&'a str> + 'a,
+) -> ClientCheck<'a> {
+    Box::new(check)
 }
 
 /// Streams the carried rows of `plan` into `file`, noting the product ids of column
@@ -57,7 +73,9 @@ pub async fn copy_table(
         reason,
         reasons,
         counted_elsewhere,
+        mut check,
     } = plan;
+    debug_assert!(check.is_none() || counted_elsewhere.is_none());
     // One pass over the table in the order of its key, each row looked up in the others
     // by key (`STRAIGHT_JOIN`: no temporary table, no sort of the whole table), routed
     // here: carried into the file, or listed as not carried with its reason.
@@ -72,8 +90,40 @@ pub async fn copy_table(
     let mut not_carried: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     source
         .for_each_row(table, &sql, |mut row| {
-            let values = row.split_off(4);
-            if integer_of(&row[0]) == Some(1) {
+            let mut values = row.split_off(4);
+            let carried_by_sql = integer_of(&row[0]) == Some(1);
+            let code_of_sql = || match &row[3] {
+                Value::Bytes(code) => String::from_utf8_lossy(code).into_owned(),
+                other => format!("{other:?}"),
+            };
+            let (carried, listed) = match &mut check {
+                Some(check) => {
+                    let by_sql = (!carried_by_sql).then(code_of_sql);
+                    let known = by_sql.as_deref().map(|code| {
+                        reasons
+                            .iter()
+                            .find(|(known, _)| *known == code)
+                            .map(|(known, _)| *known)
+                    });
+                    match known {
+                        // A code of no reason: listed as it is, and found below.
+                        Some(None) => (false, by_sql),
+                        Some(Some(code)) => {
+                            let code = check(&mut values, Some(code)).unwrap_or(code);
+                            (false, Some(code.to_string()))
+                        }
+                        None => match check(&mut values, None) {
+                            None => (true, None),
+                            Some(code) => (false, Some(code.to_string())),
+                        },
+                    }
+                }
+                None => (
+                    carried_by_sql,
+                    (integer_of(&row[1]) == Some(1)).then(code_of_sql),
+                ),
+            };
+            if carried {
                 if let Some((column, referenced)) = &mut products {
                     referenced.note(&values[*column]);
                 }
@@ -81,11 +131,7 @@ pub async fn copy_table(
                     format!("row {}={}: {why}", file.first_column(), key_of(&values[0]))
                 })
             } else {
-                if integer_of(&row[1]) == Some(1) {
-                    let code = match &row[3] {
-                        Value::Bytes(code) => String::from_utf8_lossy(code).into_owned(),
-                        other => format!("{other:?}"),
-                    };
+                if let Some(code) = listed {
                     not_carried.entry(code).or_default().push(key_of(&row[2]));
                 }
                 Ok(())

@@ -12,6 +12,7 @@ use mysql_async::{IsolationLevel, TxOpts, Value};
 use super::attributes::OptionLabels;
 use super::connect::{DatabaseUrl, connect};
 use super::copy::integer_of;
+use super::keys::KnownKeys;
 use super::products::Referenced;
 use super::report::ImportReport;
 use super::source::Source;
@@ -104,10 +105,12 @@ async fn read_store(options: &ImportOptions, dir: &Path) -> Result<ImportReport,
     report.tables.insert("addresses".into(), addresses);
     // Products come last: the catalog's, then a stub for each product the others name.
     let mut referenced = Referenced::default();
+    let mut keys = KnownKeys::read(&mut source).await?;
     let mut written = Vec::new();
-    written.extend(orders::import(&mut source, dir, &mut report, &mut referenced).await?);
+    written
+        .extend(orders::import(&mut source, dir, &mut report, &mut referenced, &mut keys).await?);
     written.extend(carts::import(&mut source, dir, &mut report, &mut referenced).await?);
-    written.extend(activity::import(&mut source, dir, &mut report, &mut referenced).await?);
+    written.extend(activity::import(&mut source, dir, &mut report, &mut referenced, &keys).await?);
     let products =
         products::import(&mut source, dir, &mut report, referenced, &mut options).await?;
     write_json(&dir.join("attribute-options.json"), &options)?;

@@ -18,6 +18,7 @@ mod copy;
 mod customers;
 mod error;
 pub mod import;
+mod keys;
 mod orders;
 mod products;
 pub mod report;
