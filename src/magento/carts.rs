@@ -78,15 +78,21 @@ async fn import_carts(
     if !source.has("quote") {
         return file.finish();
     }
-    let address_sum = |column: &str| {
-        source.with_table("quote_address", "NULL", |addresses| {
-            format!("(SELECT SUM(a.{column}) FROM {addresses} a WHERE a.quote_id = q.entity_id)")
-        })
+    // The addresses' sums by quote made once and joined (a sum per quote in subqueries
+    // took the server half again as long).
+    let (address_sums, tax, shipping) = match source.has("quote_address") {
+        true => (
+            format!(
+                "LEFT JOIN (SELECT quote_id, SUM(base_tax_amount) AS tax, \
+                 SUM(base_shipping_amount) AS shipping FROM {} GROUP BY quote_id) a \
+                 ON a.quote_id = q.entity_id",
+                source.name("quote_address")
+            ),
+            "a.tax",
+            "a.shipping",
+        ),
+        false => (String::new(), "NULL", "NULL"),
     };
-    let (tax, shipping) = (
-        address_sum("base_tax_amount"),
-        address_sum("base_shipping_amount"),
-    );
     // Store credit and gift cards are Commerce's columns.
     let mut commerce = Vec::new();
     for column in [
@@ -103,7 +109,7 @@ async fn import_carts(
         table: "quote",
         key: "q.entity_id",
         from: format!(
-            "FROM {} q {}",
+            "FROM {} q {} {address_sums}",
             source.name("quote"),
             store_and_customer(source)
         ),

@@ -83,22 +83,32 @@ pub async fn copy_table(
         Some(rows) => format!("NOT ({carried}) AND NOT ({rows})"),
         None => format!("NOT ({carried})"),
     };
+    // Two columns before the values, null for a carried row (which most are, and a null
+    // costs neither the server nor the client a value): the reason code of a listed row
+    // (empty for one counted elsewhere), and the key of a row not carried (of every row
+    // when the client may find it is not).
+    let key = match check {
+        Some(_) => key.to_string(),
+        None => format!("IF(({carried}) IS TRUE, NULL, {key})"),
+    };
     let sql = format!(
-        "SELECT STRAIGHT_JOIN ({carried}) IS TRUE, ({listed}) IS TRUE, {key}, {reason}, {values} \
-         {from} ORDER BY {order}"
+        "SELECT STRAIGHT_JOIN CASE WHEN ({carried}) IS TRUE THEN NULL \
+         WHEN ({listed}) IS TRUE THEN COALESCE({reason}, '?') ELSE '' END, \
+         {key}, {values} {from} ORDER BY {order}"
     );
     let mut not_carried: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     source
         .for_each_row(table, &sql, |mut row| {
-            let mut values = row.split_off(4);
-            let carried_by_sql = integer_of(&row[0]) == Some(1);
-            let code_of_sql = || match &row[3] {
-                Value::Bytes(code) => String::from_utf8_lossy(code).into_owned(),
-                other => format!("{other:?}"),
+            let mut values = row.split_off(2);
+            let carried_by_sql = row[0] == Value::NULL;
+            let code_of_sql = || match &row[0] {
+                Value::Bytes(code) if code.is_empty() => None,
+                Value::Bytes(code) => Some(String::from_utf8_lossy(code).into_owned()),
+                other => Some(format!("{other:?}")),
             };
             let (carried, listed) = match &mut check {
                 Some(check) => {
-                    let by_sql = (!carried_by_sql).then(code_of_sql);
+                    let by_sql = if carried_by_sql { None } else { code_of_sql() };
                     let known = by_sql.as_deref().map(|code| {
                         reasons
                             .iter()
@@ -118,10 +128,8 @@ pub async fn copy_table(
                         },
                     }
                 }
-                None => (
-                    carried_by_sql,
-                    (integer_of(&row[1]) == Some(1)).then(code_of_sql),
-                ),
+                None if carried_by_sql => (true, None),
+                None => (false, code_of_sql()),
             };
             if carried {
                 if let Some((column, referenced)) = &mut products {
@@ -132,7 +140,7 @@ pub async fn copy_table(
                 })
             } else {
                 if let Some(code) = listed {
-                    not_carried.entry(code).or_default().push(key_of(&row[2]));
+                    not_carried.entry(code).or_default().push(key_of(&row[1]));
                 }
                 Ok(())
             }

@@ -2,7 +2,7 @@
 //! subscription on a store of the customer's website (`newsletter_subscriber`) and the
 //! store credit of that website (`magento_customerbalance`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use mysql_async::Value;
@@ -29,6 +29,8 @@ const COLUMNS: [Column; 12] = [
     column("store_credit", Kind::Decimal),
 ];
 const GENDER: usize = 6;
+/// `last_login_at`, then `newsletter_subscribed` and `store_credit`.
+const LAST_LOGIN: usize = 9;
 
 pub const ENTITY: Entity = Entity {
     type_code: "customer",
@@ -49,6 +51,89 @@ pub const ENTITY: Entity = Entity {
     per_store: false,
 };
 
+/// The last login (`customer_log`), the newsletter subscriptions on a store of each
+/// website (`newsletter_subscriber`) and the store credit of each website
+/// (`magento_customerbalance`), by customer.
+#[derive(Default)]
+struct CustomerActivity {
+    last_login: HashMap<i64, Value>,
+    subscribed: HashSet<(i64, i64)>,
+    store_credit: HashMap<(i64, i64), Value>,
+}
+
+impl CustomerActivity {
+    async fn read(source: &mut Source<'_>) -> Result<CustomerActivity, MagentoError> {
+        let mut activity = CustomerActivity::default();
+        if source.has("customer_log") {
+            let sql = format!(
+                "SELECT customer_id, MAX(last_login_at) FROM {} GROUP BY customer_id",
+                source.name("customer_log")
+            );
+            source
+                .for_each_row("customer_log", &sql, |mut row| {
+                    if let Some(customer) = integer_of(&row[0]) {
+                        activity.last_login.insert(customer, row.swap_remove(1));
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        if source.has("newsletter_subscriber") {
+            let sql = format!(
+                "SELECT DISTINCT n.customer_id, s.website_id FROM {} n \
+                 JOIN {} s ON s.store_id = n.store_id WHERE n.subscriber_status = 1",
+                source.name("newsletter_subscriber"),
+                source.name("store")
+            );
+            source
+                .for_each_row("newsletter_subscriber", &sql, |row| {
+                    if let (Some(customer), Some(website)) =
+                        (integer_of(&row[0]), integer_of(&row[1]))
+                    {
+                        activity.subscribed.insert((customer, website));
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        if source.has("magento_customerbalance") {
+            let sql = format!(
+                "SELECT customer_id, website_id, amount FROM {}",
+                source.name("magento_customerbalance")
+            );
+            source
+                .for_each_row("magento_customerbalance", &sql, |mut row| {
+                    if let (Some(customer), Some(website)) =
+                        (integer_of(&row[0]), integer_of(&row[1]))
+                    {
+                        activity
+                            .store_credit
+                            .insert((customer, website), row.swap_remove(2));
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(activity)
+    }
+
+    /// Puts a customer row's last login, subscription and store credit (of the customer's
+    /// website) in place.
+    fn fill(&self, row: &mut [Value]) {
+        let (Some(customer), Some(website)) = (integer_of(&row[0]), integer_of(&row[1])) else {
+            return;
+        };
+        if let Some(at) = self.last_login.get(&customer) {
+            row[LAST_LOGIN] = at.clone();
+        }
+        let subscribed = self.subscribed.contains(&(customer, website));
+        row[LAST_LOGIN + 1] = Value::Int(subscribed.into());
+        if let Some(amount) = self.store_credit.get(&(customer, website)) {
+            row[LAST_LOGIN + 2] = amount.clone();
+        }
+    }
+}
+
 /// Writes `customers.parquet` into `dir`, with the flagged attributes as custom columns;
 /// the rows written.
 pub async fn import(
@@ -60,24 +145,12 @@ pub async fn import(
     let custom = custom(source, report, &ENTITY, ("c", "entity_id"), &[], options).await?;
     let genders = gender_labels(source).await?;
     let customer = source.name("customer_entity");
-    let store = source.name("store");
-    let last_login = source.with_table("customer_log", "NULL", |log| {
-        format!("(SELECT MAX(l.last_login_at) FROM {log} l WHERE l.customer_id = c.entity_id)")
-    });
-    let subscribed = source.with_table("newsletter_subscriber", "0", |subscriber| {
-        format!(
-            "EXISTS (SELECT 1 FROM {subscriber} n JOIN {store} s ON s.store_id = n.store_id \
-             WHERE n.customer_id = c.entity_id AND n.subscriber_status = 1 AND s.website_id = c.website_id)"
-        )
-    });
-    let balance = source.with_table("magento_customerbalance", "NULL", |balance| {
-        format!(
-            "(SELECT b.amount FROM {balance} b WHERE b.customer_id = c.entity_id AND b.website_id = c.website_id)"
-        )
-    });
+    let activity = CustomerActivity::read(source).await?;
+    // The last login, subscription and store credit are put in on the client: as
+    // subqueries they took the server most of the table's time.
     let sql = format!(
         "SELECT c.entity_id, c.website_id, c.group_id, c.email, c.firstname, c.lastname, c.gender, \
-         c.dob, c.created_at, {last_login}, {subscribed}, {balance}{} \
+         c.dob, c.created_at, NULL, 0, NULL{} \
          FROM {customer} c WHERE c.website_id IS NOT NULL ORDER BY c.entity_id",
         custom.values
     );
@@ -88,6 +161,7 @@ pub async fn import(
     source
         .for_each_row("customer_entity", &sql, |mut row| {
             let id = row[0].clone();
+            activity.fill(&mut row);
             let gender = std::mem::replace(&mut row[GENDER], Value::NULL);
             if let Some(option) = integer_of(&gender) {
                 let read = match genders.get(&option) {
