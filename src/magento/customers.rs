@@ -87,10 +87,8 @@ impl CustomerActivity {
             );
             source
                 .for_each_row("newsletter_subscriber", &sql, |row| {
-                    if let (Some(customer), Some(website)) =
-                        (integer_of(&row[0]), integer_of(&row[1]))
-                    {
-                        activity.subscribed.insert((customer, website));
+                    if let Some(key) = customer_and_website(&row) {
+                        activity.subscribed.insert(key);
                     }
                     Ok(())
                 })
@@ -103,12 +101,8 @@ impl CustomerActivity {
             );
             source
                 .for_each_row("magento_customerbalance", &sql, |mut row| {
-                    if let (Some(customer), Some(website)) =
-                        (integer_of(&row[0]), integer_of(&row[1]))
-                    {
-                        activity
-                            .store_credit
-                            .insert((customer, website), row.swap_remove(2));
+                    if let Some(key) = customer_and_website(&row) {
+                        activity.store_credit.insert(key, row.swap_remove(2));
                     }
                     Ok(())
                 })
@@ -120,7 +114,7 @@ impl CustomerActivity {
     /// Puts a customer row's last login, subscription and store credit (of the customer's
     /// website) in place.
     fn fill(&self, row: &mut [Value]) {
-        let (Some(customer), Some(website)) = (integer_of(&row[0]), integer_of(&row[1])) else {
+        let Some((customer, website)) = customer_and_website(row) else {
             return;
         };
         if let Some(at) = self.last_login.get(&customer) {
@@ -132,6 +126,11 @@ impl CustomerActivity {
             row[LAST_LOGIN + 2] = amount.clone();
         }
     }
+}
+
+/// The customer and website ids a row starts with.
+fn customer_and_website(row: &[Value]) -> Option<(i64, i64)> {
+    Some((integer_of(&row[0])?, integer_of(&row[1])?))
 }
 
 /// Writes `customers.parquet` into `dir`, with the flagged attributes as custom columns;
