@@ -35,6 +35,6 @@ echo "members in Magento against the suite's definition over the generated datas
 sql shop -N -e "SELECT segment_id, name FROM magento_customersegment_segment ORDER BY segment_id" |
 while read -r id name; do
     in_magento="$(sql shop -N -e "SELECT COUNT(*) FROM magento_customersegment_customer WHERE segment_id = $id")"
-    suite="$("$segmint" eval --data "$data" --as-of "$as_of" --ids "$here/../segments/$name.json" 2>/dev/null | grep -c '^c:')"
+    suite="$("$segmint" eval --data "$data" --as-of "$as_of" --ids "$here/../segments/$name.json" 2>/dev/null | grep -c '^c:' || true)"
     echo "  $id $name: $in_magento in Magento, $suite by the suite's definition"
 done
