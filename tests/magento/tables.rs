@@ -534,3 +534,29 @@ fn flagged_attributes_become_custom_columns_with_their_option_labels() {
     // Custom columns load, with their types.
     crate::common::load(&dir);
 }
+
+/// Every amount of every order line passes through this parse: exact or refused.
+#[test]
+fn decimals_are_read_exactly_in_ten_thousandths_or_refused() {
+    let read = [
+        ("-12.34", Some(-123_400)),
+        ("5", Some(50_000)),
+        ("0.5000", Some(5_000)),
+        (".5", Some(5_000)),
+        ("7.", Some(70_000)),
+        ("0012.00010000", Some(120_001)),
+        ("9999999999999999.9999", Some(99_999_999_999_999_999_999)),
+        ("10000000000000000", None),
+        ("1.00001", None),
+        ("", None),
+        ("-", None),
+        (".", None),
+        ("1e5", None),
+        ("+1", None),
+        ("1.2.3", None),
+        (" 1", None),
+    ];
+    for (text, units) in read {
+        assert_eq!(segmint::magento::decimal_units(text), units, "{text:?}");
+    }
+}
