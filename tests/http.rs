@@ -380,6 +380,12 @@ fn metrics_declare_each_family_once_and_parse_as_the_exposition_format() {
     };
     assert_eq!(gauge("segmint_events_since_load"), 1.0);
     assert_eq!(gauge("segmint_delta_rows"), 1.0);
+    // The view's row packed: its values in a few dozen bytes, with the table's entry.
+    let delta_bytes = gauge("segmint_delta_bytes");
+    assert!(
+        (1.0..=200.0).contains(&delta_bytes),
+        "one view row held in {delta_bytes} bytes"
+    );
     assert_eq!(gauge("segmint_delta_lists_kept"), 0.0);
     assert_eq!(gauge("segmint_idempotency_keys"), 0.0);
     assert!(

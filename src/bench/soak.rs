@@ -65,6 +65,7 @@ pub struct SoakReport {
 pub struct Held {
     pub events_since_load: u64,
     pub delta_rows: u64,
+    pub delta_bytes: u64,
     pub delta_lists_kept: u64,
     pub rows_cache_rows: u64,
     pub change_feed_kept: u64,
@@ -78,6 +79,7 @@ impl Held {
         Some(Held {
             events_since_load: value("segmint_events_since_load"),
             delta_rows: value("segmint_delta_rows"),
+            delta_bytes: value("segmint_delta_bytes"),
             delta_lists_kept: value("segmint_delta_lists_kept"),
             rows_cache_rows: value("segmint_rows_cache_rows"),
             change_feed_kept: value("segmint_change_feed_kept"),
@@ -581,9 +583,10 @@ pub fn render(report: &SoakReport) -> String {
     }
     if let Some((_, held)) = report.held.last() {
         out += &format!(
-            "\nheld at the end: {} events since the load, {} delta rows, {} lists kept; caches: {} rows, {} feed changes, {} idempotency keys",
+            "\nheld at the end: {} events since the load, {} delta rows ({} bytes), {} lists kept; caches: {} rows, {} feed changes, {} idempotency keys",
             held.events_since_load,
             held.delta_rows,
+            held.delta_bytes,
             held.delta_lists_kept,
             held.rows_cache_rows,
             held.change_feed_kept,

@@ -122,7 +122,8 @@ pub(crate) fn missing_required(
 }
 
 /// One cell. Decimals are units of 1/10000 in `Int`, as the store keeps them.
-#[derive(Clone, Debug, PartialEq)]
+/// Serialized only to pack the rows the delta holds ([`crate::live::changes`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Value {
     Null,
     Int(i64),
@@ -305,7 +306,7 @@ pub(crate) struct TableEdit<'a> {
     base: Vec<ArrayRef>,
     base_rows: usize,
     removed: RoaringBitmap,
-    added: Vec<&'a [Value]>,
+    added: Vec<std::borrow::Cow<'a, [Value]>>,
 }
 
 impl<'a> TableEdit<'a> {
@@ -341,7 +342,12 @@ impl<'a> TableEdit<'a> {
 
     /// Adds rows in the table's columns ([`Layouts`]).
     pub(crate) fn add(&mut self, rows: impl IntoIterator<Item = &'a [Value]>) {
-        self.added.extend(rows);
+        self.added.extend(rows.into_iter().map(std::borrow::Cow::Borrowed));
+    }
+
+    /// Adds rows it keeps until written (rows unpacked from the delta).
+    pub(crate) fn add_owned(&mut self, rows: Vec<Vec<Value>>) {
+        self.added.extend(rows.into_iter().map(std::borrow::Cow::Owned));
     }
 
     pub(crate) fn finish(self) -> Result<RecordBatch, LoadError> {

@@ -13,20 +13,24 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use super::packed::PackedRows;
+
 use crate::events::{Layouts, SubjectRows, Value};
 use crate::model::TableName;
 
-/// A subject's changes, by table written.
+/// A subject's changes, by table written (ascending). Held by the delta for every subject
+/// events touched until a fold, so kept small: a slice of the tables written, not a
+/// map's node of eleven, and the rows packed.
 #[derive(Clone, Debug, Default)]
-pub struct SubjectChanges(BTreeMap<TableName, TableChanges>);
+pub struct SubjectChanges(Box<[(TableName, TableChanges)]>);
 
 #[derive(Clone, Debug, Default)]
 struct TableChanges {
     /// Positions among the subject's loaded rows of the table (in the order of
     /// [`crate::events::subject_row_ranges`]) that events removed or changed, ascending.
-    removed: Vec<u32>,
+    removed: Box<[u32]>,
     /// Rows events added, and the rows they changed as they are now.
-    added: Vec<Vec<Value>>,
+    added: PackedRows,
 }
 
 impl SubjectChanges {
@@ -38,11 +42,11 @@ impl SubjectChanges {
         now: &SubjectRows,
         written: impl IntoIterator<Item = TableName>,
     ) -> SubjectChanges {
-        let mut changes = BTreeMap::new();
-        for table in written {
-            changes.insert(table, table_changes(loaded.rows(table), now.rows(table)));
-        }
-        SubjectChanges(changes)
+        SubjectChanges::of_tables(
+            written
+                .into_iter()
+                .map(|table| (table, table_changes(loaded.rows(table), now.rows(table)))),
+        )
     }
 
     /// The changes that replace every loaded row (`loaded`: how many a table has) of the
@@ -52,12 +56,16 @@ impl SubjectChanges {
         now: &SubjectRows,
         written: impl IntoIterator<Item = TableName>,
     ) -> SubjectChanges {
-        let changes = written.into_iter().map(|table| {
+        SubjectChanges::of_tables(written.into_iter().map(|table| {
             let removed = (0..loaded.get(&table).copied().unwrap_or(0) as u32).collect();
-            let added = now.rows(table).to_vec();
+            let added = PackedRows::pack(now.rows(table));
             (table, TableChanges { removed, added })
-        });
-        SubjectChanges(changes.collect())
+        }))
+    }
+
+    fn of_tables(tables: impl Iterator<Item = (TableName, TableChanges)>) -> SubjectChanges {
+        let by_table: BTreeMap<TableName, TableChanges> = tables.collect();
+        SubjectChanges(by_table.into_iter().collect())
     }
 
     /// `loaded` (the subject's loaded rows; with `only`, of those tables) with these
@@ -67,11 +75,11 @@ impl SubjectChanges {
         mut loaded: SubjectRows,
         only: Option<&BTreeSet<TableName>>,
     ) -> SubjectRows {
-        for (&table, changes) in &self.0 {
-            if only.is_some_and(|tables| !tables.contains(&table)) {
+        for (table, changes) in &self.0 {
+            if only.is_some_and(|tables| !tables.contains(table)) {
                 continue;
             }
-            let rows = loaded.rows_mut(table);
+            let rows = loaded.rows_mut(*table);
             let mut removed = changes.removed.iter().peekable();
             let mut at = 0u32;
             rows.retain(|_| {
@@ -79,42 +87,55 @@ impl SubjectChanges {
                 at += 1;
                 !gone
             });
-            rows.extend(changes.added.iter().cloned());
+            rows.extend(changes.added.unpack());
         }
         loaded
     }
 
     /// The tables changed, with the positions of the loaded rows removed from each and
     /// the rows added.
-    pub(crate) fn tables(&self) -> impl Iterator<Item = (TableName, &[u32], &[Vec<Value>])> {
+    pub(crate) fn tables(&self) -> impl Iterator<Item = (TableName, &[u32], &PackedRows)> {
         self.0
             .iter()
-            .map(|(&table, changes)| (table, changes.removed.as_slice(), changes.added.as_slice()))
+            .map(|(table, changes)| (*table, &*changes.removed, &changes.added))
     }
 
     /// How many rows events added or changed to, over every table: what the delta holds
     /// for the subject.
     pub fn rows_added(&self) -> usize {
-        self.0.values().map(|changes| changes.added.len()).sum()
+        self.0.iter().map(|(_, changes)| changes.added.len()).sum()
     }
 
     /// How many loaded rows events removed or changed, over every table.
     pub fn rows_removed(&self) -> usize {
-        self.0.values().map(|changes| changes.removed.len()).sum()
+        self.0.iter().map(|(_, changes)| changes.removed.len()).sum()
     }
 
     /// The rows added to `table`.
-    pub(crate) fn added(&self, table: TableName) -> &[Vec<Value>] {
-        self.0.get(&table).map_or(&[], |changes| &changes.added)
+    pub(crate) fn added(&self, table: TableName) -> Vec<Vec<Value>> {
+        self.0
+            .iter()
+            .find(|(of, _)| *of == table)
+            .map_or_else(Vec::new, |(_, changes)| changes.added.unpack())
+    }
+
+    /// Bytes held beyond the struct itself: what the delta holds for the subject.
+    pub fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(TableName, TableChanges)>();
+        self.0
+            .iter()
+            .map(|(_, c)| entry + c.removed.len() * 4 + c.added.heap_bytes())
+            .sum()
     }
 
     /// Whether a row events added names product `id`. (A loaded row naming it is found
     /// through the loaded data.)
     pub fn adds_product(&self, layouts: &Layouts, id: i64) -> bool {
-        self.0.iter().any(|(&table, changes)| {
-            layouts.position(table, "product_id").is_some_and(|column| {
+        self.0.iter().any(|(table, changes)| {
+            layouts.position(*table, "product_id").is_some_and(|column| {
                 changes
                     .added
+                    .unpack()
                     .iter()
                     .any(|row| row[column] == Value::Int(id))
             })
@@ -143,6 +164,7 @@ fn table_changes(loaded: &[Vec<Value>], now: &[Vec<Value>]) -> TableChanges {
     let removed = (0..loaded.len() as u32)
         .filter(|&at| !kept[at as usize])
         .collect();
+    let added = PackedRows::pack(&added);
     TableChanges { removed, added }
 }
 

@@ -315,6 +315,14 @@ impl Delta {
             .sum()
     }
 
+    /// Bytes held for the subjects' changes (their rows packed), beyond the map's entries.
+    pub fn bytes_held(&self) -> usize {
+        self.changes
+            .values()
+            .map(|changes| changes.heap_bytes())
+            .sum()
+    }
+
     /// Rows the cache of rows now holds (shared by every delta over the same loaded data).
     pub fn rows_cached(&self) -> usize {
         self.cache().rows()

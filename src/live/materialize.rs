@@ -103,7 +103,7 @@ pub fn materialize(base: &Dataset, delta: &Delta, label: &Path) -> Result<Datase
                     .collect();
                 table.remove(removed.iter().map(|&at| loaded[at as usize]));
             }
-            table.add(added.iter().map(Vec::as_slice));
+            table.add_owned(added.unpack());
         }
     }
     for &order in delta.guest_orders.keys() {

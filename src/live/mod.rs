@@ -11,5 +11,6 @@ pub mod changes;
 pub mod delta;
 pub mod matching;
 pub mod materialize;
+mod packed;
 
 pub use materialize::{ApplyError, apply_lists, apply_lists_folding_every, materialize};

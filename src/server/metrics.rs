@@ -183,6 +183,11 @@ impl Collector for ServiceCollector {
                 delta.rows_held(),
             ),
             (
+                "segmint_delta_bytes",
+                "Bytes the delta holds for the changed rows of the subjects events touched (packed), until the next fold",
+                delta.bytes_held(),
+            ),
+            (
                 "segmint_delta_lists_kept",
                 "Lists of events kept for a running fold to catch up with",
                 delta.lists.kept(),

@@ -135,20 +135,20 @@ impl Snapshot {
             TableName::ProductViews,
         ];
         let mut written = std::collections::BTreeSet::new();
-        // Rows events added or changed: the loaded rows' websites are the loaded data's.
-        let added = self.delta.changes.values().flat_map(|changes| {
-            tables
-                .into_iter()
-                .map(move |table| (table, changes.added(table)))
-        });
-        let guest_orders = self.delta.guest_orders.values().flat_map(|rows| {
-            tables
-                .into_iter()
-                .map(move |table| (table, rows.rows(table)))
-        });
-        for (table, rows) in added.chain(guest_orders) {
+        let mut note = |table: TableName, rows: &[Vec<crate::events::Value>]| {
             if let Some(column) = layouts.position(table, "website_id") {
                 written.extend(rows.iter().filter_map(|row| row[column].number()));
+            }
+        };
+        // Rows events added or changed: the loaded rows' websites are the loaded data's.
+        for changes in self.delta.changes.values() {
+            for table in tables {
+                note(table, &changes.added(table));
+            }
+        }
+        for rows in self.delta.guest_orders.values() {
+            for table in tables {
+                note(table, rows.rows(table));
             }
         }
         unknown.retain(|w| !written.contains(w));
