@@ -342,12 +342,14 @@ impl<'a> TableEdit<'a> {
 
     /// Adds rows in the table's columns ([`Layouts`]).
     pub(crate) fn add(&mut self, rows: impl IntoIterator<Item = &'a [Value]>) {
-        self.added.extend(rows.into_iter().map(std::borrow::Cow::Borrowed));
+        self.added
+            .extend(rows.into_iter().map(std::borrow::Cow::Borrowed));
     }
 
     /// Adds rows it keeps until written (rows unpacked from the delta).
     pub(crate) fn add_owned(&mut self, rows: Vec<Vec<Value>>) {
-        self.added.extend(rows.into_iter().map(std::borrow::Cow::Owned));
+        self.added
+            .extend(rows.into_iter().map(std::borrow::Cow::Owned));
     }
 
     pub(crate) fn finish(self) -> Result<RecordBatch, LoadError> {

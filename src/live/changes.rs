@@ -108,7 +108,10 @@ impl SubjectChanges {
 
     /// How many loaded rows events removed or changed, over every table.
     pub fn rows_removed(&self) -> usize {
-        self.0.iter().map(|(_, changes)| changes.removed.len()).sum()
+        self.0
+            .iter()
+            .map(|(_, changes)| changes.removed.len())
+            .sum()
     }
 
     /// The rows added to `table`.
@@ -132,13 +135,15 @@ impl SubjectChanges {
     /// through the loaded data.)
     pub fn adds_product(&self, layouts: &Layouts, id: i64) -> bool {
         self.0.iter().any(|(table, changes)| {
-            layouts.position(*table, "product_id").is_some_and(|column| {
-                changes
-                    .added
-                    .unpack()
-                    .iter()
-                    .any(|row| row[column] == Value::Int(id))
-            })
+            layouts
+                .position(*table, "product_id")
+                .is_some_and(|column| {
+                    changes
+                        .added
+                        .unpack()
+                        .iter()
+                        .any(|row| row[column] == Value::Int(id))
+                })
         })
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::MagentoError;
 use super::attributes::{Entity, OptionLabels, custom};
 use super::columns::{Column, Kind, TableFile, column};
-use super::copy::{CUSTOMER_NOT_CARRIED, Plan, copy_table};
+use super::copy::{CUSTOMER_NOT_CARRIED, Plan, client_check, copy_table, integer_of};
 use super::report::ImportReport;
 use super::source::Source;
 
@@ -50,17 +50,27 @@ const ENTITY: Entity = Entity {
 };
 
 /// Writes `addresses.parquet` into `dir`, with the flagged attributes as custom columns;
-/// the rows written.
+/// the rows written and those custom columns (order addresses carry them too).
 pub async fn import(
     source: &mut Source<'_>,
     dir: &Path,
     report: &mut ImportReport,
     options: &mut OptionLabels,
-) -> Result<usize, MagentoError> {
+) -> Result<(usize, Vec<Column>), MagentoError> {
     if !source.has("customer_address_entity") {
-        return TableFile::create(dir, "addresses", &COLUMNS)?.finish();
+        let rows = TableFile::create(dir, "addresses", &COLUMNS)?.finish()?;
+        return Ok((rows, Vec::new()));
     }
-    let custom = custom(source, report, &ENTITY, ("a", "entity_id"), &[], options).await?;
+    let custom = custom(
+        source,
+        report,
+        &ENTITY,
+        ("a", "entity_id"),
+        &[],
+        options,
+        true,
+    )
+    .await?;
     let columns = [COLUMNS.as_slice(), &custom.columns].concat();
     let mut file = TableFile::create(dir, "addresses", &columns)?;
     let plan = Plan {
@@ -82,8 +92,14 @@ pub async fn import(
         reason: "'customer'",
         reasons: &[CUSTOMER_NOT_CARRIED],
         counted_elsewhere: None,
-        check: None,
+        // The custom values read apart, put in; the server's reason stands.
+        check: Some(client_check(|values, reason| {
+            if let Some(address) = integer_of(&values[0]) {
+                custom.fill(values, COLUMNS.len(), address);
+            }
+            reason
+        })),
     };
     copy_table(source, &mut file, report, plan, None).await?;
-    file.finish()
+    Ok((file.finish()?, custom.columns))
 }

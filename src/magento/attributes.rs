@@ -66,6 +66,40 @@ impl Attribute {
         matches!(self.input.as_str(), "select" | "multiselect")
     }
 
+    /// The attribute's values by entity id, ascending, from its value table (none when
+    /// the store has no such table); per store, the admin value (store 0).
+    async fn values_by_entity(
+        &self,
+        source: &mut Source<'_>,
+        entity: &Entity,
+    ) -> Result<Vec<(i64, Value)>, MagentoError> {
+        let table = format!("{}_{}", entity.table, self.backend_type);
+        if !source.has(&table) {
+            return Ok(Vec::new());
+        }
+        let store = if entity.per_store {
+            " AND store_id = 0"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT entity_id, value FROM {} WHERE attribute_id = {}{store}",
+            source.name(&table),
+            self.id
+        );
+        let mut values = Vec::new();
+        source
+            .for_each_row(&table, &sql, |mut row| {
+                if let Some(entity) = integer_of(&row[0]) {
+                    values.push((entity, row.swap_remove(1)));
+                }
+                Ok(())
+            })
+            .await?;
+        values.sort_unstable_by_key(|(entity, _)| *entity);
+        Ok(values)
+    }
+
     /// The SQL of the attribute's value for the entity row `alias`, linked by `link`.
     pub fn value(&self, source: &Source<'_>, entity: &Entity, alias: &str, link: &str) -> String {
         if self.backend_type == "static" {
@@ -247,13 +281,31 @@ pub type OptionLabels = BTreeMap<String, BTreeMap<String, String>>;
 /// The custom columns of an entity's dataset table and the SQL of their values.
 pub struct Custom {
     pub columns: Vec<Column>,
-    /// `, value, value...` to append to the table's SELECT list.
+    /// `, value, value...` to append to the table's SELECT list (`NULL` for those read
+    /// apart).
     pub values: String,
+    /// Per custom column whose values were read apart: its position among the custom
+    /// columns, and its values by entity id, ascending.
+    apart: Vec<(usize, Vec<(i64, Value)>)>,
+}
+
+impl Custom {
+    /// Puts the values read apart into `row`, the row of entity `id` whose custom columns
+    /// start at `first`.
+    pub fn fill(&self, row: &mut [Value], first: usize, id: i64) {
+        for (at, values) in &self.apart {
+            if let Ok(found) = values.binary_search_by_key(&id, |(entity, _)| *entity) {
+                row[first + at] = values[found].1.clone();
+            }
+        }
+    }
 }
 
 /// The flagged attributes of `entity` as custom columns of rows `alias` linked by `link`;
 /// their option labels into `options`; the EAV values read by neither them nor `also_read`
-/// counted in the report.
+/// counted in the report. With `read_apart` (rows linked by `entity_id`), the values kept
+/// in value tables are read in one pass over each and put in by [`Custom::fill`], instead
+/// of a subquery per row (a million customers' took the server 12.5 s).
 pub async fn custom(
     source: &mut Source<'_>,
     report: &mut ImportReport,
@@ -261,17 +313,26 @@ pub async fn custom(
     (alias, link): (&str, &str),
     also_read: &[i64],
     options: &mut OptionLabels,
+    read_apart: bool,
 ) -> Result<Custom, MagentoError> {
     let attributes = flagged(source, entity, report).await?;
     option_labels(source, entity.prefix, &attributes, options).await?;
     let mut read = also_read.to_vec();
     read.extend(attributes.iter().map(|a| a.id));
     count_unread(source, report, entity, &read).await?;
+    let mut values = String::new();
+    let mut apart = Vec::new();
+    for (at, attribute) in attributes.iter().enumerate() {
+        if read_apart && attribute.backend_type != "static" {
+            values += ", NULL";
+            apart.push((at, attribute.values_by_entity(source, entity).await?));
+        } else {
+            values += &format!(", {}", attribute.value(source, entity, alias, link));
+        }
+    }
     Ok(Custom {
         columns: attributes.iter().map(Attribute::column).collect(),
-        values: attributes
-            .iter()
-            .map(|a| format!(", {}", a.value(source, entity, alias, link)))
-            .collect(),
+        values,
+        apart,
     })
 }

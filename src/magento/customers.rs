@@ -141,7 +141,16 @@ pub async fn import(
     report: &mut ImportReport,
     options: &mut OptionLabels,
 ) -> Result<usize, MagentoError> {
-    let custom = custom(source, report, &ENTITY, ("c", "entity_id"), &[], options).await?;
+    let custom = custom(
+        source,
+        report,
+        &ENTITY,
+        ("c", "entity_id"),
+        &[],
+        options,
+        true,
+    )
+    .await?;
     let genders = gender_labels(source).await?;
     let customer = source.name("customer_entity");
     let activity = CustomerActivity::read(source).await?;
@@ -161,6 +170,9 @@ pub async fn import(
         .for_each_row("customer_entity", &sql, |mut row| {
             let id = row[0].clone();
             activity.fill(&mut row);
+            if let Some(entity) = integer_of(&id) {
+                custom.fill(&mut row, COLUMNS.len(), entity);
+            }
             let gender = std::mem::replace(&mut row[GENDER], Value::NULL);
             if let Some(option) = integer_of(&gender) {
                 let read = match genders.get(&option) {

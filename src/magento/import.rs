@@ -101,14 +101,20 @@ async fn read_store(options: &ImportOptions, dir: &Path) -> Result<ImportReport,
     let mut options = OptionLabels::new();
     let customers = customers::import(&mut source, dir, &mut report, &mut options).await?;
     report.tables.insert("customers".into(), customers);
-    let addresses = addresses::import(&mut source, dir, &mut report, &mut options).await?;
+    let (addresses, address_attributes) =
+        addresses::import(&mut source, dir, &mut report, &mut options).await?;
     report.tables.insert("addresses".into(), addresses);
     // Products come last: the catalog's, then a stub for each product the others name.
     let mut referenced = Referenced::default();
     let mut keys = KnownKeys::read(&mut source).await?;
     let mut written = Vec::new();
-    written
-        .extend(orders::import(&mut source, dir, &mut report, &mut referenced, &mut keys).await?);
+    let orders = orders::Orders {
+        products: &mut referenced,
+        keys: &mut keys,
+        address_attributes: &address_attributes,
+        options: &mut options,
+    };
+    written.extend(orders::import(&mut source, dir, &mut report, orders).await?);
     written.extend(carts::import(&mut source, dir, &mut report, &mut referenced).await?);
     written.extend(activity::import(&mut source, dir, &mut report, &mut referenced, &keys).await?);
     let products =

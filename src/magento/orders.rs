@@ -1,13 +1,14 @@
 //! `orders`, `order_items` and `order_addresses` from `sales_order`, `sales_order_item` and
 //! `sales_order_address`: amounts from the `base_*` columns, the website of the order's
 //! store. An order without a store or status, or of a customer not carried, is not carried,
-//! nor are its items and addresses.
+//! nor are its items and addresses. Order addresses carry the user-defined address
+//! attributes Commerce copies onto them (`magento_customercustomattributes_sales_flat_order_address`).
 
 use std::path::Path;
 
 use super::MagentoError;
+use super::attributes::OptionLabels;
 use super::columns::{Column, Kind, TableFile, column};
-
 use super::copy::{CUSTOMER_NOT_CARRIED, ClientCheck, Plan, client_check, copy_table};
 use super::keys::KnownKeys;
 use super::products::Referenced;
@@ -59,16 +60,35 @@ const ORDER_REASONS: [(&str, &str); 3] = [
 ];
 
 /// Writes the three tables into `dir`; the rows written of each.
+/// What the orders' import reads and adds to beside the database.
+pub struct Orders<'a> {
+    /// Product ids the order lines name.
+    pub products: &'a mut Referenced,
+    /// Orders read and carried, for their lines and addresses.
+    pub keys: &'a mut KnownKeys,
+    /// The customer addresses' custom columns: order addresses carry those Commerce keeps
+    /// for them.
+    pub address_attributes: &'a [Column],
+    /// Option labels: the order addresses' custom columns get the addresses'.
+    pub options: &'a mut OptionLabels,
+}
+
 pub async fn import(
     source: &mut Source<'_>,
     dir: &Path,
     report: &mut ImportReport,
-    products: &mut Referenced,
-    keys: &mut KnownKeys,
+    with: Orders<'_>,
 ) -> Result<[(&'static str, usize); 3], MagentoError> {
+    let Orders {
+        products,
+        keys,
+        address_attributes,
+        options,
+    } = with;
     let orders = import_orders(source, dir, report, keys).await?;
     let items = import_items(source, dir, report, products, keys).await?;
-    let addresses = import_addresses(source, dir, report, keys).await?;
+    let custom = order_address_attributes(source, report, address_attributes, options).await?;
+    let addresses = import_addresses(source, dir, report, keys, &custom).await?;
     Ok([
         ("orders", orders),
         ("order_items", items),
@@ -166,24 +186,76 @@ async fn import_items(
     file.finish()
 }
 
-/// The billing and shipping addresses of every carried order.
+/// Where Commerce keeps the values of user-defined address attributes for each order
+/// address: a row per `sales_order_address` row, a column per attribute.
+const ORDER_ADDRESS_VALUES: &str = "magento_customercustomattributes_sales_flat_order_address";
+
+/// Of the customer addresses' custom columns, those [`ORDER_ADDRESS_VALUES`] has a column
+/// of (the others are warned about: their order addresses have no value); their option
+/// labels copied from the addresses'.
+async fn order_address_attributes(
+    source: &mut Source<'_>,
+    report: &mut ImportReport,
+    address_attributes: &[Column],
+    options: &mut OptionLabels,
+) -> Result<Vec<Column>, MagentoError> {
+    if address_attributes.is_empty() || !source.has(ORDER_ADDRESS_VALUES) {
+        return Ok(Vec::new());
+    }
+    let mut carried = Vec::new();
+    let mut without_column = Vec::new();
+    for column in address_attributes {
+        if source
+            .has_column(ORDER_ADDRESS_VALUES, &column.name)
+            .await?
+        {
+            if let Some(labels) = options.get(&format!("address.{}", column.name)).cloned() {
+                options.insert(format!("order_address.{}", column.name), labels);
+            }
+            carried.push(column.clone());
+        } else {
+            without_column.push(serde_json::Value::from(column.name.as_ref()));
+        }
+    }
+    report.warn(
+        &source.label(ORDER_ADDRESS_VALUES),
+        "address attribute without a column here: its order_addresses column is not carried",
+        without_column,
+    );
+    Ok(carried)
+}
+
+/// The billing and shipping addresses of every carried order, with the `custom` columns
+/// of [`ORDER_ADDRESS_VALUES`].
 async fn import_addresses(
     source: &mut Source<'_>,
     dir: &Path,
     report: &mut ImportReport,
     keys: &KnownKeys,
+    custom: &[Column],
 ) -> Result<usize, MagentoError> {
-    let mut file = TableFile::create(dir, "order_addresses", &ORDER_ADDRESSES)?;
+    let columns = [ORDER_ADDRESSES.as_slice(), custom].concat();
+    let mut file = TableFile::create(dir, "order_addresses", &columns)?;
     if source.has("sales_order_address") && source.has("sales_order") {
+        // A row of the values' table per order address, by primary key.
+        let join = match custom.is_empty() {
+            true => String::new(),
+            false => format!(
+                " LEFT JOIN {} x ON x.entity_id = a.entity_id",
+                source.name(ORDER_ADDRESS_VALUES)
+            ),
+        };
+        let values: String = custom.iter().map(|c| format!(", x.`{}`", c.name)).collect();
         let plan = Plan {
             table: "sales_order_address",
             key: "a.entity_id",
-            from: format!("FROM {} a", source.name("sales_order_address")),
+            from: format!("FROM {} a{join}", source.name("sales_order_address")),
             carried: "a.address_type IS NOT NULL".into(),
-            values: "a.parent_id, a.address_type, a.firstname, a.lastname, a.company, \
-                     a.street, a.city, a.region, a.postcode, a.telephone, a.country_id, \
-                     a.region_id"
-                .into(),
+            values: format!(
+                "a.parent_id, a.address_type, a.firstname, a.lastname, a.company, \
+                 a.street, a.city, a.region, a.postcode, a.telephone, a.country_id, \
+                 a.region_id{values}"
+            ),
             order: "a.entity_id",
             reason: "'type'",
             reasons: &[

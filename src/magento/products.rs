@@ -162,7 +162,7 @@ async fn catalog_query(
              FROM {links} l WHERE l.product_id = e.entity_id), '')"
         )
     });
-    let custom = custom(source, report, &ENTITY, ("e", link), &read, options).await?;
+    let custom = custom(source, report, &ENTITY, ("e", link), &read, options, false).await?;
     let sql = format!(
         "SELECT e.entity_id, e.sku, {}, {attribute_set}, {}, {categories}{} FROM {catalog} e{joins} \
          WHERE {current} ORDER BY e.entity_id",

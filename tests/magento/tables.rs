@@ -560,3 +560,59 @@ fn decimals_are_read_exactly_in_ten_thousandths_or_refused() {
         assert_eq!(segmint::magento::decimal_units(text), units, "{text:?}");
     }
 }
+
+#[test]
+fn order_addresses_carry_the_flagged_address_attributes_commerce_keeps_for_them() {
+    let Some(database) = shop("import_order_address_attributes") else {
+        return;
+    };
+    database.sql(SEGMENT_FLAG);
+    database.sql(CATALOG_ATTRIBUTES);
+    database.sql(CATALOG);
+    database.sql(ORDERS);
+    // Two flagged address attributes; Commerce keeps a column on order addresses for the
+    // select only, with a value for the shipping address.
+    database.sql(
+        "INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES
+           (2, 'customer_address', 'Magento\\\\Customer\\\\Model\\\\ResourceModel\\\\Address');
+         INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input) VALUES
+           (300, 2, 'delivery_window', 'int', 'select'), (301, 2, 'gate_code', 'varchar', 'text');
+         INSERT INTO customer_eav_attribute (attribute_id, is_used_for_customer_segment) VALUES (300, 1), (301, 1);
+         INSERT INTO eav_attribute_option (option_id, attribute_id) VALUES (50, 300), (51, 300);
+         INSERT INTO eav_attribute_option_value (option_id, store_id, value) VALUES (50, 0, 'Morning'), (51, 0, 'Evening');
+         INSERT INTO sales_order_address (entity_id, parent_id, address_type, firstname, lastname, street, city, telephone, country_id) VALUES
+           (1, 1001, 'billing', 'Ann', 'Lee', 'x', 'Berlin', '1', 'DE'),
+           (2, 1001, 'shipping', 'Ann', 'Lee', 'y', 'Austin', '2', 'US');
+         CREATE TABLE magento_customercustomattributes_sales_flat_order_address (
+           entity_id int(10) unsigned NOT NULL DEFAULT 0,
+           delivery_window int(11) NULL DEFAULT NULL,
+           PRIMARY KEY (entity_id));
+         INSERT INTO magento_customercustomattributes_sales_flat_order_address (entity_id, delivery_window) VALUES (2, 51);",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("store");
+    let report = import(&database.tcp_url(), &dir);
+    let (columns, _) = table_rows(&dir, "order_addresses");
+    assert_eq!(columns[11..], ["region_id", "delivery_window"]);
+    assert_eq!(
+        rows(&dir, "order_addresses"),
+        [
+            "1001|billing|Ann|Lee||x|Berlin|||1|DE||",
+            "1001|shipping|Ann|Lee||y|Austin|||2|US||51",
+        ]
+    );
+    let without = entry(
+        &report["warnings"],
+        "magento_customercustomattributes_sales_flat_order_address",
+        "without a column here",
+    );
+    assert_eq!(without["keys"], json!(["gate_code"]));
+    let options: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("attribute-options.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        options["order_address.delivery_window"],
+        json!({"50": "Morning", "51": "Evening"})
+    );
+    crate::common::load(&dir);
+}

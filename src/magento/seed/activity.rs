@@ -140,8 +140,9 @@ pub async fn order_addresses(seeder: &mut Seeder, addresses: &Table) -> Result<(
     for custom in addresses.custom_columns() {
         if custom.name != "region_id" {
             seeder.summary.notes.push(format!(
-                "order_addresses.{}: not written (the import does not read order addresses' \
-                 custom attributes yet)",
+                "order_addresses.{}: not written (seed writes no \
+                 magento_customercustomattributes_sales_flat_order_address, where Commerce \
+                 keeps order addresses' custom attributes)",
                 custom.name
             ));
         }
