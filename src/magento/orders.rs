@@ -59,7 +59,6 @@ const ORDER_REASONS: [(&str, &str); 3] = [
     CUSTOMER_NOT_CARRIED,
 ];
 
-/// Writes the three tables into `dir`; the rows written of each.
 /// What the orders' import reads and adds to beside the database.
 pub struct Orders<'a> {
     /// Product ids the order lines name.
@@ -73,6 +72,7 @@ pub struct Orders<'a> {
     pub options: &'a mut OptionLabels,
 }
 
+/// Writes the three tables into `dir`; the rows written of each.
 pub async fn import(
     source: &mut Source<'_>,
     dir: &Path,
