@@ -24,5 +24,6 @@ mod reference;
 mod semantics;
 mod startup;
 mod suite;
+mod tail_index;
 mod validation;
 mod values;

@@ -17,10 +17,11 @@ use crate::segment::definition::{
 use crate::segment::index::ColumnIndex;
 use crate::segment::list_index::ListIndex;
 use crate::segment::plan::{FieldTest, Plan, RecordPlan, SubjectLeaf, Tree, compile};
-use crate::segment::predicate::Test;
+use crate::segment::predicate::{Test, TextMatcher};
 use crate::segment::rows::{ColumnReader, filter_rows};
 use crate::segment::schema::{DerivedField, FieldSource, FieldTable, Schema};
 use crate::segment::space::Space;
+use crate::segment::tail_index::TailIndex;
 use crate::store::{Dataset, Table};
 use per_scope::PerScope;
 
@@ -34,6 +35,7 @@ mod partial;
 mod per_scope;
 mod product_subjects;
 mod products;
+mod tails;
 
 pub(crate) use aggregates::{AggregateComparison, Group, passes_aggregate};
 pub(crate) use derived::{age_on, days_since_as_instants, days_until_birthday};
@@ -120,6 +122,9 @@ pub struct Engine {
     indexes: Mutex<FxHashMap<ColumnKey, Arc<ColumnIndex>>>,
     /// Per list column: the rows of each id (`None`: a column with null ids, scanned).
     list_indexes: Mutex<FxHashMap<ColumnKey, Arc<Option<ListIndex>>>>,
+    /// Per string column tested by `ends_with`: the rows of each value's tail from its
+    /// last `@` (`None`: too many tails, scanned).
+    tail_indexes: Mutex<FxHashMap<ColumnKey, Arc<Option<TailIndex>>>>,
     /// Per space: for each product, the rows of that product (CSR).
     product_rows: Mutex<FxHashMap<TableName, Arc<ProductRows>>>,
     scopes: Mutex<PerScope<(Space, ScopeKey), Arc<RoaringBitmap>>>,
@@ -193,6 +198,7 @@ impl Engine {
             schema,
             indexes: Mutex::default(),
             list_indexes: Mutex::default(),
+            tail_indexes: Mutex::default(),
             product_rows: Mutex::default(),
             scopes: Mutex::default(),
             rollups: Mutex::default(),
@@ -548,6 +554,14 @@ impl Engine {
                 .and_then(|index| index.select(test))
         {
             return rows & within;
+        }
+        if let Test::Text {
+            matcher: TextMatcher::EndsWith(suffix),
+            negate,
+        } = test
+            && let Some(rows) = self.ends_with_by_tails(table, stored, suffix, *negate, within)
+        {
+            return rows;
         }
         if !ColumnIndex::answers(stored.ty, test) {
             return ColumnReader::new(stored).select(test, within);

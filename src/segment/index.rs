@@ -66,6 +66,8 @@ enum Keys {
     },
     /// Keys of their own (a rollup's per-subject aggregates).
     Values(Int64Array),
+    /// None kept: every bin holds one key, so no range cuts a bin.
+    Dropped,
 }
 
 impl Keys {
@@ -78,6 +80,7 @@ impl Keys {
                 rank_of_key,
             } => visit_numbers(&ColumnReader::new(column), rank_of_key, visitor),
             Keys::Values(values) => visitor.visit(primitive(values, |v| v)),
+            Keys::Dropped => visitor.visit(|_| None),
         }
     }
 }
@@ -115,11 +118,7 @@ impl ColumnIndex {
                 .iter()
                 .map(|l| lower.binary_search(l).expect("present") as i64)
                 .collect();
-            let keys = Keys::Ranks {
-                column: column.clone(),
-                rank_of_key,
-            };
-            return ColumnIndex::binned(keys, column.array.len(), 1, lower);
+            return ColumnIndex::of_text_ranks(column, rank_of_key, lower);
         }
         let unit = match column.ty {
             FieldType::Timestamp => MICROS_PER_DAY,
@@ -131,6 +130,36 @@ impl ColumnIndex {
             unit,
             Vec::new(),
         )
+    }
+
+    /// An index of a string column by a text key of each value (its lower case, say):
+    /// `rank_of_key[k]` is the rank of dictionary value `k`'s key among `distinct`, the
+    /// distinct keys ascending. A key's rows are a bin when the distinct keys are few.
+    pub fn of_text_ranks(
+        column: &Column,
+        rank_of_key: Vec<i64>,
+        distinct: Vec<String>,
+    ) -> ColumnIndex {
+        let keys = Keys::Ranks {
+            column: column.clone(),
+            rank_of_key,
+        };
+        ColumnIndex::binned(keys, column.array.len(), 1, distinct)
+    }
+
+    /// The index without the rows' keys, when every bin holds one key: a range then
+    /// never cuts a bin, so no row's key is read again (a text column of a million
+    /// distinct values keeps 8 bytes a value for them). Unchanged otherwise.
+    pub fn without_row_keys(mut self) -> ColumnIndex {
+        if self.lows == self.highs {
+            self.keys = Keys::Dropped;
+        }
+        self
+    }
+
+    /// For a text index: its distinct keys, ascending (a key's rank is its place).
+    pub fn text_keys(&self) -> &[String] {
+        &self.lower
     }
 
     /// An index of keys of its own (one per row, nulls for none); `unit` is the width of
@@ -422,6 +451,7 @@ impl ColumnIndex {
             Keys::Column(_) => 0,
             Keys::Ranks { rank_of_key, .. } => rank_of_key.capacity() * 8,
             Keys::Values(values) => values.get_array_memory_size(),
+            Keys::Dropped => 0,
         };
         keys + (self.lows.capacity() + self.highs.capacity()) * 8
             + self.bins.iter().map(|b| b.serialized_size()).sum::<usize>()

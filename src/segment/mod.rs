@@ -26,6 +26,7 @@ pub mod predicate;
 pub mod rows;
 pub mod schema;
 pub mod space;
+pub mod tail_index;
 mod unique_keys;
 
 pub use definition::{ApplyTo, Condition, DefinitionError, ErrorKind, Segment};

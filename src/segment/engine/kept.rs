@@ -19,6 +19,7 @@ use crate::segment::predicate::Test;
 use crate::segment::rows::ColumnReader;
 use crate::segment::schema::RelationKind;
 use crate::segment::space::Space;
+use crate::segment::tail_index::TailIndex;
 use crate::store::{Column, MemoryItem, NONE, ProductLinks, group_rows};
 
 impl Engine {
@@ -26,7 +27,8 @@ impl Engine {
     /// conditions read, whichever segment comes first: every relation's rows by product,
     /// and the index of every `website_id`, bool, date and timestamp column and of every
     /// string column of at most [`PREPARED_DISTINCT`] distinct values (statuses, types,
-    /// genders), in every table but products (small enough to index on first use).
+    /// genders), in every table but products (small enough to index on first use), and
+    /// the tail index of customers' emails.
     pub fn prepare(&self) {
         let started = Instant::now();
         let product_spaces = [
@@ -54,7 +56,8 @@ impl Engine {
         );
     }
 
-    /// Builds the indexes [`Engine::prepare`] names; returns their columns.
+    /// Builds the indexes [`Engine::prepare`] names; returns their columns (a column
+    /// index's, or customers' `email` for its tail index).
     fn prepare_indexes(&self) -> Vec<(TableName, String)> {
         let dataset = &self.dataset;
         let tables = std::iter::once(&dataset.customers)
@@ -80,6 +83,12 @@ impl Engine {
                 }
             }
         }
+        // Emails by domain: `ends_with("@example.com")` of a few candidates would read
+        // too few of them to build it on first use, yet reads each at random.
+        if let Some(email) = dataset.customers.column("email") {
+            self.tail_index(TableName::Customers, email);
+            prepared.push((TableName::Customers, email.name.clone()));
+        }
         prepared
     }
 
@@ -90,6 +99,14 @@ impl Engine {
         *fresh.product_rows.lock().expect("lock") = self.product_rows.lock().expect("lock").clone();
         *fresh.indexes.lock().expect("lock") = self
             .indexes
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(key, _)| self.prepared.get().is_some_and(|p| p.contains(*key)))
+            .map(|(key, index)| (key.clone(), index.clone()))
+            .collect();
+        *fresh.tail_indexes.lock().expect("lock") = self
+            .tail_indexes
             .lock()
             .expect("lock")
             .iter()
@@ -301,6 +318,14 @@ impl Engine {
         })
     }
 
+    /// The tail index of a string column (see [`TailIndex`]), built on first use;
+    /// `None` when its values have too many tails.
+    pub(super) fn tail_index(&self, table: TableName, column: &Column) -> Arc<Option<TailIndex>> {
+        let key = (table, column.name.clone());
+        let what = || format!("tail index {table}.{}", column.name);
+        kept_or_build(&self.tail_indexes, key, what, || TailIndex::build(column))
+    }
+
     /// Bytes held by what evaluations build on first use and keep: column indexes,
     /// rollups, product-to-rows maps, subjects' row offsets, and the rows
     /// and subjects of each scope.
@@ -334,6 +359,15 @@ impl Engine {
                 let index = index.as_ref().as_ref()?;
                 Some(MemoryItem::new(
                     format!("list index {table}.{column}"),
+                    index.memory_bytes(),
+                ))
+            },
+        ));
+        items.extend(self.tail_indexes.lock().expect("lock").iter().filter_map(
+            |((table, column), index)| {
+                let index = index.as_ref().as_ref()?;
+                Some(MemoryItem::new(
+                    format!("tail index {table}.{column} ({} tails)", index.tail_count()),
                     index.memory_bytes(),
                 ))
             },
