@@ -22,8 +22,9 @@ const QUANTILE_BINS: usize = 256;
 const SAMPLE_KEYS: usize = 16_384;
 /// Units up to which a unit's bin is found in a table rather than by binary search.
 const MAX_UNIT_TABLE: i64 = 1 << 20;
-/// Rows of bins unioned for the cost of reading one row's value at random.
-const UNION_ROWS_PER_READ: u64 = 4;
+/// Bytes of bins unioned for the cost of reading one row's value at random: 4 rows of
+/// a sparse bin (2 bytes a row), 256 of a dense one (a bit a row).
+const UNION_BYTES_PER_READ: u64 = 8;
 
 /// A column's index: its rows binned by key, a bitmap per bin, bins ascending and
 /// disjoint. A key is the value as a number (ints, decimal units, 0/1, days, µs), or for
@@ -43,6 +44,8 @@ pub struct ColumnIndex {
     lows: Vec<i64>,
     highs: Vec<i64>,
     bins: Vec<RoaringBitmap>,
+    /// Per bin: what its part of a union costs, in reads of a row's value at random.
+    union_costs: Vec<u64>,
     /// Block `j` holds the rows of bins `j * BLOCK..(j + 1) * BLOCK`, for indexes of many
     /// bins: a range over a year of day bins unions a few blocks and the bins at its
     /// ends, not hundreds of small bins.
@@ -179,8 +182,14 @@ impl ColumnIndex {
         } else {
             Vec::new()
         };
+        let union_costs = bins
+            .bins
+            .iter()
+            .map(|rows| rows.serialized_size() as u64 / UNION_BYTES_PER_READ)
+            .collect();
         ColumnIndex {
             keys,
+            union_costs,
             lows: bins.lows,
             highs: bins.highs,
             bins: bins.bins,
@@ -240,6 +249,10 @@ impl ColumnIndex {
         match ranges {
             Some((ranges, negate)) if span * 2 < self.space => {
                 self.ranges_within(&ranges, negate, Some(within))
+            }
+            // Every row: nothing to intersect with.
+            _ if span == self.space && within.len() == span as u64 && within.min() == Some(0) => {
+                self.select(test)
             }
             _ => self.select(test) & within,
         }
@@ -373,8 +386,9 @@ impl ColumnIndex {
     }
 
     /// About how many row reads answering `test` costs, in units of one candidate row's
-    /// value read at random: rows of the bins to union (none when one bin is the answer,
-    /// which is only copied), and each row of the bins a range cuts, read one by one.
+    /// value read at random: the bytes of the bins to union (none when one bin is the
+    /// answer, which is only copied), and each row of the bins a range cuts, read one
+    /// by one.
     pub fn cost(&self, test: &Test) -> u64 {
         let ranges = match test {
             Test::Ranges { ranges, .. } => ranges.clone(),
@@ -388,8 +402,11 @@ impl ColumnIndex {
         } else {
             outside
         };
-        let union = if unioned.len() > 1 { size(&unioned) } else { 0 };
-        union / UNION_ROWS_PER_READ + size(&cut)
+        let union = match unioned.len() {
+            0 | 1 => 0,
+            _ => unioned.iter().map(|&b| self.union_costs[b]).sum(),
+        };
+        union + size(&cut)
     }
 
     /// About how many rows pass `test`, for evaluating the most selective condition first.
@@ -453,7 +470,7 @@ impl ColumnIndex {
             Keys::Values(values) => values.get_array_memory_size(),
             Keys::Dropped => 0,
         };
-        keys + (self.lows.capacity() + self.highs.capacity()) * 8
+        keys + (self.lows.capacity() + self.highs.capacity() + self.union_costs.capacity()) * 8
             + self.bins.iter().map(|b| b.serialized_size()).sum::<usize>()
             + self
                 .blocks
