@@ -10,7 +10,9 @@ use rustc_hash::FxHashMap;
 
 use super::per_scope::PerScope;
 use super::products::RowTimes;
-use super::{Engine, PREPARED_DISTINCT, ProductRows, ScopeKey, TIME_SAMPLE_EVERY, website_test};
+use super::{
+    ColumnKey, Engine, PREPARED_DISTINCT, ProductRows, ScopeKey, TIME_SAMPLE_EVERY, website_test,
+};
 use crate::model::{FieldType, TableName};
 use crate::segment::definition::ApplyTo;
 use crate::segment::index::ColumnIndex;
@@ -97,23 +99,23 @@ impl Engine {
     pub fn fresh(&self) -> Engine {
         let fresh = Engine::new(self.dataset.clone());
         *fresh.product_rows.lock().expect("lock") = self.product_rows.lock().expect("lock").clone();
-        *fresh.indexes.lock().expect("lock") = self
-            .indexes
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|(key, _)| self.prepared.get().is_some_and(|p| p.contains(*key)))
-            .map(|(key, index)| (key.clone(), index.clone()))
-            .collect();
-        *fresh.tail_indexes.lock().expect("lock") = self
-            .tail_indexes
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|(key, _)| self.prepared.get().is_some_and(|p| p.contains(*key)))
-            .map(|(key, index)| (key.clone(), index.clone()))
-            .collect();
+        *fresh.indexes.lock().expect("lock") = self.prepared_of(&self.indexes);
+        *fresh.tail_indexes.lock().expect("lock") = self.prepared_of(&self.tail_indexes);
         fresh
+    }
+
+    /// The entries of `kept` that [`Engine::prepare`] built.
+    fn prepared_of<V: Clone>(
+        &self,
+        kept: &Mutex<FxHashMap<ColumnKey, V>>,
+    ) -> FxHashMap<ColumnKey, V> {
+        let prepared = self.prepared.get().map_or(&[][..], Vec::as_slice);
+        kept.lock()
+            .expect("lock")
+            .iter()
+            .filter(|(key, _)| prepared.contains(*key))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
     }
 
     pub(super) fn product_rows(&self, space: Space) -> Arc<ProductRows> {
