@@ -237,26 +237,22 @@ impl ColumnIndex {
         }
     }
 
-    /// Rows of `within` passing `test`. When `within` spans a small part of the rows
-    /// (a visitor's views, after the customers'), each bin is cut down to it before the
-    /// union: the union then merges only the containers that `within` reaches.
+    /// Rows of `within` passing `test`. The rows of the bins a range cuts are read only
+    /// where they meet `within`. When `within` spans a small part of the rows (a
+    /// visitor's views, after the customers'), each bin is cut down to it before the
+    /// union too: the union then merges only the containers that `within` reaches.
     pub fn select_within(&self, test: &Test, within: &RoaringBitmap) -> RoaringBitmap {
-        let span = match (within.min(), within.max()) {
-            (Some(min), Some(max)) => (max - min) as usize + 1,
-            _ => return RoaringBitmap::new(),
-        };
-        let ranges = match test {
-            Test::Ranges { ranges, negate } => Some((ranges.clone(), *negate)),
-            Test::Text { matcher, negate } => Some((self.text_ranks(matcher), *negate)),
-            _ => None,
-        };
-        match ranges {
-            Some((ranges, negate)) if span * 2 < self.space => {
-                self.ranges_within(&ranges, negate, Some(within))
-            }
-            // Every row: nothing to intersect with.
-            _ if span == self.space && within.len() == span as u64 && within.min() == Some(0) => {
-                self.select(test)
+        if within.is_empty() {
+            return RoaringBitmap::new();
+        }
+        // Every row: nothing to intersect with.
+        if within.len() == self.space as u64 && within.max() == Some(self.space as u32 - 1) {
+            return self.select(test);
+        }
+        match test {
+            Test::Ranges { ranges, negate } => self.ranges_within(ranges, *negate, Some(within)),
+            Test::Text { matcher, negate } => {
+                self.ranges_within(&self.text_ranks(matcher), *negate, Some(within))
             }
             _ => self.select(test) & within,
         }
@@ -280,30 +276,56 @@ impl ColumnIndex {
         // Matching rows: the bins inside plus the passing rows of the cut ones, or every
         // row less the bins outside and the failing rows of the cut ones.
         let matched_from_inside = size(&inside) <= size(&outside);
+        // A cut bin's rows are read one by one, scattered over the column: only those
+        // of `within` (of a 33,000-row bin of birth dates at 10 million customers, the
+        // 600 born in the coming week).
+        let cut_rows: Vec<std::borrow::Cow<'_, RoaringBitmap>> = cut
+            .iter()
+            .map(|&b| match within {
+                Some(within) => std::borrow::Cow::Owned(&self.bins[b] & within),
+                None => std::borrow::Cow::Borrowed(&self.bins[b]),
+            })
+            .collect();
         let parts = self.keys.visit(CutRows {
-            bins: cut.iter().map(|&b| &self.bins[b]).collect(),
+            bins: cut_rows.iter().map(|rows| rows.as_ref()).collect(),
             ranges,
             passing: matched_from_inside,
         });
-        let union = |bins: &[usize]| match within {
+        let narrow = within.filter(|within| {
+            let span = within.max().unwrap_or(0) - within.min().unwrap_or(0);
+            (span as usize + 1) * 2 < self.space
+        });
+        let union = |bins: &[usize]| match narrow {
             Some(within) => self
                 .rows_of(bins)
-                .chain(parts.iter())
                 .map(|rows| rows & within)
+                .chain(parts.iter().cloned())
                 .union(),
-            // A union of a few rows in 16 (90 days of customers' sign-ups) through a
-            // bitset: roaring's would set each container's rows in a bitset of its own
-            // and read them back into an array.
-            None if (size(bins) + parts.iter().map(|p| p.len()).sum::<u64>()) * 16
-                < self.space as u64 =>
-            {
-                let mut bits = Bitset::new(self.space);
-                for rows in self.rows_of(bins).chain(parts.iter()) {
-                    for_each_chunk(rows, |chunk| chunk.iter().for_each(|&row| bits.insert(row)));
+            None => {
+                let rows = size(bins) + parts.iter().map(|p| p.len()).sum::<u64>();
+                // A union of a few rows in 16 (90 days of customers' sign-ups) through a
+                // bitset: roaring's would set each container's rows in a bitset of its
+                // own and read them back into an array. Not for a handful of rows (a cut
+                // bin's within a week of birthdays), which would not pay for zeroing and
+                // reading a bitset of every row.
+                if rows * 16 < self.space as u64 && rows * 1024 >= self.space as u64 {
+                    let mut bits = Bitset::new(self.space);
+                    for rows in self.rows_of(bins).chain(parts.iter()) {
+                        for_each_chunk(rows, |chunk| {
+                            chunk.iter().for_each(|&row| bits.insert(row))
+                        });
+                    }
+                    bits.into_bitmap()
+                } else {
+                    self.rows_of(bins).chain(parts.iter()).union()
                 }
-                bits.into_bitmap()
             }
-            None => self.rows_of(bins).chain(parts.iter()).union(),
+        };
+        // What a union over every row (`within` spanning most rows) still needs: the
+        // rows of `within` only.
+        let of_within = |rows: RoaringBitmap| match (within, narrow) {
+            (Some(within), None) => rows & within,
+            _ => rows,
         };
         let not_null = || match within {
             Some(within) => &self.not_null & within,
@@ -314,12 +336,12 @@ impl ColumnIndex {
             if negate {
                 not_null() - matched
             } else {
-                matched
+                of_within(matched)
             }
         } else {
             let unmatched = union(&outside);
             if negate {
-                unmatched
+                of_within(unmatched)
             } else {
                 not_null() - unmatched
             }
