@@ -1,6 +1,8 @@
 //! The index the engine answers comparisons from: per column, a bitmap of rows per bin of
 //! keys, so that an equality or a range is a union of a few bitmaps.
 
+use std::borrow::Cow;
+
 use datafusion::arrow::array::{Array, Int64Array};
 use roaring::{MultiOps, RoaringBitmap};
 
@@ -272,18 +274,18 @@ impl ColumnIndex {
         within: Option<&RoaringBitmap>,
     ) -> RoaringBitmap {
         let (inside, cut, outside) = self.classify(ranges);
-        let size = |bins: &[usize]| bins.iter().map(|&b| self.bin_rows[b]).sum::<u64>();
+        let size = |bins: &[usize]| self.rows_in(bins);
         // Matching rows: the bins inside plus the passing rows of the cut ones, or every
         // row less the bins outside and the failing rows of the cut ones.
         let matched_from_inside = size(&inside) <= size(&outside);
         // A cut bin's rows are read one by one, scattered over the column: only those
         // of `within` (of a 33,000-row bin of birth dates at 10 million customers, the
         // 600 born in the coming week).
-        let cut_rows: Vec<std::borrow::Cow<'_, RoaringBitmap>> = cut
+        let cut_rows: Vec<Cow<'_, RoaringBitmap>> = cut
             .iter()
             .map(|&b| match within {
-                Some(within) => std::borrow::Cow::Owned(&self.bins[b] & within),
-                None => std::borrow::Cow::Borrowed(&self.bins[b]),
+                Some(within) => Cow::Owned(&self.bins[b] & within),
+                None => Cow::Borrowed(&self.bins[b]),
             })
             .collect();
         let parts = self.keys.visit(CutRows {
@@ -407,8 +409,12 @@ impl ColumnIndex {
     /// a range cuts.
     fn count(&self, ranges: &[(i64, i64)]) -> u64 {
         let (inside, cut, _) = self.classify(ranges);
-        inside.iter().map(|&b| self.bin_rows[b]).sum::<u64>()
-            + cut.iter().map(|&b| self.bin_rows[b] / 2).sum::<u64>()
+        self.rows_in(&inside) + cut.iter().map(|&b| self.bin_rows[b] / 2).sum::<u64>()
+    }
+
+    /// How many rows `bins` hold.
+    fn rows_in(&self, bins: &[usize]) -> u64 {
+        bins.iter().map(|&b| self.bin_rows[b]).sum()
     }
 
     /// About how many row reads answering `test` costs, in units of one candidate row's
@@ -422,7 +428,7 @@ impl ColumnIndex {
             _ => return 0,
         };
         let (inside, cut, outside) = self.classify(&ranges);
-        let size = |bins: &[usize]| bins.iter().map(|&b| self.bin_rows[b]).sum::<u64>();
+        let size = |bins: &[usize]| self.rows_in(bins);
         let unioned = if size(&inside) <= size(&outside) {
             inside
         } else {
