@@ -4,7 +4,7 @@
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use roaring::RoaringBitmap;
-use segmint::segment::rows::{
+use segmint::segment::bitmaps::{
     Bitset, bitmap_from_ascending, bitmap_from_rows, filter_rows, for_each_chunk, for_each_row,
 };
 

@@ -12,8 +12,9 @@ use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::ArrowPrimitiveType;
 
 use crate::data::value::MICROS_PER_SECOND;
+use crate::segment::bitmaps::Bitset;
 use crate::segment::predicate::Test;
-use crate::segment::rows::{Bitset, ColumnReader};
+use crate::segment::rows::ColumnReader;
 use crate::store::Ints;
 
 /// Ranges of a test beyond which a pass per value costs more than the index's union.

@@ -8,10 +8,9 @@ use roaring::{MultiOps, RoaringBitmap};
 
 use crate::data::value::MICROS_PER_DAY;
 use crate::model::FieldType;
+use crate::segment::bitmaps::{Bitset, filter_rows, for_each_chunk};
 use crate::segment::predicate::{Test, TextMatcher, in_ranges};
-use crate::segment::rows::{
-    Bitset, ColumnReader, NumberVisitor, filter_rows, for_each_chunk, primitive, visit_numbers,
-};
+use crate::segment::rows::{ColumnReader, NumberVisitor, primitive, visit_numbers};
 use crate::store::Column;
 
 /// A column with at most this many distinct units (values, or days of a timestamp) gets

@@ -9,12 +9,14 @@
 //!   ordered comparisons as inclusive ranges, strings in lower case).
 //! - [`plan`]: the condition compiled into a tree of set operations and simplified.
 //! - [`engine`]: the plan evaluated over roaring bitmaps of subjects and related records,
-//!   with the column indexes of [`index`] and [`list_index`], the row readers of [`rows`], the record
+//!   with the column indexes of [`index`] and [`list_index`], the row readers of [`rows`], the bitmaps of
+//!   rows of [`bitmaps`], the record
 //!   spaces of [`space`], and
 //!   DataFusion for aggregates ([`aggregate`]), also for the per-subject partial
 //!   aggregates of [`partials`] that aggregates with a status and a time range combine.
 
 pub mod aggregate;
+pub mod bitmaps;
 pub mod column_scan;
 pub mod definition;
 pub mod engine;

@@ -4,7 +4,7 @@
 use roaring::RoaringBitmap;
 
 use crate::model::TableName;
-use crate::segment::rows::{Bitset, ROW_CHUNK, bitmap_from_rows, for_each_chunk, for_each_row};
+use crate::segment::bitmaps::{Bitset, ROW_CHUNK, bitmap_from_rows, for_each_chunk, for_each_row};
 use crate::segment::schema::RelationKind;
 use crate::store::{Dataset, Groups, NONE, Relation};
 

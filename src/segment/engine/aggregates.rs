@@ -9,11 +9,11 @@ use roaring::RoaringBitmap;
 use super::{Context, Engine, EvalError, MAX_ROLLUPS};
 use crate::model::FieldType;
 use crate::segment::aggregate::{AggregateInput, Aggregated, aggregate};
+use crate::segment::bitmaps::Bitset;
 use crate::segment::definition::{AggregateFunction, Op, Operand, Scalar};
 use crate::segment::index::ColumnIndex;
 use crate::segment::plan::{RecordPlan, Tree};
 use crate::segment::predicate::Test;
-use crate::segment::rows::Bitset;
 use crate::segment::schema::{Field, RelationKind};
 use crate::segment::space::Space;
 

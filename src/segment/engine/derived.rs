@@ -10,9 +10,10 @@ use roaring::RoaringBitmap;
 use super::Engine;
 use crate::data::value::date_from_days;
 use crate::model::TableName;
+use crate::segment::bitmaps::filter_rows;
 use crate::segment::index::ColumnIndex;
 use crate::segment::predicate::Test;
-use crate::segment::rows::{ColumnReader, filter_rows};
+use crate::segment::rows::ColumnReader;
 use crate::segment::schema::DerivedField;
 
 impl Engine {

@@ -10,8 +10,9 @@ use roaring::RoaringBitmap;
 
 use super::kept::kept_or_build;
 use super::{Context, Engine, PREPARED_DISTINCT, ScopeKey};
+use crate::segment::bitmaps::{bitmap_from_rows, for_each_row};
 use crate::segment::plan::{RecordPlan, Tree};
-use crate::segment::rows::{ColumnReader, bitmap_from_rows, for_each_row};
+use crate::segment::rows::ColumnReader;
 use crate::segment::space::{Space, SubjectLookup};
 use crate::store::NONE;
 

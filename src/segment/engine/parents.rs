@@ -4,10 +4,11 @@
 use roaring::RoaringBitmap;
 
 use super::{Context, Engine, ProductTests};
+use crate::segment::bitmaps::Bitset;
 use crate::segment::column_scan;
 use crate::segment::index::ColumnIndex;
 use crate::segment::plan::{FieldTest, RecordPlan, Tree};
-use crate::segment::rows::{Bitset, ColumnReader};
+use crate::segment::rows::ColumnReader;
 use crate::segment::space::Space;
 use crate::store::NONE;
 

@@ -9,8 +9,8 @@ use roaring::RoaringBitmap;
 
 use super::kept::kept_or_build;
 use super::{Context, Engine, ProductTests, ScopeKey};
+use crate::segment::bitmaps::{Bitset, bitmap_from_rows, for_each_chunk};
 use crate::segment::plan::{RecordPlan, Tree};
-use crate::segment::rows::{Bitset, bitmap_from_rows, for_each_chunk};
 use crate::segment::schema::FieldTable;
 use crate::segment::space::{Space, SubjectLookup};
 use crate::store::NONE;

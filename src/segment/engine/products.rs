@@ -7,8 +7,9 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::{Context, Engine, ProductRows, ProductTests, TIME_SAMPLE_EVERY};
+use crate::segment::bitmaps::{bitmap_from_rows, filter_rows};
 use crate::segment::plan::{FieldTest, RecordPlan, Tree};
-use crate::segment::rows::{ColumnReader, bitmap_from_rows, filter_rows};
+use crate::segment::rows::ColumnReader;
 use crate::segment::schema::FieldTable;
 use crate::segment::space::Space;
 use crate::store::{Groups, NONE, ProductLinks};

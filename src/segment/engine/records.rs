@@ -7,9 +7,10 @@ use std::time::Instant;
 use roaring::RoaringBitmap;
 
 use super::{Context, Engine, EvalError, ProductTests, narrow};
+use crate::segment::bitmaps::filter_rows;
 use crate::segment::index::ColumnIndex;
 use crate::segment::plan::{FieldTest, RecordPlan, Tree};
-use crate::segment::rows::{ColumnReader, filter_rows};
+use crate::segment::rows::ColumnReader;
 use crate::segment::schema::FieldTable;
 use crate::segment::space::Space;
 
