@@ -13,8 +13,9 @@ use serde_json::Value as Json_;
 use utoipa::ToSchema;
 
 use super::api::Id;
+use super::exports::{report_ids, stored_segments};
 use super::problem::Problem;
-use super::routes::{Answer, Params, PathId, invalid, report_ids, stored_segments};
+use super::routes::{Answer, Params, PathId, invalid};
 use super::{AppState, read_json, required};
 use crate::segment::definition::pointer_join;
 use crate::service::breakdown::{GroupBy, GroupValue, breakdown};

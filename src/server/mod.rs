@@ -13,6 +13,7 @@ pub mod api;
 mod changes;
 mod connections;
 mod console;
+mod exports;
 mod insight;
 pub mod metrics;
 pub mod openapi;

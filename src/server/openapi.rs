@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use super::api::*;
 use super::insight::{self, BreakdownAnswer, BreakdownGroup, OverlapAnswer, OverlapRequest};
 use super::problem::Problem;
-use super::{changes, routes};
+use super::{changes, exports, routes};
 use crate::service::report::{CustomerRow, MemberRow};
 
 #[derive(OpenApi)]
@@ -27,9 +27,9 @@ use crate::service::report::{CustomerRow, MemberRow};
         routes::delete_segment,
         routes::refresh_segment,
         routes::refresh_all,
-        routes::segment_members,
+        exports::segment_members,
         routes::estimate,
-        routes::report,
+        exports::report,
         insight::segment_breakdown,
         insight::segment_overlap,
         routes::customer_segments,
