@@ -172,6 +172,41 @@ fn bitsets_of_bitmaps_hold_exactly_their_rows() {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
 
+    /// A bitset's rows read back as the bitmap of those rows, whatever its words hold:
+    /// none, one, or runs of up to 64 rows, a container's last word, containers of a
+    /// few rows, of exactly the 4,096 an array holds, and of more.
+    #[test]
+    fn bitsets_read_back_as_the_bitmap_of_their_rows(
+        containers in proptest::collection::vec(
+            (0u32..4, 0usize..4_400, 1u32..=64, proptest::bool::ANY, proptest::prelude::any::<u64>()),
+            1..6,
+        ),
+        exactly_full_array in proptest::bool::ANY,
+    ) {
+        let mut expected = RoaringBitmap::new();
+        for (key, rows, run, last_word, seed) in containers {
+            let mut rng = Pcg64::seed_from_u64(seed);
+            let base = key << 16;
+            let in_key = |bitmap: &RoaringBitmap| bitmap.range_cardinality(base..base + 65_536);
+            while in_key(&expected) < rows as u64 {
+                let start = base + rng.random_range(0..65_536);
+                expected.insert_range(start..(start + run).min(base + 65_536));
+            }
+            if last_word {
+                expected.insert_range(base + 65_472..base + 65_536);
+            }
+        }
+        if exactly_full_array {
+            // Key 5: every other row of its first 8,192, 4,096 rows.
+            expected.extend((0..4_096u32).map(|i| (5 << 16) + 2 * i));
+        }
+        let mut bits = Bitset::new(6 << 16);
+        expected.iter().for_each(|row| bits.insert(row));
+        let back = bits.into_bitmap();
+        proptest::prop_assert_eq!(back.len(), expected.len());
+        proptest::prop_assert_eq!(back, expected);
+    }
+
     /// Members kept as a bitmap and the subjects that entered and left since: every
     /// reading agrees with a plain set, across the writes that make it whole again, and
     /// the members a clone was taken from stay as they were.
