@@ -239,18 +239,23 @@ fn kind() -> impl Strategy<Value = Kind> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
-    /// Few distinct values (a bin each) and many (quantile bins, some cut by a range).
+    /// Few distinct values (a bin each), hundreds (a bin each, enough for prefixes) and
+    /// many (quantile bins, some cut by a range); with prefixes of the bins and without.
     #[test]
     fn index_selects_what_reading_each_row_selects(
         kind in kind(),
         rows in 1usize..40_000,
-        distinct in prop_oneof![1i64..20, 5_000i64..200_000],
+        distinct in prop_oneof![1i64..20, 100i64..3_000, 5_000i64..200_000],
         skewed in any::<bool>(),
         nulls in 0u32..4,
+        prefixed in any::<bool>(),
         seed in any::<u64>(),
     ) {
         let column = column(kind, rows, distinct, skewed, nulls, seed);
-        let index = ColumnIndex::build(&column);
+        let index = match prefixed {
+            true => ColumnIndex::build(&column).with_prefixes(),
+            false => ColumnIndex::build(&column),
+        };
         for case in 0..12 {
             let test = test(kind, &column, seed.wrapping_add(case));
             let expected = row_by_row(&column, &test);
@@ -296,6 +301,39 @@ fn index_of_values_answers_ranges() {
         assert_eq!(index.ranges(&[(low, high)], false), expected);
         let not: RoaringBitmap = index.not_null() - &expected;
         assert_eq!(index.ranges(&[(low, high)], true), not);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A rollup's index of days, a bin each, with prefixes: unions of any runs of bins
+    /// (through prefixes where runs span them, the bins at their ends one by one).
+    #[test]
+    fn prefixed_index_answers_ranges_over_many_bins(
+        days in 64i64..2_000,
+        nulls in 0u32..4,
+        ranges in proptest::collection::vec((0i64..2_100, 0i64..2_100), 1..5),
+        negate in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        let values: Int64Array = (0..30_000)
+            .map(|_| (!rng.random_ratio(nulls, 10)).then(|| rng.random_range(0..days)))
+            .collect();
+        let index = ColumnIndex::of_values(values.clone(), 1).with_prefixes();
+        let ranges = normalise(ranges.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect());
+        let inside: RoaringBitmap = (0..values.len() as u32)
+            .filter(|&r| {
+                let v = values.value(r as usize);
+                values.is_valid(r as usize) && ranges.iter().any(|&(l, h)| l <= v && v <= h)
+            })
+            .collect();
+        let expected = match negate {
+            true => index.not_null() - &inside,
+            false => inside,
+        };
+        prop_assert_eq!(index.ranges(&ranges, negate), expected, "{:?}", ranges);
     }
 }
 

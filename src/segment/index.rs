@@ -13,6 +13,9 @@ use crate::segment::predicate::{Test, TextMatcher, in_ranges};
 use crate::segment::rows::{ColumnReader, NumberVisitor, primitive, visit_numbers};
 use crate::store::Column;
 
+pub(crate) mod prefixes;
+use prefixes::{Cover, Prefixes};
+
 /// A column with at most this many distinct units (values, or days of a timestamp) gets
 /// a bin per unit: every equality, and every range of whole units, is a union of bins.
 const MAX_UNIT_BINS: i64 = 4096;
@@ -54,6 +57,9 @@ pub struct ColumnIndex {
     /// bins: a range over a year of day bins unions a few blocks and the bins at its
     /// ends, not hundreds of small bins.
     blocks: Vec<RoaringBitmap>,
+    /// For indexes of a row a subject that ask for them: the rows of the first bins,
+    /// at places that part the rows in equal shares.
+    prefixes: Option<Prefixes>,
     not_null: RoaringBitmap,
     space: usize,
     /// For string columns: the distinct lower-case values, ascending (rank = position).
@@ -169,6 +175,17 @@ impl ColumnIndex {
         &self.lower
     }
 
+    /// The index with the rows of its first bins at up to 16 places, when it has many
+    /// bins: bitmaps of up to a bit a row, which make a range over hundreds of bins (a
+    /// day per bin) cost two of them and the bins at its ends, a sixteenth of the rows
+    /// at most. For indexes of a row a
+    /// subject (customers, per-subject aggregates), whose rows are few beside the
+    /// relations'.
+    pub fn with_prefixes(mut self) -> ColumnIndex {
+        self.prefixes = Prefixes::build(&self.bins, 4 * BLOCK);
+        self
+    }
+
     /// An index of keys of its own (one per row, nulls for none); `unit` is the width of
     /// the finest bin worth having (a day of microseconds, say).
     pub fn of_values(values: Int64Array, unit: i64) -> ColumnIndex {
@@ -199,6 +216,7 @@ impl ColumnIndex {
             highs: bins.highs,
             bins: bins.bins,
             blocks,
+            prefixes: None,
             not_null: bins.not_null,
             space,
             lower,
@@ -303,13 +321,15 @@ impl ColumnIndex {
                 .chain(parts.iter().cloned())
                 .union(),
             None => {
+                let cover = self.cover(bins);
+                let bins = cover.other_bins.as_slice();
                 let rows = size(bins) + parts.iter().map(|p| p.len()).sum::<u64>();
                 // A union of a few rows in 16 (90 days of customers' sign-ups) through a
                 // bitset: roaring's would set each container's rows in a bitset of its
                 // own and read them back into an array. Not for a handful of rows (a cut
                 // bin's within a week of birthdays), which would not pay for zeroing and
                 // reading a bitset of every row.
-                if rows * 16 < self.space as u64 && rows * 1024 >= self.space as u64 {
+                let rest = if rows * 16 < self.space as u64 && rows * 1024 >= self.space as u64 {
                     let mut bits = Bitset::new(self.space);
                     for rows in self.rows_of(bins).chain(parts.iter()) {
                         for_each_chunk(rows, |chunk| {
@@ -319,6 +339,13 @@ impl ColumnIndex {
                     bits.into_bitmap()
                 } else {
                     self.rows_of(bins).chain(parts.iter()).union()
+                };
+                match cover.through_prefixes {
+                    Some(mut covered) => {
+                        covered |= rest;
+                        covered
+                    }
+                    None => rest,
                 }
             }
         };
@@ -364,6 +391,18 @@ impl ColumnIndex {
     /// The rows of each bin, bins ascending.
     pub fn bins(&self) -> &[RoaringBitmap] {
         &self.bins
+    }
+
+    /// `bins` (ascending) as the rows of their whole steps between prefixes, when the
+    /// index keeps prefixes, and the other bins.
+    fn cover(&self, bins: &[usize]) -> Cover {
+        match &self.prefixes {
+            Some(prefixes) => prefixes.cover(bins, self.bins.len(), &self.not_null),
+            None => Cover {
+                through_prefixes: None,
+                other_bins: bins.to_vec(),
+            },
+        }
     }
 
     /// The bitmaps whose union is the rows of `bins` (ascending): a block for every whole
@@ -435,7 +474,14 @@ impl ColumnIndex {
         };
         let union = match unioned.len() {
             0 | 1 => 0,
-            _ => unioned.iter().map(|&b| self.union_costs[b]).sum(),
+            _ => {
+                let (prefix_bytes, other_bins) = match &self.prefixes {
+                    Some(prefixes) => prefixes.cost(&unioned, self.bins.len(), &self.not_null),
+                    None => (0, unioned),
+                };
+                prefix_bytes / UNION_BYTES_PER_READ
+                    + other_bins.iter().map(|&b| self.union_costs[b]).sum::<u64>()
+            }
         };
         union + size(&cut)
     }
@@ -512,6 +558,7 @@ impl ColumnIndex {
                 .iter()
                 .map(|b| b.serialized_size())
                 .sum::<usize>()
+            + self.prefixes.as_ref().map_or(0, Prefixes::memory_bytes)
             + self.not_null.serialized_size()
             + self.lower.iter().map(|s| s.capacity() + 24).sum::<usize>()
     }

@@ -68,7 +68,7 @@ impl Engine {
             Some(FieldType::Timestamp) => crate::data::value::MICROS_PER_DAY,
             _ => 1,
         };
-        let built = Arc::new(ColumnIndex::of_values(keys.collect(), unit));
+        let built = Arc::new(ColumnIndex::of_values(keys.collect(), unit).with_prefixes());
         self.rollups
             .lock()
             .expect("lock")
