@@ -2,7 +2,10 @@
 //! wishlists, addresses): a `has` whose `where` is one range of such a column ("a cart of
 //! 200 or more") is a union of the subjects of the bins inside the range and of the
 //! passing rows of the two it cuts, instead of 100,000 matching rows projected to their
-//! owners one by one.
+//! owners one by one. A subject may have rows in many bins, so the subjects of a range of
+//! bins are no difference of two unions; but a range from the first bin ("a cart under
+//! 20") or to the last ("a cart of 200 or more", "3 items or more") is read as a union of
+//! the first or last bins kept whole and the few bins up to it.
 
 use std::sync::Arc;
 
@@ -12,6 +15,7 @@ use super::enums::SubjectsByGroup;
 use super::kept::kept_or_build;
 use super::{Context, Engine};
 use crate::segment::index::ColumnIndex;
+use crate::segment::index::prefixes::{runs, unions_of_first};
 use crate::segment::plan::{RecordPlan, Tree};
 use crate::segment::space::Space;
 
@@ -47,8 +51,7 @@ impl Engine {
             dataset,
             &(cut_rows & self.scope_rows(space, &context.scope).as_ref()),
         );
-        let mut parts: Vec<&RoaringBitmap> =
-            inside.iter().map(|&bin| &by_bin.groups[bin]).collect();
+        let mut parts = by_bin.ends.parts(&inside, &by_bin.groups);
         parts.push(&cut_subjects);
         let mut subjects = parts.union();
         subjects &= within;
@@ -66,12 +69,80 @@ impl Engine {
         let what = || format!("subjects by bin of {column} of {space:?}");
         kept_or_build(&self.by_group, key, what, || {
             let scope = self.scope_rows(space, &context.scope);
-            let groups = index
+            let groups: Vec<RoaringBitmap> = index
                 .bins()
                 .iter()
                 .map(|rows| space.subjects_of(&self.dataset, &(rows & scope.as_ref())))
                 .collect();
-            SubjectsByGroup { groups }
+            SubjectsByGroup {
+                ends: GroupEnds::of(&groups),
+                groups,
+            }
         })
+    }
+}
+
+/// Places of unions kept at each end of a column's bins: each costs up to a bit a subject.
+const END_UNIONS: usize = 8;
+
+/// The subjects of the first bins and of the last, at up to [`END_UNIONS`] places each
+/// end, placed where they part the subjects of the bins in equal shares.
+#[derive(Default)]
+pub(super) struct GroupEnds {
+    /// `(end, subjects of groups 0..end)`, ends ascending.
+    heads: Vec<(usize, RoaringBitmap)>,
+    /// `(start, subjects of groups start..)`, starts ascending.
+    tails: Vec<(usize, RoaringBitmap)>,
+    groups: usize,
+}
+
+impl GroupEnds {
+    fn of(groups: &[RoaringBitmap]) -> GroupEnds {
+        let count = groups.len();
+        let mut tails: Vec<(usize, RoaringBitmap)> =
+            unions_of_first(groups.iter().rev(), END_UNIONS)
+                .into_iter()
+                .map(|(last, subjects)| (count - last, subjects))
+                .collect();
+        tails.reverse();
+        GroupEnds {
+            heads: unions_of_first(groups, END_UNIONS),
+            tails,
+            groups: count,
+        }
+    }
+
+    /// The bitmaps whose union is the subjects of `bins` (ascending) of `groups`.
+    fn parts<'a>(&'a self, bins: &[usize], groups: &'a [RoaringBitmap]) -> Vec<&'a RoaringBitmap> {
+        let mut parts = Vec::new();
+        for run in runs(bins) {
+            let tail = (run.end == self.groups)
+                .then(|| self.tails.iter().find(|(start, _)| *start >= run.start))
+                .flatten();
+            let head = (run.start == 0)
+                .then(|| self.heads.iter().rev().find(|(end, _)| *end <= run.end))
+                .flatten();
+            let rest = match (tail, head) {
+                (Some((start, subjects)), _) => {
+                    parts.push(subjects);
+                    run.start..*start
+                }
+                (None, Some((end, subjects))) => {
+                    parts.push(subjects);
+                    *end..run.end
+                }
+                (None, None) => run,
+            };
+            parts.extend(&groups[rest]);
+        }
+        parts
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.heads
+            .iter()
+            .chain(&self.tails)
+            .map(|(_, subjects)| subjects.serialized_size())
+            .sum()
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::Array;
 use roaring::RoaringBitmap;
 
+use super::bins::GroupEnds;
 use super::kept::kept_or_build;
 use super::{Context, Engine, PREPARED_DISTINCT, ScopeKey};
 use crate::segment::bitmaps::{bitmap_from_rows, for_each_row};
@@ -20,11 +21,17 @@ use crate::store::NONE;
 /// key's, or a bin of its index, see `bins.rs`), the subjects with a row in scope in it.
 pub(super) struct SubjectsByGroup {
     pub groups: Vec<RoaringBitmap>,
+    /// For groups in order (bins): the subjects of the first groups and of the last.
+    pub ends: GroupEnds,
 }
 
 impl SubjectsByGroup {
     pub fn memory_bytes(&self) -> usize {
-        self.groups.iter().map(RoaringBitmap::serialized_size).sum()
+        self.groups
+            .iter()
+            .map(RoaringBitmap::serialized_size)
+            .sum::<usize>()
+            + self.ends.memory_bytes()
     }
 }
 
@@ -115,6 +122,9 @@ impl Engine {
             .into_iter()
             .map(|of_key| bitmap_from_rows(of_key, dataset.subject_count()))
             .collect();
-        SubjectsByGroup { groups }
+        SubjectsByGroup {
+            groups,
+            ends: GroupEnds::default(),
+        }
     }
 }
