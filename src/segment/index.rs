@@ -178,9 +178,8 @@ impl ColumnIndex {
     /// The index with the rows of its first bins at up to 16 places, when it has many
     /// bins: bitmaps of up to a bit a row, which make a range over hundreds of bins (a
     /// day per bin) cost two of them and the bins at its ends, a sixteenth of the rows
-    /// at most. For indexes of a row a
-    /// subject (customers, per-subject aggregates), whose rows are few beside the
-    /// relations'.
+    /// at most. For indexes of a row a subject (customers, per-subject aggregates),
+    /// whose rows are few beside the relations'.
     pub fn with_prefixes(mut self) -> ColumnIndex {
         self.prefixes = Prefixes::build(&self.bins, 4 * BLOCK);
         self
