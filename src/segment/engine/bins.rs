@@ -93,7 +93,6 @@ pub(super) struct GroupEnds {
     heads: Vec<(usize, RoaringBitmap)>,
     /// `(start, subjects of groups start..)`, starts ascending.
     tails: Vec<(usize, RoaringBitmap)>,
-    groups: usize,
 }
 
 impl GroupEnds {
@@ -108,7 +107,6 @@ impl GroupEnds {
         GroupEnds {
             heads: unions_of_first(groups, END_UNIONS),
             tails,
-            groups: count,
         }
     }
 
@@ -116,7 +114,7 @@ impl GroupEnds {
     fn parts<'a>(&'a self, bins: &[usize], groups: &'a [RoaringBitmap]) -> Vec<&'a RoaringBitmap> {
         let mut parts = Vec::new();
         for run in runs(bins) {
-            let tail = (run.end == self.groups)
+            let tail = (run.end == groups.len())
                 .then(|| self.tails.iter().find(|(start, _)| *start >= run.start))
                 .flatten();
             let head = (run.start == 0)
