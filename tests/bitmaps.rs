@@ -60,6 +60,26 @@ fn filtering_keeps_exactly_the_rows_that_pass() {
 }
 
 #[test]
+fn filtering_scattered_and_running_rows_keeps_each_passing_row() {
+    // Scattered rows are all tested before any is kept, rows in runs kept as tested:
+    // a pass that depends on each row's own value, over both kinds and chunk edges.
+    let passes = |row: u32| row.wrapping_mul(2_654_435_761) % 7 < 3;
+    let mut runs = RoaringBitmap::new();
+    runs.insert_range(1_000..5_000);
+    runs.insert_range(70_000..200_000);
+    for (what, bitmap) in [("scattered", mixed_bitmap(9)), ("in runs", runs)] {
+        let expected: RoaringBitmap = bitmap.iter().filter(|&r| passes(r)).collect();
+        assert!(expected.len() * 4 > bitmap.len(), "{what}: many rows pass");
+        assert_eq!(
+            filter_rows(&bitmap, |r| passes(r as u32)),
+            expected,
+            "{what}"
+        );
+        assert!(filter_rows(&bitmap, |_| false).is_empty(), "{what}: none pass");
+    }
+}
+
+#[test]
 fn filtering_reads_every_row_of_inserted_ranges() {
     // insert_range fills whole containers as bitsets; reading them in batches once lost rows.
     let mut bitmap = RoaringBitmap::new();
