@@ -3,6 +3,7 @@
 //! the subset that passes, so an intersection evaluates its cheapest child first and the
 //! others only for the survivors, and NOT is an exclusion from the current universe.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -503,17 +504,25 @@ impl Engine {
         within: &RoaringBitmap,
     ) -> RoaringBitmap {
         let customers = self.dataset.customer_count() as u32;
-        let mut candidates = within.clone();
-        candidates.remove_range(customers..);
+        // Copied only when visitors are among them.
+        let candidates = match within.max() {
+            Some(max) if max >= customers => {
+                let mut customers_only = within.clone();
+                customers_only.remove_range(customers..);
+                Cow::Owned(customers_only)
+            }
+            _ => Cow::Borrowed(within),
+        };
+        let candidates = candidates.as_ref();
         match &test.field.source {
             FieldSource::Column(column) => {
-                self.table_rows(&self.dataset.customers, column, &test.test, &candidates)
+                self.table_rows(&self.dataset.customers, column, &test.test, candidates)
             }
             FieldSource::Derived(derived) => {
                 let base = derived.base_column();
                 if self.dataset.customers.column(base).is_none() {
                     return if test.test == Test::IsNull {
-                        candidates
+                        candidates.clone()
                     } else {
                         RoaringBitmap::new()
                     };
@@ -522,10 +531,10 @@ impl Engine {
                     // Days since an instant: a range of days is a range of instants.
                     DerivedField::DaysSinceCreated | DerivedField::DaysSinceLastLogin => {
                         let on_base = days_since_as_instants(&test.test, context.as_of_day);
-                        self.table_rows(&self.dataset.customers, base, &on_base, &candidates)
+                        self.table_rows(&self.dataset.customers, base, &on_base, candidates)
                     }
                     DerivedField::DaysUntilBirthday | DerivedField::Age => {
-                        self.birthday_field(*derived, &test.test, context.as_of_day, &candidates)
+                        self.birthday_field(*derived, &test.test, context.as_of_day, candidates)
                     }
                 }
             }
@@ -637,21 +646,25 @@ fn narrow<L, E>(
         Tree::And(children) => {
             let mut ordered: Vec<&Tree<L>> = children.iter().collect();
             ordered.sort_by_cached_key(|c| cost(c));
-            let mut survivors = within.clone();
+            // Borrowed until a child answers: a copy of every subject in scope costs
+            // as much as a cheap child (1.2 MiB at 10 million customers).
+            let mut survivors = Cow::Borrowed(within);
             for child in ordered {
-                survivors = narrow(child, &survivors, cost, leaf)?;
+                survivors = Cow::Owned(narrow(child, &survivors, cost, leaf)?);
                 if survivors.is_empty() {
                     break;
                 }
             }
-            survivors
+            survivors.into_owned()
         }
         Tree::Or(children) => {
             let mut matched = RoaringBitmap::new();
-            let mut open = within.clone();
-            for child in children {
+            let mut open = Cow::Borrowed(within);
+            for (at, child) in children.iter().enumerate() {
                 let found = narrow(child, &open, cost, leaf)?;
-                open -= &found;
+                if at + 1 < children.len() {
+                    open = Cow::Owned(open.as_ref() - &found);
+                }
                 matched |= found;
                 if open.is_empty() {
                     break;
