@@ -503,16 +503,7 @@ impl Engine {
         test: &FieldTest,
         within: &RoaringBitmap,
     ) -> RoaringBitmap {
-        let customers = self.dataset.customer_count() as u32;
-        // Copied only when visitors are among them.
-        let candidates = match within.max() {
-            Some(max) if max >= customers => {
-                let mut customers_only = within.clone();
-                customers_only.remove_range(customers..);
-                Cow::Owned(customers_only)
-            }
-            _ => Cow::Borrowed(within),
-        };
+        let candidates = self.customers_among(within);
         let candidates = candidates.as_ref();
         match &test.field.source {
             FieldSource::Column(column) => {
@@ -538,6 +529,20 @@ impl Engine {
                     }
                 }
             }
+        }
+    }
+
+    /// The customers of `within`: `within` itself, copied only when visitors are among
+    /// them.
+    fn customers_among<'a>(&self, within: &'a RoaringBitmap) -> Cow<'a, RoaringBitmap> {
+        let customers = self.dataset.customer_count() as u32;
+        match within.max() {
+            Some(max) if max >= customers => {
+                let mut customers_only = within.clone();
+                customers_only.remove_range(customers..);
+                Cow::Owned(customers_only)
+            }
+            _ => Cow::Borrowed(within),
         }
     }
 

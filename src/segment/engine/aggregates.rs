@@ -111,10 +111,10 @@ impl Engine {
         within: &RoaringBitmap,
     ) -> Result<RoaringBitmap, EvalError> {
         let space = Space::Relation(relation);
-        let mut eligible = within.clone();
-        if !relation.visitors_have_it() {
-            eligible.remove_range(self.dataset.customer_count() as u32..);
-        }
+        let eligible = match relation.visitors_have_it() {
+            true => std::borrow::Cow::Borrowed(within),
+            false => self.customers_among(within),
+        };
         // Over every record (no `where`): the subjects' aggregates do not depend on the
         // evaluation, so they are an index of their own, built once.
         if let (Tree::Everything, Test::Ranges { ranges, negate }) = (filter, comparison.test)
@@ -122,7 +122,7 @@ impl Engine {
             && let Some(rollup) = self.rollup(context, function, space, of)?
         {
             let mut members = rollup.ranges(ranges, *negate);
-            members &= &eligible;
+            members &= eligible.as_ref();
             return Ok(members);
         }
         let started = std::time::Instant::now();
@@ -212,7 +212,7 @@ impl Engine {
             }
         }
         let mut members = passing.into_bitmap();
-        members &= &eligible;
+        members &= eligible.as_ref();
         tracing::debug!(
             "{}({relation}): {} candidate records, {} matching at {filtered_ms:.2} ms, aggregated at {aggregated_ms:.2} ms, {} members at {:.2} ms",
             function.name(),
