@@ -75,7 +75,10 @@ fn filtering_scattered_and_running_rows_keeps_each_passing_row() {
             expected,
             "{what}"
         );
-        assert!(filter_rows(&bitmap, |_| false).is_empty(), "{what}: none pass");
+        assert!(
+            filter_rows(&bitmap, |_| false).is_empty(),
+            "{what}: none pass"
+        );
     }
 }
 
