@@ -24,17 +24,21 @@ pub fn bitmap_from_rows(mut rows: Vec<u32>, space: usize) -> RoaringBitmap {
 /// a time ([`for_each_chunk`]) when they are sparse.
 #[inline]
 pub fn for_each_row(rows: &RoaringBitmap, mut f: impl FnMut(u32)) {
-    let span = match (rows.min(), rows.max()) {
-        (Some(min), Some(max)) => (max - min) as u64 + 1,
-        _ => return,
-    };
-    if rows.len() * 2 < span {
+    if scattered(rows) {
         for_each_chunk(rows, |chunk| chunk.iter().for_each(|&row| f(row)));
         return;
     }
     let mut runs = rows.iter();
     while let Some(run) = runs.next_range() {
         run.for_each(&mut f);
+    }
+}
+
+/// Whether `rows` fill less than half of the span from the first to the last.
+fn scattered(rows: &RoaringBitmap) -> bool {
+    match (rows.min(), rows.max()) {
+        (Some(min), Some(max)) => rows.len() * 2 < (max - min) as u64 + 1,
+        _ => false,
     }
 }
 
@@ -100,12 +104,8 @@ pub fn for_each_chunk(rows: &RoaringBitmap, mut f: impl FnMut(&[u32])) {
 
 /// The rows of `within` for which `keep` says yes.
 pub fn filter_rows(within: &RoaringBitmap, keep: impl Fn(usize) -> bool) -> RoaringBitmap {
-    let span = match (within.min(), within.max()) {
-        (Some(min), Some(max)) => (max - min) as u64 + 1,
-        _ => return RoaringBitmap::new(),
-    };
     let mut passing = Vec::new();
-    if within.len() * 2 < span {
+    if scattered(within) {
         // Scattered rows, each read likely a cache miss: a chunk's rows are all tested
         // before any is kept, so that no read waits on the one before. Keeping as they
         // pass puts each row's slot after the previous row's answer, and the reads of
@@ -134,17 +134,14 @@ pub fn filter_rows(within: &RoaringBitmap, keep: impl Fn(usize) -> bool) -> Roar
     const CHUNK: usize = 1024;
     let mut chunk = [0u32; CHUNK];
     let mut kept = 0;
-    let mut runs = within.iter();
-    while let Some(run) = runs.next_range() {
-        for row in run {
-            chunk[kept] = row;
-            kept += usize::from(keep(row as usize));
-            if kept == CHUNK {
-                passing.extend_from_slice(&chunk);
-                kept = 0;
-            }
+    for_each_row(within, |row| {
+        chunk[kept] = row;
+        kept += usize::from(keep(row as usize));
+        if kept == CHUNK {
+            passing.extend_from_slice(&chunk);
+            kept = 0;
         }
-    }
+    });
     passing.extend_from_slice(&chunk[..kept]);
     bitmap_from_ascending(&passing)
 }
