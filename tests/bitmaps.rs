@@ -6,6 +6,7 @@ use rand_pcg::Pcg64;
 use roaring::RoaringBitmap;
 use segmint::segment::bitmaps::{
     Bitset, bitmap_from_ascending, bitmap_from_rows, filter_rows, for_each_chunk, for_each_row,
+    for_intersecting,
 };
 
 fn mixed_bitmap(seed: u64) -> RoaringBitmap {
@@ -228,6 +229,31 @@ proptest::proptest! {
         let back = bits.into_bitmap();
         proptest::prop_assert_eq!(back.len(), expected.len());
         proptest::prop_assert_eq!(back, expected);
+    }
+
+    /// Rows made ready for intersecting are the same rows, and intersect with arrays,
+    /// bitsets and runs as the rows did: containers of a few runs, of many (short runs a
+    /// few rows apart), full ones, and runs across container boundaries.
+    #[test]
+    fn rows_ready_for_intersecting_are_the_same_rows(
+        runs in proptest::collection::vec((0u32..6 << 16, 1u32..300), 0..3_000),
+        others in proptest::collection::vec(0u64..1_000, 1..4),
+    ) {
+        let mut rows = RoaringBitmap::new();
+        for (start, length) in &runs {
+            rows.insert_range(*start..start + length);
+        }
+        let ready = for_intersecting(rows.clone());
+        proptest::prop_assert_eq!(&ready, &rows);
+        proptest::prop_assert_eq!(ready.len(), rows.len());
+        for seed in others {
+            let other = mixed_bitmap(seed);
+            proptest::prop_assert_eq!(&ready & &other, &rows & &other);
+            proptest::prop_assert_eq!(&other & &ready, &other & &rows);
+            let mut narrowed = other.clone();
+            narrowed &= &ready;
+            proptest::prop_assert_eq!(narrowed, &other & &rows);
+        }
     }
 
     /// Members kept as a bitmap and the subjects that entered and left since: every

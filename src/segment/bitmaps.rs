@@ -42,6 +42,58 @@ fn scattered(rows: &RoaringBitmap) -> bool {
     }
 }
 
+/// Runs in a container beyond which it is kept as an array or bitset by
+/// [`for_intersecting`]: a binary search over this many runs is a handful of steps.
+const MAX_INTERSECTED_RUNS: u32 = 64;
+
+/// `rows` with each container in the form that intersects fastest: runs where they are
+/// few, else an array or a bitset. `optimize` keeps up to 2,047 runs as runs (fewer
+/// bytes), and roaring intersects those with an array by a binary search a row and with
+/// a bitset by setting every run into a new bitset first: for a set that many bitmaps are
+/// intersected with (the rows of a scope), a few bytes more cost far less.
+pub fn for_intersecting(mut rows: RoaringBitmap) -> RoaringBitmap {
+    let mut many_runs: Vec<u32> = Vec::new();
+    let mut runs_in = |key: u32, runs: u32| {
+        if runs > MAX_INTERSECTED_RUNS {
+            many_runs.push(key);
+        }
+    };
+    let (mut key, mut runs) = (u32::MAX, 0u32);
+    let mut ranges = rows.iter();
+    while let Some(range) = ranges.next_range() {
+        // A run across containers is a run in each.
+        for of_range in range.start() >> 16..=range.end() >> 16 {
+            if of_range != key {
+                if key != u32::MAX {
+                    runs_in(key, runs);
+                }
+                (key, runs) = (of_range, 0);
+            }
+            runs += 1;
+        }
+    }
+    if key != u32::MAX {
+        runs_in(key, runs);
+    }
+    // Whole containers dropped from a clone (a range of them at a time) rather than
+    // rows copied one by one.
+    let mut dense = rows.clone();
+    let mut kept_from = 0u64;
+    for &key in &many_runs {
+        let start = u64::from(key) << 16;
+        dense.remove_range(kept_from as u32..start as u32);
+        rows.remove_range(start as u32..=(start as u32 | 0xFFFF));
+        kept_from = start + (1 << 16);
+    }
+    if kept_from < 1 << 32 {
+        dense.remove_range(kept_from as u32..);
+    }
+    dense.remove_run_compression();
+    rows.optimize();
+    rows |= &dense;
+    rows
+}
+
 /// Rows a chunk holds at most in [`for_each_chunk`].
 pub const ROW_CHUNK: usize = 1_024;
 

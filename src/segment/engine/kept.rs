@@ -14,6 +14,7 @@ use super::{
     ColumnKey, Engine, PREPARED_DISTINCT, ProductRows, ScopeKey, TIME_SAMPLE_EVERY, website_test,
 };
 use crate::model::{FieldType, TableName};
+use crate::segment::bitmaps::for_intersecting;
 use crate::segment::definition::ApplyTo;
 use crate::segment::index::ColumnIndex;
 use crate::segment::list_index::ListIndex;
@@ -264,11 +265,10 @@ impl Engine {
                 owned
             }
         };
-        // Each container in its smallest form: an order's items make a run of their
-        // own, and thousands of runs in a container cost more to intersect (each run
-        // set into a bitset) than the bitset they make.
-        let mut rows = rows;
-        rows.optimize();
+        // Intersected with most bitmaps of an evaluation: each container in the form
+        // that intersects fastest (an order's items make a run of their own, a
+        // website's views a run a subject).
+        let rows = for_intersecting(rows);
         self.scopes
             .lock()
             .expect("lock")
