@@ -360,7 +360,17 @@ mod column_scan {
                 ranges: disjoint.iter().map(|&(l, h)| (l * MICROS + 1, h * MICROS + MICROS - 1)).filter(|(l, h)| l <= h).collect(),
                 negate,
             };
-            for test in [&in_micros, &inside_seconds] {
+            // Ranges reaching below 0 s and past the last second a u32 holds.
+            let past_u32 = (1i64 << 32) * MICROS;
+            let beyond_seconds = Test::Ranges {
+                ranges: disjoint
+                    .iter()
+                    .map(|&(l, h)| ((l - 150) * MICROS, h * MICROS))
+                    .chain([(past_u32 - 10 * MICROS, past_u32 + 100 * MICROS)])
+                    .collect(),
+                negate,
+            };
+            for test in [&in_micros, &inside_seconds, &beyond_seconds] {
                 check(&ColumnReader::Seconds(&seconds), test, rows, window.clone());
                 check(&ColumnReader::Timestamp(&micros), test, rows, window.clone());
             }
