@@ -232,8 +232,9 @@ proptest::proptest! {
     }
 
     /// Rows made ready for intersecting are the same rows, and intersect with arrays,
-    /// bitsets and runs as the rows did: containers of a few runs, of many (short runs a
-    /// few rows apart), full ones, and runs across container boundaries.
+    /// bitsets and runs as the rows did: containers of a few runs and of many (up to
+    /// 3,000 runs of up to 300 rows over six containers), and runs across container
+    /// boundaries.
     #[test]
     fn rows_ready_for_intersecting_are_the_same_rows(
         runs in proptest::collection::vec((0u32..6 << 16, 1u32..300), 0..3_000),
