@@ -257,6 +257,40 @@ proptest::proptest! {
         }
     }
 
+    /// Ranges set in a bitset (within a word, across words, whole words, at the end) are
+    /// the rows of those ranges; its runs, read back, are those rows as maximal runs in
+    /// order (runs that meet are one).
+    #[test]
+    fn bitset_ranges_set_and_read_back_as_runs(
+        ranges in proptest::collection::vec((0u32..5_000, 0u32..300), 0..60),
+        singles in proptest::collection::vec(0u32..5_300, 0..60),
+    ) {
+        const SPACE: u32 = 5_300;
+        let mut bits = Bitset::new(SPACE as usize);
+        let mut expected = RoaringBitmap::new();
+        for &(start, length) in &ranges {
+            bits.insert_range(start..start + length);
+            expected.insert_range(start..start + length);
+        }
+        for &row in &singles {
+            bits.insert(row);
+            expected.insert(row);
+        }
+        bits.insert_range(SPACE - 3..SPACE);
+        expected.insert_range(SPACE - 3..SPACE);
+        let mut runs = Vec::new();
+        bits.for_each_run(|run| runs.push(run));
+        let mut expected_runs: Vec<std::ops::Range<u32>> = Vec::new();
+        for row in &expected {
+            match expected_runs.last_mut() {
+                Some(run) if run.end == row => run.end += 1,
+                _ => expected_runs.push(row..row + 1),
+            }
+        }
+        proptest::prop_assert_eq!(runs, expected_runs);
+        proptest::prop_assert_eq!(bits.into_bitmap(), expected);
+    }
+
     /// Members kept as a bitmap and the subjects that entered and left since: every
     /// reading agrees with a plain set, across the writes that make it whole again, and
     /// the members a clone was taken from stay as they were.

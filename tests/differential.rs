@@ -971,6 +971,54 @@ fn has_over_many_rows_in_two_halves() {
     }
 }
 
+/// A test of the order kept for the next evaluations (the order items or addresses
+/// whose order passes it, built when many candidates meet it): equal to the reference
+/// evaluator before it is kept, when built, when read again in every other scope, and
+/// when read for a few candidates (those without a row total and quantity, or city and
+/// country), at every evaluation time.
+#[test]
+fn order_tests_kept_for_later_evaluations() {
+    let world = many_orders(17, 500, 4);
+    let (_dir, engine) = engine_for(&world);
+    let order_tests = [
+        json!({"field": "order.created_at", "op": "in_last_days", "value": 365}),
+        json!({"field": "order.created_at", "op": "not_in_last_days", "value": 30}),
+        json!({"field": "order.status", "op": "in", "value": ["complete", "closed"]}),
+        json!({"field": "order.grand_total", "op": "lt", "value": 900}),
+    ];
+    let relations = [
+        (
+            "order_item",
+            json!({"field": "order_item.qty_ordered", "op": "gte", "value": 2}),
+            json!({"all": [{"field": "order_item.row_total", "op": "is_null"},
+                {"field": "order_item.qty_ordered", "op": "is_null"}]}),
+        ),
+        (
+            "order_address",
+            json!({"field": "order_address.address_type", "op": "eq", "value": "shipping"}),
+            json!({"all": [{"field": "order_address.city", "op": "is_null"},
+                {"field": "order_address.country_id", "op": "is_null"}]}),
+        ),
+    ];
+    for order_test in &order_tests {
+        for (relation, many, few) in &relations {
+            for (own, websites) in [
+                (few, json!([2])),
+                (many, json!([1, 2])),
+                (many, json!([1])),
+                (few, json!([2])),
+                (few, json!([1, 2])),
+                (many, json!([1, 2])),
+            ] {
+                let segment = json!({"name": "kept order tests", "websites": websites,
+                    "apply_to": "registered",
+                    "conditions": {"has": relation, "where": {"all": [own, order_test]}}});
+                assert_engine_equals_the_oracle(&world, &engine, &segment);
+            }
+        }
+    }
+}
+
 /// The engine's members of `segment` (which names no other) against the reference
 /// evaluator's, at every evaluation time.
 fn assert_engine_equals_the_oracle(world: &World, engine: &Engine, segment: &Json) {

@@ -622,3 +622,46 @@ fn many_distinct_scopes_keep_bounded_memory() {
     // Every scope here keeps the same rows, so a bound keeps the same bytes.
     assert_eq!(engine.index_memory_bytes(), after_200);
 }
+
+/// An index (or other kept thing) asked for by many threads at once, nobody having
+/// built it yet, is built once: the others wait and read what that build kept. A build
+/// that panics leaves no one waiting: the next caller builds.
+#[test]
+fn a_build_asked_for_at_once_runs_once() {
+    use segmint::segment::engine::builds::Builds;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let builds = Builds::default();
+    let kept: Mutex<Option<u32>> = Mutex::new(None);
+    let runs = AtomicU32::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let found = builds.find_or_build(
+                    "index orders.created_at",
+                    || *kept.lock().unwrap(),
+                    || {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        *kept.lock().unwrap() = Some(7);
+                        7
+                    },
+                );
+                assert_eq!(found, 7);
+            });
+        }
+    });
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "builds of one index");
+
+    let other: Mutex<Option<u32>> = Mutex::new(None);
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        builds.find_or_build(
+            "index orders.status",
+            || *other.lock().unwrap(),
+            || panic!("a build that fails"),
+        )
+    }));
+    assert!(failed.is_err());
+    let built = builds.find_or_build("index orders.status", || *other.lock().unwrap(), || 9);
+    assert_eq!(built, 9);
+}

@@ -215,6 +215,66 @@ impl Bitset {
         self.words[row as usize / 64] |= 1 << (row % 64);
     }
 
+    /// Sets every row of `rows`, a word at a time.
+    pub fn insert_range(&mut self, rows: std::ops::Range<u32>) {
+        let (start, end) = (rows.start as usize, rows.end as usize);
+        if start >= end {
+            return;
+        }
+        let (first, last) = (start / 64, (end - 1) / 64);
+        let from_start = u64::MAX << (start % 64);
+        let to_end = u64::MAX >> (63 - (end - 1) % 64);
+        if first == last {
+            self.words[first] |= from_start & to_end;
+            return;
+        }
+        self.words[first] |= from_start;
+        self.words[first + 1..last].fill(u64::MAX);
+        self.words[last] |= to_end;
+    }
+
+    /// Calls `f` with every run of set rows, ascending: a word of all rows or none is
+    /// passed whole, others a run at a time.
+    pub fn for_each_run(&self, mut f: impl FnMut(std::ops::Range<u32>)) {
+        let mut open: Option<u32> = None;
+        for (at, &word) in self.words.iter().enumerate() {
+            let base = (at * 64) as u32;
+            match (word, open) {
+                (u64::MAX, None) => open = Some(base),
+                (u64::MAX, Some(_)) | (0, None) => {}
+                (0, Some(start)) => {
+                    f(start..base);
+                    open = None;
+                }
+                _ => {
+                    let mut bit = 0;
+                    while bit < 64 {
+                        // Shifted right, the word's top bits are 0, so the ones below
+                        // `bit` count at most to the word's end.
+                        let rest = word >> bit;
+                        match open {
+                            Some(start) => {
+                                bit += (!rest).trailing_zeros();
+                                if bit < 64 {
+                                    f(start..base + bit);
+                                    open = None;
+                                }
+                            }
+                            None if rest == 0 => break,
+                            None => {
+                                bit += rest.trailing_zeros();
+                                open = Some(base + bit);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(start) = open {
+            f(start..(self.words.len() * 64) as u32);
+        }
+    }
+
     /// Whether `row` is set; rows past the end (`NONE`) are not.
     #[inline]
     pub fn contains(&self, row: u32) -> bool {

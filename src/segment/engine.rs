@@ -28,6 +28,7 @@ use per_scope::PerScope;
 
 mod aggregates;
 mod bins;
+pub mod builds;
 mod derived;
 mod enums;
 mod kept;
@@ -134,6 +135,10 @@ pub struct Engine {
     rollups: Mutex<FxHashMap<RollupKey, Arc<ColumnIndex>>>,
     /// Per-subject partial aggregates by website, string value and period.
     partials: Mutex<partial::KeptPartials>,
+    /// The builds of kept things under way.
+    builds: builds::Builds,
+    /// Per child space and test of the parent's field: the rows whose parent passes.
+    parent_tests: Mutex<PerScope<ParentTestKey, Arc<RoaringBitmap>>>,
     /// Per space, column of few values or small relation's indexed column, and scope:
     /// the subjects by value or bin.
     by_group: Mutex<PerScope<enums::ByGroupKey, Arc<enums::SubjectsByGroup>>>,
@@ -158,6 +163,14 @@ const SMALL_RELATION_ROWS_PER_SUBJECT: usize = 4;
 
 /// A column of a table.
 type ColumnKey = (TableName, String);
+
+/// A child space, a column of its parent and a test of that column.
+type ParentTestKey = (Space, String, Test);
+
+/// Parents' tests whose rows are kept at most: each is a bit a row of the child space
+/// at most (2.5 MB for the order addresses of M, 25 MB at L), and segments share a few
+/// (an order's time in the last 30 or 365 days, a status).
+const KEPT_PARENT_TESTS: usize = 8;
 
 /// String columns with at most this many distinct values (enumerations) are indexed by
 /// [`Engine::prepare`].
@@ -201,6 +214,8 @@ impl Engine {
             scopes: Mutex::default(),
             rollups: Mutex::default(),
             partials: Mutex::default(),
+            builds: builds::Builds::default(),
+            parent_tests: Mutex::new(PerScope::with_limit(KEPT_PARENT_TESTS)),
             by_group: Mutex::default(),
             by_product: Mutex::default(),
             subject_offsets: Mutex::default(),

@@ -7,7 +7,7 @@ use crate::model::FieldType;
 use crate::segment::definition::{Op, Operand, Scalar};
 
 /// A test of one value. Null values fail every test but `IsNull`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Test {
     IsNull,
     IsNotNull,
@@ -29,7 +29,7 @@ pub enum Test {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TextMatcher {
     /// Equal to one of these (sorted, no duplicates).
     Equals(Vec<String>),
@@ -38,7 +38,7 @@ pub enum TextMatcher {
     EndsWith(String),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ListOp {
     HasAny,
     HasAll,

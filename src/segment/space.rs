@@ -105,18 +105,6 @@ impl Space {
         bitmap_from_rows(subjects, subject_count)
     }
 
-    /// The subjects owning those of `rows` whose parent row is in `passing` (a child
-    /// space: order items, order addresses), and how many rows those are.
-    pub fn subjects_through_parents(
-        self,
-        dataset: &Dataset,
-        rows: &RoaringBitmap,
-        passing: &Bitset,
-    ) -> (RoaringBitmap, u64) {
-        let lookup = SubjectLookup::of(self, dataset);
-        project_through_parents(rows, &lookup, passing, dataset.subject_count())
-    }
-
     /// The subjects of `within` owning some of `rows`, found by walking both in order:
     /// each subject's range of rows against the rows. Cheaper than [`Space::subjects_of`]
     /// when the subjects are fewer than the rows, or the rows far apart (the owner of
@@ -176,6 +164,21 @@ impl Space {
     pub fn expand_parents(self, dataset: &Dataset, parents: &RoaringBitmap) -> RoaringBitmap {
         expand(&self.relation(dataset).groups, parents)
     }
+
+    /// [`Space::expand_parents`] of a bitset of parent rows, into a bitset of this
+    /// space's rows: each run of consecutive parents' rows set as one range of words
+    /// (a customer's recent orders lie together).
+    pub fn expand_parent_bits(self, dataset: &Dataset, parents: &Bitset) -> Bitset {
+        let relation = self.relation(dataset);
+        let offsets = relation.groups.offsets();
+        let owners = relation.groups.owners() as u32;
+        let mut rows = Bitset::new(relation.rows());
+        parents.for_each_run(|run| {
+            let (first, end) = (run.start.min(owners), run.end.min(owners));
+            rows.insert_range(offsets[first as usize]..offsets[end as usize]);
+        });
+        rows
+    }
 }
 
 /// The rows of the owners in `owners`, as ranges (runs of consecutive owners are one range).
@@ -230,43 +233,6 @@ fn subjects_by_chunks(
         subjects.extend_from_slice(&kept[..count]);
     });
     bitmap_from_rows(subjects, subject_count)
-}
-
-/// The subjects owning those of `rows` (of a child space) whose parent is in
-/// `passing`, and how many rows those are: a test of each row's parent and the
-/// projection to subjects in one ordered pass, without a bitmap of the passing rows in
-/// between.
-fn project_through_parents(
-    rows: &RoaringBitmap,
-    lookup: &SubjectLookup,
-    passing: &Bitset,
-    subject_count: usize,
-) -> (RoaringBitmap, u64) {
-    let to_parent = lookup.to_parent.expect("a child space");
-    let mut subjects: Vec<u32> = Vec::new();
-    let mut kept = [0u32; ROW_CHUNK];
-    let (mut last, mut matching) = (NONE, 0u64);
-    for_each_chunk(rows, |chunk| {
-        let (mut count, mut previous) = (0, last);
-        for &row in chunk {
-            let parent = to_parent.owner_of(row as usize);
-            let passes = passing.contains(parent);
-            // Without a branch on the test (it mispredicts as often as rows fail): a
-            // failing row's subject is every bit set, NONE.
-            let subject =
-                lookup.subject_of_owned(parent as usize) | !u32::from(passes).wrapping_neg();
-            matching += u64::from(passes);
-            kept[count] = subject;
-            count += usize::from((subject != previous) & (subject != NONE));
-            previous = match subject {
-                NONE => previous,
-                subject => subject,
-            };
-        }
-        last = previous;
-        subjects.extend_from_slice(&kept[..count]);
-    });
-    (bitmap_from_rows(subjects, subject_count), matching)
 }
 
 /// How a space's rows name their subjects, resolved once for many rows.

@@ -284,36 +284,39 @@ impl Engine {
 
     pub(super) fn index(&self, table: TableName, column: &str) -> Arc<ColumnIndex> {
         let key = (table, column.to_string());
-        if let Some(found) = self.indexes.lock().expect("lock").get(&key) {
-            return found.clone();
+        let find = || self.indexes.lock().expect("lock").get(&key).cloned();
+        if let Some(found) = find() {
+            return found;
         }
-        let stored = match table {
-            TableName::Customers => &self.dataset.customers,
-            TableName::Products => &self.dataset.products,
-            other => &self.dataset.relation(other).expect("relation").table,
-        };
-        let column = stored.column(column).expect("indexed columns exist");
-        // Built outside the lock: other evaluations go on meanwhile.
-        let started = Instant::now();
-        // A customer's column has a row a subject: prefixes cost a bit a customer.
-        let built = match table {
-            TableName::Customers => ColumnIndex::build(column).with_prefixes(),
-            _ => ColumnIndex::build(column),
-        };
-        let built = Arc::new(built);
-        tracing::debug!(
-            "index {table}.{} ({} bins, {:.1} MiB) built in {:.1} ms",
-            column.name,
-            built.bin_count(),
-            built.memory_bytes() as f64 / (1 << 20) as f64,
-            started.elapsed().as_secs_f64() * 1e3
-        );
-        self.indexes
-            .lock()
-            .expect("lock")
-            .entry(key)
-            .or_insert(built)
-            .clone()
+        let name = format!("index {table}.{column}");
+        self.builds.find_or_build(&name, find, || {
+            let stored = match table {
+                TableName::Customers => &self.dataset.customers,
+                TableName::Products => &self.dataset.products,
+                other => &self.dataset.relation(other).expect("relation").table,
+            };
+            let column = stored.column(column).expect("indexed columns exist");
+            // Built outside the lock: other evaluations go on meanwhile.
+            let started = Instant::now();
+            // A customer's column has a row a subject: prefixes cost a bit a customer.
+            let built = match table {
+                TableName::Customers => ColumnIndex::build(column).with_prefixes(),
+                _ => ColumnIndex::build(column),
+            };
+            let built = Arc::new(built);
+            tracing::debug!(
+                "{name} ({} bins, {:.1} MiB) built in {:.1} ms",
+                built.bin_count(),
+                built.memory_bytes() as f64 / (1 << 20) as f64,
+                started.elapsed().as_secs_f64() * 1e3
+            );
+            self.indexes
+                .lock()
+                .expect("lock")
+                .entry(key.clone())
+                .or_insert(built)
+                .clone()
+        })
     }
 
     /// The index of a list column, built on first use; `None` when it has null ids.
@@ -445,6 +448,10 @@ impl Engine {
             MemoryItem::new(
                 "customers by birth month and day",
                 self.birthdays.get().map_or(0, |index| index.memory_bytes()),
+            ),
+            MemoryItem::new(
+                "rows whose parent passes a test",
+                sum(&self.parent_tests, bitmap),
             ),
             MemoryItem::new(
                 "rows and subjects of scopes",

@@ -11,17 +11,27 @@ use rustc_hash::FxHashMap;
 /// leaves room for many more.
 pub(super) const KEPT_SCOPES: usize = 64;
 
-/// A map of at most [`KEPT_SCOPES`] entries, the oldest kept forgotten first.
+/// A map of at most [`KEPT_SCOPES`] entries (or another limit), the oldest kept
+/// forgotten first.
 pub(super) struct PerScope<K, V> {
     entries: FxHashMap<K, V>,
     order: VecDeque<K>,
+    limit: usize,
 }
 
 impl<K, V> Default for PerScope<K, V> {
     fn default() -> Self {
+        PerScope::with_limit(KEPT_SCOPES)
+    }
+}
+
+impl<K, V> PerScope<K, V> {
+    /// A map of at most `limit` entries.
+    pub(super) fn with_limit(limit: usize) -> Self {
         PerScope {
             entries: FxHashMap::default(),
             order: VecDeque::new(),
+            limit,
         }
     }
 }
@@ -34,7 +44,7 @@ impl<K: Eq + Hash + Clone, V> PerScope<K, V> {
     /// Keeps `value` under `key` unless a value is kept there already; the kept value.
     pub(super) fn keep(&mut self, key: K, value: V) -> &V {
         if !self.entries.contains_key(&key) {
-            if self.entries.len() >= KEPT_SCOPES
+            if self.entries.len() >= self.limit
                 && let Some(oldest) = self.order.pop_front()
             {
                 self.entries.remove(&oldest);

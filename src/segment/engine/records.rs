@@ -7,7 +7,6 @@ use std::time::Instant;
 use roaring::RoaringBitmap;
 
 use super::{Context, Engine, EvalError, ProductTests, narrow};
-use crate::segment::bitmaps::filter_rows;
 use crate::segment::index::ColumnIndex;
 use crate::segment::plan::{FieldTest, RecordPlan, Tree};
 use crate::segment::rows::ColumnReader;
@@ -48,25 +47,8 @@ impl Engine {
         let candidates_ms = started.elapsed().as_secs_f64() * 1e3;
         let candidate_count = candidates.len();
         let universe = self.universe(&context.scope).len();
-        // Many subjects and a test of the parent that a pass over its column answers:
-        // that test and the projection to subjects in one pass over the rows.
-        let through_parents = match within.len() * 16 >= universe {
-            true => self.parent_scan_test(space, &filter),
-            false => None,
-        };
         // The subjects of the candidates that pass, and how many rows passed.
         let subjects_of = |candidates: &RoaringBitmap| -> Result<(RoaringBitmap, u64), EvalError> {
-            if let Some((parent_test, rest)) = &through_parents {
-                let rows = self.records(context, space, rest, candidates)?;
-                context.check_deadline()?;
-                if let Some(passing) = self.passing_parents(space, parent_test, &rows) {
-                    let (subjects, matching) =
-                        space.subjects_through_parents(&self.dataset, &rows, &passing);
-                    return Ok((subjects & within, matching));
-                }
-                let rows = self.record_field(space, parent_test, &ProductTests::default(), &rows);
-                return Ok((space.subjects_of(&self.dataset, &rows) & within, rows.len()));
-            }
             let rows = self.records(context, space, &filter, candidates)?;
             // Few subjects, fewer than half the rows: their ranges against the rows (a
             // few scattered reads a subject), not each row's owner (one or two lookups a
@@ -251,13 +233,10 @@ impl Engine {
                         return rows;
                     }
                 }
-                // Many candidates: each looks up its parent in a bitset of the passing
-                // parents (a bit a parent, read from cache), instead of reading its
-                // parent's value far from the last one's.
-                if let Some(passing) = self.passing_parents(space, test, within) {
-                    return filter_rows(within, |row| {
-                        passing.contains(relation.groups.owner_of(row))
-                    });
+                // Many candidates, or a test answered before: the rows whose parent
+                // passes, kept, against the candidates.
+                if let Some(rows) = self.rows_of_passing_parents(space, test, within) {
+                    return rows.as_ref() & within;
                 }
                 // Else each candidate row reads its parent's value.
                 reader.select_mapped(&test.test, within, |row| {
