@@ -148,6 +148,54 @@ proptest! {
     }
 }
 
+/// Subjects whose orders all have a null total (no maximum, no average) beside
+/// subjects with totals and subjects without orders in range: partials answer as the
+/// reference evaluator, by records, built and kept.
+#[test]
+fn partial_aggregates_of_null_values_equal_the_reference_evaluator() {
+    let mut world = world_of_orders(23, 40, 400);
+    let without_totals: Vec<V> = world
+        .customers
+        .iter()
+        .step_by(3)
+        .map(|c| c.get("customer_id"))
+        .collect();
+    for order in &mut world.orders {
+        if without_totals.contains(&order.get("customer_id")) {
+            order.0.insert("total_qty_ordered", V::Null);
+            order.0.insert("grand_total", V::Null);
+        }
+    }
+    let (_dir, engine) = engine_for(&world);
+    let none = BTreeMap::new();
+    let recent_complete = json!({"all": [
+        {"field": "order.status", "op": "eq", "value": "complete"},
+        {"field": "order.created_at", "op": "in_last_days", "value": 365}]});
+    for (function, of, op, value) in [
+        ("max", "order.total_qty_ordered", "lt", json!(1000)),
+        ("max", "order.total_qty_ordered", "ne", json!(3)),
+        ("avg", "order.grand_total", "lt", json!(1000)),
+        ("sum", "order.grand_total", "lte", json!(0)),
+        ("min", "order.grand_total", "lt", json!(100000)),
+    ] {
+        let segment = json!({"name": "null totals", "websites": [1, 2], "apply_to": "registered",
+            "conditions": {"aggregate": function, "of": of, "op": op, "value": value,
+                "where": recent_complete}});
+        for as_of in AS_OF {
+            let expected = Oracle {
+                world: &world,
+                as_of: segmint::data::value::parse_instant(as_of).unwrap(),
+                segments: &none,
+            }
+            .members(&segment);
+            for evaluation in ["by records", "by partials built", "by partials kept"] {
+                let actual = engine_members(&engine, &segment, as_of, &none);
+                assert_eq!(actual, expected, "{evaluation} at {as_of}: {segment}");
+            }
+        }
+    }
+}
+
 /// Enough subjects that the cells are combined in many chunks and on both threads:
 /// partials answer as the records do (which the tests above hold to the reference
 /// evaluator; it is too slow for this many).
