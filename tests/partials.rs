@@ -108,28 +108,40 @@ fn check(seed: u64, customers: usize, orders: usize, segments: usize) -> Result<
     let world = world_of_orders(seed, customers, orders);
     let (_dir, engine) = engine_for(&world);
     let mut rng = Pcg64::seed_from_u64(seed);
-    let none = BTreeMap::new();
     for _ in 0..segments {
         let segment = aggregate_segment(&mut rng);
-        for as_of in AS_OF {
-            let expected = Oracle {
-                world: &world,
-                as_of: segmint::data::value::parse_instant(as_of).unwrap(),
-                segments: &none,
-            }
-            .members(&segment);
-            for evaluation in ["by records", "by partials built", "by partials kept"] {
-                let actual = engine_members(&engine, &segment, as_of, &none);
-                prop_assert_eq!(
-                    &actual,
-                    &expected,
-                    "{} seed {} as_of {}\nsegment {}",
-                    evaluation,
-                    seed,
-                    as_of,
-                    serde_json::to_string(&segment).unwrap()
-                );
-            }
+        check_segment(&world, &engine, &segment, &format!("seed {seed}"))?;
+    }
+    Ok(())
+}
+
+/// `segment` by records, by partials built and by partials kept against the reference
+/// evaluator, at every evaluation time.
+fn check_segment(
+    world: &World,
+    engine: &segmint::segment::engine::Engine,
+    segment: &Json,
+    case: &str,
+) -> Result<(), TestCaseError> {
+    let none = BTreeMap::new();
+    for as_of in AS_OF {
+        let expected = Oracle {
+            world,
+            as_of: segmint::data::value::parse_instant(as_of).unwrap(),
+            segments: &none,
+        }
+        .members(segment);
+        for evaluation in ["by records", "by partials built", "by partials kept"] {
+            let actual = engine_members(engine, segment, as_of, &none);
+            prop_assert_eq!(
+                &actual,
+                &expected,
+                "{} {} as_of {}\nsegment {}",
+                evaluation,
+                case,
+                as_of,
+                serde_json::to_string(segment).unwrap()
+            );
         }
     }
     Ok(())
@@ -167,7 +179,6 @@ fn partial_aggregates_of_null_values_equal_the_reference_evaluator() {
         }
     }
     let (_dir, engine) = engine_for(&world);
-    let none = BTreeMap::new();
     let recent_complete = json!({"all": [
         {"field": "order.status", "op": "eq", "value": "complete"},
         {"field": "order.created_at", "op": "in_last_days", "value": 365}]});
@@ -181,18 +192,7 @@ fn partial_aggregates_of_null_values_equal_the_reference_evaluator() {
         let segment = json!({"name": "null totals", "websites": [1, 2], "apply_to": "registered",
             "conditions": {"aggregate": function, "of": of, "op": op, "value": value,
                 "where": recent_complete}});
-        for as_of in AS_OF {
-            let expected = Oracle {
-                world: &world,
-                as_of: segmint::data::value::parse_instant(as_of).unwrap(),
-                segments: &none,
-            }
-            .members(&segment);
-            for evaluation in ["by records", "by partials built", "by partials kept"] {
-                let actual = engine_members(&engine, &segment, as_of, &none);
-                assert_eq!(actual, expected, "{evaluation} at {as_of}: {segment}");
-            }
-        }
+        check_segment(&world, &engine, &segment, "null totals").unwrap();
     }
 }
 

@@ -1,5 +1,6 @@
 //! Record tests on a record's parent (an order item's or order address's order, a cart
-//! item's cart), answered over the parents before their rows are gathered.
+//! item's cart): answered over the parents before their rows are gathered for few
+//! subjects, and for many as the rows whose parent passes, kept per test.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -61,12 +62,13 @@ impl Engine {
     /// The rows of `space` (a child space: order items, order addresses) whose parent
     /// passes `test` (of the parent's field), over all the space's rows whatever their
     /// scope, when kept from an earlier evaluation or when `candidates` are many (one
-    /// for every 16 parents or more from the first candidate's parent to the last's). Built from one pass over the parents' column for a
-    /// range of numbers or times, else from the parent's index, then expanded to the
-    /// parents' rows; kept per test, [`KEPT_PARENT_TESTS`] at most. "Ordered in the last
-    /// 365 days" is then one intersection of bitmaps, for every segment and refresh
-    /// that day (`in_last_days` cuts at midnight), instead of a lookup of each
-    /// candidate's parent in 10.5 million orders' times. `None` when neither answers.
+    /// for every 16 parents or more from the first candidate's parent to the last's).
+    /// Built from one pass over the parents' column for a range of numbers or times,
+    /// else from the parent's index, then expanded to the parents' rows; kept per test,
+    /// `KEPT_PARENT_TESTS` at most. "Ordered in the last 365 days" is then one
+    /// intersection of bitmaps, for every segment and refresh that day (`in_last_days`
+    /// cuts at midnight), instead of a lookup of each candidate's parent in 10.5
+    /// million orders' times. `None` when neither answers.
     pub(super) fn rows_of_passing_parents(
         &self,
         space: Space,
