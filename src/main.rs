@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use segmint::bench::suite::{SegmentDir, SegmentRun, evaluate_repeatedly};
+use segmint::bench::suite::{ColdCaches, SegmentDir, SegmentRun, evaluate_repeatedly};
 use segmint::data::generate::{GenerateOptions, OutputFormat, generate};
 use segmint::data::value::parse_instant;
 use segmint::data::{LoadOptions, load_dataset};
@@ -135,6 +135,12 @@ enum Command {
         /// others (results are never kept).
         #[arg(long, default_value_t = 1)]
         repeat: usize,
+        /// Before each timed run but the first, write a buffer of this many MiB (more than
+        /// the processor's last-level cache), so that the run reads its data from memory
+        /// as a service does once other work has used the caches. Default: the data of
+        /// the run before stay cached.
+        #[arg(long, value_name = "MIB")]
+        cold_caches: Option<usize>,
         /// Also write counts and times as JSON to this file.
         #[arg(long)]
         report: Option<PathBuf>,
@@ -435,9 +441,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             explain,
             lenient,
             repeat,
+            cold_caches,
             report: report_file,
             segments_files,
         } => {
+            let mut cold = cold_caches.map(ColdCaches::new);
             let as_of = match as_of {
                 Some(text) => parse_instant(&text).map_err(|e| anyhow::anyhow!("--as-of: {e}"))?,
                 None => chrono::Utc::now().timestamp_micros(),
@@ -471,9 +479,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         .map_err(|e| at(&e))?;
                     eprintln!("plan: {plan}");
                 }
-                let (evaluation, timing) =
-                    evaluate_repeatedly(&engine, &definition, own_id, as_of, &source, repeat)
-                        .map_err(|e| at(&e))?;
+                let (evaluation, timing) = evaluate_repeatedly(
+                    &engine,
+                    &definition,
+                    own_id,
+                    as_of,
+                    &source,
+                    repeat,
+                    cold.as_mut(),
+                )
+                .map_err(|e| at(&e))?;
                 tracing::info!(
                     "{}: {} members of {} subjects in scope; {}",
                     definition.name,
@@ -516,6 +531,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "data": data,
                     "as_of": segmint::data::value::format_timestamp(as_of),
                     "repeat": repeat,
+                    "cold_caches_mib": cold_caches,
                     "load_seconds": report.elapsed.as_secs_f64(),
                     "loaded_bytes": report.memory_bytes,
                     "index_bytes": engine.index_memory_bytes(),

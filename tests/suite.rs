@@ -88,3 +88,70 @@ fn the_suite_uses_every_form_relation_aggregate_and_scope_and_evaluates() {
     let missing: Vec<&String> = wanted.iter().filter(|w| !used.contains(*w)).collect();
     assert!(missing.is_empty(), "the suite does not use {missing:?}");
 }
+
+/// `segmint eval --cold-caches` times every run after the first with the caches used
+/// for other data in between: the same members as a warm run, the runs it was asked
+/// for, and the buffer's size in the report.
+#[test]
+fn eval_with_cold_caches_finds_the_same_members_and_reports_its_buffer() {
+    let dir = generated(2_000, 5, OutputFormat::Parquet);
+    let out = tempfile::tempdir().unwrap();
+    let files = ["spent_500_complete", "shipped_to_gb"].map(|id| format!("{SUITE}/{id}.json"));
+    let eval = |report: &str, cold: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"));
+        command
+            .args(["eval", "--repeat", "4", "--segments", SUITE, "--data"])
+            .arg(dir.path())
+            .args(["--as-of", "2026-11-01T00:00:00Z", "--report"])
+            .arg(out.path().join(report))
+            .args(&files);
+        if let Some(mib) = cold {
+            command.args(["--cold-caches", mib]);
+        }
+        let output = command.output().expect("segmint runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = std::fs::read_to_string(out.path().join(report)).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let warm = eval("warm.json", None);
+    let cold = eval("cold.json", Some("16"));
+    assert_eq!(warm["cold_caches_mib"], serde_json::Value::Null);
+    assert_eq!(cold["cold_caches_mib"], 16);
+    let counts = |report: &serde_json::Value| -> Vec<(String, u64, u64)> {
+        report["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let field = |name: &str| s[name].as_u64().unwrap();
+                (
+                    s["id"].as_str().unwrap().to_string(),
+                    field("count"),
+                    field("runs"),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(counts(&cold), counts(&warm));
+    assert!(
+        counts(&cold).iter().all(|(_, _, runs)| *runs == 3),
+        "{cold}"
+    );
+    assert!(
+        counts(&cold).iter().any(|(_, count, _)| *count > 0),
+        "{cold}"
+    );
+    // A size that is not a number of MiB is refused before anything is loaded.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
+        .args(["eval", "--cold-caches", "lots", "--data"])
+        .arg(dir.path())
+        .arg(&files[0])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--cold-caches"));
+}

@@ -125,10 +125,39 @@ pub struct SegmentRun {
     pub timing: Timing,
 }
 
+/// Pushes what a run read out of the processor's caches before the next, by writing a
+/// buffer larger than them: each run then reads its data from memory, as a service
+/// does when its other work (other segments, events, requests) has used the caches
+/// since. Without it a repeated run finds much of its data still cached, and more of it
+/// the smaller the store.
+pub struct ColdCaches {
+    buffer: Vec<u64>,
+    pass: u64,
+}
+
+impl ColdCaches {
+    pub fn new(mib: usize) -> ColdCaches {
+        ColdCaches {
+            buffer: vec![0; mib << 17],
+            pass: 0,
+        }
+    }
+
+    /// Writes a word of every cache line of the buffer.
+    fn evict(&mut self) {
+        self.pass += 1;
+        for word in self.buffer.iter_mut().step_by(8) {
+            *word = word.wrapping_add(self.pass);
+        }
+        std::hint::black_box(&self.buffer);
+    }
+}
+
 /// Evaluates a segment `repeat` times (at least once); results are never kept between runs.
 /// The first run is on a fresh engine over the same data, holding only what a load
 /// prepares (what a first evaluation after a load costs, whatever was evaluated before);
-/// the others on `engine`, after one untimed run that builds what `engine` lacks.
+/// the others on `engine`, after one untimed run that builds what `engine` lacks, and
+/// with `cold`, each after the caches were used for other data.
 pub fn evaluate_repeatedly(
     engine: &Engine,
     segment: &Segment,
@@ -136,6 +165,7 @@ pub fn evaluate_repeatedly(
     as_of: i64,
     source: &dyn SegmentSource,
     repeat: usize,
+    mut cold: Option<&mut ColdCaches>,
 ) -> Result<(Evaluation, Timing), EvalError> {
     let mut times = Vec::with_capacity(repeat.max(1));
     let fresh = engine.fresh();
@@ -147,6 +177,9 @@ pub fn evaluate_repeatedly(
         engine.evaluate(segment, own_id, as_of, source)?;
     }
     for _ in 1..repeat {
+        if let Some(cold) = cold.as_deref_mut() {
+            cold.evict();
+        }
         let started = Instant::now();
         last = engine.evaluate(segment, own_id, as_of, source)?;
         times.push(started.elapsed().as_secs_f64() * 1e3);

@@ -191,6 +191,7 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
             as_of,
             &source,
             options.repeat,
+            None,
         )
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.path.display()))?;
         tracing::info!(
