@@ -104,6 +104,8 @@ enum Command {
         repeat: usize,
         #[arg(long)]
         as_of: Option<String>,
+        #[arg(long)]
+        cold_caches: Option<usize>,
         #[command(flatten)]
         events: EventMeasures,
         #[arg(long)]
@@ -416,6 +418,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             suite,
             repeat,
             as_of,
+            cold_caches,
             events,
             report,
         } => segmint::bench::worker::run(&segmint::bench::worker::WorkerOptions {
@@ -425,6 +428,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .map(|t| parse_instant(&t).map_err(|e| anyhow::anyhow!("--as-of: {e}")))
                 .transpose()?,
             repeat,
+            cold_caches_mib: cold_caches,
             bulk_runs: 3,
             event_lists: events.event_lists,
             events_per_list: events.events_per_list.max(1),
@@ -502,6 +506,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     count: evaluation.members.len(),
                     universe: evaluation.universe,
                     timing,
+                    cold: None,
                 });
                 if ids {
                     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -579,6 +584,11 @@ struct BenchArgs {
     /// Generate datasets again even when they are there already.
     #[arg(long)]
     regenerate: bool,
+    /// Also evaluate each suite segment with the caches used for other data before
+    /// every run (`eval --cold-caches`), writing a buffer of this many MiB; the buffer
+    /// counts in the worker's peak RSS.
+    #[arg(long, value_name = "MIB")]
+    cold_caches: Option<usize>,
     #[command(flatten)]
     events: EventMeasures,
 }
@@ -623,6 +633,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency.max(1),
         capacity_customers: args.capacity,
         regenerate: args.regenerate,
+        cold_caches_mib: args.cold_caches,
         event_lists: args.events.event_lists,
         events_per_list: args.events.events_per_list.max(1),
         replay_events: args.events.replay_events,

@@ -27,6 +27,7 @@ fn the_capacity_fit_is_a_least_squares_line() {
 /// Runs `segmint bench` on a tiny scale and reads its report.
 fn bench(
     suite: &std::path::Path,
+    extra: &[&str],
 ) -> (std::process::Output, Option<BenchReport>, tempfile::TempDir) {
     let work = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
@@ -48,6 +49,7 @@ fn bench(
         .arg(work.path().join("out"))
         .arg("--suite")
         .arg(suite)
+        .args(extra)
         .output()
         .expect("segmint runs");
     let report = std::fs::read_to_string(work.path().join("out/bench-report.json"))
@@ -59,7 +61,7 @@ fn bench(
 #[test]
 fn a_small_bench_measures_every_step_and_writes_its_report_and_chart() {
     let suite = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/segments");
-    let (output, report, work) = bench(&suite);
+    let (output, report, work) = bench(&suite, &["--cold-caches", "8"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -73,6 +75,18 @@ fn a_small_bench_measures_every_step_and_writes_its_report_and_chart() {
     let worker = scale.worker.as_ref().expect("the worker's measures");
     assert_eq!(worker.segments.len(), 18);
     assert!(worker.segments.iter().any(|s| s.count > 0));
+    // Asked for: every segment timed again with the caches cold, as many runs.
+    for segment in &worker.segments {
+        let cold = segment.cold.as_ref().expect("cold runs");
+        assert_eq!(cold.runs, segment.timing.runs, "{}", segment.id);
+    }
+    let cold_sum: f64 = worker
+        .segments
+        .iter()
+        .map(|s| s.cold.as_ref().unwrap().p50_ms)
+        .sum();
+    assert_eq!(worker.cold_suite_p50_ms, Some(cold_sum));
+    assert!(stdout.contains("2000 p50 ms, caches cold |"), "{stdout}");
     assert!(worker.ready_seconds >= worker.load_seconds);
     assert_eq!(worker.bulk_refresh_ms.len(), 3);
     let events = worker.events.as_ref().expect("the events measure");
@@ -118,7 +132,7 @@ fn a_suite_without_the_http_segments_skips_those_measures_and_says_so() {
         r#"{"name": "w", "websites": [1], "conditions": {"field": "customer.group_id", "op": "eq", "value": 2}}"#,
     )
     .unwrap();
-    let (output, report, _work) = bench(suite.path());
+    let (output, report, _work) = bench(suite.path(), &[]);
     assert!(
         output.status.success(),
         "{}",
@@ -127,6 +141,10 @@ fn a_suite_without_the_http_segments_skips_those_measures_and_says_so() {
     let scale = &report.expect("report").scales[0];
     assert!(scale.error.is_none(), "{:?}", scale.error);
     assert!(scale.estimate_attribute_only.is_none() && scale.lookup.is_some());
+    // Not asked for: no runs with the caches cold.
+    let worker = scale.worker.as_ref().expect("the worker's measures");
+    assert!(worker.cold_suite_p50_ms.is_none());
+    assert!(worker.segments.iter().all(|s| s.cold.is_none()));
     assert!(
         scale
             .notes
@@ -135,4 +153,37 @@ fn a_suite_without_the_http_segments_skips_those_measures_and_says_so() {
         "{:?}",
         scale.notes
     );
+}
+
+/// The growth from one scale to the next gives the suite's p50 with the caches cold
+/// beside the warm one, when both scales measured it.
+#[test]
+fn growth_between_scales_gives_the_cold_suite_beside_the_warm_one() {
+    let scale = |label: &str, customers: u64, warm: f64, cold: Option<f64>| {
+        let worker = serde_json::json!({
+            "as_of": "2026-11-01T00:00:00Z", "load_seconds": 1.0, "ready_seconds": 1.0,
+            "loaded_bytes": 1, "rows": {}, "segments": [], "suite_p50_ms": warm,
+            "cold_suite_p50_ms": cold, "bulk_refresh_ms": [], "index_bytes": 0,
+        });
+        segmint::bench::ScaleReport {
+            scale: Some(Scale {
+                label: label.to_string(),
+                customers,
+            }),
+            worker: Some(serde_json::from_value(worker).unwrap()),
+            ..Default::default()
+        }
+    };
+    let scales = [
+        scale("M", 1_000_000, 25.0, Some(40.0)),
+        scale("L", 10_000_000, 300.0, Some(340.0)),
+    ];
+    let growth = &segmint::bench::capacity(&scales, 10_000_000).growth[0];
+    assert_eq!((growth.from.as_str(), growth.to.as_str()), ("M", "L"));
+    assert!((growth.suite_p50.unwrap() - 12.0).abs() < 1e-9);
+    assert!((growth.cold_suite_p50.unwrap() - 8.5).abs() < 1e-9);
+    // One scale without cold runs: no cold growth.
+    let scales = [scales[0].clone(), scale("L", 10_000_000, 300.0, None)];
+    let growth = &segmint::bench::capacity(&scales, 10_000_000).growth[0];
+    assert_eq!(growth.cold_suite_p50, None);
 }

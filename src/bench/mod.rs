@@ -70,6 +70,9 @@ pub struct BenchOptions {
     /// The customer count to estimate suite time and memory for.
     pub capacity_customers: u64,
     pub regenerate: bool,
+    /// Each suite segment evaluated again with the caches cold, through a buffer of
+    /// this many MiB (`None`: not measured).
+    pub cold_caches_mib: Option<usize>,
     /// Lists of events to apply (0: none) and events per list.
     pub event_lists: usize,
     pub events_per_list: usize,
@@ -152,6 +155,9 @@ pub struct Growth {
     pub customers: f64,
     pub load_seconds: Option<f64>,
     pub suite_p50: Option<f64>,
+    /// Of the suite's p50 with the caches cold, when measured.
+    #[serde(default)]
+    pub cold_suite_p50: Option<f64>,
     pub peak_rss: Option<f64>,
 }
 
@@ -287,6 +293,13 @@ fn measure_scale(
         .arg(options.fold_after_events.to_string())
         .arg("--http-event-seconds")
         .arg(options.http_event_seconds.to_string())
+        .args(
+            options
+                .cold_caches_mib
+                .map(|mib| ["--cold-caches".to_string(), mib.to_string()])
+                .iter()
+                .flatten(),
+        )
         .arg("--report")
         .arg(&worker_report)
         .stdout(Stdio::piped())
@@ -435,7 +448,7 @@ fn machine() -> Machine {
     }
 }
 
-fn capacity(scales: &[ScaleReport], at_customers: u64) -> Capacity {
+pub fn capacity(scales: &[ScaleReport], at_customers: u64) -> Capacity {
     let measured: Vec<(&Scale, &ScaleReport)> = scales
         .iter()
         .filter(|r| r.error.is_none())
@@ -464,6 +477,7 @@ fn capacity(scales: &[ScaleReport], at_customers: u64) -> Capacity {
                 customers: b.customers as f64 / a.customers as f64,
                 load_seconds: ratio(&|r| r.worker.as_ref().map(|w| w.load_seconds)),
                 suite_p50: ratio(&|r| r.worker.as_ref().map(|w| w.suite_p50_ms)),
+                cold_suite_p50: ratio(&|r| r.worker.as_ref().and_then(|w| w.cold_suite_p50_ms)),
                 peak_rss: ratio(&|r| r.peak_rss_bytes.map(|b| b as f64)),
             }
         })
@@ -655,6 +669,11 @@ pub fn render(report: &BenchReport) -> String {
         .filter(|r| r.worker.is_some())
         .collect();
     if let Some(first) = ran.first().and_then(|r| r.worker.as_ref()) {
+        let cold = ran.iter().any(|r| {
+            r.worker
+                .as_ref()
+                .is_some_and(|w| w.cold_suite_p50_ms.is_some())
+        });
         let _ = write!(out, "\n| segment |");
         for r in &ran {
             let l = label(r);
@@ -662,10 +681,17 @@ pub fn render(report: &BenchReport) -> String {
                 out,
                 " {l} members | {l} first ms | {l} p50 ms | {l} p99 ms |"
             );
+            if cold {
+                let _ = write!(out, " {l} p50 ms, caches cold |");
+            }
         }
         let _ = write!(out, "\n|---|");
         for _ in &ran {
-            let _ = write!(out, "---:|---:|---:|---:|");
+            let _ = write!(
+                out,
+                "---:|---:|---:|---:|{}",
+                if cold { "---:|" } else { "" }
+            );
         }
         let _ = writeln!(out);
         for (i, segment) in first.segments.iter().enumerate() {
@@ -683,6 +709,15 @@ pub fn render(report: &BenchReport) -> String {
                     None => {
                         let _ = write!(out, " - | - | - | - |");
                     }
+                }
+                if cold {
+                    let p50 = r
+                        .worker
+                        .as_ref()
+                        .and_then(|w| w.segments.get(i))
+                        .and_then(|s| s.cold.as_ref())
+                        .map(|t| t.p50_ms);
+                    let _ = write!(out, " {} |", fmt_opt(p50, 3));
                 }
             }
             let _ = writeln!(out);
@@ -708,9 +743,12 @@ pub fn render(report: &BenchReport) -> String {
         );
     }
     for g in &c.growth {
+        let cold = g.cold_suite_p50.map_or(String::new(), |ratio| {
+            format!(" (caches cold: x{ratio:.2})")
+        });
         let _ = writeln!(
             out,
-            "  {} -> {}: customers x{:.1}; load x{}, suite p50 sum x{}, peak RSS x{}",
+            "  {} -> {}: customers x{:.1}; load x{}, suite p50 sum x{}{cold}, peak RSS x{}",
             g.from,
             g.to,
             g.customers,

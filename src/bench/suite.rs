@@ -123,6 +123,9 @@ pub struct SegmentRun {
     pub universe: u64,
     #[serde(flatten)]
     pub timing: Timing,
+    /// The same runs with the caches cold (`segmint bench --cold-caches`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold: Option<Timing>,
 }
 
 /// Pushes what a run read out of the processor's caches before the next, by writing a

@@ -13,7 +13,9 @@ use datafusion::arrow::array::Int64Array;
 
 use serde::{Deserialize, Serialize};
 
-use super::suite::{SegmentDir, SegmentRun, evaluate_repeatedly, read_suite};
+use super::suite::{
+    ColdCaches, SegmentDir, SegmentRun, SuiteFile, evaluate_repeatedly, read_suite,
+};
 use crate::data::{LoadOptions, load_dataset};
 use crate::segment::{Engine, ErrorKind};
 use crate::server::{AppState, ServerConfig, serve};
@@ -36,6 +38,9 @@ pub struct WorkerReport {
     pub segments: Vec<SegmentRun>,
     /// Sum of the segments' p50.
     pub suite_p50_ms: f64,
+    /// Sum of the segments' p50 with the caches cold, when measured.
+    #[serde(default)]
+    pub cold_suite_p50_ms: Option<f64>,
     /// The whole suite stored and re-matched at once (`POST /segments/refresh`), each run.
     pub bulk_refresh_ms: Vec<f64>,
     /// Column indexes built by the suite.
@@ -128,6 +133,9 @@ pub struct WorkerOptions {
     pub suite: PathBuf,
     pub as_of: Option<i64>,
     pub repeat: usize,
+    /// Each segment evaluated again with the caches cold, through a buffer of this many
+    /// MiB, allocated for those runs only.
+    pub cold_caches_mib: Option<usize>,
     pub bulk_runs: usize,
     /// Lists of events to apply (0: no events measure) and events per list.
     pub event_lists: usize,
@@ -206,9 +214,22 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
             count: evaluation.members.len(),
             universe: evaluation.universe,
             timing,
+            cold: None,
         });
     }
     let suite_p50_ms = segments.iter().map(|s| s.timing.p50_ms).sum();
+    let cold_suite_p50_ms = match options.cold_caches_mib {
+        Some(mib) => Some(measure_cold(
+            &engine,
+            &suite,
+            &source,
+            as_of,
+            options.repeat,
+            mib,
+            &mut segments,
+        )?),
+        None => None,
+    };
 
     store_suite(&service, &options.suite)?;
     let mut bulk_refresh_ms = Vec::new();
@@ -252,6 +273,7 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
         rows,
         segments,
         suite_p50_ms,
+        cold_suite_p50_ms,
         bulk_refresh_ms,
         index_bytes,
         memory,
@@ -271,6 +293,42 @@ pub fn run(options: &WorkerOptions) -> anyhow::Result<()> {
     let state = AppState::new(service, ServerConfig::default());
     runtime.block_on(serve(listener, state, std::future::pending()))?;
     Ok(())
+}
+
+/// Evaluates each suite segment `repeat` times again with the caches cold (see
+/// [`ColdCaches`]), into `segments`' `cold`; returns the sum of their p50.
+fn measure_cold(
+    engine: &Engine,
+    suite: &[SuiteFile],
+    source: &SegmentDir,
+    as_of: i64,
+    repeat: usize,
+    mib: usize,
+    segments: &mut [SegmentRun],
+) -> anyhow::Result<f64> {
+    let mut cold = ColdCaches::new(mib);
+    for (file, run) in suite.iter().zip(segments.iter_mut()) {
+        let segment = engine
+            .parse(&file.text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.path.display()))?;
+        let (_, timing) = evaluate_repeatedly(
+            engine,
+            &segment,
+            Some(&file.id),
+            as_of,
+            source,
+            repeat,
+            Some(&mut cold),
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.path.display()))?;
+        tracing::info!("{}, caches cold: {}", file.id, timing.summary());
+        run.cold = Some(timing);
+    }
+    Ok(segments
+        .iter()
+        .filter_map(|s| s.cold.as_ref())
+        .map(|t| t.p50_ms)
+        .sum())
 }
 
 /// Active segments while events are measured (benchmark.md).
