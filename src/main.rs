@@ -104,7 +104,7 @@ enum Command {
         repeat: usize,
         #[arg(long)]
         as_of: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = parse_cache_buffer_mib)]
         cold_caches: Option<usize>,
         #[command(flatten)]
         events: EventMeasures,
@@ -141,7 +141,7 @@ enum Command {
         /// the processor's last-level cache), so that the run reads its data from memory
         /// as a service does once other work has used the caches. Default: the data of
         /// the run before stay cached.
-        #[arg(long, value_name = "MIB")]
+        #[arg(long, value_name = "MIB", value_parser = parse_cache_buffer_mib)]
         cold_caches: Option<usize>,
         /// Also write counts and times as JSON to this file.
         #[arg(long)]
@@ -587,7 +587,7 @@ struct BenchArgs {
     /// Also evaluate each suite segment with the caches used for other data before
     /// every run (`eval --cold-caches`), writing a buffer of this many MiB; the buffer
     /// counts in the worker's peak RSS.
-    #[arg(long, value_name = "MIB")]
+    #[arg(long, value_name = "MIB", value_parser = parse_cache_buffer_mib)]
     cold_caches: Option<usize>,
     #[command(flatten)]
     events: EventMeasures,
@@ -613,6 +613,20 @@ struct EventMeasures {
     /// directory (0: not measured).
     #[arg(long, default_value_t = 5.0)]
     http_event_seconds: f64,
+}
+
+/// The largest buffer `--cold-caches` writes: far past any processor's caches, and
+/// small enough not to take a machine's memory by a typo.
+const MAX_CACHE_BUFFER_MIB: usize = 16_384;
+
+/// A `--cold-caches` size: MiB, from 1 to [`MAX_CACHE_BUFFER_MIB`].
+fn parse_cache_buffer_mib(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(mib) if (1..=MAX_CACHE_BUFFER_MIB).contains(&mib) => Ok(mib),
+        _ => Err(format!(
+            "{text:?} is not a size in MiB from 1 to {MAX_CACHE_BUFFER_MIB} (more than the processor's last-level cache)"
+        )),
+    }
 }
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<()> {

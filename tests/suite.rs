@@ -145,13 +145,20 @@ fn eval_with_cold_caches_finds_the_same_members_and_reports_its_buffer() {
         counts(&cold).iter().any(|(_, count, _)| *count > 0),
         "{cold}"
     );
-    // A size that is not a number of MiB is refused before anything is loaded.
-    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
-        .args(["eval", "--cold-caches", "lots", "--data"])
-        .arg(dir.path())
-        .arg(&files[0])
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--cold-caches"));
+    // A size that is not a number of MiB, none, or one that would take the machine's
+    // memory is refused before anything is loaded.
+    for size in ["lots", "0", "99999999999"] {
+        let refused = std::process::Command::new(env!("CARGO_BIN_EXE_segmint"))
+            .args(["eval", "--cold-caches", size, "--data"])
+            .arg(dir.path())
+            .arg(&files[0])
+            .output()
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(2), "{size}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains("--cold-caches") && stderr.contains("MiB from 1"),
+            "{stderr}"
+        );
+    }
 }
