@@ -677,6 +677,22 @@ impl SegmentSource for Segments<'_> {
     }
 }
 
+/// The reference evaluator's members of `segment` over `world` at `as_of`, as
+/// [`engine_members`] gives them; `definitions` are the segments `in_segment` may name.
+pub fn oracle_members(
+    world: &World,
+    segment: &Json,
+    as_of: &str,
+    definitions: &BTreeMap<String, Json>,
+) -> Vec<String> {
+    Oracle {
+        world,
+        as_of: segmint::data::value::parse_instant(as_of).unwrap(),
+        segments: definitions,
+    }
+    .members(segment)
+}
+
 /// The engine's members of `segment` over `world`, as `c:<id>` / `v:<id>` lines.
 pub fn engine_members(
     engine: &Engine,
@@ -799,12 +815,7 @@ fn check(
     for _ in 0..segments_per_world {
         let segment = segment(&mut rng, depth, Some(&definitions["base"]));
         for as_of in AS_OF {
-            let expected = Oracle {
-                world: &world,
-                as_of: segmint::data::value::parse_instant(as_of).unwrap(),
-                segments: &definitions,
-            }
-            .members(&segment);
+            let expected = oracle_members(&world, &segment, as_of, &definitions);
             let actual = engine_members(&engine, &segment, as_of, &definitions);
             prop_assert_eq!(
                 &one_by_one_members(&engine, &segment, as_of, &definitions),
@@ -1024,12 +1035,7 @@ fn order_tests_kept_for_later_evaluations() {
 fn assert_engine_equals_the_oracle(world: &World, engine: &Engine, segment: &Json) {
     let no_segments = BTreeMap::new();
     for as_of in AS_OF {
-        let expected = Oracle {
-            world,
-            as_of: segmint::data::value::parse_instant(as_of).unwrap(),
-            segments: &no_segments,
-        }
-        .members(segment);
+        let expected = oracle_members(world, segment, as_of, &no_segments);
         let actual = engine_members(engine, segment, as_of, &no_segments);
         assert_eq!(actual, expected, "{segment} at {as_of}");
     }
@@ -1208,13 +1214,7 @@ pub fn regression(seed: u64, customers: usize, segment: &str, base: &str) {
     );
     let segment: Json = serde_json::from_str(segment).unwrap();
     for as_of in AS_OF {
-        let instant = segmint::data::value::parse_instant(as_of).unwrap();
-        let expected = Oracle {
-            world: &world,
-            as_of: instant,
-            segments: &definitions,
-        }
-        .members(&segment);
+        let expected = oracle_members(&world, &segment, as_of, &definitions);
         let actual = engine_members(&engine, &segment, as_of, &definitions);
         assert_eq!(
             actual,

@@ -12,8 +12,10 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use serde_json::{Value as Json, json};
 
-use crate::differential::{AS_OF, comparison, engine_for, engine_members, push_order, world};
-use crate::reference::{MICROS_PER_DAY, Oracle, V, World};
+use crate::differential::{
+    AS_OF, comparison, engine_for, engine_members, oracle_members, push_order, world,
+};
+use crate::reference::{MICROS_PER_DAY, V, World};
 
 const AS_OF_DAY: i64 = 20_393; // 2026-11-01
 
@@ -125,12 +127,7 @@ fn check_segment(
 ) -> Result<(), TestCaseError> {
     let none = BTreeMap::new();
     for as_of in AS_OF {
-        let expected = Oracle {
-            world,
-            as_of: segmint::data::value::parse_instant(as_of).unwrap(),
-            segments: &none,
-        }
-        .members(segment);
+        let expected = oracle_members(world, segment, as_of, &none);
         for evaluation in ["by records", "by partials built", "by partials kept"] {
             let actual = engine_members(engine, segment, as_of, &none);
             prop_assert_eq!(
